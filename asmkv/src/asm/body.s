@@ -1,0 +1,297 @@
+# body.s - request bodies: Content-Length or chunked, streamed into the upload's
+# temporary file through the connection's input buffer (constant memory).
+.text
+
+# body_step: rdi = conn in ST_BODY. Stores buffered body bytes, then reads more.
+# Finishes the upload when the body is complete.
+# Returns eax = STEP_GO, STEP_WAIT or STEP_CLOSED. Clobbers the caller-saved registers.
+.globl body_step
+body_step:
+    push rbx
+    mov rbx, rdi
+    mov rdx, qword ptr [rbx + C_IN_LEN]
+    sub rdx, qword ptr [rbx + C_IN_POS]
+    jz .Lbs_stored
+    test dword ptr [rbx + C_FLAGS], F_CHUNKED
+    jz 1f
+    mov rdi, rbx
+    call chunk_feed
+    test eax, eax
+    jnz .Lbs_reject
+    jmp .Lbs_stored
+1:  cmp rdx, qword ptr [rbx + C_BODY_LEFT]
+    jbe 2f
+    mov rdx, qword ptr [rbx + C_BODY_LEFT]
+2:  mov rdi, rbx
+    call store_bytes
+    test rax, rax
+    js .Lbs_io_error
+.Lbs_stored:
+    test dword ptr [rbx + C_FLAGS], F_CHUNKED
+    jz 3f
+    cmp dword ptr [rbx + C_CHUNK_ST], CH_DONE
+    je .Lbs_complete
+    jmp 4f
+3:  cmp qword ptr [rbx + C_BODY_LEFT], 0
+    je .Lbs_complete
+4:  mov rax, qword ptr [rbx + C_IN_POS]   # everything buffered is consumed
+    cmp rax, qword ptr [rbx + C_IN_LEN]
+    jne .Lbs_go
+    xor eax, eax
+    mov qword ptr [rbx + C_IN_POS], rax
+    mov qword ptr [rbx + C_IN_LEN], rax
+    mov edi, dword ptr [rbx + C_FD]
+    lea rsi, [rbx + C_IN]
+    mov edx, IN_CAP
+    mov eax, SYS_read
+    syscall
+    test rax, rax
+    jle 5f
+    mov qword ptr [rbx + C_IN_LEN], rax
+.Lbs_go:
+    mov eax, STEP_GO
+    pop rbx
+    ret
+5:  cmp rax, -EAGAIN
+    je .Lbs_wait
+    cmp rax, -EINTR
+    je .Lbs_go
+    # end of stream or error mid-body: the client is gone, the old value stays
+    mov rdi, rbx
+    call conn_close
+    mov eax, STEP_CLOSED
+    pop rbx
+    ret
+.Lbs_wait:
+    mov eax, STEP_WAIT
+    pop rbx
+    ret
+.Lbs_complete:
+    mov rdi, rbx
+    call finish_upload
+    jmp .Lbs_go
+.Lbs_io_error:
+    mov rdi, rax
+    call io_kind
+.Lbs_reject:
+    push rax
+    push rax
+    mov rdi, rbx
+    call abort_upload
+    pop rsi
+    pop rsi
+    mov rdi, rbx
+    call fail
+    jmp .Lbs_go
+
+# store_bytes: rdi = conn, rdx = count of bytes at C_IN[in_pos] to append to
+# the upload (count <= body bytes left). Advances in_pos, lowers C_BODY_LEFT,
+# raises C_BODY_TOTAL. Returns rax = 0 or -errno of the file write.
+# Clobbers rcx, rdx, rsi, rdi, r8, r11.
+store_bytes:
+    push rbx
+    push r12
+    push r13
+    mov rbx, rdi
+    mov r12, rdx
+    mov rax, qword ptr [rbx + C_IN_POS]
+    lea rsi, [rbx + rax + C_IN]
+    mov edi, dword ptr [rbx + C_UP_FD]
+    call write_all
+    test rax, rax
+    js 1f
+    add qword ptr [rbx + C_IN_POS], r12
+    sub qword ptr [rbx + C_BODY_LEFT], r12
+    add qword ptr [rbx + C_BODY_TOTAL], r12
+1:  pop r13
+    pop r12
+    pop rbx
+    ret
+
+# chunk_feed: rdi = conn in a chunked upload. Decodes C_IN[in_pos .. in_len)
+# (RFC 9112 7.1): chunk data goes to the file, sizes, extensions and trailers
+# are checked and dropped. Stops at the end of the body (CH_DONE), leaving any
+# pipelined bytes after it in the buffer.
+# Returns eax = 0, or an R_* kind: 400 bad syntax, 413 over --max-body,
+# 431 trailers too large, 500/507 file write failed.
+# Clobbers the caller-saved registers.
+chunk_feed:
+    push rbx
+    push r12
+    push r13
+    mov rbx, rdi
+.Lcf_next:
+    mov r12, qword ptr [rbx + C_IN_POS]
+    cmp r12, qword ptr [rbx + C_IN_LEN]
+    jae .Lcf_ok
+    mov eax, dword ptr [rbx + C_CHUNK_ST]
+    cmp eax, CH_DATA
+    jne .Lcf_syntax
+    mov rdx, qword ptr [rbx + C_IN_LEN]
+    sub rdx, r12
+    cmp rdx, qword ptr [rbx + C_BODY_LEFT]
+    jbe 1f
+    mov rdx, qword ptr [rbx + C_BODY_LEFT]
+1:  mov rdi, rbx
+    call store_bytes
+    test rax, rax
+    js .Lcf_io_error
+    cmp qword ptr [rbx + C_BODY_LEFT], 0
+    jne .Lcf_next
+    mov dword ptr [rbx + C_CHUNK_ST], CH_DATA_CR
+    jmp .Lcf_next
+
+.Lcf_syntax:                              # one byte of framing
+    movzx r13d, byte ptr [rbx + r12 + C_IN]
+    inc r12
+    mov qword ptr [rbx + C_IN_POS], r12
+    cmp eax, CH_SIZE0
+    je .Lcf_size0
+    cmp eax, CH_SIZE
+    je .Lcf_size
+    cmp eax, CH_EXT
+    je .Lcf_ext
+    cmp eax, CH_SIZE_LF
+    je .Lcf_size_lf
+    cmp eax, CH_DATA_CR
+    je .Lcf_data_cr
+    cmp eax, CH_DATA_LF
+    je .Lcf_data_lf
+    cmp eax, CH_TRAIL0
+    je .Lcf_trail0
+    cmp eax, CH_TRAIL
+    je .Lcf_trail
+    cmp eax, CH_TRAIL_LF
+    je .Lcf_trail_lf
+    cmp eax, CH_END_LF
+    je .Lcf_end_lf
+    jmp .Lcf_bad                          # CH_DONE is never fed
+
+.Lcf_size0:
+    mov edi, r13d
+    call hex_val
+    test eax, eax
+    js .Lcf_bad
+    mov qword ptr [rbx + C_BODY_LEFT], rax
+    mov qword ptr [rbx + C_CHUNK_CNT], 1
+    mov edx, CH_SIZE
+    jmp .Lcf_set
+.Lcf_size:
+    inc qword ptr [rbx + C_CHUNK_CNT]     # bounds leading zeros too
+    cmp qword ptr [rbx + C_CHUNK_CNT], CHUNK_LINE_MAX
+    ja .Lcf_bad
+    mov edi, r13d
+    call hex_val
+    test eax, eax
+    js 2f
+    mov rcx, qword ptr [rbx + C_BODY_LEFT]
+    mov rdx, rcx
+    shr rdx, 56                           # would the next digit overflow?
+    jnz .Lcf_bad
+    shl rcx, 4
+    or rcx, rax
+    mov qword ptr [rbx + C_BODY_LEFT], rcx
+    jmp .Lcf_next
+2:  mov edx, CH_SIZE_LF
+    cmp r13d, CR
+    je .Lcf_set
+    mov edx, CH_EXT
+    cmp r13d, ';'
+    je .Lcf_set
+    cmp r13d, SPACE                          # whitespace before ";"
+    je .Lcf_set
+    cmp r13d, HT
+    je .Lcf_set
+    jmp .Lcf_bad
+.Lcf_ext:
+    inc qword ptr [rbx + C_CHUNK_CNT]
+    cmp qword ptr [rbx + C_CHUNK_CNT], CHUNK_LINE_MAX
+    ja .Lcf_bad
+    mov edx, CH_SIZE_LF
+    cmp r13d, CR
+    je .Lcf_set
+    cmp r13d, HT
+    je .Lcf_next
+    lea rax, [rip + char_class]
+    test byte ptr [rax + r13], CC_BADVAL
+    jnz .Lcf_bad
+    jmp .Lcf_next
+.Lcf_size_lf:
+    cmp r13d, LF
+    jne .Lcf_bad
+    mov rax, qword ptr [rbx + C_BODY_LEFT]
+    test rax, rax
+    jz 3f
+    add rax, qword ptr [rbx + C_BODY_TOTAL]   # both < 2^60: no overflow
+    cmp rax, qword ptr [rip + cfg_max_body]
+    ja .Lcf_too_large
+    mov edx, CH_DATA
+    jmp .Lcf_set
+3:  mov qword ptr [rbx + C_CHUNK_CNT], 0  # last chunk: trailers follow
+    mov edx, CH_TRAIL0
+    jmp .Lcf_set
+.Lcf_data_cr:
+    cmp r13d, CR
+    jne .Lcf_bad
+    mov edx, CH_DATA_LF
+    jmp .Lcf_set
+.Lcf_data_lf:
+    cmp r13d, LF
+    jne .Lcf_bad
+    mov edx, CH_SIZE0
+    jmp .Lcf_set
+.Lcf_trail0:
+    mov edx, CH_END_LF
+    cmp r13d, CR
+    je .Lcf_set
+    mov edx, CH_TRAIL
+    jmp .Lcf_trail_byte
+.Lcf_trail:
+    mov edx, CH_TRAIL_LF
+    cmp r13d, CR
+    je .Lcf_set
+    mov edx, CH_TRAIL
+.Lcf_trail_byte:
+    inc qword ptr [rbx + C_CHUNK_CNT]
+    cmp qword ptr [rbx + C_CHUNK_CNT], TRAILER_MAX
+    ja .Lcf_trailers_large
+    cmp r13d, HT
+    je .Lcf_set
+    lea rax, [rip + char_class]
+    test byte ptr [rax + r13], CC_BADVAL
+    jnz .Lcf_bad
+    jmp .Lcf_set
+.Lcf_trail_lf:
+    cmp r13d, LF
+    jne .Lcf_bad
+    mov edx, CH_TRAIL0
+    jmp .Lcf_set
+.Lcf_end_lf:
+    cmp r13d, LF
+    jne .Lcf_bad
+    mov dword ptr [rbx + C_CHUNK_ST], CH_DONE
+    jmp .Lcf_ok                           # what follows is the next request
+
+.Lcf_set:
+    mov dword ptr [rbx + C_CHUNK_ST], edx
+    jmp .Lcf_next
+.Lcf_ok:
+    xor eax, eax
+    jmp .Lcf_out
+.Lcf_bad:
+    mov eax, R_400
+    jmp .Lcf_out
+.Lcf_too_large:
+    mov eax, R_413
+    jmp .Lcf_out
+.Lcf_trailers_large:
+    mov eax, R_431
+    jmp .Lcf_out
+.Lcf_io_error:
+    mov rdi, rax
+    call io_kind
+.Lcf_out:
+    pop r13
+    pop r12
+    pop rbx
+    ret

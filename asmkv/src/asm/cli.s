@@ -1,0 +1,260 @@
+# cli.s - the command line: flags into the cfg_* globals, --help, --version.
+.text
+
+# parse_args: edi = argc, rsi = argv. Fills cfg_*; prints and exits for --help
+# and --version; calls fatal (exit 2) on anything it does not understand.
+# Clobbers the caller-saved registers.
+.globl parse_args
+parse_args:
+    push rbx
+    push r12
+    push r13
+    mov r12, rsi
+    mov r13d, edi
+    mov ebx, 1                          # argv[0] is our own name
+.Largs_next:
+    cmp ebx, r13d
+    jge .Largs_done
+    mov rdi, qword ptr [r12 + rbx*8]
+    lea rsi, [rip + flag_help]
+    call streq
+    test eax, eax
+    jnz .Largs_help
+    mov rdi, qword ptr [r12 + rbx*8]
+    lea rsi, [rip + flag_version]
+    call streq
+    test eax, eax
+    jnz .Largs_version
+    # every other flag takes a value
+    lea eax, [rbx + 1]
+    cmp eax, r13d
+    jge .Largs_missing
+    mov rdi, qword ptr [r12 + rbx*8]
+    lea rsi, [rip + flag_listen]
+    call streq
+    test eax, eax
+    jnz .Largs_listen
+    mov rdi, qword ptr [r12 + rbx*8]
+    lea rsi, [rip + flag_data]
+    call streq
+    test eax, eax
+    jnz .Largs_data
+    mov rdi, qword ptr [r12 + rbx*8]
+    lea rsi, [rip + flag_workers]
+    call streq
+    test eax, eax
+    jnz .Largs_workers
+    mov rdi, qword ptr [r12 + rbx*8]
+    lea rsi, [rip + flag_sync]
+    call streq
+    test eax, eax
+    jnz .Largs_sync
+    mov rdi, qword ptr [r12 + rbx*8]
+    lea rsi, [rip + flag_max_body]
+    call streq
+    test eax, eax
+    jnz .Largs_max_body
+    jmp .Largs_unknown
+
+.Largs_listen:
+    mov rdi, qword ptr [r12 + rbx*8 + 8]
+    call parse_listen
+    test eax, eax
+    jnz .Largs_bad_value
+    jmp .Largs_step2
+
+.Largs_data:
+    mov rdi, qword ptr [r12 + rbx*8 + 8]
+    cmp byte ptr [rdi], 0
+    je .Largs_bad_value
+    mov qword ptr [rip + cfg_data], rdi
+    jmp .Largs_step2
+
+.Largs_workers:
+    mov rdi, qword ptr [r12 + rbx*8 + 8]
+    call cstr_len
+    mov rsi, rax
+    call parse_u64
+    test edx, edx
+    jnz .Largs_bad_value
+    test rax, rax
+    jz .Largs_bad_value
+    cmp rax, MAX_WORKERS
+    ja .Largs_bad_value
+    mov dword ptr [rip + cfg_workers], eax
+    jmp .Largs_step2
+
+.Largs_sync:
+    mov rdi, qword ptr [r12 + rbx*8 + 8]
+    lea rsi, [rip + word_always]
+    call streq
+    test eax, eax
+    jnz 1f
+    mov rdi, qword ptr [r12 + rbx*8 + 8]
+    lea rsi, [rip + word_none]
+    call streq
+    test eax, eax
+    jz .Largs_bad_value
+    mov dword ptr [rip + cfg_sync], 0
+    jmp .Largs_step2
+1:  mov dword ptr [rip + cfg_sync], 1
+    jmp .Largs_step2
+
+.Largs_max_body:
+    mov rdi, qword ptr [r12 + rbx*8 + 8]
+    call cstr_len
+    mov rsi, rax
+    call parse_u64
+    test edx, edx
+    jnz .Largs_bad_value
+    mov rcx, MAX_BODY_LIMIT
+    cmp rax, rcx
+    ja .Largs_bad_value
+    mov qword ptr [rip + cfg_max_body], rax
+    # fall through
+
+.Largs_step2:
+    add ebx, 2
+    jmp .Largs_next
+
+.Largs_done:
+    pop r13
+    pop r12
+    pop rbx
+    ret
+
+.Largs_help:
+    mov edi, STDOUT
+    lea rsi, [rip + usage_text]
+    mov edx, OFFSET usage_len
+    call write_all
+    xor edi, edi
+    mov eax, SYS_exit_group
+    syscall
+
+.Largs_version:
+    mov edi, STDOUT
+    lea rsi, [rip + version_text]
+    mov edx, OFFSET version_len
+    call write_all
+    xor edi, edi
+    mov eax, SYS_exit_group
+    syscall
+
+.Largs_missing:
+    lea rdi, [rip + err_missing]
+    mov esi, OFFSET err_missing_len
+    mov rdx, qword ptr [r12 + rbx*8]
+    xor ecx, ecx
+    call fatal
+
+.Largs_bad_value:
+    lea rdi, [rip + err_bad_value]
+    mov esi, OFFSET err_bad_value_len
+    mov rdx, qword ptr [r12 + rbx*8]
+    xor ecx, ecx
+    call fatal
+
+.Largs_unknown:
+    lea rdi, [rip + err_unknown]
+    mov esi, OFFSET err_unknown_len
+    mov rdx, qword ptr [r12 + rbx*8]
+    xor ecx, ecx
+    call fatal
+
+# parse_listen: rdi = "A.B.C.D:PORT" (NUL-terminated).
+# On success stores cfg_addr and cfg_port and returns eax = 0; else eax = 1
+# and the config is unchanged. Clobbers rcx, rdx, rsi, rdi, r8-r10.
+parse_listen:
+    xor r9d, r9d              # octet index
+    xor r10d, r10d            # address bytes, first octet lowest (network order in memory)
+.Lpl_octet:
+    xor eax, eax              # octet value
+    xor ecx, ecx              # digits seen
+1:  movzx edx, byte ptr [rdi]
+    sub edx, '0'
+    cmp edx, 9
+    ja 2f
+    imul eax, eax, 10
+    add eax, edx
+    inc rdi
+    inc ecx
+    cmp ecx, 3
+    ja .Lpl_bad
+    jmp 1b
+2:  test ecx, ecx
+    jz .Lpl_bad
+    cmp eax, 255
+    ja .Lpl_bad
+    lea ecx, [r9*8]
+    shl eax, cl
+    or r10d, eax
+    movzx edx, byte ptr [rdi]
+    inc rdi
+    inc r9d
+    cmp r9d, 4
+    je 3f
+    cmp edx, '.'
+    jne .Lpl_bad
+    jmp .Lpl_octet
+3:  cmp edx, ':'
+    jne .Lpl_bad
+    mov r8, rdi
+    call cstr_len
+    mov rsi, rax
+    mov rdi, r8
+    call parse_u64
+    test edx, edx
+    jnz .Lpl_bad
+    cmp rax, 65535
+    ja .Lpl_bad
+    mov word ptr [rip + cfg_port], ax
+    mov dword ptr [rip + cfg_addr], r10d
+    xor eax, eax
+    ret
+.Lpl_bad:
+    mov eax, 1
+    ret
+
+.data
+.p2align 3
+.globl cfg_data, cfg_max_body, cfg_addr, cfg_port, cfg_workers, cfg_sync
+cfg_data:     .quad default_data     # data directory path
+cfg_max_body: .quad DEFAULT_MAX_BODY # largest accepted value, bytes
+cfg_addr:     .long DEFAULT_ADDR     # IPv4 address, network order
+cfg_workers:  .long 0                # 0: one per CPU we may run on
+cfg_sync:     .long 1                # 1: flush before acknowledging writes
+cfg_port:     .short DEFAULT_PORT    # host order
+
+.section .rodata
+default_data:  .asciz "./data"
+flag_help:     .asciz "--help"
+flag_version:  .asciz "--version"
+flag_listen:   .asciz "--listen"
+flag_data:     .asciz "--data"
+flag_workers:  .asciz "--workers"
+flag_sync:     .asciz "--sync"
+flag_max_body: .asciz "--max-body"
+word_always:   .asciz "always"
+word_none:     .asciz "none"
+err_missing:   .ascii "missing value for flag"
+.equ err_missing_len, . - err_missing
+err_bad_value: .ascii "bad value for flag (see --help)"
+.equ err_bad_value_len, . - err_bad_value
+err_unknown:   .ascii "unknown argument (see --help)"
+.equ err_unknown_len, . - err_unknown
+version_text:  .ascii "asmkv 0.1.0\n"
+.equ version_len, . - version_text
+usage_text:
+    .ascii "usage: asmkv [--listen ADDR:PORT] [--data DIR] [--workers N] [--sync always|none]\n"
+    .ascii "             [--max-body BYTES] [--help] [--version]\n\n"
+    .ascii "A durable HTTP/1.1 key-value store: GET, HEAD, PUT, POST and DELETE /KEY.\n\n"
+    .ascii "  --listen ADDR:PORT   IPv4 address and port (default 127.0.0.1:8080; port 0 picks a free one)\n"
+    .ascii "  --data DIR           one file per key lives here (default ./data, created if missing)\n"
+    .ascii "  --workers N          worker processes, 1-256 (default: the CPUs this process may use)\n"
+    .ascii "  --sync always|none   always: a write is flushed to disk before it is acknowledged (default)\n"
+    .ascii "                       none: the kernel flushes when it likes (faster, loses recent writes on power loss)\n"
+    .ascii "  --max-body BYTES     largest value accepted (default 1073741824)\n"
+    .ascii "  --help, --version    print this text or the version, and exit\n"
+.equ usage_len, . - usage_text
+.text

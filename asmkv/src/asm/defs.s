@@ -1,0 +1,267 @@
+# defs.s - every number the server uses, named once.
+#
+# Syntax: LLVM's Intel syntax (Rust's global_asm! default). A numeric .equ is an
+# immediate; a label is an address, so take it with `lea reg, [rip + label]`
+# or `OFFSET label`, never `mov reg, label` (that loads from it).
+
+# ---- Linux x86-64 system call numbers -------------------------------------
+.equ SYS_read, 0
+.equ SYS_write, 1
+.equ SYS_close, 3
+.equ SYS_fstat, 5
+.equ SYS_mmap, 9
+.equ SYS_rt_sigaction, 13
+.equ SYS_rt_sigprocmask, 14
+.equ SYS_nanosleep, 35
+.equ SYS_getpid, 39
+.equ SYS_sendfile, 40
+.equ SYS_socket, 41
+.equ SYS_sendto, 44
+.equ SYS_bind, 49
+.equ SYS_listen, 50
+.equ SYS_getsockname, 51
+.equ SYS_setsockopt, 54
+.equ SYS_fork, 57
+.equ SYS_exit, 60
+.equ SYS_wait4, 61
+.equ SYS_kill, 62
+.equ SYS_fsync, 74
+.equ SYS_fdatasync, 75
+.equ SYS_getppid, 110
+.equ SYS_rt_sigtimedwait, 128
+.equ SYS_prctl, 157
+.equ SYS_sched_getaffinity, 204
+.equ SYS_getdents64, 217
+.equ SYS_exit_group, 231
+.equ SYS_epoll_wait, 232
+.equ SYS_epoll_ctl, 233
+.equ SYS_openat, 257
+.equ SYS_mkdirat, 258
+.equ SYS_newfstatat, 262
+.equ SYS_unlinkat, 263
+.equ SYS_renameat, 264
+.equ SYS_accept4, 288
+.equ SYS_signalfd4, 289
+.equ SYS_epoll_create1, 291
+.equ SYS_prlimit64, 302
+.equ SYS_renameat2, 316
+
+# ---- errno values (syscalls return -errno) --------------------------------
+.equ EPERM, 1
+.equ ENOENT, 2
+.equ EINTR, 4
+.equ EIO, 5
+.equ EAGAIN, 11
+.equ ENOMEM, 12
+.equ EACCES, 13
+.equ EEXIST, 17
+.equ ENOTDIR, 20
+.equ EINVAL, 22
+.equ ENFILE, 23
+.equ EMFILE, 24
+.equ ENOSPC, 28
+.equ EROFS, 30
+.equ ECHILD, 10
+.equ EADDRINUSE, 98
+.equ EADDRNOTAVAIL, 99
+.equ ECONNABORTED, 103
+.equ EDQUOT, 122
+
+# ---- flags and ABI constants -----------------------------------------------
+.equ STDOUT, 1
+.equ STDERR, 2
+.equ AT_FDCWD, -100
+.equ O_RDONLY, 0
+.equ O_WRONLY, 1
+.equ O_CREAT, 0x40
+.equ O_EXCL, 0x80
+.equ O_NOFOLLOW, 0x20000
+.equ O_DIRECTORY, 0x10000
+.equ O_CLOEXEC, 0x80000
+.equ O_NONBLOCK, 0x800
+.equ RENAME_NOREPLACE, 1
+.equ S_IFMT, 0xf000
+.equ S_IFREG, 0x8000
+.equ PROT_RW, 3
+.equ MAP_PRIVATE_ANON_NORESERVE, 0x4022   # MAP_PRIVATE|MAP_ANONYMOUS|MAP_NORESERVE
+.equ AF_INET, 2
+.equ SOCK_STREAM, 1
+.equ SOCK_NONBLOCK, 0x800
+.equ SOCK_CLOEXEC, 0x80000
+.equ SOL_SOCKET, 1
+.equ SO_REUSEADDR, 2
+.equ IPPROTO_TCP, 6
+.equ TCP_NODELAY, 1
+.equ LISTEN_BACKLOG, 4096
+.equ MSG_NOSIGNAL, 0x4000
+.equ MSG_MORE, 0x8000
+.equ EPOLL_CLOEXEC, 0x80000
+.equ EPOLL_CTL_ADD, 1
+.equ EPOLL_CTL_DEL, 2
+.equ EPOLLIN, 0x1
+.equ EPOLLOUT, 0x4
+.equ EPOLLRDHUP, 0x2000
+.equ EPOLLEXCLUSIVE, 0x10000000
+.equ EPOLLET, 0x80000000
+.equ EPOLL_EVENT_SIZE, 12        # packed: u32 events, u64 data
+.equ EV_EVENTS, 0
+.equ EV_DATA, 4
+.equ MAX_EVENTS, 256
+.equ SIG_IGN, 1
+.equ SIGINT, 2
+.equ SIGKILL, 9
+.equ SIGPIPE, 13
+.equ SIGTERM, 15
+.equ SIGCHLD, 17
+.equ SIG_BLOCK, 0
+.equ SIGSET_SIZE, 8
+.equ STOP_SIGNALS, (1 << (SIGINT - 1)) | (1 << (SIGTERM - 1))
+.equ MASTER_SIGNALS, STOP_SIGNALS | (1 << (SIGCHLD - 1))
+.equ SFD_NONBLOCK, 0x800
+.equ SFD_CLOEXEC, 0x80000
+.equ SIGNALFD_INFO_SIZE, 128
+.equ SIGINFO_SIZE, 128
+.equ WNOHANG, 1
+.equ PR_SET_PDEATHSIG, 1
+.equ RLIMIT_NOFILE, 7
+.equ STAT_SIZE, 144
+.equ ST_MODE, 24                 # struct stat: u32 st_mode
+.equ ST_SIZE, 48                 # struct stat: i64 st_size
+.equ DIRENT_RECLEN, 16           # struct linux_dirent64: u16 d_reclen
+.equ DIRENT_NAME, 19             # struct linux_dirent64: char d_name[]
+.equ SOCKADDR_IN_SIZE, 16        # u16 family, u16 port (BE), u32 addr (BE), 8 zero
+
+# ---- characters --------------------------------------------------------------
+.equ HT, 9
+.equ LF, 10
+.equ CR, 13
+.equ SPACE, 32
+
+# ---- server limits and defaults ----------------------------------------------
+.equ DEFAULT_PORT, 8080
+.equ DEFAULT_ADDR, 0x0100007f    # 127.0.0.1 as stored in memory (network order)
+.equ DEFAULT_MAX_BODY, 1 << 30   # 1 GiB
+.equ MAX_BODY_LIMIT, 1 << 60     # keeps every size sum far from overflow
+.equ MAX_WORKERS, 256
+.equ MAX_FDS, 65536              # connection table slots, indexed by fd
+.equ NAME_MAX, 255               # longest file name, so longest encoded key
+.equ HEAD_MAX, 16384             # request line + headers; longer gets 431/414
+.equ MAX_HEADERS, 100            # more header fields gets 431
+.equ CHUNK_LINE_MAX, 1024        # chunk-size line with extensions
+.equ TRAILER_MAX, 8192           # all trailer fields of one chunked body
+.equ SENDFILE_MAX, 1 << 21       # one sendfile call at most, so others get a turn
+.equ DRIVE_BUDGET, 64            # socket syscalls per event before yielding
+.equ EXIT_USAGE, 2               # bad flag or unusable environment at startup
+
+# ---- connection slot: one per fd, in a table mmap'd by each worker ----------
+.equ C_STATE, 0        # u32 ST_*
+.equ C_FLAGS, 4        # u32 F_*
+.equ C_IN_LEN, 8       # u64 bytes held in C_IN
+.equ C_IN_POS, 16      # u64 first byte of C_IN not yet consumed
+.equ C_SCAN, 24        # u64 head-terminator search resumes here
+.equ C_BODY_LEFT, 32   # u64 Content-Length bytes left, or bytes left in chunk
+.equ C_BODY_TOTAL, 40  # u64 body bytes stored so far
+.equ C_UP_FD, 48       # i32 temporary file of an upload, -1 if none
+.equ C_GET_FD, 52      # i32 value file being sent, -1 if none
+.equ C_FILE_OFF, 56    # u64 sendfile offset
+.equ C_FILE_LEFT, 64   # u64 value bytes still to send
+.equ C_OUT_LEN, 72     # u64 bytes of response head in C_OUT
+.equ C_OUT_POS, 80     # u64 bytes of C_OUT already sent
+.equ C_NEXT, 88        # u32 state after the output is sent
+.equ C_METHOD, 92      # u32 M_*
+.equ C_NAME_LEN, 96    # u64 length of the encoded key in C_NAME
+.equ C_CHUNK_CNT, 104  # u64 bytes of chunk line or trailer seen (bounded)
+.equ C_FD, 112         # u32 the socket
+.equ C_CHUNK_ST, 116   # u32 CH_* chunked decoder state
+.equ C_CL, 120         # u64 Content-Length value
+.equ C_HOSTS, 128      # u32 Host fields seen
+.equ C_HEAD_LEN, 136   # u64 length of the parsed request head
+.equ C_TMP, 144        # TMP_CAP bytes: temporary file name, NUL-terminated
+.equ TMP_CAP, 64
+.equ C_NAME, 256       # 256 bytes: encoded key (file name), NUL-terminated
+.equ C_OUT, 512        # response head (and short error body)
+.equ OUT_CAP, 512
+.equ C_IN, 1024        # input buffer: request heads and body bytes
+.equ IN_CAP, 32768
+.equ CONN_SIZE, C_IN + IN_CAP
+
+# connection states
+.equ ST_FREE, 0
+.equ ST_HEAD, 1        # reading a request head
+.equ ST_BODY, 2        # streaming a request body into a temporary file
+.equ ST_WRITE, 3       # sending C_OUT, then C_FILE_LEFT bytes of C_GET_FD
+.equ ST_DONE, 4        # response sent: next request or close
+
+# C_FLAGS bits
+.equ F_CLOSE, 1        # close after this response
+.equ F_HTTP10, 2
+.equ F_KEEP, 4         # HTTP/1.0 client asked for keep-alive
+.equ F_CHUNKED, 8
+.equ F_EXPECT, 16      # Expect: 100-continue
+.equ F_HAS_CL, 32
+.equ F_HAS_TE, 64
+.equ F_TE_BAD, 128     # a transfer coding other than a single "chunked"
+.equ F_EXPECT_BAD, 256 # an expectation we cannot meet
+.equ F_CONN_CLOSE, 512 # Connection: close
+.equ F_CREATED, 1024   # the upload created the key
+
+# methods
+.equ M_GET, 1
+.equ M_HEAD, 2
+.equ M_PUT, 3
+.equ M_POST, 4
+.equ M_DELETE, 5
+.equ M_KNOWN, 6        # a standard method this resource does not allow (405)
+.equ M_UNKNOWN, 7      # 501
+
+# chunked decoder states
+.equ CH_SIZE0, 0       # first hex digit of a chunk size
+.equ CH_SIZE, 1        # more hex digits
+.equ CH_EXT, 2         # chunk extension, skipped up to CR
+.equ CH_SIZE_LF, 3
+.equ CH_DATA, 4
+.equ CH_DATA_CR, 5
+.equ CH_DATA_LF, 6
+.equ CH_TRAIL0, 7      # start of a trailer line (CR here ends the body)
+.equ CH_TRAIL, 8       # inside a trailer field, skipped up to CR
+.equ CH_TRAIL_LF, 9
+.equ CH_END_LF, 10
+.equ CH_DONE, 11
+
+# response kinds: index into resp_table (response.s)
+.equ R_201, 0
+.equ R_204, 1
+.equ R_400, 2
+.equ R_404, 3
+.equ R_405, 4
+.equ R_413, 5
+.equ R_414, 6
+.equ R_417, 7
+.equ R_431, 8
+.equ R_500, 9
+.equ R_501, 10
+.equ R_505, 11
+.equ R_507, 12
+.equ RESP_ENTRY, 32    # resp_table entry: line ptr, line len, body ptr, body len
+
+# results of a connection step (worker.s)
+.equ STEP_GO, 0        # progress: run the next step
+.equ STEP_WAIT, 1      # the socket would block: wait for epoll
+.equ STEP_CLOSED, 2    # the connection is gone
+
+# late additions kept apart from the tables above for readability
+.equ SYS_shutdown, 48
+.equ SYS_flock, 73
+.equ SHUT_WR, 1
+.equ LOCK_EX_NB, 6               # LOCK_EX | LOCK_NB
+.equ EWOULDBLOCK, 11
+.equ ELOOP, 40
+.equ AT_SYMLINK_NOFOLLOW, 0x100
+.equ F_LINGER, 2048              # C_FLAGS: drain input before closing, so the
+                                 # error response is not destroyed by a reset
+.equ ST_LINGER, 5                # response sent, write side shut, discarding input
+.equ LINGER_MAX, 1 << 20         # input discarded while lingering, at most
+.equ C_QUEUED, 132               # u32 1 while on the worker's ready list
+.equ SYS_lseek, 8
+.equ SEEK_SET, 0
+.equ EISDIR, 21

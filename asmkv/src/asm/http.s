@@ -1,0 +1,725 @@
+# http.s - request heads: finding their end, parsing them strictly, routing.
+#
+# A head is parsed only once it is complete (ends in an empty line) and within
+# HEAD_MAX bytes, so the parser never waits and never reads past `end`. Lines
+# must end in CRLF; a bare LF is rejected (400), consistently.
+.text
+
+.equ CC_TCHAR, 1       # char_class bit: may appear in a token (method, field name)
+.equ CC_KEY, 2         # stored in a file name as itself
+.equ CC_BADVAL, 4      # control character: not allowed in a field value
+
+# find_head_end: rdi = conn. Looks for the empty line that ends the head in
+# C_IN[in_pos .. in_len), resuming where the last call stopped (C_SCAN), so a
+# head trickling in byte by byte costs linear time.
+# Returns rax = head length including the final CRLF, 0 if not there yet,
+# -1 on a bare LF. Clobbers rcx, rdx, rsi, r8.
+.globl find_head_end
+find_head_end:
+    mov rsi, qword ptr [rdi + C_IN_POS]
+    mov rdx, qword ptr [rdi + C_IN_LEN]
+    sub rdx, rsi
+    cmp rdx, HEAD_MAX
+    jbe 1f
+    mov edx, HEAD_MAX
+1:  lea rsi, [rdi + rsi + C_IN]
+    mov rcx, qword ptr [rdi + C_SCAN]
+2:  cmp rcx, rdx
+    jae 5f
+    cmp byte ptr [rsi + rcx], LF
+    je 3f
+    inc rcx
+    jmp 2b
+3:  test rcx, rcx
+    jz 4f
+    cmp byte ptr [rsi + rcx - 1], CR
+    jne 4f
+    cmp rcx, 2
+    jb 6f
+    cmp byte ptr [rsi + rcx - 2], LF
+    jne 6f
+    lea rax, [rcx + 1]
+    ret
+6:  inc rcx
+    jmp 2b
+4:  mov rax, -1
+    ret
+5:  mov qword ptr [rdi + C_SCAN], rcx
+    xor eax, eax
+    ret
+
+# parse_request: rdi = conn whose C_IN[in_pos ..] holds a complete head of
+# C_HEAD_LEN bytes. Parses and validates it, consumes it, and starts the
+# response or the body upload (every outcome leaves a next state set).
+# Returns nothing. Clobbers the caller-saved registers.
+.globl parse_request
+parse_request:
+    push rbx
+    push r12
+    push r13
+    push r14
+    push r15
+    sub rsp, 16                         # [rsp] = target length
+    mov rbx, rdi
+    mov rax, qword ptr [rbx + C_IN_POS]
+    lea r12, [rbx + rax + C_IN]
+    mov r13, r12
+    add r13, qword ptr [rbx + C_HEAD_LEN]
+    add rax, qword ptr [rbx + C_HEAD_LEN]
+    mov qword ptr [rbx + C_IN_POS], rax  # the head is consumed whatever comes of it
+    lea r8, [rip + char_class]
+
+    # method = token SPACE
+    mov r14, r12
+1:  movzx eax, byte ptr [r12]
+    test byte ptr [r8 + rax], CC_TCHAR
+    jz 2f
+    inc r12
+    jmp 1b
+2:  cmp r12, r14
+    je .Lpr_bad
+    cmp al, SPACE
+    jne .Lpr_bad
+    mov rdi, r14
+    mov rsi, r12
+    sub rsi, r14
+    call identify_method
+    mov dword ptr [rbx + C_METHOD], eax
+    inc r12
+
+    # request-target = visible ASCII up to SPACE
+    mov r15, r12
+3:  movzx eax, byte ptr [r12]
+    lea ecx, [rax - 0x21]
+    cmp ecx, 0x7e - 0x21
+    ja 4f
+    inc r12
+    jmp 3b
+4:  cmp r12, r15
+    je .Lpr_bad
+    cmp al, SPACE
+    jne .Lpr_bad
+    mov rax, r12
+    sub rax, r15
+    mov qword ptr [rsp], rax
+    inc r12
+
+    # HTTP-version CRLF
+    mov rax, r13
+    sub rax, r12
+    cmp rax, 10
+    jb .Lpr_bad
+    cmp dword ptr [r12], 0x50545448       # "HTTP"
+    jne .Lpr_bad
+    cmp byte ptr [r12 + 4], '/'
+    jne .Lpr_bad
+    cmp byte ptr [r12 + 6], '.'
+    jne .Lpr_bad
+    cmp word ptr [r12 + 8], 0x0a0d        # CR LF
+    jne .Lpr_bad
+    movzx eax, byte ptr [r12 + 5]
+    movzx ecx, byte ptr [r12 + 7]
+    lea edx, [rax - '0']
+    cmp edx, 9
+    ja .Lpr_bad
+    lea edx, [rcx - '0']
+    cmp edx, 9
+    ja .Lpr_bad
+    cmp al, '1'
+    jne .Lpr_version
+    cmp cl, '1'
+    je 5f
+    cmp cl, '0'
+    jne .Lpr_version
+    or dword ptr [rbx + C_FLAGS], F_HTTP10
+5:  add r12, 10
+
+    # header fields, up to the empty line
+    xor r14d, r14d                        # fields seen
+.Lpr_field:
+    movzx eax, byte ptr [r12]
+    cmp al, CR
+    je .Lpr_fields_done
+    cmp al, SPACE                            # obsolete line folding
+    je .Lpr_bad
+    cmp al, HT
+    je .Lpr_bad
+    inc r14d
+    cmp r14d, MAX_HEADERS
+    ja .Lpr_too_many
+    mov rdi, r12                          # field name
+6:  movzx eax, byte ptr [r12]
+    test byte ptr [r8 + rax], CC_TCHAR
+    jz 7f
+    inc r12
+    jmp 6b
+7:  cmp r12, rdi
+    je .Lpr_bad
+    cmp al, ':'                           # also rejects space before the colon
+    jne .Lpr_bad
+    mov rsi, r12
+    sub rsi, rdi
+    inc r12
+8:  movzx eax, byte ptr [r12]             # leading whitespace
+    cmp al, SPACE
+    je 9f
+    cmp al, HT
+    jne 10f
+9:  inc r12
+    jmp 8b
+10: mov rdx, r12                          # field value
+11: movzx eax, byte ptr [r12]
+    cmp al, CR
+    je 12f
+    test byte ptr [r8 + rax], CC_BADVAL
+    jnz .Lpr_bad
+    inc r12
+    jmp 11b
+12: cmp byte ptr [r12 + 1], LF            # a lone CR inside a line
+    jne .Lpr_bad
+    mov rcx, r12
+13: cmp rcx, rdx                          # trailing whitespace
+    je 14f
+    movzx eax, byte ptr [rcx - 1]
+    cmp al, SPACE
+    je 15f
+    cmp al, HT
+    jne 14f
+15: dec rcx
+    jmp 13b
+14: sub rcx, rdx
+    add r12, 2
+    mov r8, rcx                           # handle_field(conn, name, nlen, value, vlen)
+    mov rcx, rdx
+    mov rdx, rsi
+    mov rsi, rdi
+    mov rdi, rbx
+    call handle_field
+    lea r8, [rip + char_class]
+    test eax, eax
+    jnz .Lpr_fail
+    jmp .Lpr_field
+
+.Lpr_fields_done:
+    lea rax, [r12 + 2]                    # the empty line must be the head's end
+    cmp rax, r13
+    jne .Lpr_bad
+    cmp byte ptr [r12 + 1], LF
+    jne .Lpr_bad
+    mov rdi, rbx
+    mov rsi, r15
+    mov rdx, qword ptr [rsp]
+    call route_request
+    jmp .Lpr_out
+
+.Lpr_version:
+    mov esi, R_505
+    jmp .Lpr_fail_kind
+.Lpr_too_many:
+    mov esi, R_431
+    jmp .Lpr_fail_kind
+.Lpr_bad:
+    mov esi, R_400
+    jmp .Lpr_fail_kind
+.Lpr_fail:
+    mov esi, eax
+.Lpr_fail_kind:
+    mov rdi, rbx
+    call fail
+.Lpr_out:
+    add rsp, 16
+    pop r15
+    pop r14
+    pop r13
+    pop r12
+    pop rbx
+    ret
+
+# identify_method: rdi = method token, rsi = its length.
+# Returns eax = M_* (M_KNOWN for standard methods we do not allow, M_UNKNOWN
+# otherwise). Methods are case-sensitive. Clobbers rcx, rdx.
+identify_method:
+    mov eax, M_UNKNOWN
+    cmp rsi, 3
+    je .Lim3
+    cmp rsi, 4
+    je .Lim4
+    cmp rsi, 5
+    je .Lim5
+    cmp rsi, 6
+    je .Lim6
+    cmp rsi, 7
+    je .Lim7
+    ret
+.Lim3:
+    movzx ecx, word ptr [rdi]
+    movzx edx, byte ptr [rdi + 2]
+    shl edx, 16
+    or ecx, edx
+    cmp ecx, 0x544547                     # "GET"
+    jne 1f
+    mov eax, M_GET
+    ret
+1:  cmp ecx, 0x545550                     # "PUT"
+    jne 2f
+    mov eax, M_PUT
+2:  ret
+.Lim4:
+    mov ecx, dword ptr [rdi]
+    cmp ecx, 0x44414548                   # "HEAD"
+    jne 1f
+    mov eax, M_HEAD
+    ret
+1:  cmp ecx, 0x54534f50                   # "POST"
+    jne 2f
+    mov eax, M_POST
+2:  ret
+.Lim5:
+    mov ecx, dword ptr [rdi]
+    cmp ecx, 0x43544150                   # "PATC"
+    jne 1f
+    cmp byte ptr [rdi + 4], 'H'
+    jne 1f
+    mov eax, M_KNOWN
+    ret
+1:  cmp ecx, 0x43415254                   # "TRAC"
+    jne 2f
+    cmp byte ptr [rdi + 4], 'E'
+    jne 2f
+    mov eax, M_KNOWN
+2:  ret
+.Lim6:
+    mov ecx, dword ptr [rdi]
+    cmp ecx, 0x454c4544                   # "DELE"
+    jne 1f
+    cmp word ptr [rdi + 4], 0x4554        # "TE"
+    jne 1f
+    mov eax, M_DELETE
+1:  ret
+.Lim7:
+    mov ecx, dword ptr [rdi]
+    cmp ecx, 0x4954504f                   # "OPTI"
+    jne 1f
+    cmp dword ptr [rdi + 3], 0x534e4f49   # "IONS"
+    jne 1f
+    mov eax, M_KNOWN
+    ret
+1:  cmp ecx, 0x4e4e4f43                   # "CONN"
+    jne 2f
+    cmp dword ptr [rdi + 3], 0x5443454e   # "NECT"
+    jne 2f
+    mov eax, M_KNOWN
+2:  ret
+
+# handle_field: rdi = conn, rsi = field name, rdx = name length,
+#               rcx = value (trimmed), r8 = value length.
+# Records what the server acts on: Content-Length, Transfer-Encoding,
+# Connection, Expect, Host. Other fields are ignored.
+# Returns eax = 0, or an R_* kind to fail the request with.
+# Clobbers the caller-saved registers.
+handle_field:
+    push rbx
+    push r12
+    push r13
+    mov rbx, rdi
+    mov r12, rcx
+    mov r13, r8
+    mov rdi, rsi
+    cmp rdx, 14
+    je .Lhf_content_length
+    cmp rdx, 17
+    je .Lhf_transfer_encoding
+    cmp rdx, 10
+    je .Lhf_connection
+    cmp rdx, 6
+    je .Lhf_expect
+    cmp rdx, 4
+    je .Lhf_host
+.Lhf_ok:
+    xor eax, eax
+.Lhf_out:
+    pop r13
+    pop r12
+    pop rbx
+    ret
+.Lhf_bad:
+    mov eax, R_400
+    jmp .Lhf_out
+
+.Lhf_content_length:
+    lea rsi, [rip + name_content_length]
+    call ci_eq
+    test eax, eax
+    jz .Lhf_ok
+    mov rdi, r12
+    mov rsi, r13
+    call parse_u64                        # digits only: no sign, no list, no overflow
+    test edx, edx
+    jnz .Lhf_bad
+    test dword ptr [rbx + C_FLAGS], F_HAS_CL
+    jz 1f
+    cmp rax, qword ptr [rbx + C_CL]       # repeats must agree
+    jne .Lhf_bad
+1:  mov qword ptr [rbx + C_CL], rax
+    or dword ptr [rbx + C_FLAGS], F_HAS_CL
+    jmp .Lhf_ok
+
+.Lhf_transfer_encoding:
+    lea rsi, [rip + name_transfer_encoding]
+    call ci_eq
+    test eax, eax
+    jz .Lhf_ok
+    mov eax, dword ptr [rbx + C_FLAGS]
+    test eax, F_HAS_TE                    # a second coding: never just "chunked"
+    jnz 2f
+    or eax, F_HAS_TE
+    mov dword ptr [rbx + C_FLAGS], eax
+    cmp r13, 7
+    jne 2f
+    mov rdi, r12
+    lea rsi, [rip + word_chunked]
+    mov edx, 7
+    call ci_eq
+    test eax, eax
+    jz 2f
+    or dword ptr [rbx + C_FLAGS], F_CHUNKED
+    jmp .Lhf_ok
+2:  or dword ptr [rbx + C_FLAGS], F_HAS_TE | F_TE_BAD
+    jmp .Lhf_ok
+
+.Lhf_connection:
+    lea rsi, [rip + name_connection]
+    call ci_eq
+    test eax, eax
+    jz .Lhf_ok
+    # comma-separated options; only "close" and "keep-alive" matter
+    add r13, r12                          # r13 = end of value
+3:  cmp r12, r13
+    jae .Lhf_ok
+    movzx eax, byte ptr [r12]
+    cmp al, ','
+    je 4f
+    cmp al, SPACE
+    je 4f
+    cmp al, HT
+    jne 5f
+4:  inc r12
+    jmp 3b
+5:  mov rdi, r12                          # an option runs to the next comma or blank
+6:  cmp r12, r13
+    jae 7f
+    movzx eax, byte ptr [r12]
+    cmp al, ','
+    je 7f
+    cmp al, SPACE
+    je 7f
+    cmp al, HT
+    je 7f
+    inc r12
+    jmp 6b
+7:  mov rdx, r12
+    sub rdx, rdi
+    cmp rdx, 5
+    jne 8f
+    lea rsi, [rip + word_close]
+    call ci_eq
+    test eax, eax
+    jz 3b
+    or dword ptr [rbx + C_FLAGS], F_CONN_CLOSE
+    jmp 3b
+8:  cmp rdx, 10
+    jne 3b
+    lea rsi, [rip + word_keep_alive]
+    call ci_eq
+    test eax, eax
+    jz 3b
+    or dword ptr [rbx + C_FLAGS], F_KEEP
+    jmp 3b
+
+.Lhf_expect:
+    lea rsi, [rip + name_expect]
+    call ci_eq
+    test eax, eax
+    jz .Lhf_ok
+    cmp r13, 12
+    jne 9f
+    mov rdi, r12
+    lea rsi, [rip + word_100_continue]
+    mov edx, 12
+    call ci_eq
+    test eax, eax
+    jz 9f
+    or dword ptr [rbx + C_FLAGS], F_EXPECT
+    jmp .Lhf_ok
+9:  or dword ptr [rbx + C_FLAGS], F_EXPECT_BAD
+    jmp .Lhf_ok
+
+.Lhf_host:
+    lea rsi, [rip + name_host]
+    call ci_eq
+    test eax, eax
+    jz .Lhf_ok
+    inc dword ptr [rbx + C_HOSTS]
+    jmp .Lhf_ok
+
+# route_request: rdi = conn (fields parsed), rsi = request-target, rdx = its length.
+# Applies the framing and connection rules, maps the target to a key, and
+# hands the request to its method. Clobbers the caller-saved registers.
+route_request:
+    push rbx
+    push r12
+    push r13
+    mov rbx, rdi
+    mov r12, rsi
+    mov r13, rdx
+    mov eax, dword ptr [rbx + C_FLAGS]
+    # framing first: a request whose body length is unclear cannot be answered
+    # and the connection kept (request smuggling)
+    mov ecx, eax
+    and ecx, F_HAS_TE | F_HAS_CL
+    cmp ecx, F_HAS_TE | F_HAS_CL
+    je .Lrr_bad_close
+    test eax, F_HAS_TE
+    jz 1f
+    test eax, F_HTTP10                    # HTTP/1.0 has no chunked coding
+    jnz .Lrr_bad_close
+    test eax, F_TE_BAD
+    jz 1f
+    mov esi, R_501
+    jmp .Lrr_fail
+1:  # persistence: HTTP/1.1 keeps unless told to close; 1.0 closes unless asked
+    test eax, F_HTTP10
+    jz 2f
+    test eax, F_KEEP
+    jnz 3f
+    or eax, F_CLOSE
+    jmp 3f
+2:  test eax, F_CONN_CLOSE
+    jz 3f
+    or eax, F_CLOSE
+3:  cmp dword ptr [rip + w_stopping], 0
+    je 4f
+    or eax, F_CLOSE
+4:  mov dword ptr [rbx + C_FLAGS], eax
+    test eax, F_HTTP10
+    jnz 5f
+    cmp dword ptr [rbx + C_HOSTS], 1      # HTTP/1.1 needs exactly one Host
+    jne .Lrr_reject_400
+5:  mov ecx, dword ptr [rbx + C_METHOD]
+    cmp ecx, M_UNKNOWN
+    jne 6f
+    mov esi, R_501
+    jmp .Lrr_reject
+6:  cmp ecx, M_KNOWN
+    jne 7f
+    mov esi, R_405
+    jmp .Lrr_reject
+7:  test eax, F_EXPECT_BAD
+    jz 8f
+    mov esi, R_417
+    jmp .Lrr_reject
+8:  mov rdi, rbx
+    mov rsi, r12
+    mov rdx, r13
+    call decode_key
+    test eax, eax
+    jz 9f
+    mov esi, eax
+    jmp .Lrr_reject
+9:  mov ecx, dword ptr [rbx + C_METHOD]
+    cmp ecx, M_PUT
+    je .Lrr_upload
+    cmp ecx, M_POST
+    je .Lrr_upload
+    # GET, HEAD, DELETE take no body: one sent is not read, so the
+    # connection cannot be reused after the answer
+    call has_body_rbx
+    test eax, eax
+    jz 10f
+    or dword ptr [rbx + C_FLAGS], F_CLOSE | F_LINGER
+10: mov rdi, rbx
+    mov ecx, dword ptr [rbx + C_METHOD]
+    cmp ecx, M_DELETE
+    je 11f
+    call do_get
+    jmp .Lrr_out
+11: call do_delete
+    jmp .Lrr_out
+.Lrr_upload:
+    test dword ptr [rbx + C_FLAGS], F_CHUNKED
+    jnz 12f
+    mov rax, qword ptr [rbx + C_CL]
+    cmp rax, qword ptr [rip + cfg_max_body]
+    jbe 12f
+    mov esi, R_413
+    jmp .Lrr_fail
+12: mov rdi, rbx
+    call start_upload
+    jmp .Lrr_out
+
+.Lrr_reject_400:
+    mov esi, R_400
+# .Lrr_reject: esi = kind. The framing is known: keep the connection unless
+# there is a body we are not going to read.
+.Lrr_reject:
+    call has_body_rbx
+    test eax, eax
+    jnz .Lrr_fail
+    mov rdi, rbx
+    call respond
+    jmp .Lrr_out
+.Lrr_bad_close:
+    mov esi, R_400
+.Lrr_fail:
+    mov rdi, rbx
+    call fail
+.Lrr_out:
+    pop r13
+    pop r12
+    pop rbx
+    ret
+
+# has_body_rbx: rbx = conn (an internal helper of route_request).
+# Returns eax = 1 if the request announced a body. Clobbers nothing else.
+has_body_rbx:
+    mov eax, 1
+    test dword ptr [rbx + C_FLAGS], F_CHUNKED
+    jnz 1f
+    cmp qword ptr [rbx + C_CL], 0
+    jne 1f
+    xor eax, eax
+1:  ret
+
+# decode_key: rdi = conn, rsi = request-target, rdx = its length.
+# The key is the path without its leading "/", percent-decoded, up to "?".
+# It is stored in C_NAME (NUL-terminated, length C_NAME_LEN) encoded as a safe
+# file name: letters, digits, "-", "_", "~" and "." (but not first) stand for
+# themselves; every other byte is "%XX" (uppercase hex). So no key can be "."
+# or "..", contain "/", or start like a temporary file (".tmp-"), and the
+# mapping is reversible. An absolute-form target ("http://host/path") uses its path.
+# Returns eax = 0, R_400 (empty key, bad escape, %00) or R_414 (too long).
+# Clobbers rcx, rdx, rsi, rdi, r8-r11.
+.globl decode_key
+decode_key:
+    lea r9, [rsi + rdx]                   # end of target
+    cmp byte ptr [rsi], '/'
+    je 2f
+    cmp rdx, 7
+    jbe .Ldk_bad
+    push rdi
+    push rsi
+    mov rdi, rsi
+    lea rsi, [rip + word_http_scheme]
+    mov edx, 7
+    call ci_eq
+    pop rsi
+    pop rdi
+    test eax, eax
+    jz .Ldk_bad
+    add rsi, 7
+1:  cmp rsi, r9                           # skip the authority
+    jae .Ldk_bad
+    cmp byte ptr [rsi], '/'
+    je 2f
+    inc rsi
+    jmp 1b
+2:  inc rsi
+    lea r10, [rdi + C_NAME]
+    xor r11d, r11d                        # encoded length
+    lea r8, [rip + char_class]
+3:  cmp rsi, r9
+    jae .Ldk_end
+    movzx eax, byte ptr [rsi]
+    cmp al, '?'
+    je .Ldk_end
+    inc rsi
+    cmp al, '%'
+    jne 4f
+    lea rcx, [rsi + 2]
+    cmp rcx, r9
+    ja .Ldk_bad
+    push rdi
+    movzx edi, byte ptr [rsi]
+    call hex_val
+    mov ecx, eax
+    movzx edi, byte ptr [rsi + 1]
+    call hex_val
+    pop rdi
+    test ecx, ecx
+    js .Ldk_bad
+    test eax, eax
+    js .Ldk_bad
+    shl ecx, 4
+    or eax, ecx
+    jz .Ldk_bad                           # %00: no NUL in keys
+    add rsi, 2
+4:  test byte ptr [r8 + rax], CC_KEY
+    jz 5f
+    cmp al, '.'
+    jne 6f
+    test r11, r11
+    jz 5f
+6:  cmp r11, NAME_MAX
+    jae .Ldk_long
+    mov byte ptr [r10 + r11], al
+    inc r11
+    jmp 3b
+5:  cmp r11, NAME_MAX - 3
+    ja .Ldk_long
+    mov byte ptr [r10 + r11], '%'
+    mov ecx, eax
+    shr ecx, 4
+    lea rdx, [rip + hex_upper]
+    movzx ecx, byte ptr [rdx + rcx]
+    mov byte ptr [r10 + r11 + 1], cl
+    and eax, 15
+    movzx ecx, byte ptr [rdx + rax]
+    mov byte ptr [r10 + r11 + 2], cl
+    add r11, 3
+    jmp 3b
+.Ldk_end:
+    test r11, r11
+    jz .Ldk_bad
+    mov byte ptr [r10 + r11], 0
+    mov qword ptr [rdi + C_NAME_LEN], r11
+    xor eax, eax
+    ret
+.Ldk_bad:
+    mov eax, R_400
+    ret
+.Ldk_long:
+    mov eax, R_414
+    ret
+
+.section .rodata
+name_content_length:    .ascii "content-length"
+name_transfer_encoding: .ascii "transfer-encoding"
+name_connection:        .ascii "connection"
+name_expect:            .ascii "expect"
+name_host:              .ascii "host"
+word_chunked:           .ascii "chunked"
+word_close:             .ascii "close"
+word_keep_alive:        .ascii "keep-alive"
+word_100_continue:      .ascii "100-continue"
+word_http_scheme:       .ascii "http://"
+.globl hex_upper
+hex_upper:              .ascii "0123456789ABCDEF"
+# char_class: bit CC_TCHAR, CC_KEY, CC_BADVAL for each byte value
+char_class:
+    .byte 4, 4, 4, 4, 4, 4, 4, 4, 4, 0, 4, 4, 4, 4, 4, 4   # 0x00
+    .byte 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4   # 0x10
+    .byte 0, 1, 0, 1, 1, 1, 1, 1, 0, 0, 1, 1, 0, 3, 3, 0   # 0x20
+    .byte 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 0, 0, 0, 0, 0, 0   # 0x30
+    .byte 0, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3   # 0x40
+    .byte 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 0, 0, 0, 1, 3   # 0x50
+    .byte 1, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3   # 0x60
+    .byte 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 0, 1, 0, 3, 4   # 0x70
+    .byte 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0   # 0x80
+    .byte 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0   # 0x90
+    .byte 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0   # 0xa0
+    .byte 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0   # 0xb0
+    .byte 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0   # 0xc0
+    .byte 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0   # 0xd0
+    .byte 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0   # 0xe0
+    .byte 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0   # 0xf0
+.text

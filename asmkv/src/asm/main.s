@@ -1,0 +1,498 @@
+# main.s - process entry, startup checks, and the master that keeps the workers.
+#
+# The master parses flags, prepares the data directory and the listening
+# socket, forks the workers, and then only waits for signals: SIGCHLD (reap,
+# and restart a worker that died) and SIGTERM/SIGINT (stop the workers
+# gracefully, then exit 0). Those signals stay blocked and are taken with
+# rt_sigtimedwait, so no handler ever runs.
+.text
+
+.globl _start
+_start:
+    mov edi, dword ptr [rsp]              # argc
+    lea rsi, [rsp + 8]                    # argv
+    call parse_args
+    call setup_signals
+    call open_data_dir
+    call raise_fd_limit
+    call count_workers
+    call open_listener
+    jmp supervise
+
+# setup_signals: ignores SIGPIPE (a vanished client must not kill a worker)
+# and blocks the signals the master waits for; workers inherit both.
+# Clobbers the caller-saved registers.
+setup_signals:
+    sub rsp, 40                           # struct kernel_sigaction
+    mov qword ptr [rsp], SIG_IGN
+    xor eax, eax
+    mov qword ptr [rsp + 8], rax
+    mov qword ptr [rsp + 16], rax
+    mov qword ptr [rsp + 24], rax
+    mov edi, SIGPIPE
+    mov rsi, rsp
+    xor edx, edx
+    mov r10d, SIGSET_SIZE
+    mov eax, SYS_rt_sigaction
+    syscall
+    add rsp, 40
+    test rax, rax
+    js 1f
+    mov edi, SIG_BLOCK
+    lea rsi, [rip + master_sigset]
+    xor edx, edx
+    mov r10d, SIGSET_SIZE
+    mov eax, SYS_rt_sigprocmask
+    syscall
+    test rax, rax
+    js 1f
+    ret
+1:  lea rdi, [rip + err_signals]
+    mov esi, OFFSET err_signals_len
+    xor edx, edx
+    mov ecx, eax
+    neg ecx
+    call fatal
+
+# open_data_dir: creates (if needed), opens and locks the data directory,
+# removes temporary files a crash left behind, and checks that it is writable.
+# Exits with a clear message if any of that fails. Clobbers the caller-saved registers.
+open_data_dir:
+    push rbx
+    mov edi, AT_FDCWD
+    mov rsi, qword ptr [rip + cfg_data]
+    mov edx, 0755
+    mov eax, SYS_mkdirat
+    syscall
+    test rax, rax
+    jns 1f
+    cmp rax, -EEXIST
+    je 1f
+    lea rdi, [rip + err_mkdir]
+    mov esi, OFFSET err_mkdir_len
+    jmp .Lod_fatal
+1:  mov edi, AT_FDCWD
+    mov rsi, qword ptr [rip + cfg_data]
+    mov edx, O_RDONLY | O_DIRECTORY | O_CLOEXEC
+    xor r10d, r10d
+    mov eax, SYS_openat
+    syscall
+    test rax, rax
+    jns 2f
+    lea rdi, [rip + err_open_dir]
+    mov esi, OFFSET err_open_dir_len
+    jmp .Lod_fatal
+2:  mov dword ptr [rip + dir_fd], eax
+    mov edi, eax
+    mov esi, LOCK_EX_NB                   # two servers must not share a directory
+    mov eax, SYS_flock
+    syscall
+    test rax, rax
+    jns 3f
+    lea rdi, [rip + err_locked]
+    mov esi, OFFSET err_locked_len
+    cmp rax, -EWOULDBLOCK
+    jne .Lod_fatal
+    mov rdx, qword ptr [rip + cfg_data]
+    xor ecx, ecx
+    call fatal
+3:  lea rdi, [rip + tmp_prefix]
+    mov esi, OFFSET tmp_prefix_len
+    call remove_temps
+    test rax, rax
+    jns 4f
+    lea rdi, [rip + err_read_dir]
+    mov esi, OFFSET err_read_dir_len
+    jmp .Lod_fatal
+4:  mov edi, dword ptr [rip + dir_fd]     # can we create files here?
+    lea rsi, [rip + probe_name]
+    mov edx, O_WRONLY | O_CREAT | O_CLOEXEC
+    mov r10d, 0600
+    mov eax, SYS_openat
+    syscall
+    test rax, rax
+    jns 5f
+    lea rdi, [rip + err_write_dir]
+    mov esi, OFFSET err_write_dir_len
+    jmp .Lod_fatal
+5:  mov edi, eax
+    mov eax, SYS_close
+    syscall
+    mov edi, dword ptr [rip + dir_fd]
+    lea rsi, [rip + probe_name]
+    xor edx, edx
+    mov eax, SYS_unlinkat
+    syscall
+    test rax, rax
+    jns 6f
+    lea rdi, [rip + err_write_dir]
+    mov esi, OFFSET err_write_dir_len
+    jmp .Lod_fatal
+6:  pop rbx
+    ret
+.Lod_fatal:                               # rdi, esi = message; rax = -errno
+    mov rdx, qword ptr [rip + cfg_data]
+    mov ecx, eax
+    neg ecx
+    call fatal
+
+# raise_fd_limit: lifts the soft descriptor limit to the hard one (at most
+# MAX_FDS) so a worker can hold thousands of connections. Best effort: if the
+# kernel refuses, the server runs with the limit it has. Clobbers the caller-saved registers.
+raise_fd_limit:
+    sub rsp, 24
+    xor edi, edi
+    mov esi, RLIMIT_NOFILE
+    xor edx, edx
+    mov r10, rsp                          # struct rlimit64: soft, hard
+    mov eax, SYS_prlimit64
+    syscall
+    test rax, rax
+    js 1f
+    mov rax, qword ptr [rsp + 8]
+    cmp rax, MAX_FDS
+    jbe 2f
+    mov eax, MAX_FDS
+2:  mov qword ptr [rsp], rax
+    xor edi, edi
+    mov esi, RLIMIT_NOFILE
+    mov rdx, rsp
+    xor r10d, r10d
+    mov eax, SYS_prlimit64
+    syscall                               # failure leaves the old limit: fine
+1:  add rsp, 24
+    ret
+
+# count_workers: if --workers was not given, sets cfg_workers to the number of
+# CPUs this process may run on (at least 1, at most MAX_WORKERS).
+# Clobbers the caller-saved registers.
+count_workers:
+    cmp dword ptr [rip + cfg_workers], 0
+    jne 4f
+    sub rsp, 128
+    xor edi, edi
+    mov esi, 128
+    mov rdx, rsp
+    mov eax, SYS_sched_getaffinity
+    syscall
+    xor ecx, ecx                          # CPUs counted
+    test rax, rax
+    jle 3f
+    xor esi, esi
+1:  cmp rsi, rax
+    jae 3f
+    movzx edx, byte ptr [rsp + rsi]
+2:  test edx, edx
+    jz 5f
+    mov edi, edx
+    and edi, 1
+    add ecx, edi
+    shr edx, 1
+    jmp 2b
+5:  inc rsi
+    jmp 1b
+3:  add rsp, 128
+    test ecx, ecx
+    jnz 6f
+    mov ecx, 1
+6:  cmp ecx, MAX_WORKERS
+    jbe 7f
+    mov ecx, MAX_WORKERS
+7:  mov dword ptr [rip + cfg_workers], ecx
+4:  ret
+
+# open_listener: creates the non-blocking listening socket on cfg_addr:cfg_port
+# and prints "asmkv listening on http://ADDR:PORT" with the port really bound.
+# Exits with a clear message if the address cannot be used. Clobbers the caller-saved registers.
+open_listener:
+    push rbx
+    sub rsp, 96                           # [rsp] sockaddr, [rsp+16] len, [rsp+32] text
+    mov edi, AF_INET
+    mov esi, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC
+    xor edx, edx
+    mov eax, SYS_socket
+    syscall
+    test rax, rax
+    js .Lol_failed
+    mov ebx, eax
+    mov dword ptr [rip + listen_fd], eax
+    mov edi, eax
+    mov esi, SOL_SOCKET                   # restart at once despite TIME_WAIT
+    mov edx, SO_REUSEADDR
+    call set_int_option
+    test rax, rax
+    js .Lol_failed
+    mov edi, ebx
+    mov esi, IPPROTO_TCP                  # accepted sockets inherit it: small
+    mov edx, TCP_NODELAY                  # answers are not held back by Nagle
+    call set_int_option
+    test rax, rax
+    js .Lol_failed
+    mov word ptr [rsp], AF_INET
+    movzx eax, word ptr [rip + cfg_port]
+    xchg al, ah
+    mov word ptr [rsp + 2], ax
+    mov eax, dword ptr [rip + cfg_addr]
+    mov dword ptr [rsp + 4], eax
+    mov qword ptr [rsp + 8], 0
+    mov edi, ebx
+    mov rsi, rsp
+    mov edx, SOCKADDR_IN_SIZE
+    mov eax, SYS_bind
+    syscall
+    test rax, rax
+    js .Lol_failed
+    mov edi, ebx
+    mov esi, LISTEN_BACKLOG
+    mov eax, SYS_listen
+    syscall
+    test rax, rax
+    js .Lol_failed
+    mov dword ptr [rsp + 16], SOCKADDR_IN_SIZE
+    mov edi, ebx
+    mov rsi, rsp
+    lea rdx, [rsp + 16]
+    mov eax, SYS_getsockname
+    syscall
+    test rax, rax
+    js .Lol_failed
+    movzx eax, word ptr [rsp + 2]
+    xchg al, ah
+    mov word ptr [rip + cfg_port], ax
+    lea rdi, [rsp + 32]
+    lea rsi, [rip + msg_listening]
+    mov edx, OFFSET msg_listening_len
+    call copy
+    mov rdi, rax
+    call format_address
+    mov byte ptr [rax], LF
+    lea rdx, [rax + 1]
+    lea rsi, [rsp + 32]
+    sub rdx, rsi
+    mov edi, STDOUT
+    call write_all                        # a closed stdout is no reason to stop
+    add rsp, 96
+    pop rbx
+    ret
+.Lol_failed:
+    mov rbx, rax
+    lea rdi, [rsp + 32]
+    call format_address
+    mov byte ptr [rax], 0
+    lea rdi, [rip + err_listen]
+    mov esi, OFFSET err_listen_len
+    lea rdx, [rsp + 32]
+    mov rcx, rbx
+    neg ecx
+    call fatal
+
+# set_int_option: edi = socket, esi = level, edx = option. Sets it to 1.
+# Returns rax = 0 or -errno. Clobbers rcx, rdx, rsi, rdi, r8, r10, r11.
+set_int_option:
+    sub rsp, 8
+    mov dword ptr [rsp], 1
+    mov r10, rsp
+    mov r8d, 4
+    mov eax, SYS_setsockopt
+    syscall
+    add rsp, 8
+    ret
+
+# format_address: rdi = destination (24 bytes room). Writes cfg_addr:cfg_port
+# as "A.B.C.D:PORT". Returns rax = end. Clobbers rcx, rdx, rsi, rdi, r8, r9, r10.
+format_address:
+    push rbx
+    push r12
+    mov rbx, rdi
+    xor r12d, r12d
+1:  lea rax, [rip + cfg_addr]
+    movzx esi, byte ptr [rax + r12]
+    mov rdi, rbx
+    call fmt_u64
+    mov rbx, rax
+    inc r12d
+    mov byte ptr [rbx], '.'
+    cmp r12d, 4
+    jne 2f
+    mov byte ptr [rbx], ':'
+2:  inc rbx
+    cmp r12d, 4
+    jb 1b
+    mov rdi, rbx
+    movzx esi, word ptr [rip + cfg_port]
+    call fmt_u64
+    pop r12
+    pop rbx
+    ret
+
+# supervise: never returns. Forks the workers, then reaps and restarts them,
+# until SIGTERM or SIGINT stops everything.
+supervise:
+    mov eax, SYS_getpid
+    syscall
+    mov dword ptr [rip + master_pid], eax
+    xor ebx, ebx                          # rbx, r12: the master has no caller to keep
+1:  cmp ebx, dword ptr [rip + cfg_workers]
+    jae .Lsv_wait
+    mov edi, ebx
+    call spawn_worker
+    test rax, rax
+    js .Lsv_fork_failed
+    inc ebx
+    jmp 1b
+.Lsv_wait:
+    lea rdi, [rip + master_sigset]
+    lea rsi, [rip + m_siginfo]
+    xor edx, edx
+    mov r10d, SIGSET_SIZE
+    mov eax, SYS_rt_sigtimedwait
+    syscall
+    cmp eax, SIGCHLD
+    je 2f
+    cmp eax, SIGTERM
+    je .Lsv_stop
+    cmp eax, SIGINT
+    je .Lsv_stop
+    jmp .Lsv_wait                         # EINTR and the like
+2:  call reap_workers
+    jmp .Lsv_wait
+.Lsv_stop:
+    mov edi, dword ptr [rip + listen_fd]  # new connections are refused from now
+    mov eax, SYS_close
+    syscall
+    xor ebx, ebx
+3:  cmp ebx, MAX_WORKERS
+    jae 5f
+    lea rax, [rip + worker_pids]
+    mov edi, dword ptr [rax + rbx*4]
+    inc ebx
+    test edi, edi
+    jz 3b
+    mov esi, SIGTERM
+    mov eax, SYS_kill
+    syscall
+    jmp 3b
+5:  xor edi, edi                          # wait for every worker to finish
+    xor esi, esi
+    xor edx, edx
+    xor r10d, r10d
+    mov edi, -1
+    mov eax, SYS_wait4
+    syscall
+    cmp rax, -ECHILD
+    jne 5b
+    xor edi, edi
+    mov eax, SYS_exit_group
+    syscall
+.Lsv_fork_failed:
+    lea rdi, [rip + err_fork]
+    mov esi, OFFSET err_fork_len
+    xor edx, edx
+    mov ecx, eax
+    neg ecx
+    call fatal
+
+# spawn_worker: edi = slot. Forks a worker into that slot.
+# Returns rax = pid, or -errno (the slot stays empty). Clobbers the caller-saved registers.
+spawn_worker:
+    push rbx
+    mov ebx, edi
+    mov eax, SYS_fork
+    syscall
+    test rax, rax
+    jz worker_main                        # the child never returns
+    js 1f
+    lea rcx, [rip + worker_pids]
+    mov dword ptr [rcx + rbx*4], eax
+1:  pop rbx
+    ret
+
+# reap_workers: collects every exited worker; outside a stop, removes its
+# temporary files and starts another in its place. Clobbers the caller-saved registers.
+reap_workers:
+    push rbx
+    push r12
+    sub rsp, 40                           # [rsp] status, [rsp+8] prefix text
+.Lrw_next:
+    mov edi, -1
+    mov rsi, rsp
+    mov edx, WNOHANG
+    xor r10d, r10d
+    mov eax, SYS_wait4
+    syscall
+    test rax, rax
+    jle .Lrw_out                          # 0: none left now; ECHILD: none at all
+    mov r12d, eax
+    xor ebx, ebx
+1:  cmp ebx, MAX_WORKERS
+    jae .Lrw_next                         # not one of ours
+    lea rcx, [rip + worker_pids]
+    cmp dword ptr [rcx + rbx*4], r12d
+    je 2f
+    inc ebx
+    jmp 1b
+2:  mov dword ptr [rcx + rbx*4], 0
+    mov edi, STDERR
+    lea rsi, [rip + msg_restart]
+    call print_cstr
+    # its unfinished uploads: ".tmp-PID-*"
+    lea rdi, [rsp + 8]
+    lea rsi, [rip + tmp_prefix]
+    mov edx, OFFSET tmp_prefix_len
+    call copy
+    mov rdi, rax
+    mov esi, r12d
+    call fmt_u64
+    mov byte ptr [rax], '-'
+    lea rsi, [rax + 1]
+    lea rdi, [rsp + 8]
+    sub rsi, rdi
+    call remove_temps                     # best effort: startup cleans up too
+    sub rsp, 24                           # pause briefly, so a worker that dies
+    mov qword ptr [rsp], 0                # at once cannot make us spin
+    mov qword ptr [rsp + 8], 50000000
+    mov rdi, rsp
+    xor esi, esi
+    mov eax, SYS_nanosleep
+    syscall
+    add rsp, 24
+    mov edi, ebx
+    call spawn_worker
+    jmp .Lrw_next
+.Lrw_out:
+    add rsp, 40
+    pop r12
+    pop rbx
+    ret
+
+.section .rodata
+master_sigset:  .quad MASTER_SIGNALS
+msg_listening:  .ascii "asmkv listening on http://"
+.equ msg_listening_len, . - msg_listening
+msg_restart:    .asciz "asmkv: a worker exited unexpectedly; starting another\n"
+probe_name:     .asciz ".tmp-probe"
+err_signals:    .ascii "cannot set up signal handling"
+.equ err_signals_len, . - err_signals
+err_mkdir:      .ascii "cannot create data directory"
+.equ err_mkdir_len, . - err_mkdir
+err_open_dir:   .ascii "cannot open data directory"
+.equ err_open_dir_len, . - err_open_dir
+err_locked:     .ascii "data directory is in use by another asmkv"
+.equ err_locked_len, . - err_locked
+err_read_dir:   .ascii "cannot read data directory"
+.equ err_read_dir_len, . - err_read_dir
+err_write_dir:  .ascii "cannot write in data directory"
+.equ err_write_dir_len, . - err_write_dir
+err_listen:     .ascii "cannot listen on"
+.equ err_listen_len, . - err_listen
+err_fork:       .ascii "cannot start worker processes"
+.equ err_fork_len, . - err_fork
+
+.bss
+.p2align 3
+.globl listen_fd, master_pid
+m_siginfo:   .space SIGINFO_SIZE
+worker_pids: .space MAX_WORKERS * 4  # 0: empty slot
+listen_fd:   .space 4
+master_pid:  .space 4
+.text

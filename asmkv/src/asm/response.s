@@ -1,0 +1,200 @@
+# response.s - response heads into C_OUT; the worker's write step sends them.
+.text
+
+# respond: rdi = conn, esi = R_* kind.
+# Builds the status line, Server, Allow (405), Content-Length (with a short
+# text body for errors), Connection, and the body, then sets the connection to
+# send it and go on to ST_DONE. Keeps C_FLAGS' F_CLOSE decision.
+# Clobbers the caller-saved registers.
+.globl respond
+respond:
+    push rbx
+    push r12
+    push r13
+    mov rbx, rdi
+    mov r12d, esi
+    lea r13, [rip + resp_table]
+    shl esi, 5                            # RESP_ENTRY = 32
+    add r13, rsi
+    lea rdi, [rbx + C_OUT]
+    mov rsi, qword ptr [r13]
+    mov rdx, qword ptr [r13 + 8]
+    call copy
+    mov rdi, rax
+    lea rsi, [rip + hdr_server]
+    mov edx, OFFSET hdr_server_len
+    call copy
+    mov rdi, rax
+    cmp r12d, R_405
+    jne 1f
+    lea rsi, [rip + hdr_allow]
+    mov edx, OFFSET hdr_allow_len
+    call copy
+    mov rdi, rax
+1:  cmp r12d, R_204                       # 204 has neither body nor length
+    je 3f
+    cmp qword ptr [r13 + 24], 0
+    je 2f
+    lea rsi, [rip + hdr_text]
+    mov edx, OFFSET hdr_text_len
+    call copy
+    mov rdi, rax
+2:  lea rsi, [rip + hdr_length]
+    mov edx, OFFSET hdr_length_len
+    call copy
+    mov rdi, rax
+    mov rsi, qword ptr [r13 + 24]
+    call fmt_u64
+    mov word ptr [rax], 0x0a0d
+    lea rdi, [rax + 2]
+3:  mov rsi, rbx
+    call put_connection
+    mov word ptr [rax], 0x0a0d
+    lea rdi, [rax + 2]
+    mov rax, rdi
+    cmp dword ptr [rbx + C_METHOD], M_HEAD  # HEAD: the same head, no body
+    je 4f
+    mov rsi, qword ptr [r13 + 16]
+    mov rdx, qword ptr [r13 + 24]
+    call copy
+4:  mov rdi, rbx
+    mov rsi, rax
+    mov edx, ST_DONE
+    call start_output
+    pop r13
+    pop r12
+    pop rbx
+    ret
+
+# respond_value: rdi = conn, rsi = value size.
+# Builds the head of a 200 for a value of that size; the caller decides
+# whether the body follows (C_GET_FD, C_FILE_LEFT). Clobbers the caller-saved registers.
+.globl respond_value
+respond_value:
+    push rbx
+    push r12
+    mov rbx, rdi
+    mov r12, rsi
+    lea rdi, [rbx + C_OUT]
+    lea rsi, [rip + head_200]
+    mov edx, OFFSET head_200_len
+    call copy
+    mov rdi, rax
+    mov rsi, r12
+    call fmt_u64
+    mov word ptr [rax], 0x0a0d
+    lea rdi, [rax + 2]
+    mov rsi, rbx
+    call put_connection
+    mov word ptr [rax], 0x0a0d
+    lea rsi, [rax + 2]
+    mov rdi, rbx
+    mov edx, ST_DONE
+    call start_output
+    pop r12
+    pop rbx
+    ret
+
+# respond_continue: rdi = conn. Queues "100 Continue"; the body is read after it.
+# Clobbers the caller-saved registers.
+.globl respond_continue
+respond_continue:
+    push rbx
+    mov rbx, rdi
+    lea rdi, [rbx + C_OUT]
+    lea rsi, [rip + head_100]
+    mov edx, OFFSET head_100_len
+    call copy
+    mov rdi, rbx
+    mov rsi, rax
+    mov edx, ST_BODY
+    call start_output
+    pop rbx
+    ret
+
+# fail: rdi = conn, esi = R_* kind. Answers and then closes the connection,
+# draining what the client still sends so that it can read the answer.
+# Clobbers the caller-saved registers.
+.globl fail
+fail:
+    or dword ptr [rdi + C_FLAGS], F_CLOSE | F_LINGER
+    jmp respond
+
+# put_connection: rdi = where to write, rsi = conn.
+# Writes a Connection field when the default for the version does not hold.
+# Returns rax = end of what was written. Clobbers rcx, rdx, rsi, rdi.
+put_connection:
+    mov eax, dword ptr [rsi + C_FLAGS]
+    test eax, F_CLOSE
+    jnz 1f
+    test eax, F_HTTP10
+    jz 2f
+    lea rsi, [rip + hdr_keep_alive]
+    mov edx, OFFSET hdr_keep_alive_len
+    jmp copy
+1:  lea rsi, [rip + hdr_close]
+    mov edx, OFFSET hdr_close_len
+    jmp copy
+2:  mov rax, rdi
+    ret
+
+# start_output: rdi = conn, rsi = end of the head in C_OUT, edx = state after it.
+# Clobbers nothing else.
+start_output:
+    lea rax, [rdi + C_OUT]
+    sub rsi, rax
+    mov qword ptr [rdi + C_OUT_LEN], rsi
+    mov qword ptr [rdi + C_OUT_POS], 0
+    mov dword ptr [rdi + C_NEXT], edx
+    mov dword ptr [rdi + C_STATE], ST_WRITE
+    ret
+
+.section .rodata
+.macro RESPONSE line, body
+    .quad 1000f
+    .quad 1001f - 1000f
+    .quad 1001f
+    .quad 1002f - 1001f
+    .pushsection .rodata.resp_strings, "a"
+1000: .ascii "\line"
+    .ascii "\r\n"
+1001: .ascii "\body"
+1002:
+    .popsection
+.endm
+
+.p2align 3
+resp_table:                               # indexed by R_*, RESP_ENTRY bytes each
+    RESPONSE "HTTP/1.1 201 Created", ""
+    RESPONSE "HTTP/1.1 204 No Content", ""
+    RESPONSE "HTTP/1.1 400 Bad Request", "bad request\n"
+    RESPONSE "HTTP/1.1 404 Not Found", "not found\n"
+    RESPONSE "HTTP/1.1 405 Method Not Allowed", "method not allowed\n"
+    RESPONSE "HTTP/1.1 413 Content Too Large", "value larger than --max-body\n"
+    RESPONSE "HTTP/1.1 414 URI Too Long", "key too long\n"
+    RESPONSE "HTTP/1.1 417 Expectation Failed", "only 100-continue is supported\n"
+    RESPONSE "HTTP/1.1 431 Request Header Fields Too Large", "request head too large\n"
+    RESPONSE "HTTP/1.1 500 Internal Server Error", "storage error\n"
+    RESPONSE "HTTP/1.1 501 Not Implemented", "not implemented\n"
+    RESPONSE "HTTP/1.1 505 HTTP Version Not Supported", "HTTP/1.1 or HTTP/1.0 only\n"
+    RESPONSE "HTTP/1.1 507 Insufficient Storage", "no space left for the value\n"
+
+hdr_server:     .ascii "Server: asmkv\r\n"
+.equ hdr_server_len, . - hdr_server
+hdr_allow:      .ascii "Allow: GET, HEAD, PUT, POST, DELETE\r\n"
+.equ hdr_allow_len, . - hdr_allow
+hdr_text:       .ascii "Content-Type: text/plain\r\n"
+.equ hdr_text_len, . - hdr_text
+hdr_length:     .ascii "Content-Length: "
+.equ hdr_length_len, . - hdr_length
+hdr_close:      .ascii "Connection: close\r\n"
+.equ hdr_close_len, . - hdr_close
+hdr_keep_alive: .ascii "Connection: keep-alive\r\n"
+.equ hdr_keep_alive_len, . - hdr_keep_alive
+head_200:
+    .ascii "HTTP/1.1 200 OK\r\nServer: asmkv\r\n"
+    .ascii "Content-Type: application/octet-stream\r\nContent-Length: "
+.equ head_200_len, . - head_200
+head_100:       .ascii "HTTP/1.1 100 Continue\r\n\r\n"
+.equ head_100_len, . - head_100
+.text

@@ -1,0 +1,388 @@
+# store.s - the data directory: one file per key, named by its encoded key.
+#
+# A write goes to a temporary file ".tmp-PID-SEQ" (no key's name starts with
+# "."), which is flushed and then renamed over the key, so a reader sees the
+# old value or the new one, never a mix. With --sync always the data is
+# fdatasync'd before the rename and the directory fsync'd before the answer.
+.text
+
+# remove_temps: rdi = name prefix, rsi = prefix length.
+# Unlinks every entry of the data directory whose name starts with the prefix
+# (temporary files left by a crash). Returns rax = 0 or -errno.
+# Clobbers the caller-saved registers.
+.globl remove_temps
+remove_temps:
+    push rbx
+    push r12
+    push r13
+    push r14
+    push r15
+    sub rsp, 4096
+    mov r12, rdi
+    mov r13, rsi
+    mov edi, dword ptr [rip + dir_fd]
+    xor esi, esi
+    mov edx, SEEK_SET
+    mov eax, SYS_lseek                    # the descriptor is shared: rewind it
+    syscall
+    test rax, rax
+    js .Lrt_out
+.Lrt_batch:
+    mov edi, dword ptr [rip + dir_fd]
+    mov rsi, rsp
+    mov edx, 4096
+    mov eax, SYS_getdents64
+    syscall
+    cmp rax, -EINTR
+    je .Lrt_batch
+    test rax, rax
+    jle .Lrt_out                          # 0: end of directory; <0: error
+    mov r14, rax                          # bytes in this batch
+    xor ebx, ebx                          # offset of the entry
+.Lrt_entry:
+    cmp rbx, r14
+    jae .Lrt_batch
+    lea r15, [rsp + rbx + DIRENT_NAME]
+    movzx eax, word ptr [rsp + rbx + DIRENT_RECLEN]
+    add rbx, rax
+    xor ecx, ecx
+1:  cmp rcx, r13
+    jae 2f
+    movzx eax, byte ptr [r15 + rcx]
+    cmp al, byte ptr [r12 + rcx]
+    jne .Lrt_entry
+    inc rcx
+    jmp 1b
+2:  mov edi, dword ptr [rip + dir_fd]
+    mov rsi, r15
+    xor edx, edx
+    mov eax, SYS_unlinkat
+    syscall
+    test rax, rax                         # ENOENT: another process beat us to it
+    jns .Lrt_entry
+    cmp rax, -ENOENT
+    je .Lrt_entry
+    jmp .Lrt_out
+.Lrt_out:
+    add rsp, 4096
+    pop r15
+    pop r14
+    pop r13
+    pop r12
+    pop rbx
+    ret
+
+# io_kind: rdi = -errno of a failed storage call.
+# Returns eax = R_507 when the disk or quota is full, else R_500. Clobbers nothing else.
+.globl io_kind
+io_kind:
+    mov eax, R_507
+    cmp rdi, -ENOSPC
+    je 1f
+    cmp rdi, -EDQUOT
+    je 1f
+    mov eax, R_500
+1:  ret
+
+# do_get: rdi = conn with C_NAME set; method GET or HEAD.
+# Opens the value (the open file keeps the value it had, whatever renames come
+# later), answers 200 with its length, and for GET leaves the file to be sent
+# by the write step. 404 if absent. Clobbers the caller-saved registers.
+.globl do_get
+do_get:
+    push rbx
+    push r12
+    mov rbx, rdi
+    mov edi, dword ptr [rip + dir_fd]
+    lea rsi, [rbx + C_NAME]
+    mov edx, O_RDONLY | O_CLOEXEC | O_NOFOLLOW
+    xor r10d, r10d
+    mov eax, SYS_openat
+    syscall
+    test rax, rax
+    js .Lgt_open_failed
+    mov r12, rax
+    mov edi, eax
+    lea rsi, [rip + w_stat]
+    mov eax, SYS_fstat
+    syscall
+    test rax, rax
+    js .Lgt_stat_failed
+    mov eax, dword ptr [rip + w_stat + ST_MODE]
+    and eax, S_IFMT
+    cmp eax, S_IFREG                      # only regular files are values
+    jne .Lgt_not_value
+    mov rdi, rbx
+    mov rsi, qword ptr [rip + w_stat + ST_SIZE]
+    call respond_value
+    mov rax, qword ptr [rip + w_stat + ST_SIZE]
+    cmp dword ptr [rbx + C_METHOD], M_HEAD
+    je .Lgt_close_file
+    test rax, rax
+    jz .Lgt_close_file
+    mov dword ptr [rbx + C_GET_FD], r12d
+    mov qword ptr [rbx + C_FILE_OFF], 0
+    mov qword ptr [rbx + C_FILE_LEFT], rax
+    jmp .Lgt_out
+.Lgt_close_file:
+    mov edi, r12d
+    mov eax, SYS_close                    # read-only: close cannot lose data
+    syscall
+.Lgt_out:
+    pop r12
+    pop rbx
+    ret
+.Lgt_open_failed:
+    mov esi, R_404
+    cmp rax, -ENOENT
+    je 1f
+    cmp rax, -ELOOP                       # a symlink planted in the directory
+    je 1f
+    mov esi, R_500
+1:  mov rdi, rbx
+    call respond
+    jmp .Lgt_out
+.Lgt_not_value:
+    mov esi, R_404
+    jmp 2f
+.Lgt_stat_failed:
+    mov esi, R_500
+2:  push rsi
+    push rsi
+    mov edi, r12d
+    mov eax, SYS_close
+    syscall
+    pop rsi
+    pop rsi
+    mov rdi, rbx
+    call respond
+    jmp .Lgt_out
+
+# do_delete: rdi = conn with C_NAME set.
+# Unlinks the key (and with --sync always flushes the directory): 204, or 404
+# if absent. Clobbers the caller-saved registers.
+.globl do_delete
+do_delete:
+    push rbx
+    mov rbx, rdi
+    mov edi, dword ptr [rip + dir_fd]
+    lea rsi, [rbx + C_NAME]
+    xor edx, edx
+    mov eax, SYS_unlinkat
+    syscall
+    mov esi, R_404
+    cmp rax, -ENOENT
+    je 2f
+    test rax, rax
+    js 1f
+    call sync_dir
+    mov esi, R_204
+    test rax, rax
+    jns 2f
+1:  mov rdi, rax
+    call io_kind
+    mov esi, eax
+2:  mov rdi, rbx
+    call respond
+    pop rbx
+    ret
+
+# sync_dir: with --sync always, fsyncs the data directory so that renames and
+# unlinks done so far are durable. Returns rax = 0 or -errno. Clobbers rcx, rdi, r11.
+sync_dir:
+    xor eax, eax
+    cmp dword ptr [rip + cfg_sync], 0
+    je 1f
+    mov edi, dword ptr [rip + dir_fd]
+    mov eax, SYS_fsync
+    syscall
+1:  ret
+
+# start_upload: rdi = conn with C_NAME set; method PUT or POST, framing valid,
+# Content-Length (if any) within --max-body.
+# Creates the temporary file and enters ST_BODY (after a 100 Continue if the
+# client waits for one). On failure answers 507/500 and closes.
+# Clobbers the caller-saved registers.
+.globl start_upload
+start_upload:
+    push rbx
+    mov rbx, rdi
+    lea rdi, [rbx + C_TMP]
+    lea rsi, [rip + tmp_prefix]
+    mov edx, OFFSET tmp_prefix_len
+    call copy
+    mov rdi, rax
+    mov esi, dword ptr [rip + w_pid]
+    call fmt_u64
+    mov byte ptr [rax], '-'
+    lea rdi, [rax + 1]
+    mov rsi, qword ptr [rip + w_seq]
+    inc qword ptr [rip + w_seq]
+    call fmt_u64
+    mov byte ptr [rax], 0
+    mov edi, dword ptr [rip + dir_fd]
+    lea rsi, [rbx + C_TMP]
+    mov edx, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC
+    mov r10d, 0644
+    mov eax, SYS_openat
+    syscall
+    test rax, rax
+    js .Lsu_failed
+    mov dword ptr [rbx + C_UP_FD], eax
+    xor eax, eax
+    mov qword ptr [rbx + C_BODY_TOTAL], rax
+    mov dword ptr [rbx + C_CHUNK_ST], CH_SIZE0
+    mov qword ptr [rbx + C_CHUNK_CNT], rax
+    test dword ptr [rbx + C_FLAGS], F_CHUNKED
+    jnz 1f
+    mov rax, qword ptr [rbx + C_CL]
+1:  mov qword ptr [rbx + C_BODY_LEFT], rax
+    mov dword ptr [rbx + C_STATE], ST_BODY
+    # 100 Continue only to an HTTP/1.1 client that waits for it with a body to send
+    mov eax, dword ptr [rbx + C_FLAGS]
+    test eax, F_EXPECT
+    jz .Lsu_out
+    test eax, F_HTTP10
+    jnz .Lsu_out
+    mov rcx, qword ptr [rbx + C_IN_POS]
+    cmp rcx, qword ptr [rbx + C_IN_LEN]
+    jne .Lsu_out
+    test eax, F_CHUNKED
+    jnz 2f
+    cmp qword ptr [rbx + C_CL], 0
+    je .Lsu_out
+2:  mov rdi, rbx
+    call respond_continue
+.Lsu_out:
+    pop rbx
+    ret
+.Lsu_failed:
+    mov rdi, rax
+    call io_kind
+    mov esi, eax
+    mov rdi, rbx
+    call fail
+    jmp .Lsu_out
+
+# finish_upload: rdi = conn whose whole body is in its temporary file.
+# Makes it the key's value: flush data (sync), rename over the key (201 if
+# new, 204 if replaced), flush directory (sync), answer.
+# Clobbers the caller-saved registers.
+.globl finish_upload
+finish_upload:
+    push rbx
+    push r12
+    push r13
+    mov rbx, rdi
+    mov r12d, dword ptr [rbx + C_UP_FD]
+    cmp dword ptr [rip + cfg_sync], 0
+    je 1f
+    mov edi, r12d
+    mov eax, SYS_fdatasync                # data before name: never a torn value
+    syscall
+    test rax, rax
+    js .Lfu_failed
+1:  mov dword ptr [rbx + C_UP_FD], -1
+    mov edi, r12d
+    mov eax, SYS_close
+    syscall
+    test rax, rax
+    js .Lfu_failed_closed
+    # create the key only if absent; that answers "new or replaced" atomically
+    mov edi, dword ptr [rip + dir_fd]
+    lea rsi, [rbx + C_TMP]
+    mov edx, edi
+    lea r10, [rbx + C_NAME]
+    mov r8d, RENAME_NOREPLACE
+    mov eax, SYS_renameat2
+    syscall
+    mov r13d, R_201
+    test rax, rax
+    jz .Lfu_renamed
+    cmp rax, -EINVAL                      # a file system without RENAME_NOREPLACE
+    je .Lfu_probe
+    cmp rax, -EEXIST
+    jne .Lfu_failed_closed
+.Lfu_replace:
+    mov r13d, R_204
+.Lfu_rename:
+    mov edi, dword ptr [rip + dir_fd]
+    lea rsi, [rbx + C_TMP]
+    mov edx, edi
+    lea r10, [rbx + C_NAME]
+    mov eax, SYS_renameat
+    syscall
+    test rax, rax
+    js .Lfu_failed_closed
+.Lfu_renamed:
+    mov byte ptr [rbx + C_TMP], 0         # nothing left to clean up
+    call sync_dir
+    test rax, rax
+    js .Lfu_answer_error
+    mov esi, r13d
+    mov rdi, rbx
+    call respond
+.Lfu_out:
+    pop r13
+    pop r12
+    pop rbx
+    ret
+.Lfu_probe:
+    mov edi, dword ptr [rip + dir_fd]
+    lea rsi, [rbx + C_NAME]
+    lea rdx, [rip + w_stat]
+    mov r10d, AT_SYMLINK_NOFOLLOW
+    mov eax, SYS_newfstatat
+    syscall
+    test rax, rax
+    jns .Lfu_replace
+    mov r13d, R_201
+    jmp .Lfu_rename
+.Lfu_failed:
+    mov dword ptr [rbx + C_UP_FD], r12d   # abort_upload closes and unlinks it
+.Lfu_failed_closed:
+    mov r12, rax
+    mov rdi, rbx
+    call abort_upload
+    mov rax, r12
+.Lfu_answer_error:
+    mov rdi, rax
+    call io_kind
+    mov esi, eax
+    mov rdi, rbx
+    call fail
+    jmp .Lfu_out
+
+# abort_upload: rdi = conn. Drops an unfinished upload: closes and unlinks its
+# temporary file, so the key keeps its old value. Clobbers rax, rcx, rdx, rsi, rdi, r11.
+.globl abort_upload
+abort_upload:
+    push rbx
+    mov rbx, rdi
+    mov edi, dword ptr [rbx + C_UP_FD]
+    test edi, edi
+    js 1f
+    mov eax, SYS_close                    # the data is being thrown away anyway
+    syscall
+    mov dword ptr [rbx + C_UP_FD], -1
+1:  mov edi, dword ptr [rip + dir_fd]
+    lea rsi, [rbx + C_TMP]
+    cmp byte ptr [rsi], 0
+    je 2f
+    xor edx, edx
+    mov eax, SYS_unlinkat                 # ENOENT here only means it was renamed
+    syscall
+    mov byte ptr [rbx + C_TMP], 0
+2:  pop rbx
+    ret
+
+.section .rodata
+.globl tmp_prefix
+tmp_prefix: .ascii ".tmp-"
+.equ tmp_prefix_len, . - tmp_prefix
+
+.bss
+.globl dir_fd
+.p2align 3
+dir_fd: .space 4                           # the data directory, open in every process
+.text

@@ -1,0 +1,142 @@
+# sys.s - blocking-I/O wrappers and startup error reporting.
+.text
+
+# write_all: edi = fd (blocking), rsi = buf, rdx = len.
+# Writes every byte, retrying short writes and EINTR.
+# Returns rax = 0, or -errno of the first real failure. Clobbers rcx, rdx, rsi, r8, r11.
+.globl write_all
+write_all:
+    mov r8, rdx
+1:  test r8, r8
+    jz 3f
+    mov rdx, r8
+    mov eax, SYS_write
+    syscall
+    test rax, rax
+    js 2f
+    add rsi, rax
+    sub r8, rax
+    jmp 1b
+2:  cmp rax, -EINTR
+    je 1b
+    ret
+3:  xor eax, eax
+    ret
+
+# errno_text: edi = errno (positive). Returns rax = text, rdx = its length.
+# Unknown numbers get a generic text. Clobbers rcx.
+.globl errno_text
+errno_text:
+    lea rcx, [rip + errno_table]
+1:  mov eax, dword ptr [rcx]
+    test eax, eax
+    jz 2f
+    cmp eax, edi
+    je 2f
+    add rcx, 24
+    jmp 1b
+2:  mov rax, qword ptr [rcx + 8]
+    mov rdx, qword ptr [rcx + 16]
+    ret
+
+# fatal: rdi = message, rsi = its length, rdx = detail (NUL-terminated) or 0,
+#        ecx = errno (positive) or 0.
+# Prints "asmkv: MESSAGE[: DETAIL][: ERRNO TEXT]\n" on stderr and exits 2.
+# Never returns.
+.globl fatal
+fatal:
+    mov r12, rdi
+    mov r13, rsi
+    mov r14, rdx
+    mov r15d, ecx
+    sub rsp, 512
+    mov rdi, rsp
+    lea rsi, [rip + msg_prefix]
+    mov edx, OFFSET msg_prefix_len
+    call copy
+    mov rdi, rax
+    mov rsi, r12
+    mov rdx, r13
+    call copy
+    mov rdi, rax
+    test r14, r14
+    jz 2f
+    mov word ptr [rdi], 0x203a   # ": "
+    add rdi, 2
+    lea r8, [rsp + 400]          # a long detail is cut, leaving room for the rest
+1:  movzx eax, byte ptr [r14]
+    test al, al
+    jz 2f
+    cmp rdi, r8
+    jae 2f
+    mov byte ptr [rdi], al
+    inc rdi
+    inc r14
+    jmp 1b
+2:  test r15d, r15d
+    jz 3f
+    mov word ptr [rdi], 0x203a
+    add rdi, 2
+    mov rbx, rdi
+    mov edi, r15d
+    call errno_text
+    mov rdi, rbx
+    mov rsi, rax
+    call copy
+    mov rdi, rax
+3:  mov byte ptr [rdi], LF
+    inc rdi
+    mov rdx, rdi
+    sub rdx, rsp
+    mov rsi, rsp
+    mov edi, STDERR
+    call write_all
+    mov edi, EXIT_USAGE
+    mov eax, SYS_exit_group
+    syscall
+
+# print_cstr: edi = fd, rsi = NUL-terminated string. Writes it; result ignored
+# (used for best-effort log lines). Clobbers rax, rcx, rdx, rsi, rdi, r8, r11.
+.globl print_cstr
+print_cstr:
+    push rbx
+    mov ebx, edi
+    mov rdi, rsi
+    call cstr_len
+    mov rdx, rax
+    mov edi, ebx
+    call write_all
+    pop rbx
+    ret
+
+.section .rodata
+msg_prefix: .ascii "asmkv: "
+.equ msg_prefix_len, . - msg_prefix
+
+.macro ERRNO num, text
+    .quad \num
+    .quad 1000f
+    .quad 1001f - 1000f
+    .pushsection .rodata.errno_strings, "a"
+1000: .ascii "\text"
+1001:
+    .popsection
+.endm
+
+.p2align 3
+errno_table:
+    ERRNO EPERM, "operation not permitted"
+    ERRNO ENOENT, "no such file or directory"
+    ERRNO EIO, "input/output error"
+    ERRNO EACCES, "permission denied"
+    ERRNO EEXIST, "file exists"
+    ERRNO ENOTDIR, "not a directory"
+    ERRNO EINVAL, "invalid argument"
+    ERRNO EMFILE, "too many open files"
+    ERRNO ENOSPC, "no space left on device"
+    ERRNO EROFS, "read-only file system"
+    ERRNO EADDRINUSE, "address already in use"
+    ERRNO EADDRNOTAVAIL, "address not available on this machine"
+    ERRNO EDQUOT, "disk quota exceeded"
+    ERRNO 0, "system error"
+.text

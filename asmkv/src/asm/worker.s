@@ -1,0 +1,685 @@
+# worker.s - a worker process: one epoll loop over many non-blocking connections.
+#
+# Connections live in a table indexed by their fd (C_* layout in defs.s). The
+# socket is registered edge-triggered for input and output once; conn_drive
+# then runs the connection's state machine until the socket would block, so
+# no readiness is ever missed. A connection that could keep going for long
+# (a large upload or download) yields after DRIVE_BUDGET steps and is put on
+# the ready list, so one fast client cannot starve the others.
+.text
+
+# worker_main: never returns. Runs in a child of the master with the listening
+# socket, data directory and configuration inherited.
+.globl worker_main
+worker_main:
+    mov edi, PR_SET_PDEATHSIG             # stop when the master dies
+    mov esi, SIGTERM
+    mov eax, SYS_prctl
+    syscall
+    test rax, rax
+    js .Lwm_failed
+    mov eax, SYS_getppid                  # the master may have died before prctl
+    syscall
+    cmp eax, dword ptr [rip + master_pid]
+    jne .Lwm_orphan
+    mov eax, SYS_getpid
+    syscall
+    mov dword ptr [rip + w_pid], eax
+
+    xor edi, edi
+    mov rsi, MAX_FDS * CONN_SIZE          # reserved, not committed: pages come on use
+    mov edx, PROT_RW
+    mov r10d, MAP_PRIVATE_ANON_NORESERVE
+    mov r8, -1
+    xor r9d, r9d
+    mov eax, SYS_mmap
+    syscall
+    cmp rax, -4096
+    ja .Lwm_failed
+    mov qword ptr [rip + w_table], rax
+
+    mov edi, EPOLL_CLOEXEC
+    mov eax, SYS_epoll_create1
+    syscall
+    test rax, rax
+    js .Lwm_failed
+    mov dword ptr [rip + w_epfd], eax
+
+    mov edi, -1
+    lea rsi, [rip + stop_sigset]
+    mov edx, SIGSET_SIZE
+    mov r10d, SFD_NONBLOCK | SFD_CLOEXEC
+    mov eax, SYS_signalfd4
+    syscall
+    test rax, rax
+    js .Lwm_failed
+    mov dword ptr [rip + w_sigfd], eax
+
+    call open_spare
+
+    mov edi, dword ptr [rip + listen_fd]
+    mov esi, EPOLLIN | EPOLLEXCLUSIVE     # wake one worker per connection
+    call watch
+    test rax, rax
+    js .Lwm_failed
+    mov edi, dword ptr [rip + w_sigfd]
+    mov esi, EPOLLIN
+    call watch
+    test rax, rax
+    js .Lwm_failed
+
+.Lwm_loop:
+    mov edx, -1                           # block, unless connections are ready
+    cmp dword ptr [rip + w_ready_n], 0
+    je 1f
+    xor edx, edx
+1:  mov edi, dword ptr [rip + w_epfd]
+    lea rsi, [rip + w_events]
+    mov r10d, edx
+    mov edx, MAX_EVENTS
+    mov eax, SYS_epoll_wait
+    syscall
+    test rax, rax
+    jns 2f
+    cmp rax, -EINTR
+    je .Lwm_loop
+    jmp .Lwm_failed
+2:  push rbx
+    push r12
+    mov r12, rax                          # events
+    xor ebx, ebx
+3:  cmp rbx, r12
+    jae 6f
+    imul rax, rbx, EPOLL_EVENT_SIZE
+    lea rcx, [rip + w_events]
+    mov edi, dword ptr [rcx + rax + EV_DATA]
+    inc rbx
+    cmp edi, dword ptr [rip + w_sigfd]
+    je 4f
+    cmp edi, dword ptr [rip + listen_fd]
+    je 5f
+    call drive_fd
+    jmp 3b
+4:  call begin_stop
+    jmp 3b
+5:  cmp dword ptr [rip + w_stopping], 0
+    jne 3b
+    call accept_all
+    jmp 3b
+6:  call run_ready
+    pop r12
+    pop rbx
+    cmp dword ptr [rip + w_stopping], 0
+    je .Lwm_loop
+    cmp qword ptr [rip + w_active], 0
+    jne .Lwm_loop
+    xor edi, edi                          # stopped and every connection done
+    mov eax, SYS_exit_group
+    syscall
+
+.Lwm_orphan:
+    xor edi, edi
+    mov eax, SYS_exit_group
+    syscall
+.Lwm_failed:
+    mov edi, STDERR
+    lea rsi, [rip + msg_worker_failed]
+    call print_cstr
+    mov edi, 1
+    mov eax, SYS_exit_group
+    syscall
+
+# watch: edi = fd, esi = epoll events. Adds fd (as its own data) to the epoll set.
+# Returns rax = 0 or -errno. Clobbers rcx, rdx, rsi, rdi, r10, r11.
+watch:
+    sub rsp, 24
+    mov dword ptr [rsp + EV_EVENTS], esi
+    mov qword ptr [rsp + EV_DATA], rdi
+    mov edx, edi
+    mov edi, dword ptr [rip + w_epfd]
+    mov esi, EPOLL_CTL_ADD
+    mov r10, rsp
+    mov eax, SYS_epoll_ctl
+    syscall
+    add rsp, 24
+    ret
+
+# open_spare: keeps one descriptor in reserve, to be given up to refuse a
+# connection cleanly when the process runs out (EMFILE). Clobbers rax, rcx,
+# rdx, rsi, rdi, r10, r11.
+open_spare:
+    mov edi, AT_FDCWD
+    lea rsi, [rip + dev_null]
+    mov edx, O_RDONLY | O_CLOEXEC
+    xor r10d, r10d
+    mov eax, SYS_openat
+    syscall
+    mov dword ptr [rip + w_spare], eax    # stays negative if it failed
+    ret
+
+# drive_fd: edi = a connection's fd. Drives it if it is open. Clobbers the caller-saved registers.
+drive_fd:
+    mov eax, edi
+    imul rax, rax, CONN_SIZE
+    mov rdi, qword ptr [rip + w_table]
+    add rdi, rax
+    cmp dword ptr [rdi + C_STATE], ST_FREE
+    je 1f
+    jmp conn_drive
+1:  ret
+
+# run_ready: drives the connections that used up their budget last round;
+# those that use it up again are queued anew. Clobbers the caller-saved registers.
+run_ready:
+    push rbx
+    push r12
+    mov r12d, dword ptr [rip + w_ready_n]
+    xor ebx, ebx
+1:  cmp ebx, r12d
+    jae 2f
+    lea rax, [rip + w_ready]
+    mov edi, dword ptr [rax + rbx*4]
+    inc ebx
+    mov eax, edi
+    imul rax, rax, CONN_SIZE
+    add rax, qword ptr [rip + w_table]
+    mov dword ptr [rax + C_QUEUED], 0
+    call drive_fd
+    jmp 1b
+2:  # keep what was queued meanwhile
+    mov edx, dword ptr [rip + w_ready_n]
+    sub edx, r12d
+    mov dword ptr [rip + w_ready_n], edx
+    lea rdi, [rip + w_ready]
+    lea rsi, [rdi + r12*4]
+    shl edx, 2
+    call copy
+    pop r12
+    pop rbx
+    ret
+
+# accept_all: accepts every pending connection (the listener is non-blocking)
+# and registers each. Clobbers the caller-saved registers.
+accept_all:
+    push rbx
+.Laa_next:
+    mov edi, dword ptr [rip + listen_fd]
+    xor esi, esi
+    xor edx, edx
+    mov r10d, SOCK_NONBLOCK | SOCK_CLOEXEC
+    mov eax, SYS_accept4
+    syscall
+    test rax, rax
+    js .Laa_error
+    cmp rax, MAX_FDS
+    jae .Laa_refuse
+    mov ebx, eax
+    cmp eax, dword ptr [rip + w_maxfd]
+    jbe 1f
+    mov dword ptr [rip + w_maxfd], eax
+1:  imul rdi, rax, CONN_SIZE
+    add rdi, qword ptr [rip + w_table]
+    mov dword ptr [rdi + C_FD], ebx
+    call conn_reset
+    mov dword ptr [rdi + C_STATE], ST_HEAD
+    mov dword ptr [rdi + C_UP_FD], -1
+    mov dword ptr [rdi + C_GET_FD], -1
+    xor eax, eax
+    mov qword ptr [rdi + C_IN_LEN], rax
+    mov byte ptr [rdi + C_TMP], al
+    mov edi, ebx
+    mov esi, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET
+    call watch
+    test rax, rax
+    js .Laa_unwatched
+    inc qword ptr [rip + w_active]
+    jmp .Laa_next
+.Laa_unwatched:
+    mov eax, ebx
+    imul rax, rax, CONN_SIZE
+    add rax, qword ptr [rip + w_table]
+    mov dword ptr [rax + C_STATE], ST_FREE
+    mov edi, ebx
+    mov eax, SYS_close
+    syscall
+    jmp .Laa_next
+.Laa_refuse:
+    mov edi, eax
+    mov eax, SYS_close
+    syscall
+    jmp .Laa_next
+.Laa_error:
+    cmp rax, -EINTR
+    je .Laa_next
+    cmp rax, -ECONNABORTED
+    je .Laa_next
+    cmp rax, -EMFILE
+    je .Laa_shed
+    cmp rax, -ENFILE
+    je .Laa_shed
+    pop rbx                               # EAGAIN: all taken; others: retry on next event
+    ret
+.Laa_shed:
+    # out of descriptors: close the spare, accept and close one connection so
+    # the client hears a close instead of waiting, then take the spare back
+    mov edi, dword ptr [rip + w_spare]
+    test edi, edi
+    js 1f
+    mov eax, SYS_close
+    syscall
+    mov edi, dword ptr [rip + listen_fd]
+    xor esi, esi
+    xor edx, edx
+    mov r10d, SOCK_CLOEXEC
+    mov eax, SYS_accept4
+    syscall
+    test rax, rax
+    js 1f
+    mov edi, eax
+    mov eax, SYS_close
+    syscall
+1:  call open_spare
+    pop rbx
+    ret
+
+# conn_reset: rdi = conn. Clears the per-request fields for a new request.
+# Clobbers nothing else (rax).
+conn_reset:
+    xor eax, eax
+    mov dword ptr [rdi + C_FLAGS], eax
+    mov qword ptr [rdi + C_IN_POS], rax
+    mov qword ptr [rdi + C_SCAN], rax
+    mov qword ptr [rdi + C_CL], rax
+    mov dword ptr [rdi + C_HOSTS], eax
+    mov dword ptr [rdi + C_METHOD], eax
+    mov qword ptr [rdi + C_FILE_LEFT], rax
+    ret
+
+# conn_drive: rdi = an open conn. Runs its state machine until it waits for
+# the socket, closes, or spends its budget (then it is queued to run again).
+# Clobbers the caller-saved registers.
+conn_drive:
+    push rbx
+    push r12
+    push r13
+    mov rbx, rdi
+    mov r12d, DRIVE_BUDGET
+.Lcd_step:
+    mov rdi, rbx
+    mov eax, dword ptr [rbx + C_STATE]
+    cmp eax, ST_HEAD
+    je 1f
+    cmp eax, ST_BODY
+    je 2f
+    cmp eax, ST_WRITE
+    je 3f
+    cmp eax, ST_DONE
+    je 4f
+    call linger_step
+    jmp 5f
+1:  call head_step
+    jmp 5f
+2:  call body_step
+    jmp 5f
+3:  call write_step
+    jmp 5f
+4:  call done_step
+5:  cmp eax, STEP_GO
+    jne .Lcd_out
+    dec r12d
+    jnz .Lcd_step
+    cmp dword ptr [rbx + C_QUEUED], 0
+    jne .Lcd_out
+    mov dword ptr [rbx + C_QUEUED], 1
+    mov eax, dword ptr [rip + w_ready_n]
+    mov ecx, dword ptr [rbx + C_FD]
+    lea rdx, [rip + w_ready]
+    mov dword ptr [rdx + rax*4], ecx
+    inc eax
+    mov dword ptr [rip + w_ready_n], eax
+.Lcd_out:
+    pop r13
+    pop r12
+    pop rbx
+    ret
+
+# head_step: rdi = conn in ST_HEAD. Parses a complete buffered head, or reads more.
+# Returns eax = STEP_*. Clobbers the caller-saved registers.
+head_step:
+    push rbx
+    mov rbx, rdi
+    # empty lines before a request line are ignored (RFC 9112 2.2)
+    cmp qword ptr [rbx + C_SCAN], 0
+    jne 2f
+1:  mov rax, qword ptr [rbx + C_IN_POS]
+    lea rcx, [rax + 2]
+    cmp rcx, qword ptr [rbx + C_IN_LEN]
+    ja 2f
+    cmp word ptr [rbx + rax + C_IN], 0x0a0d
+    jne 2f
+    mov qword ptr [rbx + C_IN_POS], rcx
+    jmp 1b
+2:  mov rdi, rbx
+    call find_head_end
+    test rax, rax
+    jz .Lhs_more
+    js .Lhs_bad
+    mov qword ptr [rbx + C_HEAD_LEN], rax
+    mov rdi, rbx
+    call parse_request
+    jmp .Lhs_go
+.Lhs_bad:
+    mov esi, R_400
+    jmp .Lhs_fail
+.Lhs_more:
+    mov rax, qword ptr [rbx + C_IN_LEN]
+    sub rax, qword ptr [rbx + C_IN_POS]
+    cmp rax, HEAD_MAX
+    jae .Lhs_too_large
+    cmp qword ptr [rbx + C_IN_LEN], IN_CAP
+    jb 3f
+    mov rdi, rbx                          # full, but not of this head: compact
+    call compact_input
+3:  mov edi, dword ptr [rbx + C_FD]
+    mov rax, qword ptr [rbx + C_IN_LEN]
+    lea rsi, [rbx + rax + C_IN]
+    mov edx, IN_CAP
+    sub rdx, rax
+    mov eax, SYS_read
+    syscall
+    test rax, rax
+    jle 4f
+    add qword ptr [rbx + C_IN_LEN], rax
+.Lhs_go:
+    mov eax, STEP_GO
+    pop rbx
+    ret
+4:  cmp rax, -EAGAIN
+    jne .Lhs_close
+    cmp dword ptr [rip + w_stopping], 0   # stopping: an idle connection ends here
+    je 5f
+    mov rax, qword ptr [rbx + C_IN_LEN]
+    cmp rax, qword ptr [rbx + C_IN_POS]
+    je .Lhs_close
+5:  mov eax, STEP_WAIT
+    pop rbx
+    ret
+.Lhs_close:
+    cmp rax, -EINTR
+    je .Lhs_go
+    mov rdi, rbx                          # end of stream or reset: the client left
+    call conn_close
+    mov eax, STEP_CLOSED
+    pop rbx
+    ret
+.Lhs_too_large:
+    # no line end at all in HEAD_MAX bytes: the request line (its URI) is too long
+    mov rax, qword ptr [rbx + C_IN_POS]
+    lea rdi, [rbx + rax + C_IN]
+    mov ecx, HEAD_MAX
+    mov al, LF
+    repne scasb
+    mov esi, R_431
+    je .Lhs_fail
+    mov esi, R_414
+.Lhs_fail:
+    mov rdi, rbx
+    call fail
+    jmp .Lhs_go
+
+# compact_input: rdi = conn. Moves the unconsumed input to the start of C_IN.
+# Clobbers rax, rcx, rdx, rsi, rdi.
+compact_input:
+    mov rdx, qword ptr [rdi + C_IN_LEN]
+    mov rax, qword ptr [rdi + C_IN_POS]
+    sub rdx, rax
+    mov qword ptr [rdi + C_IN_LEN], rdx
+    mov qword ptr [rdi + C_IN_POS], 0
+    lea rsi, [rdi + rax + C_IN]
+    add rdi, C_IN
+    jmp copy                              # forward copy: safe with dst < src
+
+# write_step: rdi = conn in ST_WRITE. Sends the head in C_OUT, then the value
+# file with sendfile, as far as the socket takes them.
+# Returns eax = STEP_*. Clobbers the caller-saved registers.
+write_step:
+    push rbx
+    mov rbx, rdi
+    mov rax, qword ptr [rbx + C_OUT_POS]
+    mov rdx, qword ptr [rbx + C_OUT_LEN]
+    sub rdx, rax
+    jz .Lws_file
+    mov edi, dword ptr [rbx + C_FD]
+    lea rsi, [rbx + rax + C_OUT]
+    mov r10d, MSG_NOSIGNAL                # a body follows: let it share packets
+    cmp qword ptr [rbx + C_FILE_LEFT], 0
+    je 1f
+    or r10d, MSG_MORE
+1:  xor r8d, r8d
+    xor r9d, r9d
+    mov eax, SYS_sendto
+    syscall
+    test rax, rax
+    js .Lws_error
+    add qword ptr [rbx + C_OUT_POS], rax
+    jmp .Lws_go
+.Lws_file:
+    mov rdx, qword ptr [rbx + C_FILE_LEFT]
+    test rdx, rdx
+    jz .Lws_done
+    cmp rdx, SENDFILE_MAX
+    jbe 2f
+    mov edx, SENDFILE_MAX
+2:  mov r10, rdx
+    mov edi, dword ptr [rbx + C_FD]
+    mov esi, dword ptr [rbx + C_GET_FD]
+    lea rdx, [rbx + C_FILE_OFF]
+    mov eax, SYS_sendfile
+    syscall
+    test rax, rax
+    js .Lws_error
+    jz .Lws_close                         # the file shrank under us: cannot finish
+    sub qword ptr [rbx + C_FILE_LEFT], rax
+.Lws_go:
+    mov eax, STEP_GO
+    pop rbx
+    ret
+.Lws_done:
+    mov edi, dword ptr [rbx + C_GET_FD]
+    test edi, edi
+    js 3f
+    mov eax, SYS_close                    # read-only: close cannot lose data
+    syscall
+    mov dword ptr [rbx + C_GET_FD], -1
+3:  mov eax, dword ptr [rbx + C_NEXT]
+    mov dword ptr [rbx + C_STATE], eax
+    jmp .Lws_go
+.Lws_error:
+    cmp rax, -EINTR
+    je .Lws_go
+    cmp rax, -EAGAIN
+    jne .Lws_close
+    mov eax, STEP_WAIT
+    pop rbx
+    ret
+.Lws_close:
+    mov rdi, rbx
+    call conn_close
+    mov eax, STEP_CLOSED
+    pop rbx
+    ret
+
+# done_step: rdi = conn whose response is sent. Closes (or lingers) if the
+# connection is not to be kept; else starts on the next (perhaps pipelined)
+# request. Returns eax = STEP_*. Clobbers the caller-saved registers.
+done_step:
+    push rbx
+    mov rbx, rdi
+    mov eax, dword ptr [rbx + C_FLAGS]
+    test eax, F_CLOSE
+    jnz 2f
+    cmp dword ptr [rip + w_stopping], 0
+    jne 3f
+    mov rdi, rbx
+    call compact_input
+    mov rdi, rbx
+    call conn_reset
+    mov dword ptr [rbx + C_STATE], ST_HEAD
+1:  mov eax, STEP_GO
+    pop rbx
+    ret
+2:  test eax, F_LINGER
+    jz 3f
+    cmp dword ptr [rip + w_stopping], 0
+    jne 3f
+    mov edi, dword ptr [rbx + C_FD]
+    mov esi, SHUT_WR                      # the answer is complete: send FIN
+    mov eax, SYS_shutdown
+    syscall
+    test rax, rax
+    js 3f
+    mov qword ptr [rbx + C_BODY_TOTAL], 0 # counts discarded bytes
+    mov dword ptr [rbx + C_STATE], ST_LINGER
+    jmp 1b
+3:  mov rdi, rbx
+    call conn_close
+    mov eax, STEP_CLOSED
+    pop rbx
+    ret
+
+# linger_step: rdi = conn in ST_LINGER. Reads and drops input until the client
+# closes or LINGER_MAX bytes have been dropped. Returns eax = STEP_*.
+# Clobbers the caller-saved registers.
+linger_step:
+    push rbx
+    mov rbx, rdi
+    mov edi, dword ptr [rbx + C_FD]
+    lea rsi, [rbx + C_IN]
+    mov edx, IN_CAP
+    mov eax, SYS_read
+    syscall
+    test rax, rax
+    jle 1f
+    add rax, qword ptr [rbx + C_BODY_TOTAL]
+    mov qword ptr [rbx + C_BODY_TOTAL], rax
+    cmp rax, LINGER_MAX
+    ja 3f
+    mov eax, STEP_GO
+    pop rbx
+    ret
+1:  cmp rax, -EINTR
+    je 2f
+    cmp rax, -EAGAIN
+    jne 3f
+    mov eax, STEP_WAIT
+    pop rbx
+    ret
+2:  mov eax, STEP_GO
+    pop rbx
+    ret
+3:  mov rdi, rbx
+    call conn_close
+    mov eax, STEP_CLOSED
+    pop rbx
+    ret
+
+# conn_close: rdi = an open conn. Drops any unfinished upload (the old value
+# stays), closes its files and socket (which leaves the epoll set), frees the slot.
+# Clobbers rax, rcx, rdx, rsi, rdi, r11.
+.globl conn_close
+conn_close:
+    push rbx
+    mov rbx, rdi
+    cmp dword ptr [rbx + C_UP_FD], 0
+    jl 1f
+    call abort_upload
+1:  mov edi, dword ptr [rbx + C_GET_FD]
+    test edi, edi
+    js 2f
+    mov eax, SYS_close
+    syscall
+    mov dword ptr [rbx + C_GET_FD], -1
+2:  mov edi, dword ptr [rbx + C_FD]
+    mov eax, SYS_close                    # nothing of ours is left unsent to lose
+    syscall
+    mov dword ptr [rbx + C_STATE], ST_FREE
+    dec qword ptr [rip + w_active]
+    pop rbx
+    ret
+
+# begin_stop: on SIGTERM/SIGINT. Stops accepting, closes idle connections and
+# lets the others finish their current request (they close after it).
+# Clobbers the caller-saved registers.
+begin_stop:
+    sub rsp, SIGNALFD_INFO_SIZE + 8
+    mov edi, dword ptr [rip + w_sigfd]
+    mov rsi, rsp
+    mov edx, SIGNALFD_INFO_SIZE
+    mov eax, SYS_read                     # consume it; EAGAIN if already read
+    syscall
+    add rsp, SIGNALFD_INFO_SIZE + 8
+    cmp dword ptr [rip + w_stopping], 0
+    jne 3f
+    mov dword ptr [rip + w_stopping], 1
+    sub rsp, 24                           # the listener is shared: remove it by hand
+    mov edi, dword ptr [rip + w_epfd]
+    mov esi, EPOLL_CTL_DEL
+    mov edx, dword ptr [rip + listen_fd]
+    mov r10, rsp
+    mov eax, SYS_epoll_ctl
+    syscall
+    add rsp, 24
+    mov edi, dword ptr [rip + listen_fd]
+    mov eax, SYS_close
+    syscall
+    push rbx
+    push r12
+    mov rbx, qword ptr [rip + w_table]
+    xor r12d, r12d
+1:  cmp r12d, dword ptr [rip + w_maxfd]  # slots above were never touched
+    ja 2f
+    cmp qword ptr [rip + w_active], 0
+    je 2f
+    mov eax, dword ptr [rbx + C_STATE]
+    cmp eax, ST_FREE
+    je 4f
+    or dword ptr [rbx + C_FLAGS], F_CLOSE
+    cmp eax, ST_LINGER
+    je 5f
+    cmp eax, ST_HEAD
+    jne 4f
+    mov rax, qword ptr [rbx + C_IN_LEN]
+    cmp rax, qword ptr [rbx + C_IN_POS]
+    jne 4f
+5:  mov rdi, rbx
+    call conn_close
+4:  add rbx, CONN_SIZE
+    inc r12d
+    jmp 1b
+2:  pop r12
+    pop rbx
+3:  ret
+
+.section .rodata
+stop_sigset:       .quad STOP_SIGNALS
+dev_null:          .asciz "/dev/null"
+msg_worker_failed: .asciz "asmkv: worker could not start its event loop\n"
+
+.bss
+.p2align 3
+.globl w_stat, w_pid, w_seq, w_stopping
+w_table:    .space 8           # connection table, MAX_FDS slots
+w_active:   .space 8           # open connections
+w_seq:      .space 8           # numbers this worker's temporary files
+w_epfd:     .space 4
+w_sigfd:    .space 4
+w_spare:    .space 4           # reserve descriptor for EMFILE, or negative
+w_pid:      .space 4
+w_stopping: .space 4           # 1 after SIGTERM/SIGINT
+w_ready_n:  .space 4           # entries in w_ready
+w_maxfd:    .space 4           # highest connection fd so far
+w_stat:     .space STAT_SIZE   # fstat results (one worker, one thread)
+.p2align 3
+w_events:   .space MAX_EVENTS * EPOLL_EVENT_SIZE
+w_ready:    .space MAX_FDS * 4 # fds that spent their budget, to run again
+.text

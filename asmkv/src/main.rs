@@ -1,0 +1,26 @@
+//! asmkv: the whole server is the x86-64 assembly in `src/asm/`; this file
+//! only includes it. There is no Rust logic and no libc: `_start` is in
+//! `main.s`, and `build.rs` links the binary static without start files.
+#![no_std]
+#![no_main]
+
+use core::panic::PanicInfo;
+
+core::arch::global_asm!(
+    include_str!("asm/defs.s"),
+    include_str!("asm/main.s"),
+    include_str!("asm/cli.s"),
+    include_str!("asm/worker.s"),
+    include_str!("asm/http.s"),
+    include_str!("asm/body.s"),
+    include_str!("asm/response.s"),
+    include_str!("asm/store.s"),
+    include_str!("asm/sys.s"),
+    include_str!("asm/util.s"),
+);
+
+/// Required by `no_std`; no Rust code runs, so it is never reached.
+#[panic_handler]
+fn panic(_info: &PanicInfo) -> ! {
+    loop {}
+}

@@ -1,0 +1,349 @@
+//! Test harness: starts the real `asmkv` binary on a free port with its own
+//! data directory, and talks to it over TCP (ureq for ordinary requests, raw
+//! sockets for protocol edge cases).
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_asmkv");
+
+/// A running server; killed (every process of it) when dropped.
+pub struct Server {
+    pub child: Child,
+    pub addr: SocketAddr,
+    pub data: PathBuf,
+    _stdout: BufReader<ChildStdout>,
+    _tmp: Option<tempfile::TempDir>,
+}
+
+impl Server {
+    /// Two workers, a fresh temporary data directory, default flags.
+    pub fn start() -> Server {
+        Server::start_with(&[])
+    }
+
+    pub fn start_with(extra: &[&str]) -> Server {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let data = tmp.path().join("data");
+        let mut s = Server::start_in(&data, extra);
+        s._tmp = Some(tmp);
+        s
+    }
+
+    /// Starts on `data` (kept after the server stops, for restart tests).
+    pub fn start_in(data: &Path, extra: &[&str]) -> Server {
+        let mut args = vec![
+            "--listen",
+            "127.0.0.1:0",
+            "--data",
+            data.to_str().unwrap(),
+            "--workers",
+            "2",
+        ];
+        args.extend_from_slice(extra);
+        let mut child = Command::new(BIN)
+            .args(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn asmkv");
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        stdout.read_line(&mut line).expect("read startup line");
+        let addr = line
+            .trim()
+            .strip_prefix("asmkv listening on http://")
+            .unwrap_or_else(|| panic!("unexpected startup line {line:?}"))
+            .parse()
+            .expect("address");
+        Server {
+            child,
+            addr,
+            data: data.to_path_buf(),
+            _stdout: stdout,
+            _tmp: None,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    /// The worker processes (children of the master).
+    pub fn workers(&self) -> Vec<i32> {
+        children_of(self.pid())
+    }
+
+    pub fn signal(&self, sig: Signal) {
+        kill(Pid::from_raw(self.pid()), sig).expect("kill");
+    }
+
+    /// SIGTERM and wait for the exit status.
+    pub fn stop(mut self) -> std::process::ExitStatus {
+        self.signal(Signal::SIGTERM);
+        let status = wait_timeout(&mut self.child, Duration::from_secs(20)).expect("server did not stop");
+        status
+    }
+
+    /// kill -9 every process of the server, master last, and reap the master.
+    pub fn crash(mut self) {
+        let workers = self.workers();
+        for w in workers {
+            let _ = kill(Pid::from_raw(w), Signal::SIGKILL);
+        }
+        let _ = kill(Pid::from_raw(self.pid()), Signal::SIGKILL);
+        let _ = self.child.wait();
+        // Workers are gone when their listening socket is: wait for the port to close.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(self.addr).is_ok() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            for w in self.workers() {
+                let _ = kill(Pid::from_raw(w), Signal::SIGKILL);
+            }
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+pub fn wait_timeout(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            return Some(status);
+        }
+        if Instant::now() > deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Fields of /proc/PID/stat after the command name: (state, ppid).
+pub fn proc_state(pid: i32) -> Option<(char, i32)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let mut it = rest.split_whitespace();
+    let state = it.next()?.chars().next()?;
+    let ppid = it.next()?.parse().ok()?;
+    Some((state, ppid))
+}
+
+pub fn children_of(parent: i32) -> Vec<i32> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        if let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() {
+            if let Some((_, ppid)) = proc_state(pid) {
+                if ppid == parent {
+                    out.push(pid);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// An HTTP client that hands back every status instead of turning 4xx/5xx into errors.
+pub fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(60)))
+        .build()
+        .into()
+}
+
+pub struct Reply {
+    pub status: u16,
+    pub body: Vec<u8>,
+    pub headers: Vec<(String, String)>,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+fn reply(resp: ureq::http::Response<ureq::Body>) -> Reply {
+    let status = resp.status().as_u16();
+    let headers = resp
+        .headers()
+        .iter()
+        .map(|(n, v)| (n.to_string(), v.to_str().unwrap_or("").to_string()))
+        .collect();
+    let body = resp
+        .into_body()
+        .with_config()
+        .limit(u64::MAX)
+        .read_to_vec()
+        .expect("body");
+    Reply {
+        status,
+        body,
+        headers,
+    }
+}
+
+pub fn get(agent: &ureq::Agent, url: &str) -> Reply {
+    reply(agent.get(url).call().expect("GET"))
+}
+
+pub fn head(agent: &ureq::Agent, url: &str) -> Reply {
+    reply(agent.head(url).call().expect("HEAD"))
+}
+
+pub fn put(agent: &ureq::Agent, url: &str, body: &[u8]) -> Reply {
+    reply(agent.put(url).send(body).expect("PUT"))
+}
+
+pub fn post(agent: &ureq::Agent, url: &str, body: &[u8]) -> Reply {
+    reply(agent.post(url).send(body).expect("POST"))
+}
+
+pub fn delete(agent: &ureq::Agent, url: &str) -> Reply {
+    reply(agent.delete(url).call().expect("DELETE"))
+}
+
+/// A raw HTTP/1.1 connection for exact bytes on the wire.
+pub struct Raw {
+    pub stream: TcpStream,
+    buf: Vec<u8>,
+}
+
+/// One response as read off the wire.
+#[derive(Debug)]
+pub struct Wire {
+    pub status: u16,
+    pub head: String,
+    pub body: Vec<u8>,
+}
+
+impl Wire {
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.head.lines().skip(1).find_map(|l| {
+            let (n, v) = l.split_once(':')?;
+            n.trim()
+                .eq_ignore_ascii_case(name)
+                .then(|| v.trim().to_string())
+        })
+    }
+}
+
+impl Raw {
+    pub fn connect(addr: SocketAddr) -> Raw {
+        let stream = TcpStream::connect(addr).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        Raw {
+            stream,
+            buf: Vec::new(),
+        }
+    }
+
+    pub fn send(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).expect("send");
+    }
+
+    fn fill(&mut self) -> usize {
+        let mut chunk = [0u8; 65536];
+        let n = self.stream.read(&mut chunk).unwrap_or(0);
+        self.buf.extend_from_slice(&chunk[..n]);
+        n
+    }
+
+    /// Reads one response; `head_only` for answers to HEAD (no body despite Content-Length).
+    pub fn response_to(&mut self, head_only: bool) -> Option<Wire> {
+        let end = loop {
+            if let Some(p) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                break p + 4;
+            }
+            if self.fill() == 0 {
+                return None;
+            }
+        };
+        let head = String::from_utf8_lossy(&self.buf[..end]).to_string();
+        self.buf.drain(..end);
+        let status = head.get(9..12)?.parse().ok()?;
+        let mut wire = Wire {
+            status,
+            head,
+            body: Vec::new(),
+        };
+        let len: usize = if head_only || status == 204 || status == 100 {
+            0
+        } else {
+            wire.header("content-length")
+                .map(|v| v.parse().expect("content-length"))
+                .unwrap_or(0)
+        };
+        while self.buf.len() < len {
+            if self.fill() == 0 {
+                return None;
+            }
+        }
+        wire.body = self.buf.drain(..len).collect();
+        Some(wire)
+    }
+
+    pub fn response(&mut self) -> Wire {
+        self.response_to(false).expect("a response")
+    }
+
+    /// True when the server has closed the connection (EOF, or reset, with nothing more to read).
+    pub fn closed(&mut self) -> bool {
+        self.buf.is_empty() && self.fill() == 0
+    }
+}
+
+/// Sends `request` on a new connection and returns the first response.
+pub fn raw_once(addr: SocketAddr, request: &[u8]) -> Wire {
+    let mut c = Raw::connect(addr);
+    c.send(request);
+    c.response()
+}
+
+/// Every file in a directory, sorted.
+pub fn files_in(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .collect();
+    v.sort();
+    v
+}
+
+/// Deterministic pseudo-random bytes (xorshift), so failures can be reproduced.
+pub fn pattern(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}

@@ -1,0 +1,300 @@
+//! HTTP/1.1 on the wire: framing, persistence, pipelining, limits, hostile input.
+mod common;
+use common::*;
+use std::io::Write;
+use std::process::Command;
+
+const H: &str = "Host: t\r\n";
+
+#[test]
+fn raw_dot_dot_paths_stay_inside() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let s = Server::start_in(&data, &[]);
+    for target in ["/../escape", "/../../escape", "/%2e%2e/escape", "/..\\escape"] {
+        let req = format!("PUT {target} HTTP/1.1\r\n{H}Content-Length: 3\r\n\r\nabc");
+        let w = raw_once(s.addr, req.as_bytes());
+        assert!(w.status == 201 || w.status == 204, "{target}: {}", w.status);
+        let req = format!("GET {target} HTTP/1.1\r\n{H}\r\n");
+        assert_eq!(raw_once(s.addr, req.as_bytes()).body, b"abc", "{target}");
+    }
+    assert_eq!(files_in(tmp.path()), vec!["data".to_string()]);
+    let w = raw_once(s.addr, format!("GET /../etc/passwd HTTP/1.1\r\n{H}\r\n").as_bytes());
+    assert_eq!(w.status, 404);
+}
+
+#[test]
+fn keep_alive_serves_many_requests_on_one_connection() {
+    let s = Server::start();
+    let mut c = Raw::connect(s.addr);
+    for i in 0..20 {
+        let body = format!("value-{i}");
+        c.send(format!("PUT /k{i} HTTP/1.1\r\n{H}Content-Length: {}\r\n\r\n{body}", body.len()).as_bytes());
+        assert_eq!(c.response().status, 201);
+        c.send(format!("GET /k{i} HTTP/1.1\r\n{H}\r\n").as_bytes());
+        let w = c.response();
+        assert_eq!(w.status, 200);
+        assert_eq!(w.body, body.as_bytes());
+        assert_eq!(w.header("connection"), None);
+    }
+}
+
+#[test]
+fn pipelined_requests_are_answered_in_order() {
+    let s = Server::start();
+    let mut c = Raw::connect(s.addr);
+    let mut batch = String::new();
+    batch += &format!("PUT /p HTTP/1.1\r\n{H}Content-Length: 5\r\n\r\nfirst");
+    batch += &format!("GET /p HTTP/1.1\r\n{H}\r\n");
+    batch += &format!("PUT /p HTTP/1.1\r\n{H}Transfer-Encoding: chunked\r\n\r\n6\r\nsecond\r\n0\r\n\r\n");
+    batch += &format!("HEAD /p HTTP/1.1\r\n{H}\r\n");
+    batch += &format!("GET /p HTTP/1.1\r\n{H}\r\n");
+    batch += &format!("GET /missing HTTP/1.1\r\n{H}\r\n");
+    batch += &format!("DELETE /p HTTP/1.1\r\n{H}\r\n");
+    batch += &format!("GET /p HTTP/1.1\r\n{H}Connection: close\r\n\r\n");
+    c.send(batch.as_bytes());
+    assert_eq!(c.response().status, 201);
+    let w = c.response();
+    assert_eq!((w.status, w.body.as_slice()), (200, &b"first"[..]));
+    assert_eq!(c.response().status, 204);
+    let w = c.response_to(true).unwrap();
+    assert_eq!((w.status, w.header("content-length").as_deref()), (200, Some("6")));
+    let w = c.response();
+    assert_eq!((w.status, w.body.as_slice()), (200, &b"second"[..]));
+    assert_eq!(c.response().status, 404);
+    assert_eq!(c.response().status, 204);
+    let w = c.response();
+    assert_eq!(w.status, 404);
+    assert_eq!(w.header("connection").as_deref(), Some("close"));
+    assert!(c.closed());
+}
+
+#[test]
+fn pipelined_requests_split_at_every_byte() {
+    let s = Server::start();
+    let req = format!(
+        "PUT /split HTTP/1.1\r\n{H}Transfer-Encoding: chunked\r\n\r\n3;ext=1\r\nabc\r\n2\r\nde\r\n0\r\nTrailer: x\r\n\r\nGET /split HTTP/1.1\r\n{H}\r\n"
+    );
+    let mut c = Raw::connect(s.addr);
+    c.stream.set_nodelay(true).unwrap();
+    for b in req.as_bytes() {
+        c.send(&[*b]);
+    }
+    assert_eq!(c.response().status, 201);
+    assert_eq!(c.response().body, b"abcde");
+}
+
+#[test]
+fn chunked_upload() {
+    let s = Server::start();
+    let body = pattern(300_000, 3);
+    let mut req = format!("PUT /c HTTP/1.1\r\n{H}Transfer-Encoding: chunked\r\n\r\n").into_bytes();
+    for piece in body.chunks(65_537) {
+        req.extend_from_slice(format!("{:X}\r\n", piece.len()).as_bytes());
+        req.extend_from_slice(piece);
+        req.extend_from_slice(b"\r\n");
+    }
+    req.extend_from_slice(b"0\r\n\r\n");
+    assert_eq!(raw_once(s.addr, &req).status, 201);
+    assert_eq!(get(&agent(), &s.url("/c")).body, body);
+    // an empty chunked body is an empty value
+    let w = raw_once(s.addr, format!("PUT /e HTTP/1.1\r\n{H}Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n").as_bytes());
+    assert_eq!(w.status, 201);
+    assert_eq!(get(&agent(), &s.url("/e")).body, b"");
+}
+
+#[test]
+fn curl_chunked_and_large_upload_with_100_continue() {
+    let s = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("v");
+    let v = pattern(3 << 20, 11);
+    std::fs::write(&file, &v).unwrap();
+    // curl sends Expect: 100-continue for bodies over 1 MiB and waits for the 100
+    let out = Command::new("curl")
+        .args(["-sS", "-v", "-o", "/dev/null", "-w", "%{http_code}", "-T"])
+        .arg(&file)
+        .arg(s.url("/curl"))
+        .output()
+        .expect("curl");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "201", "{stderr}");
+    assert!(stderr.contains("Expect: 100-continue"), "{stderr}");
+    assert!(stderr.contains("HTTP/1.1 100 Continue"), "{stderr}");
+    assert_eq!(get(&agent(), &s.url("/curl")).body, v);
+
+    let out = Command::new("curl")
+        .args(["-sS", "-o", "/dev/null", "-w", "%{http_code}", "-H", "Transfer-Encoding: chunked", "--data-binary"])
+        .arg(format!("@{}", file.display()))
+        .arg(s.url("/curl2"))
+        .output()
+        .expect("curl");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "201");
+    assert_eq!(get(&agent(), &s.url("/curl2")).body, v);
+}
+
+#[test]
+fn expect_100_continue_comes_before_the_body() {
+    let s = Server::start();
+    let mut c = Raw::connect(s.addr);
+    c.send(format!("PUT /x HTTP/1.1\r\n{H}Expect: 100-continue\r\nContent-Length: 4\r\n\r\n").as_bytes());
+    let w = c.response();
+    assert_eq!(w.status, 100);
+    c.send(b"body");
+    assert_eq!(c.response().status, 201);
+    // a refused upload gets its final answer instead of 100
+    let s2 = Server::start_with(&["--max-body", "10"]);
+    let mut c = Raw::connect(s2.addr);
+    c.send(format!("PUT /x HTTP/1.1\r\n{H}Expect: 100-continue\r\nContent-Length: 11\r\n\r\n").as_bytes());
+    assert_eq!(c.response().status, 413);
+    // an expectation we cannot meet
+    let w = raw_once(s.addr, format!("PUT /x HTTP/1.1\r\n{H}Expect: tea\r\nContent-Length: 0\r\n\r\n").as_bytes());
+    assert_eq!(w.status, 417);
+}
+
+#[test]
+fn http_1_0_closes_unless_keep_alive() {
+    let s = Server::start();
+    let mut c = Raw::connect(s.addr);
+    c.send(b"PUT /old HTTP/1.0\r\nContent-Length: 2\r\n\r\nhi");
+    let w = c.response();
+    assert_eq!(w.status, 201);
+    assert_eq!(w.header("connection").as_deref(), Some("close"));
+    assert!(c.closed());
+
+    let mut c = Raw::connect(s.addr);
+    c.send(b"GET /old HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    let w = c.response();
+    assert_eq!(w.body, b"hi");
+    assert_eq!(w.header("connection").as_deref(), Some("keep-alive"));
+    c.send(b"GET /old HTTP/1.0\r\n\r\n");
+    assert_eq!(c.response().body, b"hi");
+    assert!(c.closed());
+}
+
+#[test]
+fn connection_close_is_honoured() {
+    let s = Server::start();
+    let mut c = Raw::connect(s.addr);
+    c.send(format!("GET /none HTTP/1.1\r\n{H}Connection: close\r\n\r\n").as_bytes());
+    let w = c.response();
+    assert_eq!(w.status, 404);
+    assert_eq!(w.header("connection").as_deref(), Some("close"));
+    assert!(c.closed());
+}
+
+#[test]
+fn body_over_max_body_is_413() {
+    let s = Server::start_with(&["--max-body", "1000"]);
+    let w = raw_once(s.addr, format!("PUT /m HTTP/1.1\r\n{H}Content-Length: 1001\r\n\r\n").as_bytes());
+    assert_eq!(w.status, 413);
+    assert_eq!(w.header("connection").as_deref(), Some("close"));
+    // exactly the limit is fine
+    let ok = agent();
+    assert_eq!(put(&ok, &s.url("/m"), &[7u8; 1000]).status, 201);
+    // a chunked body that grows past the limit
+    let mut req = format!("PUT /m HTTP/1.1\r\n{H}Transfer-Encoding: chunked\r\n\r\n").into_bytes();
+    for _ in 0..3 {
+        req.extend_from_slice(b"190\r\n");
+        req.extend_from_slice(&[1u8; 400]);
+        req.extend_from_slice(b"\r\n");
+    }
+    let mut c = Raw::connect(s.addr);
+    c.send(&req);
+    assert_eq!(c.response().status, 413);
+    // the old value is intact and no temporary file is left
+    assert_eq!(get(&ok, &s.url("/m")).body, vec![7u8; 1000]);
+    assert_eq!(files_in(&s.data), vec!["m".to_string()]);
+    // a huge announced body is refused before any of it is read: curl sees the 413
+    let out = Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "PUT", "-H", "Content-Length: 5000000000"])
+        .arg(s.url("/m"))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "413");
+}
+
+#[test]
+fn oversized_heads_and_uris() {
+    let s = Server::start();
+    let long = "a".repeat(20_000);
+    let w = raw_once(s.addr, format!("GET /{long} HTTP/1.1\r\n{H}\r\n").as_bytes());
+    assert_eq!(w.status, 414);
+    let w = raw_once(s.addr, format!("GET /k HTTP/1.1\r\n{H}X-Big: {long}\r\n\r\n").as_bytes());
+    assert_eq!(w.status, 431);
+    let many: String = (0..150).map(|i| format!("X-{i}: v\r\n")).collect();
+    let w = raw_once(s.addr, format!("GET /k HTTP/1.1\r\n{H}{many}\r\n").as_bytes());
+    assert_eq!(w.status, 431);
+}
+
+#[test]
+fn malformed_requests_get_400_and_close() {
+    let s = Server::start();
+    let cases: Vec<(&str, String, u16)> = vec![
+        ("CL and TE", format!("PUT /k HTTP/1.1\r\n{H}Content-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"), 400),
+        ("conflicting CLs", format!("PUT /k HTTP/1.1\r\n{H}Content-Length: 3\r\nContent-Length: 4\r\n\r\nabcd"), 400),
+        ("signed CL", format!("PUT /k HTTP/1.1\r\n{H}Content-Length: +3\r\n\r\nabc"), 400),
+        ("overflowing CL", format!("PUT /k HTTP/1.1\r\n{H}Content-Length: 99999999999999999999999\r\n\r\n"), 400),
+        ("bad chunk size", format!("PUT /k HTTP/1.1\r\n{H}Transfer-Encoding: chunked\r\n\r\nzz\r\n"), 400),
+        ("overflowing chunk", format!("PUT /k HTTP/1.1\r\n{H}Transfer-Encoding: chunked\r\n\r\n11111111111111111111\r\n"), 400),
+        ("chunk without CRLF", format!("PUT /k HTTP/1.1\r\n{H}Transfer-Encoding: chunked\r\n\r\n3\r\nabcX\r\n"), 400),
+        ("gzip coding", format!("PUT /k HTTP/1.1\r\n{H}Transfer-Encoding: gzip\r\n\r\n"), 501),
+        ("space before colon", format!("GET /k HTTP/1.1\r\n{H}Foo : bar\r\n\r\n"), 400),
+        ("folded header", format!("GET /k HTTP/1.1\r\n{H}Foo: bar\r\n baz\r\n\r\n"), 400),
+        ("bare LF", "GET /k HTTP/1.1\nHost: t\n\n".to_string(), 400),
+        ("no version", "GET /k\r\n\r\n".to_string(), 400),
+        ("HTTP/2.0", format!("GET /k HTTP/2.0\r\n{H}\r\n"), 505),
+        ("NUL in value", format!("GET /k HTTP/1.1\r\n{H}X: a\0b\r\n\r\n"), 400),
+    ];
+    for (what, req, status) in cases {
+        let mut c = Raw::connect(s.addr);
+        c.send(req.as_bytes());
+        let w = c.response_to(false).unwrap_or_else(|| panic!("{what}: no response"));
+        assert_eq!(w.status, status, "{what}");
+        if status != 505 || w.header("connection").is_some() {
+            assert_eq!(w.header("connection").as_deref(), Some("close"), "{what}");
+        }
+        assert!(c.closed(), "{what}: connection left open");
+    }
+    // the server is unharmed, and no partial value was stored
+    assert_eq!(get(&agent(), &s.url("/k")).status, 404);
+    assert!(files_in(&s.data).is_empty());
+}
+
+#[test]
+fn host_is_required_once_in_http_1_1() {
+    let s = Server::start();
+    let mut c = Raw::connect(s.addr);
+    // the framing is intact, so the connection is kept after the 400
+    c.send(b"GET /k HTTP/1.1\r\n\r\n");
+    assert_eq!(c.response().status, 400);
+    c.send(format!("GET /k HTTP/1.1\r\n{H}{H}\r\n").as_bytes());
+    assert_eq!(c.response().status, 400);
+    c.send(format!("GET /k HTTP/1.1\r\n{H}\r\n").as_bytes());
+    assert_eq!(c.response().status, 404);
+    // HTTP/1.0 does not need one
+    assert_eq!(raw_once(s.addr, b"GET /k HTTP/1.0\r\n\r\n").status, 404);
+}
+
+#[test]
+fn client_that_vanishes_mid_upload_leaves_old_value() {
+    let s = Server::start();
+    let a = agent();
+    put(&a, &s.url("/v"), b"old");
+    {
+        let mut c = Raw::connect(s.addr);
+        c.send(format!("PUT /v HTTP/1.1\r\n{H}Content-Length: 1000000\r\n\r\n").as_bytes());
+        c.stream.write_all(&[9u8; 300_000]).unwrap();
+    } // dropped: the connection closes with the body unfinished
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert_eq!(get(&a, &s.url("/v")).body, b"old");
+    assert_eq!(files_in(&s.data), vec!["v".to_string()]);
+}
+
+#[test]
+fn leading_empty_lines_and_absolute_form() {
+    let s = Server::start();
+    let w = raw_once(s.addr, format!("\r\n\r\nPUT http://t/abs HTTP/1.1\r\n{H}Content-Length: 1\r\n\r\nz").as_bytes());
+    assert_eq!(w.status, 201);
+    assert_eq!(get(&agent(), &s.url("/abs")).body, b"z");
+}

@@ -74,7 +74,10 @@ fn values_of_any_bytes_and_sizes() {
         let r = get(&a, &s.url(k));
         assert_eq!(r.status, 200, "{k}");
         assert_eq!(&r.body, v, "{k}");
-        assert_eq!(r.header("content-length"), Some(v.len().to_string().as_str()));
+        assert_eq!(
+            r.header("content-length"),
+            Some(v.len().to_string().as_str())
+        );
     }
 }
 
@@ -175,8 +178,14 @@ fn bad_keys_and_methods_get_precise_errors() {
 
     let w = raw_once(s.addr, b"OPTIONS /k HTTP/1.1\r\nHost: x\r\n\r\n");
     assert_eq!(w.status, 405);
-    assert_eq!(w.header("allow").as_deref(), Some("GET, HEAD, PUT, POST, DELETE"));
-    let w = raw_once(s.addr, b"PATCH /k HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n");
+    assert_eq!(
+        w.header("allow").as_deref(),
+        Some("GET, HEAD, PUT, POST, DELETE")
+    );
+    let w = raw_once(
+        s.addr,
+        b"PATCH /k HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n",
+    );
     assert_eq!(w.status, 405);
     let w = raw_once(s.addr, b"BREW /k HTTP/1.1\r\nHost: x\r\n\r\n");
     assert_eq!(w.status, 501);

@@ -11,7 +11,12 @@ fn raw_dot_dot_paths_stay_inside() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     let s = Server::start_in(&data, &[]);
-    for target in ["/../escape", "/../../escape", "/%2e%2e/escape", "/..\\escape"] {
+    for target in [
+        "/../escape",
+        "/../../escape",
+        "/%2e%2e/escape",
+        "/..\\escape",
+    ] {
         let req = format!("PUT {target} HTTP/1.1\r\n{H}Content-Length: 3\r\n\r\nabc");
         let w = raw_once(s.addr, req.as_bytes());
         assert!(w.status == 201 || w.status == 204, "{target}: {}", w.status);
@@ -19,7 +24,10 @@ fn raw_dot_dot_paths_stay_inside() {
         assert_eq!(raw_once(s.addr, req.as_bytes()).body, b"abc", "{target}");
     }
     assert_eq!(files_in(tmp.path()), vec!["data".to_string()]);
-    let w = raw_once(s.addr, format!("GET /../etc/passwd HTTP/1.1\r\n{H}\r\n").as_bytes());
+    let w = raw_once(
+        s.addr,
+        format!("GET /../etc/passwd HTTP/1.1\r\n{H}\r\n").as_bytes(),
+    );
     assert_eq!(w.status, 404);
 }
 
@@ -29,7 +37,13 @@ fn keep_alive_serves_many_requests_on_one_connection() {
     let mut c = Raw::connect(s.addr);
     for i in 0..20 {
         let body = format!("value-{i}");
-        c.send(format!("PUT /k{i} HTTP/1.1\r\n{H}Content-Length: {}\r\n\r\n{body}", body.len()).as_bytes());
+        c.send(
+            format!(
+                "PUT /k{i} HTTP/1.1\r\n{H}Content-Length: {}\r\n\r\n{body}",
+                body.len()
+            )
+            .as_bytes(),
+        );
         assert_eq!(c.response().status, 201);
         c.send(format!("GET /k{i} HTTP/1.1\r\n{H}\r\n").as_bytes());
         let w = c.response();
@@ -46,7 +60,9 @@ fn pipelined_requests_are_answered_in_order() {
     let mut batch = String::new();
     batch += &format!("PUT /p HTTP/1.1\r\n{H}Content-Length: 5\r\n\r\nfirst");
     batch += &format!("GET /p HTTP/1.1\r\n{H}\r\n");
-    batch += &format!("PUT /p HTTP/1.1\r\n{H}Transfer-Encoding: chunked\r\n\r\n6\r\nsecond\r\n0\r\n\r\n");
+    batch += &format!(
+        "PUT /p HTTP/1.1\r\n{H}Transfer-Encoding: chunked\r\n\r\n6\r\nsecond\r\n0\r\n\r\n"
+    );
     batch += &format!("HEAD /p HTTP/1.1\r\n{H}\r\n");
     batch += &format!("GET /p HTTP/1.1\r\n{H}\r\n");
     batch += &format!("GET /missing HTTP/1.1\r\n{H}\r\n");
@@ -58,7 +74,10 @@ fn pipelined_requests_are_answered_in_order() {
     assert_eq!((w.status, w.body.as_slice()), (200, &b"first"[..]));
     assert_eq!(c.response().status, 204);
     let w = c.response_to(true).unwrap();
-    assert_eq!((w.status, w.header("content-length").as_deref()), (200, Some("6")));
+    assert_eq!(
+        (w.status, w.header("content-length").as_deref()),
+        (200, Some("6"))
+    );
     let w = c.response();
     assert_eq!((w.status, w.body.as_slice()), (200, &b"second"[..]));
     assert_eq!(c.response().status, 404);
@@ -98,7 +117,10 @@ fn chunked_upload() {
     assert_eq!(raw_once(s.addr, &req).status, 201);
     assert_eq!(get(&agent(), &s.url("/c")).body, body);
     // an empty chunked body is an empty value
-    let w = raw_once(s.addr, format!("PUT /e HTTP/1.1\r\n{H}Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n").as_bytes());
+    let w = raw_once(
+        s.addr,
+        format!("PUT /e HTTP/1.1\r\n{H}Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n").as_bytes(),
+    );
     assert_eq!(w.status, 201);
     assert_eq!(get(&agent(), &s.url("/e")).body, b"");
 }
@@ -124,7 +146,16 @@ fn curl_chunked_and_large_upload_with_100_continue() {
     assert_eq!(get(&agent(), &s.url("/curl")).body, v);
 
     let out = Command::new("curl")
-        .args(["-sS", "-o", "/dev/null", "-w", "%{http_code}", "-H", "Transfer-Encoding: chunked", "--data-binary"])
+        .args([
+            "-sS",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "-H",
+            "Transfer-Encoding: chunked",
+            "--data-binary",
+        ])
         .arg(format!("@{}", file.display()))
         .arg(s.url("/curl2"))
         .output()
@@ -137,7 +168,10 @@ fn curl_chunked_and_large_upload_with_100_continue() {
 fn expect_100_continue_comes_before_the_body() {
     let s = Server::start();
     let mut c = Raw::connect(s.addr);
-    c.send(format!("PUT /x HTTP/1.1\r\n{H}Expect: 100-continue\r\nContent-Length: 4\r\n\r\n").as_bytes());
+    c.send(
+        format!("PUT /x HTTP/1.1\r\n{H}Expect: 100-continue\r\nContent-Length: 4\r\n\r\n")
+            .as_bytes(),
+    );
     let w = c.response();
     assert_eq!(w.status, 100);
     c.send(b"body");
@@ -145,10 +179,16 @@ fn expect_100_continue_comes_before_the_body() {
     // a refused upload gets its final answer instead of 100
     let s2 = Server::start_with(&["--max-body", "10"]);
     let mut c = Raw::connect(s2.addr);
-    c.send(format!("PUT /x HTTP/1.1\r\n{H}Expect: 100-continue\r\nContent-Length: 11\r\n\r\n").as_bytes());
+    c.send(
+        format!("PUT /x HTTP/1.1\r\n{H}Expect: 100-continue\r\nContent-Length: 11\r\n\r\n")
+            .as_bytes(),
+    );
     assert_eq!(c.response().status, 413);
     // an expectation we cannot meet
-    let w = raw_once(s.addr, format!("PUT /x HTTP/1.1\r\n{H}Expect: tea\r\nContent-Length: 0\r\n\r\n").as_bytes());
+    let w = raw_once(
+        s.addr,
+        format!("PUT /x HTTP/1.1\r\n{H}Expect: tea\r\nContent-Length: 0\r\n\r\n").as_bytes(),
+    );
     assert_eq!(w.status, 417);
 }
 
@@ -186,7 +226,10 @@ fn connection_close_is_honoured() {
 #[test]
 fn body_over_max_body_is_413() {
     let s = Server::start_with(&["--max-body", "1000"]);
-    let w = raw_once(s.addr, format!("PUT /m HTTP/1.1\r\n{H}Content-Length: 1001\r\n\r\n").as_bytes());
+    let w = raw_once(
+        s.addr,
+        format!("PUT /m HTTP/1.1\r\n{H}Content-Length: 1001\r\n\r\n").as_bytes(),
+    );
     assert_eq!(w.status, 413);
     assert_eq!(w.header("connection").as_deref(), Some("close"));
     // exactly the limit is fine
@@ -207,7 +250,17 @@ fn body_over_max_body_is_413() {
     assert_eq!(files_in(&s.data), vec!["m".to_string()]);
     // a huge announced body is refused before any of it is read: curl sees the 413
     let out = Command::new("curl")
-        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "PUT", "-H", "Content-Length: 5000000000"])
+        .args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "-X",
+            "PUT",
+            "-H",
+            "Content-Length: 5000000000",
+        ])
         .arg(s.url("/m"))
         .output()
         .unwrap();
@@ -218,12 +271,21 @@ fn body_over_max_body_is_413() {
 fn oversized_heads_and_uris() {
     let s = Server::start();
     let long = "a".repeat(20_000);
-    let w = raw_once(s.addr, format!("GET /{long} HTTP/1.1\r\n{H}\r\n").as_bytes());
+    let w = raw_once(
+        s.addr,
+        format!("GET /{long} HTTP/1.1\r\n{H}\r\n").as_bytes(),
+    );
     assert_eq!(w.status, 414);
-    let w = raw_once(s.addr, format!("GET /k HTTP/1.1\r\n{H}X-Big: {long}\r\n\r\n").as_bytes());
+    let w = raw_once(
+        s.addr,
+        format!("GET /k HTTP/1.1\r\n{H}X-Big: {long}\r\n\r\n").as_bytes(),
+    );
     assert_eq!(w.status, 431);
     let many: String = (0..150).map(|i| format!("X-{i}: v\r\n")).collect();
-    let w = raw_once(s.addr, format!("GET /k HTTP/1.1\r\n{H}{many}\r\n").as_bytes());
+    let w = raw_once(
+        s.addr,
+        format!("GET /k HTTP/1.1\r\n{H}{many}\r\n").as_bytes(),
+    );
     assert_eq!(w.status, 431);
 }
 
@@ -249,7 +311,9 @@ fn malformed_requests_get_400_and_close() {
     for (what, req, status) in cases {
         let mut c = Raw::connect(s.addr);
         c.send(req.as_bytes());
-        let w = c.response_to(false).unwrap_or_else(|| panic!("{what}: no response"));
+        let w = c
+            .response_to(false)
+            .unwrap_or_else(|| panic!("{what}: no response"));
         assert_eq!(w.status, status, "{what}");
         if status != 505 || w.header("connection").is_some() {
             assert_eq!(w.header("connection").as_deref(), Some("close"), "{what}");
@@ -294,7 +358,10 @@ fn client_that_vanishes_mid_upload_leaves_old_value() {
 #[test]
 fn leading_empty_lines_and_absolute_form() {
     let s = Server::start();
-    let w = raw_once(s.addr, format!("\r\n\r\nPUT http://t/abs HTTP/1.1\r\n{H}Content-Length: 1\r\n\r\nz").as_bytes());
+    let w = raw_once(
+        s.addr,
+        format!("\r\n\r\nPUT http://t/abs HTTP/1.1\r\n{H}Content-Length: 1\r\n\r\nz").as_bytes(),
+    );
     assert_eq!(w.status, 201);
     assert_eq!(get(&agent(), &s.url("/abs")).body, b"z");
 }

@@ -9,11 +9,11 @@ parse_args:
     push rbx
     push r12
     push r13
+    push rdi                            # [rsp] = argc
     mov r12, rsi
-    mov r13d, edi
     mov ebx, 1                          # argv[0] is our own name
 .Largs_next:
-    cmp ebx, r13d
+    cmp ebx, dword ptr [rsp]
     jge .Largs_done
     mov rdi, qword ptr [r12 + rbx*8]
     lea rsi, [rip + flag_help]
@@ -25,36 +25,43 @@ parse_args:
     call streq
     test eax, eax
     jnz .Largs_version
-    # every other flag takes a value
-    lea eax, [rbx + 1]
-    cmp eax, r13d
-    jge .Largs_missing
+    # every other flag takes a value: find its handler, then check the value is there
     mov rdi, qword ptr [r12 + rbx*8]
     lea rsi, [rip + flag_listen]
+    lea r13, [rip + .Largs_listen]
     call streq
     test eax, eax
-    jnz .Largs_listen
+    jnz .Largs_dispatch
     mov rdi, qword ptr [r12 + rbx*8]
     lea rsi, [rip + flag_data]
+    lea r13, [rip + .Largs_data]
     call streq
     test eax, eax
-    jnz .Largs_data
+    jnz .Largs_dispatch
     mov rdi, qword ptr [r12 + rbx*8]
     lea rsi, [rip + flag_workers]
+    lea r13, [rip + .Largs_workers]
     call streq
     test eax, eax
-    jnz .Largs_workers
+    jnz .Largs_dispatch
     mov rdi, qword ptr [r12 + rbx*8]
     lea rsi, [rip + flag_sync]
+    lea r13, [rip + .Largs_sync]
     call streq
     test eax, eax
-    jnz .Largs_sync
+    jnz .Largs_dispatch
     mov rdi, qword ptr [r12 + rbx*8]
     lea rsi, [rip + flag_max_body]
+    lea r13, [rip + .Largs_max_body]
     call streq
     test eax, eax
-    jnz .Largs_max_body
+    jnz .Largs_dispatch
     jmp .Largs_unknown
+.Largs_dispatch:
+    lea eax, [rbx + 1]
+    cmp eax, dword ptr [rsp]              # argc, saved on entry
+    jge .Largs_missing
+    jmp r13
 
 .Largs_listen:
     mov rdi, qword ptr [r12 + rbx*8 + 8]
@@ -118,6 +125,7 @@ parse_args:
     jmp .Largs_next
 
 .Largs_done:
+    pop rdi
     pop r13
     pop r12
     pop rbx
@@ -239,9 +247,9 @@ word_always:   .asciz "always"
 word_none:     .asciz "none"
 err_missing:   .ascii "missing value for flag"
 .equ err_missing_len, . - err_missing
-err_bad_value: .ascii "bad value for flag (see --help)"
+err_bad_value: .ascii "bad value for flag"
 .equ err_bad_value_len, . - err_bad_value
-err_unknown:   .ascii "unknown argument (see --help)"
+err_unknown:   .ascii "unknown argument"
 .equ err_unknown_len, . - err_unknown
 version_text:  .ascii "asmkv 0.1.0\n"
 .equ version_len, . - version_text

@@ -92,8 +92,7 @@ impl Server {
     /// SIGTERM and wait for the exit status.
     pub fn stop(mut self) -> std::process::ExitStatus {
         self.signal(Signal::SIGTERM);
-        let status = wait_timeout(&mut self.child, Duration::from_secs(20)).expect("server did not stop");
-        status
+        wait_timeout(&mut self.child, Duration::from_secs(20)).expect("server did not stop")
     }
 
     /// kill -9 every process of the server, master last, and reap the master.

@@ -1,0 +1,158 @@
+//! Many clients at once: exact contents, no torn reads, idle connections, no zombies.
+mod common;
+use common::*;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+#[test]
+fn fifty_clients_write_and_read_exactly() {
+    let s = Server::start();
+    let url = s.url("");
+    let handles: Vec<_> = (0..50u64)
+        .map(|c| {
+            let url = url.clone();
+            thread::spawn(move || {
+                let a = agent();
+                for i in 0..20u64 {
+                    let key = format!("{url}/c{c}-{i}");
+                    let v = pattern(1 + ((c * 131 + i * 977) % 40_000) as usize, c * 1000 + i);
+                    assert_eq!(put(&a, &key, &v).status, 201);
+                    let r = get(&a, &key);
+                    assert_eq!(r.status, 200);
+                    assert_eq!(r.body, v, "{key}");
+                }
+                // and one key every client overwrites
+                let v = format!("client {c}");
+                let st = put(&a, &format!("{url}/shared"), v.as_bytes()).status;
+                assert!(st == 201 || st == 204);
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    let a = agent();
+    for c in 0..50u64 {
+        for i in 0..20u64 {
+            let v = pattern(1 + ((c * 131 + i * 977) % 40_000) as usize, c * 1000 + i);
+            assert_eq!(get(&a, &s.url(&format!("/c{c}-{i}"))).body, v);
+        }
+    }
+    let shared = String::from_utf8(get(&a, &s.url("/shared")).body).unwrap();
+    assert!(shared.starts_with("client "), "{shared}");
+    assert_eq!(
+        files_in(&s.data).len(),
+        50 * 20 + 1,
+        "no temporary file left"
+    );
+}
+
+#[test]
+fn readers_never_see_a_torn_value() {
+    let s = Server::start();
+    let a_val = vec![b'a'; 2 << 20];
+    let b_val = vec![b'b'; 3 << 20];
+    let a = agent();
+    put(&a, &s.url("/t"), &a_val);
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let (url, stop) = (s.url("/t"), stop.clone());
+        let (a_val, b_val) = (a_val.clone(), b_val.clone());
+        thread::spawn(move || {
+            let a = agent();
+            let mut n = 0;
+            while !stop.load(Ordering::Relaxed) {
+                let v = if n % 2 == 0 { &b_val } else { &a_val };
+                assert_eq!(put(&a, &url, v).status, 204);
+                n += 1;
+            }
+            n
+        })
+    };
+    let readers: Vec<_> = (0..4)
+        .map(|_| {
+            let url = s.url("/t");
+            thread::spawn(move || {
+                let a = agent();
+                let mut seen = [0usize; 2];
+                let end = Instant::now() + Duration::from_secs(3);
+                while Instant::now() < end {
+                    let r = get(&a, &url);
+                    assert_eq!(r.status, 200);
+                    let first = r.body[0];
+                    let len = if first == b'a' { 2 << 20 } else { 3 << 20 };
+                    assert_eq!(r.body.len(), len, "length matches the value it starts as");
+                    assert!(r.body.iter().all(|&b| b == first), "torn value");
+                    seen[(first == b'b') as usize] += 1;
+                }
+                seen
+            })
+        })
+        .collect();
+    let mut total = [0usize; 2];
+    for r in readers {
+        let seen = r.join().unwrap();
+        total[0] += seen[0];
+        total[1] += seen[1];
+    }
+    stop.store(true, Ordering::Relaxed);
+    let writes = writer.join().unwrap();
+    assert!(writes > 2, "writer made progress");
+    assert!(total[0] + total[1] > 10, "readers made progress: {total:?}");
+}
+
+/// Raises the soft descriptor limit of this test process as far as the hard limit.
+fn raise_nofile(want: u64) -> u64 {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    let (_, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
+    let soft = want.min(hard);
+    setrlimit(Resource::RLIMIT_NOFILE, soft, hard).unwrap();
+    soft
+}
+
+#[test]
+fn idle_connections_do_not_block_others() {
+    let limit = raise_nofile(8192);
+    let idle_count = (limit as usize).saturating_sub(200).min(3000);
+    let s = Server::start();
+    let mut idle = Vec::with_capacity(idle_count);
+    for _ in 0..idle_count {
+        idle.push(std::net::TcpStream::connect(s.addr).unwrap());
+    }
+    // half of them have sent half a request
+    for c in idle.iter_mut().step_by(2) {
+        use std::io::Write;
+        c.write_all(b"GET /slow HTTP/1.1\r\nHo").unwrap();
+    }
+    let a = agent();
+    for i in 0..50 {
+        assert_eq!(put(&a, &s.url(&format!("/busy{i}")), b"v").status, 201);
+        assert_eq!(get(&a, &s.url(&format!("/busy{i}"))).body, b"v");
+    }
+    drop(idle);
+}
+
+#[test]
+fn no_zombies_after_a_thousand_connections() {
+    let s = Server::start();
+    put(&agent(), &s.url("/z"), b"zz");
+    for _ in 0..1000 {
+        let w = raw_once(
+            s.addr,
+            b"GET /z HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+        );
+        assert_eq!(w.body, b"zz");
+    }
+    let workers = s.workers();
+    assert_eq!(
+        workers.len(),
+        2,
+        "exactly the workers, no process per connection"
+    );
+    for pid in workers.iter().chain([s.pid()].iter()) {
+        let (state, _) = proc_state(*pid).unwrap();
+        assert_ne!(state, 'Z', "zombie {pid}");
+    }
+}

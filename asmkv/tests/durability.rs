@@ -1,0 +1,110 @@
+//! The order of flushes behind the durability promise, observed with strace on
+//! the real server: data flushed before the rename, directory flushed before the 2xx.
+mod common;
+use common::*;
+use std::collections::{HashMap, HashSet};
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::thread;
+
+#[test]
+fn durable_puts_flush_data_then_rename_then_directory_then_answer() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let trace = tmp.path().join("trace");
+    let mut child = Command::new("strace")
+        .args(["-ff", "-qq", "-s", "64", "-e"])
+        .arg("trace=openat,fdatasync,fsync,renameat,renameat2,sendto")
+        .arg("-o")
+        .arg(&trace)
+        .args([BIN, "--listen", "127.0.0.1:0", "--workers", "2", "--data"])
+        .arg(&data)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("strace is needed for this test (apt-get install strace)");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line.trim().rsplit('/').next().unwrap().to_string();
+
+    let writers: Vec<_> = (0..8)
+        .map(|t| {
+            let addr = addr.clone();
+            thread::spawn(move || {
+                let a = agent();
+                for i in 0..25 {
+                    let url = format!("http://{addr}/k{}", (t * 25 + i) % 60);
+                    let st = put(&a, &url, &pattern(5000, i)).status;
+                    assert!(st == 201 || st == 204);
+                }
+            })
+        })
+        .collect();
+    for w in writers {
+        w.join().unwrap();
+    }
+    // stop the server itself (strace's child); strace ends with it
+    let master = children_of(child.id() as i32);
+    assert_eq!(master.len(), 1);
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(master[0]),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let status = wait_timeout(&mut child, std::time::Duration::from_secs(20)).expect("stop");
+    assert!(status.success());
+
+    let mut answers = 0;
+    for entry in std::fs::read_dir(tmp.path()).unwrap().flatten() {
+        let name = entry.file_name().to_string_lossy().to_string();
+        if !name.starts_with("trace.") {
+            continue;
+        }
+        let text = std::fs::read_to_string(entry.path()).unwrap();
+        let mut tmp_of_fd: HashMap<String, String> = HashMap::new();
+        let mut synced: HashSet<String> = HashSet::new();
+        // A worker serves many connections, and an answer may be sent a little
+        // after others' work (it yields between steps), so the check is: when any
+        // 2xx goes out, no rename of this process is still waiting for its
+        // directory flush, and there were at least as many renames as answers.
+        let mut unflushed_rename = false;
+        let mut renames = 0;
+        let mut local_answers = 0;
+        for l in text.lines() {
+            if l.starts_with("openat(") && l.contains("\".tmp-") && !l.contains("probe") {
+                let tmp = l.split('"').nth(1).unwrap().to_string();
+                let fd = l.rsplit("= ").next().unwrap().trim().to_string();
+                tmp_of_fd.insert(fd, tmp);
+            } else if let Some(rest) = l.strip_prefix("fdatasync(") {
+                let fd = rest.split(')').next().unwrap();
+                assert!(l.ends_with("= 0"), "{l}");
+                synced.insert(tmp_of_fd[fd].clone());
+            } else if l.starts_with("renameat") {
+                let tmp = l.split('"').nth(1).unwrap();
+                if l.ends_with("= 0") {
+                    assert!(
+                        synced.contains(tmp),
+                        "renamed before its data was flushed: {l}"
+                    );
+                    unflushed_rename = true;
+                    renames += 1;
+                }
+            } else if l.starts_with("fsync(") {
+                assert!(l.ends_with("= 0"), "{l}");
+                unflushed_rename = false;
+            } else if l.starts_with("sendto(")
+                && (l.contains("\"HTTP/1.1 201") || l.contains("\"HTTP/1.1 204"))
+            {
+                assert!(
+                    !unflushed_rename,
+                    "answered before the directory was flushed: {l}"
+                );
+                local_answers += 1;
+                assert!(renames >= local_answers, "an answer without a rename: {l}");
+            }
+        }
+        answers += local_answers;
+    }
+    assert_eq!(answers, 200, "every acknowledged PUT was checked");
+}

@@ -1,0 +1,280 @@
+//! Processes and disk: startup errors, restarts, signals, crashes, stale temporary files.
+mod common;
+use common::*;
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use std::io::{Read, Write};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+fn run(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(BIN).args(args).output().expect("run asmkv");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).to_string(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
+#[test]
+fn help_and_version() {
+    let (code, out, _) = run(&["--help"]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("--listen ADDR:PORT") && out.contains("--sync always|none"),
+        "{out}"
+    );
+    let (code, out, _) = run(&["--version"]);
+    assert_eq!(code, 0);
+    assert!(out.starts_with("asmkv "), "{out}");
+}
+
+#[test]
+fn startup_errors_are_one_clear_line_and_exit_2() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().join("d");
+    let d = d.to_str().unwrap();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["--bogus"], "unknown argument"),
+        (vec!["--listen"], "missing value"),
+        (
+            vec!["--listen", "localhost:80:1", "--data", d],
+            "bad value for flag: --listen",
+        ),
+        (vec!["--listen", "1.2.3.256:80", "--data", d], "bad value"),
+        (
+            vec!["--listen", "127.0.0.1:65536", "--data", d],
+            "bad value",
+        ),
+        (vec!["--workers", "0"], "bad value for flag: --workers"),
+        (vec!["--workers", "999"], "bad value"),
+        (vec!["--sync", "sometimes"], "bad value for flag: --sync"),
+        (vec!["--max-body", "-1"], "bad value for flag: --max-body"),
+    ];
+    for (args, want) in cases {
+        let (code, out, err) = run(&args);
+        assert_eq!(code, 2, "{args:?}");
+        assert!(out.is_empty(), "{args:?}");
+        assert!(
+            err.starts_with("asmkv: ") && err.contains(want),
+            "{args:?}: {err}"
+        );
+        assert_eq!(err.lines().count(), 1, "{err}");
+    }
+}
+
+#[test]
+fn port_in_use_is_reported() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let tmp = tempfile::tempdir().unwrap();
+    let listen = format!("127.0.0.1:{port}");
+    let (code, _, err) = run(&["--listen", &listen, "--data", tmp.path().to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert_eq!(
+        err.trim(),
+        format!("asmkv: cannot listen on: {listen}: address already in use")
+    );
+}
+
+#[test]
+fn unusable_data_directory_is_reported() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("plain-file");
+    std::fs::write(&file, b"x").unwrap();
+    let (code, _, err) = run(&["--listen", "127.0.0.1:0", "--data", file.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("cannot open data directory") && err.contains("not a directory"),
+        "{err}"
+    );
+
+    let nested = tmp.path().join("missing/parent");
+    let (code, _, err) = run(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--data",
+        nested.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("cannot create data directory"), "{err}");
+
+    // a directory another server is using
+    let s = Server::start();
+    let (code, _, err) = run(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--data",
+        s.data.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("in use by another asmkv"), "{err}");
+}
+
+#[test]
+fn values_survive_sigterm_and_restart() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let s = Server::start_in(&data, &[]);
+    let a = agent();
+    for i in 0..100 {
+        assert_eq!(
+            put(&a, &s.url(&format!("/k{i}")), format!("v{i}").as_bytes()).status,
+            201
+        );
+    }
+    let status = s.stop();
+    assert_eq!(status.code(), Some(0), "graceful stop exits 0");
+    let s = Server::start_in(&data, &[]);
+    for i in 0..100 {
+        assert_eq!(
+            get(&a, &s.url(&format!("/k{i}"))).body,
+            format!("v{i}").as_bytes()
+        );
+    }
+}
+
+#[test]
+fn acknowledged_values_survive_kill_9_of_every_process() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    for round in 0..3 {
+        let s = Server::start_in(&data, &[]);
+        let a = agent();
+        for i in 0..50 {
+            let v = pattern(1000 + i * 37, round * 100 + i as u64);
+            assert!(put(&a, &s.url(&format!("/r{round}-{i}")), &v).status == 201);
+        }
+        // leave an upload half done, then crash everything
+        let mut c = Raw::connect(s.addr);
+        c.send(b"PUT /half HTTP/1.1\r\nHost: t\r\nContent-Length: 100000\r\n\r\npartial");
+        std::thread::sleep(Duration::from_millis(100));
+        s.crash();
+    }
+    // a crash can leave a temporary file; startup removes it
+    std::fs::write(data.join(".tmp-99999-1"), b"stale").unwrap();
+    let s = Server::start_in(&data, &[]);
+    let a = agent();
+    for round in 0..3u64 {
+        for i in 0..50usize {
+            let v = pattern(1000 + i * 37, round * 100 + i as u64);
+            assert_eq!(get(&a, &s.url(&format!("/r{round}-{i}"))).body, v);
+        }
+    }
+    assert_eq!(get(&a, &s.url("/half")).status, 404);
+    assert!(
+        files_in(&data).iter().all(|f| !f.starts_with('.')),
+        "{:?}",
+        files_in(&data)
+    );
+}
+
+#[test]
+fn sigterm_lets_in_flight_requests_finish() {
+    let s = Server::start();
+    let a = agent();
+    let big = pattern(8 << 20, 5);
+    put(&a, &s.url("/big"), &big);
+    // a download in progress, read slowly
+    let mut down = Raw::connect(s.addr);
+    down.send(b"GET /big HTTP/1.1\r\nHost: t\r\n\r\n");
+    let mut first = [0u8; 1024];
+    down.stream.read_exact(&mut first).unwrap();
+    // an upload in progress
+    let mut up = Raw::connect(s.addr);
+    up.send(b"PUT /up HTTP/1.1\r\nHost: t\r\nContent-Length: 200000\r\n\r\n");
+    up.send(&[1u8; 100_000]);
+    // an idle keep-alive connection
+    let mut idle = Raw::connect(s.addr);
+    idle.send(b"GET /big HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!(idle.response().body.len(), big.len());
+    std::thread::sleep(Duration::from_millis(100));
+
+    s.signal(Signal::SIGTERM);
+    std::thread::sleep(Duration::from_millis(200));
+    // new connections are refused, idle ones are closed
+    assert!(
+        std::net::TcpStream::connect(s.addr).is_err(),
+        "still accepting"
+    );
+    assert!(idle.closed());
+    // the upload completes
+    up.send(&[1u8; 100_000]);
+    let w = up.response();
+    assert_eq!(w.status, 201);
+    assert_eq!(w.header("connection").as_deref(), Some("close"));
+    // the download completes
+    let mut rest = Vec::new();
+    down.stream.read_to_end(&mut rest).unwrap();
+    let head_end = first.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    let mut body = first[head_end..].to_vec();
+    body.extend_from_slice(&rest);
+    assert_eq!(body, big);
+    let mut s = s;
+    let status = wait_timeout(&mut s.child, Duration::from_secs(10)).expect("exit");
+    assert_eq!(status.code(), Some(0));
+    assert_eq!(
+        std::fs::read(s.data.join("up")).unwrap(),
+        vec![1u8; 200_000]
+    );
+}
+
+#[test]
+fn a_dead_worker_is_replaced() {
+    let s = Server::start();
+    let a = agent();
+    put(&a, &s.url("/w"), b"still here");
+    let before = s.workers();
+    assert_eq!(before.len(), 2);
+    kill(Pid::from_raw(before[0]), Signal::SIGKILL).unwrap();
+    let mut after = Vec::new();
+    for _ in 0..200 {
+        after = s.workers();
+        if after.len() == 2 && !after.contains(&before[0]) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(after.len(), 2, "{after:?}");
+    assert!(!after.contains(&before[0]));
+    for _ in 0..20 {
+        assert_eq!(get(&a, &s.url("/w")).body, b"still here");
+    }
+    for pid in after {
+        assert_ne!(proc_state(pid).unwrap().0, 'Z');
+    }
+}
+
+#[test]
+fn workers_default_to_the_cpus_we_may_use() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut child = Command::new(BIN)
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--data",
+            tmp.path().to_str().unwrap(),
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = [0u8; 40];
+    let _ = child.stdout.as_mut().unwrap().read(&mut line).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let cpus = std::thread::available_parallelism().unwrap().get();
+    let n = children_of(child.id() as i32).len();
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(n, cpus);
+    assert_eq!(status.code(), Some(0));
+    let _ = std::io::stdout().flush();
+}
+
+#[test]
+fn sync_none_still_stores_values() {
+    let s = Server::start_with(&["--sync", "none"]);
+    let a = agent();
+    assert_eq!(put(&a, &s.url("/n"), b"fast").status, 201);
+    assert_eq!(get(&a, &s.url("/n")).body, b"fast");
+    assert_eq!(delete(&a, &s.url("/n")).status, 204);
+}

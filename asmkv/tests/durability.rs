@@ -108,3 +108,60 @@ fn durable_puts_flush_data_then_rename_then_directory_then_answer() {
     }
     assert_eq!(answers, 200, "every acknowledged PUT was checked");
 }
+
+/// Mounts a small tmpfs for a data directory; None (and the test is skipped
+/// with a message) where this process may not mount.
+struct SmallDisk {
+    dir: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    fn mount(size: &str) -> Option<SmallDisk> {
+        let dir = tempfile::tempdir().unwrap();
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir.path())
+            .stderr(Stdio::null())
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        if !ok {
+            eprintln!("SKIPPED: cannot mount a tmpfs here (needs root)");
+            return None;
+        }
+        Some(SmallDisk { dir })
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(self.dir.path()).status();
+    }
+}
+
+#[test]
+fn disk_full_answers_507_and_keeps_the_old_value() {
+    let Some(disk) = SmallDisk::mount("1m") else {
+        return;
+    };
+    let data = disk.dir.path().join("data");
+    let s = Server::start_in(&data, &[]);
+    let a = agent();
+    let first = pattern(600_000, 1);
+    assert_eq!(put(&a, &s.url("/first"), &first).status, 201);
+    // no room for a second value, nor for a new version of the first
+    assert_eq!(put(&a, &s.url("/second"), &pattern(600_000, 2)).status, 507);
+    assert_eq!(put(&a, &s.url("/first"), &pattern(600_000, 3)).status, 507);
+    assert_eq!(get(&a, &s.url("/first")).body, first);
+    assert_eq!(get(&a, &s.url("/second")).status, 404);
+    assert_eq!(
+        files_in(&data),
+        vec!["first".to_string()],
+        "no temporary file left"
+    );
+    // room again: writes succeed
+    assert_eq!(delete(&a, &s.url("/first")).status, 204);
+    assert_eq!(put(&a, &s.url("/second"), &pattern(600_000, 2)).status, 201);
+    assert_eq!(get(&a, &s.url("/second")).body, pattern(600_000, 2));
+    drop(s);
+}

@@ -278,3 +278,37 @@ fn sync_none_still_stores_values() {
     assert_eq!(get(&a, &s.url("/n")).body, b"fast");
     assert_eq!(delete(&a, &s.url("/n")).status, 204);
 }
+
+#[test]
+fn sigint_stops_gracefully_too() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let s = Server::start_in(&data, &[]);
+    assert_eq!(put(&agent(), &s.url("/i"), b"int").status, 201);
+    let workers = s.workers();
+    let mut s = s;
+    s.signal(Signal::SIGINT);
+    let status = wait_timeout(&mut s.child, Duration::from_secs(10)).expect("exit");
+    assert_eq!(status.code(), Some(0));
+    for w in workers {
+        assert!(proc_state(w).is_none(), "worker {w} outlived the master");
+    }
+    assert_eq!(std::fs::read(data.join("i")).unwrap(), b"int");
+}
+
+#[test]
+fn workers_stop_when_the_master_is_killed() {
+    let s = Server::start();
+    let workers = s.workers();
+    kill(Pid::from_raw(s.pid()), Signal::SIGKILL).unwrap();
+    for _ in 0..500 {
+        if workers
+            .iter()
+            .all(|w| proc_state(*w).is_none_or(|(st, _)| st == 'Z'))
+        {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    panic!("workers {workers:?} still running without their master");
+}

@@ -15,53 +15,22 @@ parse_args:
 .Largs_next:
     cmp ebx, dword ptr [rsp]
     jge .Largs_done
+    lea r13, [rip + flag_table]
+1:  mov rsi, qword ptr [r13]
+    test rsi, rsi
+    jz .Largs_unknown
     mov rdi, qword ptr [r12 + rbx*8]
-    lea rsi, [rip + flag_help]
     call streq
     test eax, eax
-    jnz .Largs_help
-    mov rdi, qword ptr [r12 + rbx*8]
-    lea rsi, [rip + flag_version]
-    call streq
-    test eax, eax
-    jnz .Largs_version
-    # every other flag takes a value: find its handler, then check the value is there
-    mov rdi, qword ptr [r12 + rbx*8]
-    lea rsi, [rip + flag_listen]
-    lea r13, [rip + .Largs_listen]
-    call streq
-    test eax, eax
-    jnz .Largs_dispatch
-    mov rdi, qword ptr [r12 + rbx*8]
-    lea rsi, [rip + flag_data]
-    lea r13, [rip + .Largs_data]
-    call streq
-    test eax, eax
-    jnz .Largs_dispatch
-    mov rdi, qword ptr [r12 + rbx*8]
-    lea rsi, [rip + flag_workers]
-    lea r13, [rip + .Largs_workers]
-    call streq
-    test eax, eax
-    jnz .Largs_dispatch
-    mov rdi, qword ptr [r12 + rbx*8]
-    lea rsi, [rip + flag_sync]
-    lea r13, [rip + .Largs_sync]
-    call streq
-    test eax, eax
-    jnz .Largs_dispatch
-    mov rdi, qword ptr [r12 + rbx*8]
-    lea rsi, [rip + flag_max_body]
-    lea r13, [rip + .Largs_max_body]
-    call streq
-    test eax, eax
-    jnz .Largs_dispatch
-    jmp .Largs_unknown
-.Largs_dispatch:
+    jnz 2f
+    add r13, FLAG_ENTRY
+    jmp 1b
+2:  cmp qword ptr [r13 + 16], 0           # does it take a value?
+    je 3f
     lea eax, [rbx + 1]
-    cmp eax, dword ptr [rsp]              # argc, saved on entry
+    cmp eax, dword ptr [rsp]
     jge .Largs_missing
-    jmp r13
+3:  jmp qword ptr [r13 + 8]
 
 .Largs_listen:
     mov rdi, qword ptr [r12 + rbx*8 + 8]
@@ -235,6 +204,16 @@ cfg_sync:     .long 1                # 1: flush before acknowledging writes
 cfg_port:     .short DEFAULT_PORT    # host order
 
 .section .rodata
+.p2align 3
+flag_table:                         # name, handler, takes a value; ends with 0
+    .quad flag_help, .Largs_help, 0
+    .quad flag_version, .Largs_version, 0
+    .quad flag_listen, .Largs_listen, 1
+    .quad flag_data, .Largs_data, 1
+    .quad flag_workers, .Largs_workers, 1
+    .quad flag_sync, .Largs_sync, 1
+    .quad flag_max_body, .Largs_max_body, 1
+    .quad 0
 default_data:  .asciz "./data"
 flag_help:     .asciz "--help"
 flag_version:  .asciz "--version"

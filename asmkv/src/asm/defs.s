@@ -265,3 +265,11 @@
 .equ SYS_lseek, 8
 .equ SEEK_SET, 0
 .equ EISDIR, 21
+
+# char_class bits (table in http.s)
+.equ CC_TCHAR, 1       # char_class bit: may appear in a token (method, field name)
+.equ CC_KEY, 2         # stored in a file name as itself
+.equ CC_BADVAL, 4      # control character: not allowed in a field value
+
+# flag_table entry (cli.s): name, handler, takes-a-value
+.equ FLAG_ENTRY, 24

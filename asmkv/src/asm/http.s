@@ -5,9 +5,6 @@
 # must end in CRLF; a bare LF is rejected (400), consistently.
 .text
 
-.equ CC_TCHAR, 1       # char_class bit: may appear in a token (method, field name)
-.equ CC_KEY, 2         # stored in a file name as itself
-.equ CC_BADVAL, 4      # control character: not allowed in a field value
 
 # find_head_end: rdi = conn. Looks for the empty line that ends the head in
 # C_IN[in_pos .. in_len), resuming where the last call stopped (C_SCAN), so a

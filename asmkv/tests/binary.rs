@@ -1,0 +1,46 @@
+//! The artifact itself: a small static ELF with no interpreter, whose code never
+//! addresses memory absolutely (the LLVM Intel-syntax trap: `mov edx, len`
+//! with a forward-defined `len` silently becomes a load from address `len`).
+mod common;
+use common::BIN;
+use std::process::Command;
+
+#[test]
+fn static_small_and_without_libc() {
+    let bytes = std::fs::read(BIN).unwrap();
+    assert_eq!(&bytes[..4], b"\x7fELF");
+    assert_eq!(
+        u16::from_le_bytes([bytes[16], bytes[17]]),
+        2,
+        "ET_EXEC, not PIE"
+    );
+    assert!(bytes.len() < 64 * 1024, "{} bytes", bytes.len());
+    let phoff = u64::from_le_bytes(bytes[32..40].try_into().unwrap()) as usize;
+    let phentsize = u16::from_le_bytes([bytes[54], bytes[55]]) as usize;
+    let phnum = u16::from_le_bytes([bytes[56], bytes[57]]) as usize;
+    for i in 0..phnum {
+        let p_type = u32::from_le_bytes(bytes[phoff + i * phentsize..][..4].try_into().unwrap());
+        assert_ne!(p_type, 3, "PT_INTERP: dynamically linked");
+        assert_ne!(p_type, 2, "PT_DYNAMIC: dynamically linked");
+    }
+}
+
+#[test]
+fn no_absolute_memory_operands() {
+    let out = Command::new("objdump")
+        .args(["-d", "-M", "intel", BIN])
+        .output()
+        .expect("objdump (binutils) is needed");
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.lines().count() > 1000, "disassembly looks empty");
+    let bad: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("ds:0x") || l.contains("PTR [0x"))
+        .collect();
+    assert!(
+        bad.is_empty(),
+        "absolute memory operands:\n{}",
+        bad.join("\n")
+    );
+}

@@ -1,0 +1,446 @@
+//! `cargo run --release -p bench -- [--quick] [--only SCENARIO]`: asmkv against
+//! nginx's WebDAV module, a tokio/axum Rust peer and the seed sample, side by
+//! side in one run on this machine, with wrk as the load.
+
+mod peer;
+mod report;
+mod servers;
+mod wrk;
+
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use clap::{Parser, Subcommand};
+
+use report::{Cell, Row};
+use servers::{Kind, Running, Tools};
+
+#[derive(Parser)]
+#[command(about = "Benchmark asmkv against its peers, side by side")]
+struct Cli {
+    /// A smoke run: short warm-up and measurements, a few seconds per scenario.
+    #[arg(long)]
+    quick: bool,
+    /// Run only this scenario (see --list).
+    #[arg(long)]
+    only: Option<String>,
+    /// List the scenarios and exit.
+    #[arg(long)]
+    list: bool,
+    /// Where results.md and results.png go.
+    #[arg(long, default_value = "bench/results")]
+    out: PathBuf,
+    #[command(subcommand)]
+    cmd: Option<Cmd>,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the Rust peer server (used by the harness).
+    Peer {
+        #[arg(long, default_value = "127.0.0.1:0")]
+        listen: SocketAddr,
+        #[arg(long)]
+        data: PathBuf,
+        #[arg(long, default_value_t = 2)]
+        threads: usize,
+        /// Skip fdatasync/fsync (like nginx).
+        #[arg(long)]
+        no_sync: bool,
+    },
+}
+
+struct Scenario {
+    name: &'static str,
+    title: &'static str,
+    mode: &'static str,
+    key: &'static str,
+    body_len: usize,
+    connections: usize,
+    idle: usize,
+    seed: bool,
+}
+
+const SCENARIOS: &[Scenario] = &[
+    Scenario {
+        name: "get64",
+        title: "GET 64 B, 50 conns",
+        mode: "get",
+        key: "/small",
+        body_len: 64,
+        connections: 50,
+        idle: 0,
+        seed: true,
+    },
+    Scenario {
+        name: "get64-c1000",
+        title: "GET 64 B, 1000 conns",
+        mode: "get",
+        key: "/small",
+        body_len: 64,
+        connections: 1000,
+        idle: 0,
+        seed: false,
+    },
+    Scenario {
+        name: "get1m",
+        title: "GET 1 MiB, 50 conns",
+        mode: "get",
+        key: "/big",
+        body_len: 64,
+        connections: 50,
+        idle: 0,
+        seed: false,
+    },
+    Scenario {
+        name: "put64",
+        title: "PUT 64 B new keys, 50 conns",
+        mode: "put",
+        key: "/small",
+        body_len: 64,
+        connections: 50,
+        idle: 0,
+        seed: true,
+    },
+    Scenario {
+        name: "mixed",
+        title: "90% GET / 10% PUT, 50 conns",
+        mode: "mixed",
+        key: "/small",
+        body_len: 64,
+        connections: 50,
+        idle: 0,
+        seed: true,
+    },
+    Scenario {
+        name: "close",
+        title: "new connection per GET, 50 conns",
+        mode: "close",
+        key: "/small",
+        body_len: 64,
+        connections: 50,
+        idle: 0,
+        seed: true,
+    },
+    Scenario {
+        name: "idle10k",
+        title: "GET 64 B, 50 conns + 10k idle",
+        mode: "get",
+        key: "/small",
+        body_len: 64,
+        connections: 50,
+        idle: 10_000,
+        seed: false,
+    },
+];
+
+/// Raises this process's descriptor limit to its hard limit.
+pub fn raise_nofile() -> u64 {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    match getrlimit(Resource::RLIMIT_NOFILE) {
+        Ok((_, hard)) => {
+            let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
+            hard
+        }
+        Err(_) => 1024,
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    if let Some(Cmd::Peer {
+        listen,
+        data,
+        threads,
+        no_sync,
+    }) = cli.cmd
+    {
+        return peer::run(listen, data, threads, !no_sync);
+    }
+    if cli.list {
+        for s in SCENARIOS {
+            println!("{:12} {}", s.name, s.title);
+        }
+        return Ok(());
+    }
+    let scenarios: Vec<&Scenario> = SCENARIOS
+        .iter()
+        .filter(|s| cli.only.as_deref().is_none_or(|o| o == s.name))
+        .collect();
+    if scenarios.is_empty() {
+        bail!(
+            "no scenario named {:?} (see --list)",
+            cli.only.unwrap_or_default()
+        );
+    }
+    let tools = check_tools()?;
+    let nofile = raise_nofile();
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    let (warm, measure) = if cli.quick {
+        (Duration::from_secs(1), Duration::from_secs(1))
+    } else {
+        (Duration::from_secs(2), Duration::from_secs(6))
+    };
+    let script_dir = tempfile::tempdir()?;
+    let script = script_dir.path().join("kv.lua");
+    std::fs::write(&script, wrk::SCRIPT)?;
+
+    let machine = machine();
+    let command = format!(
+        "cargo run --release -p bench --{}{}",
+        if cli.quick { " --quick" } else { "" },
+        cli.only
+            .as_ref()
+            .map(|o| format!(" --only {o}"))
+            .unwrap_or_default()
+    );
+    eprintln!(
+        "{machine}\n{workers} workers per server, wrk with {workers} threads; {} s per measurement",
+        measure.as_secs_f64()
+    );
+
+    let kinds: Vec<Kind> = Kind::ALL
+        .into_iter()
+        .filter(|k| *k != Kind::Seed || tools.seed_source.is_some())
+        .collect();
+    let small = vec![b'v'; 64];
+    let big: Vec<u8> = (0..1 << 20).map(|i: u32| (i % 251) as u8).collect();
+    let mut rows = Vec::new();
+    for sc in &scenarios {
+        let mut cells = Vec::new();
+        for &kind in &kinds {
+            if kind == Kind::Seed && !sc.seed {
+                cells.push((
+                    kind,
+                    Cell {
+                        result: None,
+                        peak_rss_kib: 0,
+                        note: Some("skipped".into()),
+                    },
+                ));
+                continue;
+            }
+            if sc.idle + sc.connections + 100 > nofile as usize {
+                cells.push((
+                    kind,
+                    Cell {
+                        result: None,
+                        peak_rss_kib: 0,
+                        note: Some("ulimit -n too low".into()),
+                    },
+                ));
+                continue;
+            }
+            eprint!("{:12} {:22} ", sc.name, kind.label());
+            let cell = match measure_one(
+                kind, sc, &tools, workers, &script, warm, measure, &small, &big,
+            ) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprint!("failed: {e:#} ");
+                    Cell {
+                        result: None,
+                        peak_rss_kib: 0,
+                        note: Some("failed".into()),
+                    }
+                }
+            };
+            if let Some(r) = &cell.result {
+                eprintln!(
+                    "{:>10.0} req/s  p99 {:>6} us  errors {}",
+                    r.req_per_sec(),
+                    r.p99_us,
+                    r.errors()
+                );
+            } else {
+                eprintln!();
+            }
+            cells.push((kind, cell));
+        }
+        rows.push(Row {
+            title: sc.title.to_string(),
+            cells,
+        });
+    }
+
+    let mut sizes = Vec::new();
+    for &kind in &kinds {
+        if kind == Kind::AsmkvNoSync || kind == Kind::PeerNoSync {
+            continue;
+        }
+        let (label, size) = match kind {
+            Kind::Asmkv => ("`asmkv` (static)".to_string(), file_size(&tools.asmkv)),
+            Kind::NginxDav => (
+                "`nginx` (+ shared libraries)".to_string(),
+                file_size(&tools.nginx),
+            ),
+            Kind::Peer => (
+                "`bench peer` (tokio + axum)".to_string(),
+                file_size(&tools.bench),
+            ),
+            _ => ("`seed` (as + ld)".to_string(), 0),
+        };
+        let run = servers::start(kind, &tools, workers)?;
+        std::thread::sleep(Duration::from_millis(300));
+        let idle = servers::tree_rss_kib(run.pid());
+        let size = if kind == Kind::Seed {
+            file_size(&run.data.with_file_name("seed"))
+        } else {
+            size
+        };
+        sizes.push((kind, label, size, idle));
+    }
+
+    let header = format!(
+        "## Results\n\n{machine}. Every server ran {workers} workers (the seed forks per request); \
+         wrk ran {workers} threads on the same machine; {:.0} s warm-up, then {:.0} s measured, per cell.\n\n\
+         Command: `{command}`",
+        warm.as_secs_f64(),
+        measure.as_secs_f64()
+    );
+    let md = report::markdown(&rows, &sizes, &header);
+    std::fs::create_dir_all(&cli.out)?;
+    std::fs::write(cli.out.join("results.md"), &md)?;
+    report::plot(
+        &rows,
+        &cli.out.join("results.png"),
+        &format!("asmkv vs peers — {machine}"),
+    )?;
+    println!("{md}");
+    eprintln!(
+        "wrote {} and {}",
+        cli.out.join("results.md").display(),
+        cli.out.join("results.png").display()
+    );
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn measure_one(
+    kind: Kind,
+    sc: &Scenario,
+    tools: &Tools,
+    workers: usize,
+    script: &Path,
+    warm: Duration,
+    measure: Duration,
+    small: &[u8],
+    big: &[u8],
+) -> anyhow::Result<Cell> {
+    let run = servers::start(kind, tools, workers)?;
+    servers::preload(&run, "small", small)?;
+    servers::preload(&run, "big", big)?;
+    let idle = hold_idle(run.addr, sc.idle)?;
+    let load = |d| wrk::Load {
+        mode: sc.mode,
+        key: sc.key,
+        body_len: sc.body_len,
+        connections: sc.connections,
+        threads: workers,
+        duration: d,
+    };
+    wrk::run(script, run.addr, &load(warm))?;
+    let peak = Arc::new(AtomicU64::new(servers::tree_rss_kib(run.pid())));
+    let stop = Arc::new(AtomicBool::new(false));
+    let sampler = {
+        let (peak, stop, pid) = (peak.clone(), stop.clone(), run.pid());
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                peak.fetch_max(servers::tree_rss_kib(pid), Ordering::Relaxed);
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        })
+    };
+    let result = wrk::run(script, run.addr, &load(measure));
+    stop.store(true, Ordering::Relaxed);
+    sampler.join().ok();
+    drop(idle);
+    check_alive(&run)?;
+    Ok(Cell {
+        result: Some(result?),
+        peak_rss_kib: peak.load(Ordering::Relaxed),
+        note: None,
+    })
+}
+
+fn check_alive(run: &Running) -> anyhow::Result<()> {
+    TcpStream::connect(run.addr)
+        .map(|_| ())
+        .context("server stopped answering")
+}
+
+/// Opens `n` connections that send nothing and holds them.
+fn hold_idle(addr: SocketAddr, n: usize) -> anyhow::Result<Vec<TcpStream>> {
+    (0..n)
+        .map(|_| TcpStream::connect(addr).context("opening idle connections"))
+        .collect()
+}
+
+fn file_size(p: &Path) -> u64 {
+    std::fs::metadata(p).map(|m| m.len()).unwrap_or(0)
+}
+
+fn which(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/sbin")])
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+}
+
+/// Finds the programs the run needs, or says how to get them; builds asmkv.
+fn check_tools() -> anyhow::Result<Tools> {
+    let mut missing = Vec::new();
+    for t in ["wrk", "nginx", "as", "ld"] {
+        if which(t).is_none() {
+            missing.push(t);
+        }
+    }
+    if !missing.is_empty() {
+        bail!(
+            "missing {}: apt-get install wrk nginx-light binutils fonts-dejavu-core",
+            missing.join(", ")
+        );
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let status = Command::new(env!("CARGO"))
+        .args(["build", "--release", "-p", "asmkv"])
+        .current_dir(&root)
+        .status()?;
+    if !status.success() {
+        bail!("building asmkv failed");
+    }
+    let seed = root.join("../shared/peers/seed-server.s");
+    Ok(Tools {
+        asmkv: root.join("target/release/asmkv"),
+        bench: std::env::current_exe()?,
+        nginx: which("nginx").unwrap(),
+        seed_source: seed.is_file().then_some(seed),
+    })
+}
+
+fn machine() -> String {
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("model name")
+                .map(|v| v.trim_start_matches([' ', '\t', ':']).to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    format!("{cores} cores ({cpu}), Linux {}", kernel.trim())
+}

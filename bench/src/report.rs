@@ -1,0 +1,228 @@
+//! The results as markdown tables (one per metric) and a PNG bar chart.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+use crate::servers::Kind;
+use crate::wrk::WrkResult;
+
+/// One measurement: a scenario on a server, or why it was skipped.
+pub struct Cell {
+    pub result: Option<WrkResult>,
+    pub peak_rss_kib: u64,
+    pub note: Option<String>,
+}
+
+pub struct Row {
+    pub title: String,
+    pub cells: Vec<(Kind, Cell)>,
+}
+
+fn fmt_count(v: f64) -> String {
+    let n = v.round() as u64;
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn fmt_us(us: u64) -> String {
+    if us >= 10_000 {
+        format!("{:.0} ms", us as f64 / 1000.0)
+    } else if us >= 1000 {
+        format!("{:.1} ms", us as f64 / 1000.0)
+    } else {
+        format!("{us} µs")
+    }
+}
+
+/// asmkv's best variant over the best peer, by requests per second.
+pub fn ratio(row: &Row) -> Option<f64> {
+    let best = |want: bool| {
+        row.cells
+            .iter()
+            .filter(|(k, _)| k.is_asmkv() == want)
+            .filter_map(|(_, c)| c.result.as_ref().map(|r| r.req_per_sec()))
+            .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))))
+    };
+    Some(best(true)? / best(false)?)
+}
+
+/// Program, its size, and the RSS of its processes at rest.
+pub type Size = (Kind, String, u64, u64);
+
+pub fn markdown(rows: &[Row], sizes: &[Size], header: &str) -> String {
+    let mut md = String::new();
+    writeln!(md, "{header}").unwrap();
+    let kinds: Vec<Kind> = rows
+        .first()
+        .map(|r| r.cells.iter().map(|(k, _)| *k).collect())
+        .unwrap_or_default();
+    type Metric = (&'static str, fn(&WrkResult, u64) -> String);
+    let metrics: [Metric; 5] = [
+        ("Requests per second", |r, _| fmt_count(r.req_per_sec())),
+        ("Latency p50 / p99", |r, _| {
+            format!("{} / {}", fmt_us(r.p50_us), fmt_us(r.p99_us))
+        }),
+        ("Throughput (MB/s, response bytes)", |r, _| {
+            format!("{:.1}", r.mb_per_sec())
+        }),
+        ("Errors (socket errors + non-2xx/3xx answers)", |r, _| {
+            fmt_count(r.errors() as f64)
+        }),
+        ("Peak RSS of the server's processes", |_, rss| {
+            format!("{:.1} MiB", rss as f64 / 1024.0)
+        }),
+    ];
+    for (i, (name, f)) in metrics.iter().enumerate() {
+        writeln!(md, "\n### {name}\n").unwrap();
+        write!(md, "| scenario |").unwrap();
+        for k in &kinds {
+            write!(md, " {} |", k.label()).unwrap();
+        }
+        if i == 0 {
+            write!(md, " asmkv / best peer |").unwrap();
+        }
+        writeln!(md).unwrap();
+        write!(md, "|---|").unwrap();
+        for _ in &kinds {
+            write!(md, "---:|").unwrap();
+        }
+        if i == 0 {
+            write!(md, "---:|").unwrap();
+        }
+        writeln!(md).unwrap();
+        for row in rows {
+            write!(md, "| {} |", row.title).unwrap();
+            for (_, c) in &row.cells {
+                match (&c.result, &c.note) {
+                    (Some(r), _) => write!(md, " {} |", f(r, c.peak_rss_kib)).unwrap(),
+                    (None, Some(n)) => write!(md, " {n} |").unwrap(),
+                    (None, None) => write!(md, " – |").unwrap(),
+                }
+            }
+            if i == 0 {
+                match ratio(row) {
+                    Some(x) => write!(md, " **{x:.2}×** |").unwrap(),
+                    None => write!(md, " – |").unwrap(),
+                }
+            }
+            writeln!(md).unwrap();
+        }
+    }
+    writeln!(md, "\n### Binary size and idle RSS\n").unwrap();
+    writeln!(
+        md,
+        "| server | program | size on disk | RSS at rest |\n|---|---|---:|---:|"
+    )
+    .unwrap();
+    for (k, bin, size, idle_kib) in sizes {
+        writeln!(
+            md,
+            "| {} | {} | {} | {:.1} MiB |",
+            k.label(),
+            bin,
+            human_bytes(*size),
+            *idle_kib as f64 / 1024.0
+        )
+        .unwrap();
+    }
+    md
+}
+
+pub fn human_bytes(b: u64) -> String {
+    if b >= 1 << 20 {
+        format!("{:.1} MiB", b as f64 / (1u64 << 20) as f64)
+    } else if b >= 1 << 10 {
+        format!("{:.1} KiB", b as f64 / 1024.0)
+    } else {
+        format!("{b} B")
+    }
+}
+
+/// Grouped bars: each server's req/s relative to the best server of the scenario.
+pub fn plot(rows: &[Row], path: &Path, title: &str) -> anyhow::Result<()> {
+    let font = std::fs::read("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf").map_err(|e| {
+        anyhow::anyhow!("font for the chart: {e} (apt-get install fonts-dejavu-core)")
+    })?;
+    let font: &'static [u8] = Box::leak(font.into_boxed_slice());
+    plotters::style::register_font("sans-serif", FontStyle::Normal, font)
+        .map_err(|_| anyhow::anyhow!("cannot load the chart font"))?;
+
+    let kinds: Vec<Kind> = rows
+        .first()
+        .map(|r| r.cells.iter().map(|(k, _)| *k).collect())
+        .unwrap_or_default();
+    let groups = rows.len();
+    let per = kinds.len() + 1;
+    let root = BitMapBackend::new(path, (1400, 700)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 22))
+        .margin(20)
+        .x_label_area_size(60)
+        .y_label_area_size(70)
+        .build_cartesian_2d(0f64..(groups * per) as f64, 0f64..1.1f64)?;
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_labels(0)
+        .y_desc("requests/s relative to the best server")
+        .label_style(("sans-serif", 13))
+        .draw()?;
+    let palette = [
+        RGBColor(214, 39, 40),
+        RGBColor(255, 127, 14),
+        RGBColor(31, 119, 180),
+        RGBColor(44, 160, 44),
+        RGBColor(148, 103, 189),
+        RGBColor(127, 127, 127),
+    ];
+    for (j, kind) in kinds.iter().enumerate() {
+        let color = palette[j % palette.len()];
+        let bars: Vec<Rectangle<(f64, f64)>> = rows
+            .iter()
+            .enumerate()
+            .filter_map(|(g, row)| {
+                let best = row
+                    .cells
+                    .iter()
+                    .filter_map(|(_, c)| c.result.as_ref().map(|r| r.req_per_sec()))
+                    .fold(0f64, f64::max);
+                let v = row.cells[j].1.result.as_ref()?.req_per_sec() / best.max(1e-9);
+                let x = (g * per + j) as f64 + 0.5;
+                Some(Rectangle::new([(x, 0.0), (x + 0.9, v)], color.filled()))
+            })
+            .collect();
+        chart
+            .draw_series(bars)?
+            .label(kind.label())
+            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled()));
+    }
+    // scenario names under their groups of bars
+    let label = ("sans-serif", 13)
+        .into_font()
+        .color(&BLACK)
+        .pos(Pos::new(HPos::Center, VPos::Top));
+    for (g, row) in rows.iter().enumerate() {
+        let center = (g * per) as f64 + 0.5 + kinds.len() as f64 / 2.0;
+        let (x, y) = chart.backend_coord(&(center, 0.0));
+        root.draw(&Text::new(row.title.clone(), (x, y + 8), label.clone()))?;
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 14))
+        .draw()?;
+    root.present()?;
+    Ok(())
+}

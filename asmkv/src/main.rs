@@ -17,6 +17,7 @@ core::arch::global_asm!(
     include_str!("asm/store.s"),
     include_str!("asm/sys.s"),
     include_str!("asm/util.s"),
+    include_str!("asm/clock.s"),
 );
 
 /// Required by `no_std`; no Rust code runs, so it is never reached.

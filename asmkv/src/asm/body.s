@@ -48,6 +48,9 @@ body_step:
     test rax, rax
     jle 5f
     mov qword ptr [rbx + C_IN_LEN], rax
+    mov rdi, rbx                          # progress: the stall clock restarts
+    mov rsi, qword ptr [rip + cfg_io_timeout]
+    call set_deadline
 .Lbs_go:
     mov eax, STEP_GO
     pop rbx

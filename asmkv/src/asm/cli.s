@@ -93,6 +93,28 @@ parse_args:
     add ebx, 2
     jmp .Largs_next
 
+.Largs_idle_timeout:
+    lea r13, [rip + cfg_idle_timeout]
+    jmp .Largs_seconds
+.Largs_request_timeout:
+    lea r13, [rip + cfg_request_timeout]
+    jmp .Largs_seconds
+.Largs_io_timeout:
+    lea r13, [rip + cfg_io_timeout]
+.Largs_seconds:                          # r13 = where the 1..MAX_TIMEOUT seconds go
+    mov rdi, qword ptr [r12 + rbx*8 + 8]
+    call cstr_len
+    mov rsi, rax
+    call parse_u64
+    test edx, edx
+    jnz .Largs_bad_value
+    test rax, rax
+    jz .Largs_bad_value
+    cmp rax, MAX_TIMEOUT
+    ja .Largs_bad_value
+    mov qword ptr [r13], rax
+    jmp .Largs_step2
+
 .Largs_done:
     pop rdi
     pop r13
@@ -196,8 +218,12 @@ parse_listen:
 .data
 .p2align 3
 .globl cfg_data, cfg_max_body, cfg_addr, cfg_port, cfg_workers, cfg_sync
+.globl cfg_idle_timeout, cfg_request_timeout, cfg_io_timeout
 cfg_data:     .quad default_data     # data directory path
 cfg_max_body: .quad DEFAULT_MAX_BODY # largest accepted value, bytes
+cfg_idle_timeout:    .quad DEFAULT_IDLE_TIMEOUT    # seconds a connection may wait between requests
+cfg_request_timeout: .quad DEFAULT_REQUEST_TIMEOUT # seconds from a head's first byte to its end
+cfg_io_timeout:      .quad DEFAULT_IO_TIMEOUT      # seconds a body or an answer may stall
 cfg_addr:     .long DEFAULT_ADDR     # IPv4 address, network order
 cfg_workers:  .long 0                # 0: one per CPU we may run on
 cfg_sync:     .long 1                # 1: flush before acknowledging writes
@@ -213,6 +239,9 @@ flag_table:                         # name, handler, takes a value; ends with 0
     .quad flag_workers, .Largs_workers, 1
     .quad flag_sync, .Largs_sync, 1
     .quad flag_max_body, .Largs_max_body, 1
+    .quad flag_idle_timeout, .Largs_idle_timeout, 1
+    .quad flag_request_timeout, .Largs_request_timeout, 1
+    .quad flag_io_timeout, .Largs_io_timeout, 1
     .quad 0
 default_data:  .asciz "./data"
 flag_help:     .asciz "--help"
@@ -222,6 +251,9 @@ flag_data:     .asciz "--data"
 flag_workers:  .asciz "--workers"
 flag_sync:     .asciz "--sync"
 flag_max_body: .asciz "--max-body"
+flag_idle_timeout:    .asciz "--idle-timeout"
+flag_request_timeout: .asciz "--request-timeout"
+flag_io_timeout:      .asciz "--io-timeout"
 word_always:   .asciz "always"
 word_none:     .asciz "none"
 err_missing:   .ascii "missing value for flag"
@@ -234,7 +266,8 @@ version_text:  .ascii "asmkv 0.1.0\n"
 .equ version_len, . - version_text
 usage_text:
     .ascii "usage: asmkv [--listen ADDR:PORT] [--data DIR] [--workers N] [--sync always|none]\n"
-    .ascii "             [--max-body BYTES] [--help] [--version]\n\n"
+    .ascii "             [--max-body BYTES] [--idle-timeout S] [--request-timeout S]\n"
+    .ascii "             [--io-timeout S] [--help] [--version]\n\n"
     .ascii "A durable HTTP/1.1 key-value store: GET, HEAD, PUT, POST and DELETE /KEY.\n\n"
     .ascii "  --listen ADDR:PORT   IPv4 address and port (default 127.0.0.1:8080; port 0 picks a free one)\n"
     .ascii "  --data DIR           one file per key lives here (default ./data, created if missing)\n"
@@ -242,6 +275,9 @@ usage_text:
     .ascii "  --sync always|none   always: a write is flushed to disk before it is acknowledged (default)\n"
     .ascii "                       none: the kernel flushes when it likes (faster, loses recent writes on power loss)\n"
     .ascii "  --max-body BYTES     largest value accepted (default 1073741824)\n"
+    .ascii "  --idle-timeout S     close a connection idle between requests for S seconds (default 60)\n"
+    .ascii "  --request-timeout S  answer 408 and close if a request head takes over S seconds (default 10)\n"
+    .ascii "  --io-timeout S       answer 408 (upload) or close (download) after S seconds without progress (default 30)\n"
     .ascii "  --help, --version    print this text or the version, and exit\n"
 .equ usage_len, . - usage_text
 .text

@@ -273,3 +273,21 @@
 
 # flag_table entry (cli.s): name, handler, takes-a-value
 .equ FLAG_ENTRY, 24
+
+# time (clock.s)
+.equ SYS_clock_gettime, 228
+.equ SYS_timerfd_create, 283
+.equ SYS_timerfd_settime, 286
+.equ CLOCK_REALTIME, 0
+.equ CLOCK_MONOTONIC, 1
+.equ TFD_NONBLOCK, 0x800
+.equ TFD_CLOEXEC, 0x80000
+.equ TFD_TIMER_ABSTIME, 1
+.equ DATE_LEN, 29                # "Sun, 06 Nov 1994 08:49:37 GMT"
+.equ C_DEADLINE, 208             # u64 w_now second at which the connection expires
+.equ DEFAULT_IDLE_TIMEOUT, 60    # no request in progress
+.equ DEFAULT_REQUEST_TIMEOUT, 10 # from the first byte of a head to its end
+.equ DEFAULT_IO_TIMEOUT, 30      # longest stall of a body or a response
+.equ LINGER_TIMEOUT, 5           # draining input before a close
+.equ MAX_TIMEOUT, 86400
+.equ R_408, 13

@@ -122,12 +122,10 @@ parse_request:
     lea edx, [rcx - '0']
     cmp edx, 9
     ja .Lpr_bad
-    cmp al, '1'
+    cmp al, '1'                           # HTTP/1.x, x > 1, is served as 1.1 (RFC 9110 2.5)
     jne .Lpr_version
-    cmp cl, '1'
-    je 5f
     cmp cl, '0'
-    jne .Lpr_version
+    jne 5f
     or dword ptr [rbx + C_FLAGS], F_HTTP10
 5:  add r12, 10
 

@@ -21,6 +21,8 @@ respond:
     mov rdx, qword ptr [r13 + 8]
     call copy
     mov rdi, rax
+    call put_date
+    mov rdi, rax
     lea rsi, [rip + hdr_server]
     mov edx, OFFSET hdr_server_len
     call copy
@@ -76,6 +78,12 @@ respond_value:
     mov rbx, rdi
     mov r12, rsi
     lea rdi, [rbx + C_OUT]
+    lea rsi, [rip + line_200]
+    mov edx, OFFSET line_200_len
+    call copy
+    mov rdi, rax
+    call put_date
+    mov rdi, rax
     lea rsi, [rip + head_200]
     mov edx, OFFSET head_200_len
     call copy
@@ -138,9 +146,27 @@ put_connection:
 2:  mov rax, rdi
     ret
 
+# put_date: rdi = where to write. Writes the Date field of this second.
+# Returns rax = end. Clobbers rcx, rdx, rsi, rdi.
+put_date:
+    lea rsi, [rip + hdr_date]
+    mov edx, OFFSET hdr_date_len
+    call copy
+    mov rdi, rax
+    lea rsi, [rip + w_date]
+    mov edx, DATE_LEN
+    call copy
+    mov word ptr [rax], 0x0a0d
+    add rax, 2
+    ret
+
 # start_output: rdi = conn, rsi = end of the head in C_OUT, edx = state after it.
-# Clobbers nothing else.
+# The client gets --io-timeout to take each part of the answer.
+# Clobbers rax, rsi.
 start_output:
+    mov rax, qword ptr [rip + w_now]
+    add rax, qword ptr [rip + cfg_io_timeout]
+    mov qword ptr [rdi + C_DEADLINE], rax
     lea rax, [rdi + C_OUT]
     sub rsi, rax
     mov qword ptr [rdi + C_OUT_LEN], rsi
@@ -178,6 +204,7 @@ resp_table:                               # indexed by R_*, RESP_ENTRY bytes eac
     RESPONSE "HTTP/1.1 501 Not Implemented", "not implemented\n"
     RESPONSE "HTTP/1.1 505 HTTP Version Not Supported", "HTTP/1.1 or HTTP/1.0 only\n"
     RESPONSE "HTTP/1.1 507 Insufficient Storage", "no space left for the value\n"
+    RESPONSE "HTTP/1.1 408 Request Timeout", "request not received in time\n"
 
 hdr_server:     .ascii "Server: asmkv\r\n"
 .equ hdr_server_len, . - hdr_server
@@ -191,8 +218,12 @@ hdr_close:      .ascii "Connection: close\r\n"
 .equ hdr_close_len, . - hdr_close
 hdr_keep_alive: .ascii "Connection: keep-alive\r\n"
 .equ hdr_keep_alive_len, . - hdr_keep_alive
+hdr_date:       .ascii "Date: "
+.equ hdr_date_len, . - hdr_date
+line_200:       .ascii "HTTP/1.1 200 OK\r\n"
+.equ line_200_len, . - line_200
 head_200:
-    .ascii "HTTP/1.1 200 OK\r\nServer: asmkv\r\n"
+    .ascii "Server: asmkv\r\n"
     .ascii "Content-Type: application/octet-stream\r\nContent-Length: "
 .equ head_200_len, . - head_200
 head_100:       .ascii "HTTP/1.1 100 Continue\r\n\r\n"

@@ -238,6 +238,9 @@ start_upload:
     mov rax, qword ptr [rbx + C_CL]
 1:  mov qword ptr [rbx + C_BODY_LEFT], rax
     mov dword ptr [rbx + C_STATE], ST_BODY
+    mov rdi, rbx
+    mov rsi, qword ptr [rip + cfg_io_timeout]
+    call set_deadline
     # 100 Continue only to an HTTP/1.1 client that waits for it with a body to send
     mov eax, dword ptr [rbx + C_FLAGS]
     test eax, F_EXPECT

@@ -57,6 +57,16 @@ worker_main:
 
     call open_spare
 
+    call clock_start
+    test rax, rax
+    js .Lwm_failed
+    mov dword ptr [rip + w_timerfd], eax
+    mov edi, eax
+    mov esi, EPOLLIN
+    call watch
+    test rax, rax
+    js .Lwm_failed
+
     mov edi, dword ptr [rip + listen_fd]
     mov esi, EPOLLIN | EPOLLEXCLUSIVE     # wake one worker per connection
     call watch
@@ -98,7 +108,11 @@ worker_main:
     je 4f
     cmp edi, dword ptr [rip + listen_fd]
     je 5f
+    cmp edi, dword ptr [rip + w_timerfd]
+    je 7f
     call drive_fd
+    jmp 3b
+7:  call on_tick
     jmp 3b
 4:  call begin_stop
     jmp 3b
@@ -227,6 +241,8 @@ accept_all:
     xor eax, eax
     mov qword ptr [rdi + C_IN_LEN], rax
     mov byte ptr [rdi + C_TMP], al
+    mov rsi, qword ptr [rip + cfg_idle_timeout]
+    call set_deadline
     mov edi, ebx
     mov esi, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET
     call watch
@@ -389,7 +405,13 @@ head_step:
     syscall
     test rax, rax
     jle 4f
+    mov rcx, qword ptr [rbx + C_IN_LEN]
     add qword ptr [rbx + C_IN_LEN], rax
+    cmp rcx, qword ptr [rbx + C_IN_POS]   # the first bytes of a head start its clock
+    jne .Lhs_go
+    mov rdi, rbx
+    mov rsi, qword ptr [rip + cfg_request_timeout]
+    call set_deadline
 .Lhs_go:
     mov eax, STEP_GO
     pop rbx
@@ -462,7 +484,7 @@ write_step:
     test rax, rax
     js .Lws_error
     add qword ptr [rbx + C_OUT_POS], rax
-    jmp .Lws_go
+    jmp .Lws_progress
 .Lws_file:
     mov rdx, qword ptr [rbx + C_FILE_LEFT]
     test rdx, rdx
@@ -480,6 +502,10 @@ write_step:
     js .Lws_error
     jz .Lws_close                         # the file shrank under us: cannot finish
     sub qword ptr [rbx + C_FILE_LEFT], rax
+.Lws_progress:
+    mov rdi, rbx                          # the client is reading: restart its stall clock
+    mov rsi, qword ptr [rip + cfg_io_timeout]
+    call set_deadline
 .Lws_go:
     mov eax, STEP_GO
     pop rbx
@@ -525,6 +551,12 @@ done_step:
     mov rdi, rbx
     call conn_reset
     mov dword ptr [rbx + C_STATE], ST_HEAD
+    mov rsi, qword ptr [rip + cfg_idle_timeout]
+    cmp qword ptr [rbx + C_IN_LEN], 0     # a pipelined head has begun already
+    je 4f
+    mov rsi, qword ptr [rip + cfg_request_timeout]
+4:  mov rdi, rbx
+    call set_deadline
 1:  mov eax, STEP_GO
     pop rbx
     ret
@@ -540,6 +572,9 @@ done_step:
     js 3f
     mov qword ptr [rbx + C_BODY_TOTAL], 0 # counts discarded bytes
     mov dword ptr [rbx + C_STATE], ST_LINGER
+    mov rdi, rbx
+    mov esi, LINGER_TIMEOUT
+    call set_deadline
     jmp 1b
 3:  mov rdi, rbx
     call conn_close
@@ -580,6 +615,70 @@ linger_step:
 3:  mov rdi, rbx
     call conn_close
     mov eax, STEP_CLOSED
+    pop rbx
+    ret
+
+# set_deadline: rdi = conn, rsi = seconds from now. Clobbers rax.
+.globl set_deadline
+set_deadline:
+    mov rax, qword ptr [rip + w_now]
+    add rax, rsi
+    mov qword ptr [rdi + C_DEADLINE], rax
+    ret
+
+# on_tick: every second. Refreshes the clock and the Date, and ends what has
+# outlived its deadline: an idle connection is closed; a request whose head or
+# body stalls gets 408 and is closed; a stalled answer or drain is closed.
+# Clobbers the caller-saved registers.
+on_tick:
+    push rbx
+    push r12
+    sub rsp, 16
+    mov edi, dword ptr [rip + w_timerfd]
+    mov rsi, rsp
+    mov edx, 8
+    mov eax, SYS_read                     # the expiry count; EAGAIN if none
+    syscall
+    call clock_tick
+    mov rbx, qword ptr [rip + w_table]
+    xor r12d, r12d
+.Lot_next:
+    cmp r12d, dword ptr [rip + w_maxfd]
+    ja .Lot_out
+    mov eax, dword ptr [rbx + C_STATE]
+    cmp eax, ST_FREE
+    je .Lot_step
+    mov rcx, qword ptr [rip + w_now]
+    cmp rcx, qword ptr [rbx + C_DEADLINE]
+    jb .Lot_step
+    cmp eax, ST_BODY
+    je .Lot_body
+    cmp eax, ST_HEAD
+    jne .Lot_close
+    mov rcx, qword ptr [rbx + C_IN_LEN]
+    cmp rcx, qword ptr [rbx + C_IN_POS]
+    je .Lot_close                         # idle between requests: just close
+    jmp .Lot_408
+.Lot_body:
+    mov rdi, rbx
+    call abort_upload
+.Lot_408:
+    mov rdi, rbx
+    mov esi, R_408
+    call fail
+    mov rdi, rbx
+    call conn_drive
+    jmp .Lot_step
+.Lot_close:
+    mov rdi, rbx
+    call conn_close
+.Lot_step:
+    add rbx, CONN_SIZE
+    inc r12d
+    jmp .Lot_next
+.Lot_out:
+    add rsp, 16
+    pop r12
     pop rbx
     ret
 
@@ -673,6 +772,7 @@ w_active:   .space 8           # open connections
 w_seq:      .space 8           # numbers this worker's temporary files
 w_epfd:     .space 4
 w_sigfd:    .space 4
+w_timerfd:  .space 4           # the one-second tick (clock.s)
 w_spare:    .space 4           # reserve descriptor for EMFILE, or negative
 w_pid:      .space 4
 w_stopping: .space 4           # 1 after SIGTERM/SIGINT

@@ -165,3 +165,35 @@ fn disk_full_answers_507_and_keeps_the_old_value() {
     assert_eq!(get(&a, &s.url("/second")).body, pattern(600_000, 2));
     drop(s);
 }
+
+#[test]
+fn storage_errors_answer_500_and_the_server_stays_up() {
+    let Some(disk) = SmallDisk::mount("4m") else {
+        return;
+    };
+    let data = disk.dir.path().join("data");
+    let s = Server::start_in(&data, &[]);
+    let a = agent();
+    assert_eq!(put(&a, &s.url("/kept"), b"before").status, 201);
+    // the file system turns read-only under the running server
+    let ro = Command::new("mount")
+        .args(["-o", "remount,ro"])
+        .arg(disk.dir.path())
+        .status()
+        .unwrap();
+    assert!(ro.success());
+    let r = put(&a, &s.url("/kept"), b"after");
+    assert_eq!(r.status, 500, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.body, b"storage error\n");
+    assert_eq!(delete(&agent(), &s.url("/kept")).status, 500);
+    assert_eq!(get(&agent(), &s.url("/kept")).body, b"before");
+    // writable again: the server recovers by itself
+    let rw = Command::new("mount")
+        .args(["-o", "remount,rw"])
+        .arg(disk.dir.path())
+        .status()
+        .unwrap();
+    assert!(rw.success());
+    assert_eq!(put(&agent(), &s.url("/kept"), b"after").status, 204);
+    assert_eq!(get(&agent(), &s.url("/kept")).body, b"after");
+}

@@ -44,16 +44,21 @@ fn fmt_us(us: u64) -> String {
     }
 }
 
-/// asmkv's best variant over the best peer, by requests per second.
+/// asmkv as shipped (`--sync always`) over the best peer, by requests per second.
 pub fn ratio(row: &Row) -> Option<f64> {
-    let best = |want: bool| {
-        row.cells
-            .iter()
-            .filter(|(k, _)| k.is_asmkv() == want)
-            .filter_map(|(_, c)| c.result.as_ref().map(|r| r.req_per_sec()))
-            .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))))
-    };
-    Some(best(true)? / best(false)?)
+    let rate = |c: &Cell| c.result.as_ref().map(|r| r.req_per_sec());
+    let asmkv = row
+        .cells
+        .iter()
+        .find(|(k, _)| *k == Kind::Asmkv)
+        .and_then(|(_, c)| rate(c))?;
+    let best_peer = row
+        .cells
+        .iter()
+        .filter(|(k, _)| !k.is_asmkv())
+        .filter_map(|(_, c)| rate(c))
+        .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))))?;
+    Some(asmkv / best_peer)
 }
 
 /// Program, its size, and the RSS of its processes at rest.

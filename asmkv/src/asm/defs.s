@@ -291,3 +291,5 @@
 .equ LINGER_TIMEOUT, 5           # draining input before a close
 .equ MAX_TIMEOUT, 86400
 .equ R_408, 13
+
+.equ ACCEPT_BATCH, 1             # connections taken per wakeup of the listener

@@ -212,11 +212,18 @@ run_ready:
     pop rbx
     ret
 
-# accept_all: accepts every pending connection (the listener is non-blocking)
-# and registers each. Clobbers the caller-saved registers.
+# accept_all: accepts up to ACCEPT_BATCH pending connections and registers
+# each. Taking only a few per wakeup leaves the rest to the other workers
+# (the listener is level-triggered and shared with EPOLLEXCLUSIVE), so a burst
+# of connections is spread over the workers instead of landing on one.
+# Clobbers the caller-saved registers.
 accept_all:
     push rbx
+    push r12
+    mov r12d, ACCEPT_BATCH
 .Laa_next:
+    dec r12d
+    js .Laa_done
     mov edi, dword ptr [rip + listen_fd]
     xor esi, esi
     xor edx, edx
@@ -273,7 +280,9 @@ accept_all:
     je .Laa_shed
     cmp rax, -ENFILE
     je .Laa_shed
-    pop rbx                               # EAGAIN: all taken; others: retry on next event
+.Laa_done:                                # EAGAIN: all taken; others: retry on next event
+    pop r12
+    pop rbx
     ret
 .Laa_shed:
     # out of descriptors: close the spare, accept and close one connection so
@@ -295,6 +304,7 @@ accept_all:
     mov eax, SYS_close
     syscall
 1:  call open_spare
+    pop r12
     pop rbx
     ret
 

@@ -15,6 +15,7 @@ core::arch::global_asm!(
     include_str!("asm/body.s"),
     include_str!("asm/response.s"),
     include_str!("asm/store.s"),
+    include_str!("asm/commit.s"),
     include_str!("asm/sys.s"),
     include_str!("asm/util.s"),
     include_str!("asm/clock.s"),

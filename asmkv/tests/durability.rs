@@ -56,6 +56,7 @@ fn durable_puts_flush_data_then_rename_then_directory_then_answer() {
     assert!(status.success());
 
     let mut answers = 0;
+    let mut dir_flushes = 0;
     for entry in std::fs::read_dir(tmp.path()).unwrap().flatten() {
         let name = entry.file_name().to_string_lossy().to_string();
         if !name.starts_with("trace.") {
@@ -105,8 +106,15 @@ fn durable_puts_flush_data_then_rename_then_directory_then_answer() {
             }
         }
         answers += local_answers;
+        dir_flushes += text.lines().filter(|l| l.starts_with("fsync(")).count();
     }
     assert_eq!(answers, 200, "every acknowledged PUT was checked");
+    eprintln!("{answers} acknowledged writes, {dir_flushes} directory flushes");
+    // group commit: concurrent writes share directory flushes
+    assert!(
+        dir_flushes < answers,
+        "{dir_flushes} directory flushes for {answers} writes"
+    );
 }
 
 /// Mounts a small tmpfs for a data directory; None (and the test is skipped

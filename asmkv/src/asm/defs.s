@@ -293,3 +293,10 @@
 .equ R_408, 13
 
 .equ ACCEPT_BATCH, 1             # connections taken per wakeup of the listener
+
+# group commit (commit.s)
+.equ SYS_sync_file_range, 277
+.equ SYNC_FILE_RANGE_WRITE, 2
+.equ ST_COMMIT, 6                # body stored, waiting for the group commit
+.equ C_COMMIT, 216               # i64 outcome in a group commit: R_201/R_204, COMMIT_FLUSHED, or -errno
+.equ COMMIT_FLUSHED, 0x10000     # data flushed, rename still to do

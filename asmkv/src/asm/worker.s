@@ -80,8 +80,9 @@ worker_main:
 
 .Lwm_loop:
     mov edx, -1                           # block, unless connections are ready
-    cmp dword ptr [rip + w_ready_n], 0
-    je 1f
+    mov eax, dword ptr [rip + w_ready_n]
+    or eax, dword ptr [rip + w_commit_n]
+    jz 1f
     xor edx, edx
 1:  mov edi, dword ptr [rip + w_epfd]
     lea rsi, [rip + w_events]
@@ -121,7 +122,10 @@ worker_main:
     call accept_all
     jmp 3b
 6:  call run_ready
-    pop r12
+    cmp dword ptr [rip + w_commit_n], 0   # the uploads completed this round
+    je 8f
+    call commit_batch
+8:  pop r12
     pop rbx
     cmp dword ptr [rip + w_stopping], 0
     je .Lwm_loop
@@ -341,6 +345,8 @@ conn_drive:
     je 3f
     cmp eax, ST_DONE
     je 4f
+    cmp eax, ST_COMMIT                    # nothing to do until the group commit
+    je .Lcd_out
     call linger_step
     jmp 5f
 1:  call head_step
@@ -657,6 +663,8 @@ on_tick:
     ja .Lot_out
     mov eax, dword ptr [rbx + C_STATE]
     cmp eax, ST_FREE
+    je .Lot_step
+    cmp eax, ST_COMMIT                    # committed before this round ends
     je .Lot_step
     mov rcx, qword ptr [rip + w_now]
     cmp rcx, qword ptr [rbx + C_DEADLINE]

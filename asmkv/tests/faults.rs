@@ -1,0 +1,417 @@
+//! Fault harness: crashes under load, dying workers, clients that vanish, an
+//! unusable data directory. Its own runner, so it takes flags:
+//!
+//!     cargo test --release --test faults                    # 20 crash cycles
+//!     cargo test --release --test faults -- --cycles 200    # the longer mode
+mod common;
+use common::*;
+
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+/// A value that proves its own integrity: seq, payload length, payload, checksum.
+fn make_value(seq: u64, len: usize) -> Vec<u8> {
+    let mut v = Vec::with_capacity(len + 24);
+    v.extend_from_slice(&seq.to_le_bytes());
+    v.extend_from_slice(&(len as u64).to_le_bytes());
+    v.extend_from_slice(&pattern(len, seq));
+    let sum = checksum(&v);
+    v.extend_from_slice(&sum.to_le_bytes());
+    v
+}
+
+fn checksum(b: &[u8]) -> u64 {
+    b.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &x| {
+        (h ^ x as u64).wrapping_mul(0x100_0000_01b3)
+    })
+}
+
+/// The seq of an intact value, or None if it is torn.
+fn parse_value(v: &[u8]) -> Option<u64> {
+    if v.len() < 24 {
+        return None;
+    }
+    let len = u64::from_le_bytes(v[8..16].try_into().unwrap()) as usize;
+    if v.len() != len + 24 {
+        return None;
+    }
+    let sum = u64::from_le_bytes(v[len + 16..].try_into().unwrap());
+    (checksum(&v[..len + 16]) == sum).then(|| u64::from_le_bytes(v[..8].try_into().unwrap()))
+}
+
+#[derive(Clone, Debug)]
+struct Put {
+    key: String,
+    seq: u64,
+    start: Instant,
+    acked: Option<Instant>,
+}
+
+/// One PUT on a raw keep-alive connection; Ok(status) or Err if the server vanished.
+fn raw_put(c: &mut TcpStream, key: &str, body: &[u8]) -> std::io::Result<u16> {
+    let mut req = format!(
+        "PUT /{key} HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    req.extend_from_slice(body);
+    c.write_all(&req)?;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = c.read(&mut chunk)?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..end]);
+            let status: u16 = head[9..12].parse().unwrap();
+            let len: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("Content-Length: "))
+                .map(|v| v.trim().parse().unwrap())
+                .unwrap_or(0);
+            while buf.len() < end + 4 + len {
+                let n = c.read(&mut chunk)?;
+                if n == 0 {
+                    return Err(std::io::ErrorKind::UnexpectedEof.into());
+                }
+                buf.extend_from_slice(&chunk[..n]);
+            }
+            return Ok(status);
+        }
+    }
+}
+
+fn kill_all(s: &Server) {
+    let mut pids = s.workers();
+    pids.push(s.pid());
+    for p in pids {
+        let _ = kill(Pid::from_raw(p), Signal::SIGKILL);
+    }
+}
+
+/// Many clients PUT distinct and overlapping keys while every process is
+/// killed at a random moment; after a restart every acknowledged write reads
+/// back (or a value that legitimately replaced it), nothing is torn, and no
+/// temporary file is left.
+fn crash_under_load(cycles: u64) {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let seq = Arc::new(AtomicU64::new(1));
+    let history: Arc<Mutex<Vec<Put>>> = Arc::new(Mutex::new(Vec::new()));
+    let mut acked_total = 0;
+    for cycle in 0..cycles {
+        let s = Server::start_in(&data, &[]);
+        let stop = Arc::new(AtomicBool::new(false));
+        let clients: Vec<_> = (0..8u64)
+            .map(|t| {
+                let (addr, stop, seq, history) =
+                    (s.addr, stop.clone(), seq.clone(), history.clone());
+                thread::spawn(move || {
+                    let Ok(mut c) = TcpStream::connect(addr) else {
+                        return;
+                    };
+                    let mut n = 0u64;
+                    while !stop.load(Ordering::Relaxed) {
+                        n += 1;
+                        let key = if n % 3 == 0 {
+                            format!("shared{}", n % 5)
+                        } else {
+                            format!("c{cycle}-t{t}-{n}")
+                        };
+                        let s = seq.fetch_add(1, Ordering::Relaxed);
+                        let len = (pattern(1, s)[0] as usize) * 400 + 10;
+                        let body = make_value(s, len);
+                        let idx = {
+                            let mut h = history.lock().unwrap();
+                            h.push(Put {
+                                key: key.clone(),
+                                seq: s,
+                                start: Instant::now(),
+                                acked: None,
+                            });
+                            h.len() - 1
+                        };
+                        match raw_put(&mut c, &key, &body) {
+                            Ok(201) | Ok(204) => {
+                                history.lock().unwrap()[idx].acked = Some(Instant::now())
+                            }
+                            Ok(other) => panic!("PUT {key}: {other}"),
+                            Err(_) => return, // the server is gone: this PUT is in flight
+                        }
+                    }
+                })
+            })
+            .collect();
+        let delay = 30 + (pattern(1, cycle + 1000)[0] as u64) % 250;
+        thread::sleep(Duration::from_millis(delay));
+        kill_all(&s);
+        stop.store(true, Ordering::Relaxed);
+        for c in clients {
+            c.join().unwrap();
+        }
+        s.crash();
+    }
+    // recover and check everything
+    let s = Server::start_in(&data, &[]);
+    let history = history.lock().unwrap();
+    let mut by_key: HashMap<&str, Vec<&Put>> = HashMap::new();
+    for p in history.iter() {
+        by_key.entry(&p.key).or_default().push(p);
+    }
+    let a = agent();
+    for (key, puts) in &by_key {
+        acked_total += puts.iter().filter(|p| p.acked.is_some()).count();
+        let r = get(&a, &s.url(&format!("/{key}")));
+        if r.status == 404 {
+            assert!(
+                puts.iter().all(|p| p.acked.is_none()),
+                "{key}: an acknowledged write was lost"
+            );
+            continue;
+        }
+        assert_eq!(r.status, 200, "{key}");
+        let got = parse_value(&r.body)
+            .unwrap_or_else(|| panic!("{key}: torn value of {} bytes", r.body.len()));
+        let v = puts
+            .iter()
+            .find(|p| p.seq == got)
+            .unwrap_or_else(|| panic!("{key}: value {got} was never written to it"));
+        // no acknowledged write that began after this one was acknowledged may be lost
+        if let Some(v_ack) = v.acked {
+            if let Some(w) = puts.iter().find(|w| w.acked.is_some() && w.start > v_ack) {
+                panic!(
+                    "{key}: reads {got}, but {} was written after it and acknowledged",
+                    w.seq
+                );
+            }
+        }
+    }
+    let temps: Vec<String> = files_in(&data)
+        .into_iter()
+        .filter(|f| f.starts_with('.'))
+        .collect();
+    assert!(temps.is_empty(), "temporary files left: {temps:?}");
+    assert!(
+        acked_total > cycles as usize,
+        "too little work to prove anything: {acked_total} acknowledged writes"
+    );
+    println!(
+        "    {cycles} crash cycles, {} writes, {acked_total} acknowledged, {} keys checked",
+        history.len(),
+        by_key.len()
+    );
+}
+
+/// A worker killed under load is replaced; clients that retry succeed, and
+/// the server never stops answering.
+fn worker_death_under_load() {
+    let s = Server::start();
+    let stop = Arc::new(AtomicBool::new(false));
+    let failures = Arc::new(AtomicU64::new(0));
+    let clients: Vec<_> = (0..6)
+        .map(|t| {
+            let (url, stop, failures) = (s.url(""), stop.clone(), failures.clone());
+            thread::spawn(move || {
+                let mut done = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    let key = format!("{url}/w{t}-{done}");
+                    let v = format!("value {t} {done}");
+                    // a request caught in the dying worker fails; the retry must succeed
+                    let mut tries = 0;
+                    loop {
+                        tries += 1;
+                        let a = agent();
+                        let ok = a
+                            .put(&key)
+                            .send(v.as_bytes())
+                            .map(|r| r.status().as_u16() < 300)
+                            .unwrap_or(false)
+                            && a.get(&key)
+                                .call()
+                                .ok()
+                                .and_then(|mut r| r.body_mut().read_to_vec().ok())
+                                == Some(v.clone().into_bytes());
+                        if ok {
+                            break;
+                        }
+                        failures.fetch_add(1, Ordering::Relaxed);
+                        assert!(tries < 20, "{key}: still failing after {tries} tries");
+                        thread::sleep(Duration::from_millis(20));
+                    }
+                    done += 1;
+                }
+                done
+            })
+        })
+        .collect();
+    thread::sleep(Duration::from_millis(300));
+    let victims = s.workers();
+    kill(Pid::from_raw(victims[0]), Signal::SIGKILL).unwrap();
+    // the server keeps answering while the master replaces the worker
+    let probe = agent();
+    let end = Instant::now() + Duration::from_secs(1);
+    while Instant::now() < end {
+        let r = probe.get(&s.url("/probe")).call();
+        assert!(
+            r.is_ok_and(|r| r.status() == 404),
+            "a request failed while a worker was being replaced"
+        );
+    }
+    stop.store(true, Ordering::Relaxed);
+    let done: usize = clients.into_iter().map(|c| c.join().unwrap()).sum();
+    let workers = s.workers();
+    assert_eq!(workers.len(), 2, "{workers:?}");
+    assert!(!workers.contains(&victims[0]));
+    assert!(done > 50, "{done} writes");
+    println!(
+        "    {done} verified writes, {} retried",
+        failures.load(Ordering::Relaxed)
+    );
+}
+
+fn open_fds(s: &Server) -> usize {
+    s.workers()
+        .iter()
+        .map(|w| {
+            std::fs::read_dir(format!("/proc/{w}/fd"))
+                .map(|d| d.count())
+                .unwrap_or(0)
+        })
+        .sum()
+}
+
+/// Uploads and downloads abandoned midway: the old value stays, no temporary
+/// file or descriptor is left behind.
+fn clients_that_vanish() {
+    let s = Server::start();
+    let a = agent();
+    let big = pattern(16 << 20, 3);
+    assert_eq!(put(&a, &s.url("/big"), &big).status, 201);
+    assert_eq!(put(&a, &s.url("/small"), b"old").status, 201);
+    let before = open_fds(&s);
+    for i in 0..50 {
+        let mut c = TcpStream::connect(s.addr).unwrap();
+        if i % 2 == 0 {
+            c.write_all(b"PUT /small HTTP/1.1\r\nHost: t\r\nContent-Length: 1000000\r\n\r\n")
+                .unwrap();
+            c.write_all(&[b'x'; 100_000]).unwrap();
+        } else {
+            c.write_all(b"GET /big HTTP/1.1\r\nHost: t\r\n\r\n")
+                .unwrap();
+            let mut some = [0u8; 10_000];
+            c.read_exact(&mut some).unwrap();
+        }
+        drop(c);
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while open_fds(&s) > before && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        open_fds(&s) <= before,
+        "descriptors: {} now, {before} before",
+        open_fds(&s)
+    );
+    assert_eq!(get(&agent(), &s.url("/small")).body, b"old");
+    assert_eq!(get(&agent(), &s.url("/big")).body.len(), big.len());
+    assert!(files_in(&s.data).iter().all(|f| !f.starts_with('.')));
+}
+
+/// A data directory on a read-only file system: a clear error and exit 2.
+fn read_only_data_directory_at_startup() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("ro");
+    std::fs::create_dir(&dir).unwrap();
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=1m,ro", "tmpfs"])
+        .arg(&dir)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !mounted {
+        println!("    SKIPPED: cannot mount a tmpfs here (needs root)");
+        return;
+    }
+    let out = std::process::Command::new(BIN)
+        .args(["--listen", "127.0.0.1:0", "--data"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let _ = std::process::Command::new("umount").arg(&dir).status();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("cannot write in data directory") && err.contains("read-only file system"),
+        "{err}"
+    );
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let mut cycles = 20;
+    let mut filter: Option<String> = None;
+    let mut i = 1;
+    while i < args.len() {
+        match args[i].as_str() {
+            "--cycles" => {
+                cycles = args
+                    .get(i + 1)
+                    .and_then(|v| v.parse().ok())
+                    .expect("--cycles N");
+                i += 1;
+            }
+            a if a.starts_with('-') => {} // flags cargo passes to every test binary
+            a => filter = Some(a.to_string()),
+        }
+        i += 1;
+    }
+    let checks: Vec<(&str, Box<dyn Fn()>)> = vec![
+        (
+            "crash_under_load",
+            Box::new(move || crash_under_load(cycles)),
+        ),
+        ("worker_death_under_load", Box::new(worker_death_under_load)),
+        ("clients_that_vanish", Box::new(clients_that_vanish)),
+        (
+            "read_only_data_directory_at_startup",
+            Box::new(read_only_data_directory_at_startup),
+        ),
+    ];
+    let (mut passed, mut failed) = (0, 0);
+    for (name, check) in &checks {
+        if filter.as_ref().is_some_and(|f| !name.contains(f.as_str())) {
+            continue;
+        }
+        println!("fault {name} ...");
+        let start = Instant::now();
+        match catch_unwind(AssertUnwindSafe(check)) {
+            Ok(()) => {
+                passed += 1;
+                println!(
+                    "fault {name} ... ok ({:.1} s)",
+                    start.elapsed().as_secs_f64()
+                );
+            }
+            Err(_) => {
+                failed += 1;
+                println!("fault {name} ... FAILED");
+            }
+        }
+    }
+    println!("faults: {passed} passed, {failed} failed");
+    if failed > 0 {
+        std::process::exit(1);
+    }
+}

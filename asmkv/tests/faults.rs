@@ -125,7 +125,7 @@ fn crash_under_load(cycles: u64) {
                     let mut n = 0u64;
                     while !stop.load(Ordering::Relaxed) {
                         n += 1;
-                        let key = if n % 3 == 0 {
+                        let key = if n.is_multiple_of(3) {
                             format!("shared{}", n % 5)
                         } else {
                             format!("c{cycle}-t{t}-{n}")
@@ -377,7 +377,8 @@ fn main() {
         }
         i += 1;
     }
-    let checks: Vec<(&str, Box<dyn Fn()>)> = vec![
+    type Check = Box<dyn Fn()>;
+    let checks: Vec<(&str, Check)> = vec![
         (
             "crash_under_load",
             Box::new(move || crash_under_load(cycles)),

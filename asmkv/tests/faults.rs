@@ -358,6 +358,37 @@ fn read_only_data_directory_at_startup() {
     );
 }
 
+/// A data directory the server's user may not write: a clear error and exit 2.
+fn unwritable_data_directory_at_startup() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    if !nix::unistd::geteuid().is_root() {
+        println!("    SKIPPED: needs root to run the server as another user");
+        return;
+    }
+    let nobody = nix::unistd::User::from_name("nobody")
+        .unwrap()
+        .expect("user nobody");
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let dir = tmp.path().join("root-owned");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = std::process::Command::new(BIN)
+        .args(["--listen", "127.0.0.1:0", "--data"])
+        .arg(&dir)
+        .uid(nobody.uid.as_raw())
+        .gid(nobody.gid.as_raw())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("cannot write in data directory") && err.contains("permission denied"),
+        "{err}"
+    );
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let mut cycles = 20;
@@ -388,6 +419,10 @@ fn main() {
         (
             "read_only_data_directory_at_startup",
             Box::new(read_only_data_directory_at_startup),
+        ),
+        (
+            "unwritable_data_directory_at_startup",
+            Box::new(unwritable_data_directory_at_startup),
         ),
     ];
     let (mut passed, mut failed) = (0, 0);

@@ -374,7 +374,11 @@ fn unwritable_data_directory_at_startup() {
     let dir = tmp.path().join("root-owned");
     std::fs::create_dir(&dir).unwrap();
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let out = std::process::Command::new(BIN)
+    // a copy nobody can reach, wherever the checkout lives
+    let bin = tmp.path().join("asmkv");
+    std::fs::copy(BIN, &bin).unwrap();
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = std::process::Command::new(&bin)
         .args(["--listen", "127.0.0.1:0", "--data"])
         .arg(&dir)
         .uid(nobody.uid.as_raw())

@@ -175,7 +175,7 @@ pub fn plot(rows: &[Row], path: &Path, title: &str) -> anyhow::Result<()> {
         .margin(20)
         .x_label_area_size(60)
         .y_label_area_size(70)
-        .build_cartesian_2d(0f64..(groups * per) as f64, 0f64..1.1f64)?;
+        .build_cartesian_2d(0f64..(groups * per) as f64, 0f64..1.45f64)?;
     chart
         .configure_mesh()
         .disable_x_mesh()
@@ -213,7 +213,7 @@ pub fn plot(rows: &[Row], path: &Path, title: &str) -> anyhow::Result<()> {
             .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled()));
     }
     // scenario names under their groups of bars
-    let label = ("sans-serif", 13)
+    let label = ("sans-serif", 11)
         .into_font()
         .color(&BLACK)
         .pos(Pos::new(HPos::Center, VPos::Top));
@@ -224,6 +224,7 @@ pub fn plot(rows: &[Row], path: &Path, title: &str) -> anyhow::Result<()> {
     }
     chart
         .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
         .background_style(WHITE.mix(0.8))
         .border_style(BLACK)
         .label_font(("sans-serif", 14))

@@ -281,17 +281,6 @@ fn worker_death_under_load() {
     );
 }
 
-fn open_fds(s: &Server) -> usize {
-    s.workers()
-        .iter()
-        .map(|w| {
-            std::fs::read_dir(format!("/proc/{w}/fd"))
-                .map(|d| d.count())
-                .unwrap_or(0)
-        })
-        .sum()
-}
-
 /// Uploads and downloads abandoned midway: the old value stays, no temporary
 /// file or descriptor is left behind.
 fn clients_that_vanish() {
@@ -300,7 +289,7 @@ fn clients_that_vanish() {
     let big = pattern(16 << 20, 3);
     assert_eq!(put(&a, &s.url("/big"), &big).status, 201);
     assert_eq!(put(&a, &s.url("/small"), b"old").status, 201);
-    let before = open_fds(&s);
+    let before = s.open_fds();
     for i in 0..50 {
         let mut c = TcpStream::connect(s.addr).unwrap();
         if i % 2 == 0 {
@@ -315,15 +304,7 @@ fn clients_that_vanish() {
         }
         drop(c);
     }
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while open_fds(&s) > before && Instant::now() < deadline {
-        thread::sleep(Duration::from_millis(50));
-    }
-    assert!(
-        open_fds(&s) <= before,
-        "descriptors: {} now, {before} before",
-        open_fds(&s)
-    );
+    s.assert_fds_back_to(before, Duration::from_secs(5));
     assert_eq!(get(&agent(), &s.url("/small")).body, b"old");
     assert_eq!(get(&agent(), &s.url("/big")).body.len(), big.len());
     assert!(files_in(&s.data).iter().all(|f| !f.starts_with('.')));

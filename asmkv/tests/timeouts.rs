@@ -36,17 +36,6 @@ fn until_closed(c: &mut TcpStream, limit: Duration) -> (Vec<u8>, Duration) {
     }
 }
 
-fn open_fds(s: &Server) -> usize {
-    s.workers()
-        .iter()
-        .map(|w| {
-            std::fs::read_dir(format!("/proc/{w}/fd"))
-                .map(|d| d.count())
-                .unwrap_or(0)
-        })
-        .sum()
-}
-
 #[test]
 fn idle_keep_alive_connections_are_closed_silently() {
     let s = quick_server();
@@ -136,7 +125,7 @@ fn a_client_that_never_reads_is_dropped_and_blocks_nobody() {
     let a = agent();
     let big = pattern(32 << 20, 9);
     assert_eq!(put(&a, &s.url("/big"), &big).status, 201);
-    let baseline = open_fds(&s);
+    let baseline = s.open_fds();
     let mut stuck = Vec::new();
     for _ in 0..20 {
         let mut c = TcpStream::connect(s.addr).unwrap();
@@ -150,15 +139,7 @@ fn a_client_that_never_reads_is_dropped_and_blocks_nobody() {
         assert_eq!(get(&a, &s.url(&format!("/k{i}"))).body, b"v");
     }
     // the stuck readers are closed after the io timeout, their descriptors freed
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while open_fds(&s) > baseline && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    assert!(
-        open_fds(&s) <= baseline,
-        "{} descriptors, {baseline} before",
-        open_fds(&s)
-    );
+    s.assert_fds_back_to(baseline, Duration::from_secs(10));
     drop(stuck);
 }
 
@@ -167,7 +148,7 @@ fn a_thousand_trickling_connections_do_not_stop_service() {
     let s = quick_server();
     let a = agent();
     put(&a, &s.url("/ok"), b"served");
-    let baseline = open_fds(&s);
+    let baseline = s.open_fds();
     let mut lorises: Vec<TcpStream> = (0..1000)
         .map(|_| TcpStream::connect(s.addr).unwrap())
         .collect();
@@ -189,15 +170,7 @@ fn a_thousand_trickling_connections_do_not_stop_service() {
         std::thread::sleep(Duration::from_millis(100));
     }
     // the server frees every slot once the request timeout passes
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while open_fds(&s) > baseline && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    assert!(
-        open_fds(&s) <= baseline,
-        "{} descriptors, {baseline} before",
-        open_fds(&s)
-    );
+    s.assert_fds_back_to(baseline, Duration::from_secs(10));
     drop(lorises);
 }
 

@@ -217,25 +217,11 @@ fn main() -> anyhow::Result<()> {
         let mut cells = Vec::new();
         for &kind in &kinds {
             if kind == Kind::Seed && !sc.seed {
-                cells.push((
-                    kind,
-                    Cell {
-                        result: None,
-                        peak_rss_kib: 0,
-                        note: Some("skipped".into()),
-                    },
-                ));
+                cells.push((kind, Cell::skipped("skipped")));
                 continue;
             }
             if sc.idle + sc.connections + 100 > nofile as usize {
-                cells.push((
-                    kind,
-                    Cell {
-                        result: None,
-                        peak_rss_kib: 0,
-                        note: Some("ulimit -n too low".into()),
-                    },
-                ));
+                cells.push((kind, Cell::skipped("ulimit -n too low")));
                 continue;
             }
             eprint!("{:12} {:22} ", sc.name, kind.label());
@@ -245,11 +231,7 @@ fn main() -> anyhow::Result<()> {
                 Ok(c) => c,
                 Err(e) => {
                     eprint!("failed: {e:#} ");
-                    Cell {
-                        result: None,
-                        peak_rss_kib: 0,
-                        note: Some("failed".into()),
-                    }
+                    Cell::skipped("failed")
                 }
             };
             if let Some(r) = &cell.result {

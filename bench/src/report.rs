@@ -16,6 +16,17 @@ pub struct Cell {
     pub note: Option<String>,
 }
 
+impl Cell {
+    /// A cell that was not measured, with the reason shown in the tables.
+    pub fn skipped(why: &str) -> Cell {
+        Cell {
+            result: None,
+            peak_rss_kib: 0,
+            note: Some(why.to_string()),
+        }
+    }
+}
+
 pub struct Row {
     pub title: String,
     pub cells: Vec<(Kind, Cell)>,

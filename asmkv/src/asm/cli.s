@@ -9,6 +9,7 @@ parse_args:
     push rbx
     push r12
     push r13
+    push r14
     push rdi                            # [rsp] = argc
     mov r12, rsi
     mov ebx, 1                          # argv[0] is our own name
@@ -47,18 +48,9 @@ parse_args:
     jmp .Largs_step2
 
 .Largs_workers:
-    mov rdi, qword ptr [r12 + rbx*8 + 8]
-    call cstr_len
-    mov rsi, rax
-    call parse_u64
-    test edx, edx
-    jnz .Largs_bad_value
-    test rax, rax
-    jz .Largs_bad_value
-    cmp rax, MAX_WORKERS
-    ja .Largs_bad_value
-    mov dword ptr [rip + cfg_workers], eax
-    jmp .Largs_step2
+    lea r13, [rip + cfg_workers]
+    mov r14d, MAX_WORKERS
+    jmp .Largs_count
 
 .Largs_sync:
     mov rdi, qword ptr [r12 + rbx*8 + 8]
@@ -95,13 +87,16 @@ parse_args:
 
 .Largs_idle_timeout:
     lea r13, [rip + cfg_idle_timeout]
-    jmp .Largs_seconds
+    mov r14d, MAX_TIMEOUT
+    jmp .Largs_count
 .Largs_request_timeout:
     lea r13, [rip + cfg_request_timeout]
-    jmp .Largs_seconds
+    mov r14d, MAX_TIMEOUT
+    jmp .Largs_count
 .Largs_io_timeout:
     lea r13, [rip + cfg_io_timeout]
-.Largs_seconds:                          # r13 = where the 1..MAX_TIMEOUT seconds go
+    mov r14d, MAX_TIMEOUT
+.Largs_count:                            # a number 1..r14 into the quadword at r13
     mov rdi, qword ptr [r12 + rbx*8 + 8]
     call cstr_len
     mov rsi, rax
@@ -110,13 +105,14 @@ parse_args:
     jnz .Largs_bad_value
     test rax, rax
     jz .Largs_bad_value
-    cmp rax, MAX_TIMEOUT
+    cmp rax, r14
     ja .Largs_bad_value
     mov qword ptr [r13], rax
     jmp .Largs_step2
 
 .Largs_done:
     pop rdi
+    pop r14
     pop r13
     pop r12
     pop rbx
@@ -224,8 +220,8 @@ cfg_max_body: .quad DEFAULT_MAX_BODY # largest accepted value, bytes
 cfg_idle_timeout:    .quad DEFAULT_IDLE_TIMEOUT    # seconds a connection may wait between requests
 cfg_request_timeout: .quad DEFAULT_REQUEST_TIMEOUT # seconds from a head's first byte to its end
 cfg_io_timeout:      .quad DEFAULT_IO_TIMEOUT      # seconds a body or an answer may stall
+cfg_workers:  .quad 0                # 0: one per CPU we may run on (read as a dword)
 cfg_addr:     .long DEFAULT_ADDR     # IPv4 address, network order
-cfg_workers:  .long 0                # 0: one per CPU we may run on
 cfg_sync:     .long 1                # 1: flush before acknowledging writes
 cfg_port:     .short DEFAULT_PORT    # host order
 

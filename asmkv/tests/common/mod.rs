@@ -85,6 +85,28 @@ impl Server {
         children_of(self.pid())
     }
 
+    /// Descriptors open in the worker processes.
+    pub fn open_fds(&self) -> usize {
+        self.workers()
+            .iter()
+            .map(|w| {
+                std::fs::read_dir(format!("/proc/{w}/fd"))
+                    .map(|d| d.count())
+                    .unwrap_or(0)
+            })
+            .sum()
+    }
+
+    /// Waits (up to `limit`) until the workers hold no more descriptors than `baseline`.
+    pub fn assert_fds_back_to(&self, baseline: usize, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        while self.open_fds() > baseline && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let now = self.open_fds();
+        assert!(now <= baseline, "{now} descriptors open, {baseline} before");
+    }
+
     pub fn signal(&self, sig: Signal) {
         kill(Pid::from_raw(self.pid()), sig).expect("kill");
     }

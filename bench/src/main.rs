@@ -234,6 +234,9 @@ fn main() -> anyhow::Result<()> {
                     Cell::skipped("failed")
                 }
             };
+            // the previous server's files are deleted now; let the disk settle so
+            // their writeback does not land in the next cell's measurement
+            nix::unistd::sync();
             if let Some(r) = &cell.result {
                 eprintln!(
                     "{:>10.0} req/s  p99 {:>6} us  errors {}",
@@ -319,6 +322,7 @@ fn measure_one(
     let run = servers::start(kind, tools, workers)?;
     servers::preload(&run, "small", small)?;
     servers::preload(&run, "big", big)?;
+    nix::unistd::sync();
     let idle = hold_idle(run.addr, sc.idle)?;
     let load = |d| wrk::Load {
         mode: sc.mode,

@@ -6,6 +6,16 @@
 # no readiness is ever missed. A connection that could keep going for long
 # (a large upload or download) yields after DRIVE_BUDGET steps and is put on
 # the ready list, so one fast client cannot starve the others.
+#
+# One round of the loop: wait for events (without blocking if connections are
+# ready or uploads wait to be committed); accept, tick (clock.s: Date and
+# timeouts), or drive each connection; drive the ready list; then commit the
+# uploads that completed in this round together (commit.s).
+#
+# Connection states: ST_HEAD (reading a request head) -> ST_BODY (upload into
+# a temporary file) -> [ST_COMMIT (waiting for the group commit)] -> ST_WRITE
+# (answer head, then sendfile) -> ST_DONE (next request, or close) and, after
+# an error answer, ST_LINGER (write side shut, input drained) -> closed.
 .text
 
 # worker_main: never returns. Runs in a child of the master with the listening

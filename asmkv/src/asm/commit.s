@@ -145,13 +145,11 @@ commit_batch:
     call conn_drive
     jmp 9b
     # keep what was queued meanwhile
-11: mov edx, dword ptr [rip + w_commit_n]
-    sub edx, r13d
-    mov dword ptr [rip + w_commit_n], edx
-    lea rdi, [rip + w_commit]
-    lea rsi, [rdi + r13*8]
-    shl edx, 3
-    call copy
+11: lea rdi, [rip + w_commit]
+    lea rsi, [rip + w_commit_n]
+    mov edx, r13d
+    mov ecx, 3                            # 8-byte entries
+    call drop_front
     pop r14
     pop r13
     pop r12

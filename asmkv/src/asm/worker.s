@@ -214,14 +214,11 @@ run_ready:
     mov dword ptr [rax + C_QUEUED], 0
     call drive_fd
     jmp 1b
-2:  # keep what was queued meanwhile
-    mov edx, dword ptr [rip + w_ready_n]
-    sub edx, r12d
-    mov dword ptr [rip + w_ready_n], edx
-    lea rdi, [rip + w_ready]
-    lea rsi, [rdi + r12*4]
-    shl edx, 2
-    call copy
+2:  lea rdi, [rip + w_ready]              # keep what was queued meanwhile
+    lea rsi, [rip + w_ready_n]
+    mov edx, r12d
+    mov ecx, 2                            # 4-byte entries
+    call drop_front
     pop r12
     pop rbx
     ret

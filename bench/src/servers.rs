@@ -105,6 +105,15 @@ fn wait_listening(addr: SocketAddr, child: &mut Child) -> anyhow::Result<()> {
     bail!("server did not start listening on {addr}")
 }
 
+/// Starts a server that listens on a port it was told, in its own process
+/// group, and waits until it accepts connections.
+fn spawn_on_port(cmd: &mut Command, port: u16) -> anyhow::Result<(Child, SocketAddr)> {
+    let mut child = cmd.process_group(0).spawn()?;
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse()?;
+    wait_listening(addr, &mut child)?;
+    Ok((child, addr))
+}
+
 /// Reads "... listening on [http://]ADDR" from the first line of stdout.
 fn read_address(child: &mut Child) -> anyhow::Result<SocketAddr> {
     let mut line = String::new();
@@ -182,19 +191,15 @@ pub fn start(kind: Kind, tools: &Tools, workers: usize) -> anyhow::Result<Runnin
             give_to_nobody(&data)?;
             let conf = nginx_conf(prefix, &data, port, workers);
             std::fs::write(prefix.join("nginx.conf"), conf)?;
-            let mut child = Command::new(&tools.nginx)
-                .arg("-p")
+            let mut cmd = Command::new(&tools.nginx);
+            cmd.arg("-p")
                 .arg(prefix)
                 .arg("-c")
                 .arg(prefix.join("nginx.conf"))
                 .arg("-e")
                 .arg(prefix.join("error.log"))
-                .stdout(Stdio::null())
-                .process_group(0)
-                .spawn()?;
-            let addr: SocketAddr = format!("127.0.0.1:{port}").parse()?;
-            wait_listening(addr, &mut child)?;
-            (child, addr)
+                .stdout(Stdio::null());
+            spawn_on_port(&mut cmd, port)?
         }
         Kind::Seed => {
             let src = tools.seed_source.as_ref().context("no seed source")?;
@@ -225,14 +230,9 @@ pub fn start(kind: Kind, tools: &Tools, workers: usize) -> anyhow::Result<Runnin
             if !ok {
                 bail!("assembling the seed failed");
             }
-            let mut child = Command::new(&bin)
-                .current_dir(&data)
-                .stdout(Stdio::null())
-                .process_group(0)
-                .spawn()?;
-            let addr: SocketAddr = format!("127.0.0.1:{port}").parse()?;
-            wait_listening(addr, &mut child)?;
-            (child, addr)
+            let mut cmd = Command::new(&bin);
+            cmd.current_dir(&data).stdout(Stdio::null());
+            spawn_on_port(&mut cmd, port)?
         }
     };
     if let Ok(Some(status)) = child.try_wait() {

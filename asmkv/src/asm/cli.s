@@ -70,9 +70,7 @@ parse_args:
 
 .Largs_max_body:
     mov rdi, qword ptr [r12 + rbx*8 + 8]
-    call cstr_len
-    mov rsi, rax
-    call parse_u64
+    call parse_cstr_u64
     test edx, edx
     jnz .Largs_bad_value
     mov rcx, MAX_BODY_LIMIT
@@ -98,9 +96,7 @@ parse_args:
     mov r14d, MAX_TIMEOUT
 .Largs_count:                            # a number 1..r14 into the quadword at r13
     mov rdi, qword ptr [r12 + rbx*8 + 8]
-    call cstr_len
-    mov rsi, rax
-    call parse_u64
+    call parse_cstr_u64
     test edx, edx
     jnz .Largs_bad_value
     test rax, rax
@@ -194,11 +190,7 @@ parse_listen:
     jmp .Lpl_octet
 3:  cmp edx, ':'
     jne .Lpl_bad
-    mov r8, rdi
-    call cstr_len
-    mov rsi, rax
-    mov rdi, r8
-    call parse_u64
+    call parse_cstr_u64
     test edx, edx
     jnz .Lpl_bad
     cmp rax, 65535

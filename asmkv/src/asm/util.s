@@ -99,6 +99,14 @@ parse_u64:
 9:  mov edx, 1
     ret
 
+# parse_cstr_u64: rdi = NUL-terminated digits. parse_u64 of the whole string.
+# Returns rax = value, edx = 0 on success, 1 otherwise. Clobbers rcx, rsi, r8.
+.globl parse_cstr_u64
+parse_cstr_u64:
+    call cstr_len
+    mov rsi, rax
+    jmp parse_u64
+
 # fmt_u64: rdi = destination (20 bytes room), rsi = value.
 # Writes the decimal digits; returns rax = end of them. Clobbers rcx, rdx, r8, r9.
 .globl fmt_u64

@@ -40,6 +40,8 @@ body_step:
     xor eax, eax
     mov qword ptr [rbx + C_IN_POS], rax
     mov qword ptr [rbx + C_IN_LEN], rax
+    test dword ptr [rbx + C_RX], RX_DRAINED
+    jnz .Lbs_wait                         # nothing to read until the next event
     mov edi, dword ptr [rbx + C_FD]
     lea rsi, [rbx + C_IN]
     mov edx, IN_CAP
@@ -48,6 +50,8 @@ body_step:
     test rax, rax
     jle 5f
     mov qword ptr [rbx + C_IN_LEN], rax
+    mov rdi, rbx
+    call note_short_read
     mov rdi, rbx                          # progress: the stall clock restarts
     mov rsi, qword ptr [rip + cfg_io_timeout]
     call set_deadline

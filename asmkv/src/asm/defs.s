@@ -300,3 +300,11 @@
 .equ ST_COMMIT, 6                # body stored, waiting for the group commit
 .equ C_COMMIT, 216               # i64 outcome in a group commit: R_201/R_204, COMMIT_FLUSHED, or -errno
 .equ COMMIT_FLUSHED, 0x10000     # data flushed, rename still to do
+
+# input readiness (worker.s): with edge-triggered epoll a short read means the
+# socket is empty until the next event, so the read that would say EAGAIN is skipped
+.equ C_RX, 224                   # u32 RX_* bits
+.equ RX_DRAINED, 1               # the last read was short: wait for an input event
+.equ RX_PEER_DONE, 2             # the peer closed or failed: always read to the end
+.equ EPOLLERR, 0x8
+.equ EPOLLHUP, 0x10

@@ -114,6 +114,7 @@ worker_main:
     imul rax, rbx, EPOLL_EVENT_SIZE
     lea rcx, [rip + w_events]
     mov edi, dword ptr [rcx + rax + EV_DATA]
+    mov esi, dword ptr [rcx + rax + EV_EVENTS]
     inc rbx
     cmp edi, dword ptr [rip + w_sigfd]
     je 4f
@@ -185,7 +186,9 @@ open_spare:
     mov dword ptr [rip + w_spare], eax    # stays negative if it failed
     ret
 
-# drive_fd: edi = a connection's fd. Drives it if it is open. Clobbers the caller-saved registers.
+# drive_fd: edi = a connection's fd, esi = the epoll events that came for it
+# (0 if none). Records input readiness and drives the connection if it is open.
+# Clobbers the caller-saved registers.
 drive_fd:
     mov eax, edi
     imul rax, rax, CONN_SIZE
@@ -193,7 +196,13 @@ drive_fd:
     add rdi, rax
     cmp dword ptr [rdi + C_STATE], ST_FREE
     je 1f
-    jmp conn_drive
+    test esi, EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR
+    jz 2f
+    and dword ptr [rdi + C_RX], ~RX_DRAINED    # new input (or its end) to read
+    test esi, EPOLLRDHUP | EPOLLHUP | EPOLLERR
+    jz 2f
+    or dword ptr [rdi + C_RX], RX_PEER_DONE     # no further edge will come
+2:  jmp conn_drive
 1:  ret
 
 # run_ready: drives the connections that used up their budget last round;
@@ -212,6 +221,7 @@ run_ready:
     imul rax, rax, CONN_SIZE
     add rax, qword ptr [rip + w_table]
     mov dword ptr [rax + C_QUEUED], 0
+    xor esi, esi                          # no new event: readiness unchanged
     call drive_fd
     jmp 1b
 2:  lea rdi, [rip + w_ready]              # keep what was queued meanwhile
@@ -259,6 +269,7 @@ accept_all:
     xor eax, eax
     mov qword ptr [rdi + C_IN_LEN], rax
     mov byte ptr [rdi + C_TMP], al
+    mov dword ptr [rdi + C_RX], eax
     mov rsi, qword ptr [rip + cfg_idle_timeout]
     call set_deadline
     mov edi, ebx
@@ -419,7 +430,10 @@ head_step:
     jb 3f
     mov rdi, rbx                          # full, but not of this head: compact
     call compact_input
-3:  mov edi, dword ptr [rbx + C_FD]
+3:  mov rax, -EAGAIN                    # drained: as good as a read saying so
+    test dword ptr [rbx + C_RX], RX_DRAINED
+    jnz 4f
+    mov edi, dword ptr [rbx + C_FD]
     mov rax, qword ptr [rbx + C_IN_LEN]
     lea rsi, [rbx + rax + C_IN]
     mov edx, IN_CAP
@@ -428,6 +442,8 @@ head_step:
     syscall
     test rax, rax
     jle 4f
+    mov rdi, rbx
+    call note_short_read
     mov rcx, qword ptr [rbx + C_IN_LEN]
     add qword ptr [rbx + C_IN_LEN], rax
     cmp rcx, qword ptr [rbx + C_IN_POS]   # the first bytes of a head start its clock
@@ -471,6 +487,19 @@ head_step:
     mov rdi, rbx
     call fail
     jmp .Lhs_go
+
+# note_short_read: rdi = conn, rax = bytes a read returned, rdx = bytes asked.
+# A short read emptied the socket: until the next input event there is
+# nothing to read (unless the peer has closed, which brings no further event).
+# Clobbers nothing.
+.globl note_short_read
+note_short_read:
+    cmp rax, rdx
+    jae 1f
+    test dword ptr [rdi + C_RX], RX_PEER_DONE
+    jnz 1f
+    or dword ptr [rdi + C_RX], RX_DRAINED
+1:  ret
 
 # compact_input: rdi = conn. Moves the unconsumed input to the start of C_IN.
 # Clobbers rax, rcx, rdx, rsi, rdi.

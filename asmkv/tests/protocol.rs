@@ -365,3 +365,31 @@ fn leading_empty_lines_and_absolute_form() {
     assert_eq!(w.status, 201);
     assert_eq!(get(&agent(), &s.url("/abs")).body, b"z");
 }
+
+#[test]
+fn half_closed_clients_get_their_answers_and_a_prompt_close() {
+    use std::io::Read;
+    use std::net::Shutdown;
+    let s = Server::start();
+    put(&agent(), &s.url("/h"), b"half");
+    for req in [
+        format!("GET /h HTTP/1.1\r\n{H}\r\n"),
+        format!("GET /h HTTP/1.1\r\n{H}\r\nGET /h HTTP/1.1\r\n{H}\r\n"),
+        format!("PUT /h2 HTTP/1.1\r\n{H}Content-Length: 3\r\n\r\nabc"),
+    ] {
+        let mut c = std::net::TcpStream::connect(s.addr).unwrap();
+        c.set_read_timeout(Some(std::time::Duration::from_secs(3)))
+            .unwrap();
+        c.write_all(req.as_bytes()).unwrap();
+        c.shutdown(Shutdown::Write).unwrap();
+        let start = std::time::Instant::now();
+        let mut got = Vec::new();
+        c.read_to_end(&mut got)
+            .expect("the server closes after answering");
+        assert!(start.elapsed() < std::time::Duration::from_secs(2));
+        let text = String::from_utf8_lossy(&got);
+        let answers = text.matches("HTTP/1.1 ").count();
+        assert_eq!(answers, req.matches("HTTP/1.1\r\n").count(), "{text}");
+    }
+    assert_eq!(get(&agent(), &s.url("/h2")).body, b"abc");
+}

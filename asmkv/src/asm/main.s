@@ -202,7 +202,7 @@ count_workers:
 4:  ret
 
 # open_listener: creates the non-blocking listening socket on cfg_addr:cfg_port
-# and prints "asmkv listening on http://ADDR:PORT" with the port really bound.
+# and stores the port really bound in cfg_port (port 0 picks a free one).
 # Exits with a clear message if the address cannot be used. Clobbers the caller-saved registers.
 open_listener:
     push rbx
@@ -259,18 +259,6 @@ open_listener:
     movzx eax, word ptr [rsp + 2]
     xchg al, ah
     mov word ptr [rip + cfg_port], ax
-    lea rdi, [rsp + 32]
-    lea rsi, [rip + msg_listening]
-    mov edx, OFFSET msg_listening_len
-    call copy
-    mov rdi, rax
-    call format_address
-    mov byte ptr [rax], LF
-    lea rdx, [rax + 1]
-    lea rsi, [rsp + 32]
-    sub rdx, rsi
-    mov edi, STDOUT
-    call write_all                        # a closed stdout is no reason to stop
     add rsp, 96
     pop rbx
     ret
@@ -285,6 +273,26 @@ open_listener:
     mov rcx, rbx
     neg ecx
     call fatal
+
+# announce: prints "asmkv listening on http://ADDR:PORT". Called once every
+# worker exists, so whoever reads the line may rely on a ready server.
+# Clobbers the caller-saved registers.
+announce:
+    sub rsp, 72
+    mov rdi, rsp
+    lea rsi, [rip + msg_listening]
+    mov edx, OFFSET msg_listening_len
+    call copy
+    mov rdi, rax
+    call format_address
+    mov byte ptr [rax], LF
+    lea rdx, [rax + 1]
+    mov rsi, rsp
+    sub rdx, rsi
+    mov edi, STDOUT
+    call write_all                        # a closed stdout is no reason to stop
+    add rsp, 72
+    ret
 
 # set_int_option: edi = socket, esi = level, edx = option. Sets it to 1.
 # Returns rax = 0 or -errno. Clobbers rcx, rdx, rsi, rdi, r8, r10, r11.
@@ -333,13 +341,14 @@ supervise:
     mov dword ptr [rip + master_pid], eax
     xor ebx, ebx                          # rbx, r12: the master has no caller to keep
 1:  cmp ebx, dword ptr [rip + cfg_workers]
-    jae .Lsv_wait
+    jae 3f
     mov edi, ebx
     call spawn_worker
     test rax, rax
     js .Lsv_fork_failed
     inc ebx
     jmp 1b
+3:  call announce
 .Lsv_wait:
     lea rdi, [rip + master_sigset]
     lea rsi, [rip + m_siginfo]

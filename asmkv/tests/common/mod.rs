@@ -63,13 +63,25 @@ impl Server {
             .unwrap_or_else(|| panic!("unexpected startup line {line:?}"))
             .parse()
             .expect("address");
-        Server {
+        let workers: usize = args
+            .iter()
+            .rposition(|a| *a == "--workers")
+            .map(|i| args[i + 1].parse().expect("--workers N"))
+            .unwrap();
+        let server = Server {
             child,
             addr,
             data: data.to_path_buf(),
             _stdout: stdout,
             _tmp: None,
-        }
+        };
+        // The startup line promises a ready server: every worker exists.
+        assert_eq!(
+            server.workers().len(),
+            workers,
+            "workers missing after the startup line"
+        );
+        server
     }
 
     pub fn url(&self, path: &str) -> String {

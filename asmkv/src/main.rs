@@ -11,6 +11,7 @@ core::arch::global_asm!(
     include_str!("asm/main.s"),
     include_str!("asm/cli.s"),
     include_str!("asm/worker.s"),
+    include_str!("asm/inbuf.s"),
     include_str!("asm/http.s"),
     include_str!("asm/body.s"),
     include_str!("asm/response.s"),

@@ -156,3 +156,43 @@ fn no_zombies_after_a_thousand_connections() {
         assert_ne!(state, 'Z', "zombie {pid}");
     }
 }
+
+/// Resident memory of a process, in bytes.
+fn rss_bytes(pid: i32) -> usize {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kib: usize = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().strip_suffix("kB"))
+        .map(|v| v.trim().parse().unwrap())
+        .expect("VmRSS");
+    kib * 1024
+}
+
+#[test]
+fn idle_keep_alive_connections_cost_little_memory() {
+    let limit = raise_nofile(8192);
+    let n = (limit as usize).saturating_sub(200).min(3000);
+    let s = Server::start_with(&["--workers", "1"]);
+    let worker = s.workers()[0];
+    put(&agent(), &s.url("/k"), b"value");
+    let before = rss_bytes(worker);
+    // each connection reads a request and is answered, then waits idle
+    let mut idle = Vec::with_capacity(n);
+    for _ in 0..n {
+        let mut c = Raw::connect(s.addr);
+        c.send(b"GET /k HTTP/1.1\r\nHost: t\r\n\r\n");
+        assert_eq!(c.response().body, b"value");
+        idle.push(c);
+    }
+    let grown = rss_bytes(worker).saturating_sub(before);
+    eprintln!("{} bytes resident per idle connection", grown / n);
+    // a connection slot is 1 KiB; the 32 KiB input buffer goes back to the
+    // pool while the connection is idle (a page or more each, without it)
+    assert!(
+        grown / n < 2048,
+        "{} bytes resident per idle connection ({grown} for {n})",
+        grown / n
+    );
+    drop(idle);
+}

@@ -42,8 +42,10 @@ body_step:
     mov qword ptr [rbx + C_IN_LEN], rax
     test dword ptr [rbx + C_RX], RX_DRAINED
     jnz .Lbs_wait                         # nothing to read until the next event
+    mov rdi, rbx
+    call inbuf_get
+    mov rsi, rax
     mov edi, dword ptr [rbx + C_FD]
-    lea rsi, [rbx + C_IN]
     mov edx, IN_CAP
     mov eax, SYS_read
     syscall
@@ -91,7 +93,7 @@ body_step:
     call fail
     jmp .Lbs_go
 
-# store_bytes: rdi = conn, rdx = count of bytes at C_IN[in_pos] to append to
+# store_bytes: rdi = conn, rdx = count of input bytes at in_pos to append to
 # the upload (count <= body bytes left). Advances in_pos, lowers C_BODY_LEFT,
 # raises C_BODY_TOTAL. Returns rax = 0 or -errno of the file write.
 # Clobbers rcx, rdx, rsi, rdi, r8, r11.
@@ -101,8 +103,8 @@ store_bytes:
     push r13
     mov rbx, rdi
     mov r12, rdx
-    mov rax, qword ptr [rbx + C_IN_POS]
-    lea rsi, [rbx + rax + C_IN]
+    mov rsi, qword ptr [rbx + C_IN_BUF]
+    add rsi, qword ptr [rbx + C_IN_POS]
     mov edi, dword ptr [rbx + C_UP_FD]
     call write_all
     test rax, rax
@@ -115,7 +117,7 @@ store_bytes:
     pop rbx
     ret
 
-# chunk_feed: rdi = conn in a chunked upload. Decodes C_IN[in_pos .. in_len)
+# chunk_feed: rdi = conn in a chunked upload. Decodes input [in_pos .. in_len)
 # (RFC 9112 7.1): chunk data goes to the file, sizes, extensions and trailers
 # are checked and dropped. Stops at the end of the body (CH_DONE), leaving any
 # pipelined bytes after it in the buffer.
@@ -149,7 +151,8 @@ chunk_feed:
     jmp .Lcf_next
 
 .Lcf_syntax:                              # one byte of framing
-    movzx r13d, byte ptr [rbx + r12 + C_IN]
+    mov rcx, qword ptr [rbx + C_IN_BUF]
+    movzx r13d, byte ptr [rcx + r12]
     inc r12
     mov qword ptr [rbx + C_IN_POS], r12
     cmp eax, CH_SIZE0

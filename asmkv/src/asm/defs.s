@@ -154,10 +154,13 @@
 .equ EXIT_USAGE, 2               # bad flag or unusable environment at startup
 
 # ---- connection slot: one per fd, in a table mmap'd by each worker ----------
+# Slots are small and dense, so an idle connection costs a quarter page. The
+# 32 KiB input buffer is lent from a pool (inbuf.s) only while a request is
+# being read or answered, and goes back when the connection waits idle.
 .equ C_STATE, 0        # u32 ST_*
 .equ C_FLAGS, 4        # u32 F_*
-.equ C_IN_LEN, 8       # u64 bytes held in C_IN
-.equ C_IN_POS, 16      # u64 first byte of C_IN not yet consumed
+.equ C_IN_LEN, 8       # u64 bytes held in the input buffer
+.equ C_IN_POS, 16      # u64 first byte of the input buffer not yet consumed
 .equ C_SCAN, 24        # u64 head-terminator search resumes here
 .equ C_BODY_LEFT, 32   # u64 Content-Length bytes left, or bytes left in chunk
 .equ C_BODY_TOTAL, 40  # u64 body bytes stored so far
@@ -175,15 +178,20 @@
 .equ C_CHUNK_ST, 116   # u32 CH_* chunked decoder state
 .equ C_CL, 120         # u64 Content-Length value
 .equ C_HOSTS, 128      # u32 Host fields seen
+.equ C_QUEUED, 132     # u32 1 while on the worker's ready list
 .equ C_HEAD_LEN, 136   # u64 length of the parsed request head
 .equ C_TMP, 144        # TMP_CAP bytes: temporary file name, NUL-terminated
 .equ TMP_CAP, 64
+.equ C_DEADLINE, 208   # u64 w_now second at which the connection expires
+.equ C_COMMIT, 216     # i64 outcome in a group commit: R_201/R_204, COMMIT_FLUSHED, or -errno
+.equ C_RX, 224         # u32 RX_* bits
+.equ C_IN_BUF, 232     # u64 the lent input buffer (request heads, body bytes), 0 if none
 .equ C_NAME, 256       # 256 bytes: encoded key (file name), NUL-terminated
 .equ C_OUT, 512        # response head (and short error body)
 .equ OUT_CAP, 512
-.equ C_IN, 1024        # input buffer: request heads and body bytes
-.equ IN_CAP, 32768
-.equ CONN_SIZE, C_IN + IN_CAP
+.equ CONN_SIZE, 1024
+.equ IN_CAP, 32768     # one input buffer; a power of two (IN_SHIFT)
+.equ IN_SHIFT, 15
 
 # connection states
 .equ ST_FREE, 0
@@ -261,7 +269,6 @@
                                  # error response is not destroyed by a reset
 .equ ST_LINGER, 5                # response sent, write side shut, discarding input
 .equ LINGER_MAX, 1 << 20         # input discarded while lingering, at most
-.equ C_QUEUED, 132               # u32 1 while on the worker's ready list
 .equ SYS_lseek, 8
 .equ SEEK_SET, 0
 .equ EISDIR, 21
@@ -284,7 +291,6 @@
 .equ TFD_CLOEXEC, 0x80000
 .equ TFD_TIMER_ABSTIME, 1
 .equ DATE_LEN, 29                # "Sun, 06 Nov 1994 08:49:37 GMT"
-.equ C_DEADLINE, 208             # u64 w_now second at which the connection expires
 .equ DEFAULT_IDLE_TIMEOUT, 60    # no request in progress
 .equ DEFAULT_REQUEST_TIMEOUT, 10 # from the first byte of a head to its end
 .equ DEFAULT_IO_TIMEOUT, 30      # longest stall of a body or a response
@@ -298,12 +304,10 @@
 .equ SYS_sync_file_range, 277
 .equ SYNC_FILE_RANGE_WRITE, 2
 .equ ST_COMMIT, 6                # body stored, waiting for the group commit
-.equ C_COMMIT, 216               # i64 outcome in a group commit: R_201/R_204, COMMIT_FLUSHED, or -errno
 .equ COMMIT_FLUSHED, 0x10000     # data flushed, rename still to do
 
 # input readiness (worker.s): with edge-triggered epoll a short read means the
 # socket is empty until the next event, so the read that would say EAGAIN is skipped
-.equ C_RX, 224                   # u32 RX_* bits
 .equ RX_DRAINED, 1               # the last read was short: wait for an input event
 .equ RX_PEER_DONE, 2             # the peer closed or failed: always read to the end
 .equ EPOLLERR, 0x8

@@ -7,7 +7,7 @@
 
 
 # find_head_end: rdi = conn. Looks for the empty line that ends the head in
-# C_IN[in_pos .. in_len), resuming where the last call stopped (C_SCAN), so a
+# the input buffer [in_pos .. in_len), resuming where the last call stopped (C_SCAN), so a
 # head trickling in byte by byte costs linear time.
 # Returns rax = head length including the final CRLF, 0 if not there yet,
 # -1 on a bare LF. Clobbers rcx, rdx, rsi, r8.
@@ -19,7 +19,7 @@ find_head_end:
     cmp rdx, HEAD_MAX
     jbe 1f
     mov edx, HEAD_MAX
-1:  lea rsi, [rdi + rsi + C_IN]
+1:  add rsi, qword ptr [rdi + C_IN_BUF]   # not read when nothing is held
     mov rcx, qword ptr [rdi + C_SCAN]
 2:  cmp rcx, rdx
     jae 5f
@@ -45,7 +45,7 @@ find_head_end:
     xor eax, eax
     ret
 
-# parse_request: rdi = conn whose C_IN[in_pos ..] holds a complete head of
+# parse_request: rdi = conn whose input buffer [in_pos ..] holds a complete head of
 # C_HEAD_LEN bytes. Parses and validates it, consumes it, and starts the
 # response or the body upload (every outcome leaves a next state set).
 # Returns nothing. Clobbers the caller-saved registers.
@@ -59,7 +59,8 @@ parse_request:
     sub rsp, 16                         # [rsp] = target length
     mov rbx, rdi
     mov rax, qword ptr [rbx + C_IN_POS]
-    lea r12, [rbx + rax + C_IN]
+    mov r12, qword ptr [rbx + C_IN_BUF]
+    add r12, rax
     mov r13, r12
     add r13, qword ptr [rbx + C_HEAD_LEN]
     add rax, qword ptr [rbx + C_HEAD_LEN]

@@ -47,6 +47,9 @@ worker_main:
     cmp rax, -4096
     ja .Lwm_failed
     mov qword ptr [rip + w_table], rax
+    call inbuf_init
+    test rax, rax
+    js .Lwm_failed
 
     mov edi, EPOLL_CLOEXEC
     mov eax, SYS_epoll_create1
@@ -268,6 +271,7 @@ accept_all:
     mov dword ptr [rdi + C_GET_FD], -1
     xor eax, eax
     mov qword ptr [rdi + C_IN_LEN], rax
+    mov qword ptr [rdi + C_IN_BUF], rax   # lent when the first bytes come
     mov byte ptr [rdi + C_TMP], al
     mov dword ptr [rdi + C_RX], eax
     mov rsi, qword ptr [rip + cfg_idle_timeout]
@@ -405,7 +409,8 @@ head_step:
     lea rcx, [rax + 2]
     cmp rcx, qword ptr [rbx + C_IN_LEN]
     ja 2f
-    cmp word ptr [rbx + rax + C_IN], 0x0a0d
+    mov rdx, qword ptr [rbx + C_IN_BUF]   # bytes are held: so is a buffer
+    cmp word ptr [rdx + rax], 0x0a0d
     jne 2f
     mov qword ptr [rbx + C_IN_POS], rcx
     jmp 1b
@@ -433,9 +438,12 @@ head_step:
 3:  mov rax, -EAGAIN                    # drained: as good as a read saying so
     test dword ptr [rbx + C_RX], RX_DRAINED
     jnz 4f
-    mov edi, dword ptr [rbx + C_FD]
+    mov rdi, rbx
+    call inbuf_get
+    mov rsi, rax
     mov rax, qword ptr [rbx + C_IN_LEN]
-    lea rsi, [rbx + rax + C_IN]
+    add rsi, rax
+    mov edi, dword ptr [rbx + C_FD]
     mov edx, IN_CAP
     sub rdx, rax
     mov eax, SYS_read
@@ -462,7 +470,12 @@ head_step:
     mov rax, qword ptr [rbx + C_IN_LEN]
     cmp rax, qword ptr [rbx + C_IN_POS]
     je .Lhs_close
-5:  mov eax, STEP_WAIT
+5:  mov rax, qword ptr [rbx + C_IN_LEN]
+    cmp rax, qword ptr [rbx + C_IN_POS]
+    jne 6f
+    mov rdi, rbx                          # idle between requests: lend the buffer out
+    call inbuf_put
+6:  mov eax, STEP_WAIT
     pop rbx
     ret
 .Lhs_close:
@@ -475,8 +488,8 @@ head_step:
     ret
 .Lhs_too_large:
     # no line end at all in HEAD_MAX bytes: the request line (its URI) is too long
-    mov rax, qword ptr [rbx + C_IN_POS]
-    lea rdi, [rbx + rax + C_IN]
+    mov rdi, qword ptr [rbx + C_IN_BUF]
+    add rdi, qword ptr [rbx + C_IN_POS]
     mov ecx, HEAD_MAX
     mov al, LF
     repne scasb
@@ -501,16 +514,16 @@ note_short_read:
     or dword ptr [rdi + C_RX], RX_DRAINED
 1:  ret
 
-# compact_input: rdi = conn. Moves the unconsumed input to the start of C_IN.
-# Clobbers rax, rcx, rdx, rsi, rdi.
+# compact_input: rdi = conn. Moves the unconsumed input to the start of its
+# buffer (none is needed when there is no input). Clobbers rax, rcx, rdx, rsi, rdi.
 compact_input:
     mov rdx, qword ptr [rdi + C_IN_LEN]
     mov rax, qword ptr [rdi + C_IN_POS]
     sub rdx, rax
     mov qword ptr [rdi + C_IN_LEN], rdx
     mov qword ptr [rdi + C_IN_POS], 0
-    lea rsi, [rdi + rax + C_IN]
-    add rdi, C_IN
+    mov rdi, qword ptr [rdi + C_IN_BUF]
+    lea rsi, [rdi + rax]
     jmp copy                              # forward copy: safe with dst < src
 
 # write_step: rdi = conn in ST_WRITE. Sends the head in C_OUT, then the value
@@ -640,8 +653,9 @@ done_step:
 linger_step:
     push rbx
     mov rbx, rdi
+    call inbuf_get
+    mov rsi, rax
     mov edi, dword ptr [rbx + C_FD]
-    lea rsi, [rbx + C_IN]
     mov edx, IN_CAP
     mov eax, SYS_read
     syscall
@@ -752,7 +766,9 @@ conn_close:
     mov eax, SYS_close
     syscall
     mov dword ptr [rbx + C_GET_FD], -1
-2:  mov edi, dword ptr [rbx + C_FD]
+2:  mov rdi, rbx
+    call inbuf_put
+    mov edi, dword ptr [rbx + C_FD]
     mov eax, SYS_close                    # nothing of ours is left unsent to lose
     syscall
     mov dword ptr [rbx + C_STATE], ST_FREE

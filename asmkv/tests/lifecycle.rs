@@ -39,8 +39,11 @@ fn startup_errors_are_one_clear_line_and_exit_2() {
         (vec!["--listen"], "missing value"),
         (
             vec!["--listen", "localhost:80:1", "--data", d],
-            "bad value for flag: --listen",
+            "bad value for flag --listen (want A.B.C.D:PORT or localhost:PORT): localhost:80:1",
         ),
+        (vec!["--listen", "localhost", "--data", d], "--listen"),
+        (vec!["--listen", "localhostx:80", "--data", d], "--listen"),
+        (vec!["--listen", "10.0.0:80", "--data", d], "--listen"),
         (vec!["--listen", "1.2.3.256:80", "--data", d], "bad value"),
         (
             vec!["--listen", "127.0.0.1:65536", "--data", d],
@@ -61,6 +64,32 @@ fn startup_errors_are_one_clear_line_and_exit_2() {
         );
         assert_eq!(err.lines().count(), 1, "{err}");
     }
+}
+
+#[test]
+fn localhost_names_the_loopback_address() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut child = Command::new(BIN)
+        .args(["--listen", "LocalHost:0", "--workers", "1", "--data"])
+        .arg(tmp.path())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.as_mut().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    let addr: std::net::SocketAddr = line
+        .trim()
+        .strip_prefix("asmkv listening on http://")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(addr.ip().is_loopback() && addr.port() != 0, "{line}");
 }
 
 #[test]

@@ -37,7 +37,7 @@ parse_args:
     mov rdi, qword ptr [r12 + rbx*8 + 8]
     call parse_listen
     test eax, eax
-    jnz .Largs_bad_value
+    jnz .Largs_bad_listen
     jmp .Largs_step2
 
 .Largs_data:
@@ -146,6 +146,13 @@ parse_args:
     xor ecx, ecx
     call fatal
 
+.Largs_bad_listen:
+    lea rdi, [rip + err_bad_listen]
+    mov esi, OFFSET err_bad_listen_len
+    mov rdx, qword ptr [r12 + rbx*8 + 8]
+    xor ecx, ecx
+    call fatal
+
 .Largs_unknown:
     lea rdi, [rip + err_unknown]
     mov esi, OFFSET err_unknown_len
@@ -153,11 +160,21 @@ parse_args:
     xor ecx, ecx
     call fatal
 
-# parse_listen: rdi = "A.B.C.D:PORT" (NUL-terminated).
+# parse_listen: rdi = "A.B.C.D:PORT" or "localhost:PORT" (NUL-terminated).
 # On success stores cfg_addr and cfg_port and returns eax = 0; else eax = 1
 # and the config is unchanged. Clobbers rcx, rdx, rsi, rdi, r8-r10.
 parse_listen:
-    xor r9d, r9d              # octet index
+    push rdi
+    lea rsi, [rip + word_localhost]
+    mov edx, OFFSET word_localhost_len
+    call ci_eq                # stops at the first difference: no over-read
+    pop rdi
+    test eax, eax
+    jz 1f
+    add rdi, OFFSET word_localhost_len
+    mov r10d, LOOPBACK_ADDR   # the name is fixed: no resolver, no /etc/hosts
+    jmp .Lpl_port
+1:  xor r9d, r9d              # octet index
     xor r10d, r10d            # address bytes, first octet lowest (network order in memory)
 .Lpl_octet:
     xor eax, eax              # octet value
@@ -190,6 +207,7 @@ parse_listen:
     jmp .Lpl_octet
 3:  cmp edx, ':'
     jne .Lpl_bad
+.Lpl_port:
     call parse_cstr_u64
     test edx, edx
     jnz .Lpl_bad
@@ -248,6 +266,10 @@ err_missing:   .ascii "missing value for flag"
 .equ err_missing_len, . - err_missing
 err_bad_value: .ascii "bad value for flag"
 .equ err_bad_value_len, . - err_bad_value
+err_bad_listen: .ascii "bad value for flag --listen (want A.B.C.D:PORT or localhost:PORT)"
+.equ err_bad_listen_len, . - err_bad_listen
+word_localhost: .ascii "localhost:"
+.equ word_localhost_len, . - word_localhost
 err_unknown:   .ascii "unknown argument"
 .equ err_unknown_len, . - err_unknown
 version_text:  .ascii "asmkv 0.1.0\n"
@@ -257,7 +279,7 @@ usage_text:
     .ascii "             [--max-body BYTES] [--idle-timeout S] [--request-timeout S]\n"
     .ascii "             [--io-timeout S] [--help] [--version]\n\n"
     .ascii "A durable HTTP/1.1 key-value store: GET, HEAD, PUT, POST and DELETE /KEY.\n\n"
-    .ascii "  --listen ADDR:PORT   IPv4 address and port (default 127.0.0.1:8080; port 0 picks a free one)\n"
+    .ascii "  --listen ADDR:PORT   IPv4 address (or localhost) and port (default 127.0.0.1:8080;\n                       port 0 picks a free one)\n"
     .ascii "  --data DIR           one file per key lives here (default ./data, created if missing)\n"
     .ascii "  --workers N          worker processes, 1-256 (default: the CPUs this process may use)\n"
     .ascii "  --sync always|none   always: a write is flushed to disk before it is acknowledged (default)\n"

@@ -139,7 +139,8 @@
 
 # ---- server limits and defaults ----------------------------------------------
 .equ DEFAULT_PORT, 8080
-.equ DEFAULT_ADDR, 0x0100007f    # 127.0.0.1 as stored in memory (network order)
+.equ LOOPBACK_ADDR, 0x0100007f   # 127.0.0.1 as stored in memory (network order)
+.equ DEFAULT_ADDR, LOOPBACK_ADDR
 .equ DEFAULT_MAX_BODY, 1 << 30   # 1 GiB
 .equ MAX_BODY_LIMIT, 1 << 60     # keeps every size sum far from overflow
 .equ MAX_WORKERS, 256

@@ -13,8 +13,8 @@ fn durable_puts_flush_data_then_rename_then_directory_then_answer() {
     let data = tmp.path().join("data");
     let trace = tmp.path().join("trace");
     let mut child = Command::new("strace")
-        .args(["-ff", "-qq", "-s", "64", "-e"])
-        .arg("trace=openat,fdatasync,fsync,renameat,renameat2,sendto")
+        .args(["-f", "-qq", "-s", "64", "-e"])
+        .arg("trace=openat,read,fdatasync,fsync,renameat,renameat2,sendto,clone")
         .arg("-o")
         .arg(&trace)
         .args([BIN, "--listen", "127.0.0.1:0", "--workers", "2", "--data"])
@@ -55,65 +55,130 @@ fn durable_puts_flush_data_then_rename_then_directory_then_answer() {
     let status = wait_timeout(&mut child, std::time::Duration::from_secs(20)).expect("stop");
     assert!(status.success());
 
-    let mut answers = 0;
-    let mut dir_flushes = 0;
-    for entry in std::fs::read_dir(tmp.path()).unwrap().flatten() {
-        let name = entry.file_name().to_string_lossy().to_string();
-        if !name.starts_with("trace.") {
-            continue;
-        }
-        let text = std::fs::read_to_string(entry.path()).unwrap();
-        let mut tmp_of_fd: HashMap<String, String> = HashMap::new();
-        let mut synced: HashSet<String> = HashSet::new();
-        // A worker serves many connections, and an answer may be sent a little
-        // after others' work (it yields between steps), so the check is: when any
-        // 2xx goes out, no rename of this process is still waiting for its
-        // directory flush, and there were at least as many renames as answers.
-        let mut unflushed_rename = false;
-        let mut renames = 0;
-        let mut local_answers = 0;
-        for l in text.lines() {
-            if l.starts_with("openat(") && l.contains("\".tmp-") && !l.contains("probe") {
-                let tmp = l.split('"').nth(1).unwrap().to_string();
-                let fd = l.rsplit("= ").next().unwrap().trim().to_string();
-                tmp_of_fd.insert(fd, tmp);
-            } else if let Some(rest) = l.strip_prefix("fdatasync(") {
-                let fd = rest.split(')').next().unwrap();
-                assert!(l.ends_with("= 0"), "{l}");
-                synced.insert(tmp_of_fd[fd].clone());
-            } else if l.starts_with("renameat") {
-                let tmp = l.split('"').nth(1).unwrap();
-                if l.ends_with("= 0") {
-                    assert!(
-                        synced.contains(tmp),
-                        "renamed before its data was flushed: {l}"
-                    );
-                    unflushed_rename = true;
-                    renames += 1;
-                }
-            } else if l.starts_with("fsync(") {
-                assert!(l.ends_with("= 0"), "{l}");
-                unflushed_rename = false;
-            } else if l.starts_with("sendto(")
-                && (l.contains("\"HTTP/1.1 201") || l.contains("\"HTTP/1.1 204"))
-            {
-                assert!(
-                    !unflushed_rename,
-                    "answered before the directory was flushed: {l}"
-                );
-                local_answers += 1;
-                assert!(renames >= local_answers, "an answer without a rename: {l}");
-            }
-        }
-        answers += local_answers;
-        dir_flushes += text.lines().filter(|l| l.starts_with("fsync(")).count();
-    }
-    assert_eq!(answers, 200, "every acknowledged PUT was checked");
-    eprintln!("{answers} acknowledged writes, {dir_flushes} directory flushes");
+    let text = std::fs::read_to_string(&trace).unwrap();
+    let check = check_flush_order(&text);
+    assert_eq!(check.answers, 200, "every acknowledged PUT was checked");
+    eprintln!(
+        "{} acknowledged writes, {} directory flushes",
+        check.answers, check.dir_flushes
+    );
     // group commit: concurrent writes share directory flushes
     assert!(
-        dir_flushes < answers,
-        "{dir_flushes} directory flushes for {answers} writes"
+        check.dir_flushes < check.answers,
+        "{} directory flushes for {} writes",
+        check.dir_flushes,
+        check.answers
+    );
+}
+
+struct FlushOrder {
+    answers: usize,
+    dir_flushes: usize,
+}
+
+/// Replays an `strace -f` log of the server (every thread, in the order the
+/// kernel saw the calls) and checks each 2xx answer to a PUT against the calls
+/// made for that very upload: its temporary file was opened, its data flushed
+/// (fdatasync) before it was renamed over the key, and a directory flush
+/// *started after* that rename had *completed* before the answer was sent.
+/// Threads (a worker and its flusher) share descriptors; worker processes do not.
+fn check_flush_order(text: &str) -> FlushOrder {
+    let mut group: HashMap<String, String> = HashMap::new(); // thread -> its process
+    let mut pending: HashMap<String, (usize, String)> = HashMap::new(); // unfinished calls
+    let mut put_socket: HashMap<String, String> = HashMap::new(); // thread -> socket of its last PUT head
+    let mut tmp_of_fd: HashMap<(String, String), String> = HashMap::new();
+    let mut socket_of_tmp: HashMap<String, (String, String)> = HashMap::new();
+    let mut synced: HashSet<String> = HashSet::new();
+    let mut renamed: HashMap<(String, String), usize> = HashMap::new(); // upload's socket -> rename done at
+    let mut flushes: Vec<(usize, usize)> = Vec::new(); // directory flushes: (start, end)
+    let mut answers = 0;
+    let quoted = |l: &str, n: usize| l.split('"').nth(n).unwrap_or("").to_string();
+    let first_arg = |l: &str| {
+        let inner = &l[l.find('(').unwrap() + 1..];
+        inner.split([',', ')']).next().unwrap().trim().to_string()
+    };
+    for (at, raw) in text.lines().enumerate() {
+        // "PID  call(...)": strace pads the thread id
+        let Some((tid, rest)) = raw.split_once(' ') else {
+            continue;
+        };
+        let rest = rest.trim_start();
+        let tid = tid.to_string();
+        let g = group.get(&tid).cloned().unwrap_or_else(|| tid.clone());
+        // the call's text and when it started
+        let (started, call) = if let Some(resumed) = rest.strip_prefix("<... ") {
+            let Some((start, head)) = pending.remove(&tid) else {
+                continue;
+            };
+            let tail = resumed.split_once("resumed>").map(|x| x.1).unwrap_or("");
+            (start, format!("{head}{tail}"))
+        } else if let Some(head) = rest.strip_suffix(" <unfinished ...>") {
+            if head.starts_with("sendto(") {
+                // an answer counts from when it starts to go out
+                let key = (g.clone(), first_arg(head));
+                if is_put_answer(head) {
+                    answers += 1;
+                    check_answer(head, at, renamed.remove(&key), &flushes);
+                }
+            }
+            pending.insert(tid, (at, head.to_string()));
+            continue;
+        } else {
+            (at, rest.to_string())
+        };
+        let ok = call.trim_end().ends_with("= 0");
+        let ret = call.rsplit("= ").next().unwrap_or("").trim().to_string();
+        if call.starts_with("clone(") && call.contains("CLONE_THREAD") {
+            group.insert(ret, g.clone());
+        } else if call.starts_with("read(") && quoted(&call, 1).starts_with("PUT /") {
+            put_socket.insert(tid.clone(), first_arg(&call));
+        } else if call.starts_with("openat(") && quoted(&call, 1).starts_with(".tmp-") {
+            let name = quoted(&call, 1);
+            if name.contains("probe") {
+                continue;
+            }
+            let socket = put_socket
+                .get(&tid)
+                .cloned()
+                .expect("an upload without its request");
+            tmp_of_fd.insert((g.clone(), ret), name.clone());
+            socket_of_tmp.insert(name, (g.clone(), socket));
+        } else if call.starts_with("fdatasync(") {
+            assert!(ok, "{call}");
+            synced.insert(tmp_of_fd[&(g.clone(), first_arg(&call))].clone());
+        } else if call.starts_with("renameat") && ok {
+            let name = quoted(&call, 1);
+            assert!(
+                synced.contains(&name),
+                "renamed before its data was flushed: {call}"
+            );
+            renamed.insert(socket_of_tmp[&name].clone(), at);
+        } else if call.starts_with("fsync(") {
+            assert!(ok, "{call}");
+            flushes.push((started, at));
+        } else if call.starts_with("sendto(") && started == at && is_put_answer(&call) {
+            answers += 1;
+            let key = (g.clone(), first_arg(&call));
+            check_answer(&call, at, renamed.remove(&key), &flushes);
+        }
+    }
+    FlushOrder {
+        answers,
+        dir_flushes: flushes.len(),
+    }
+}
+
+fn is_put_answer(call: &str) -> bool {
+    call.contains("\"HTTP/1.1 201") || call.contains("\"HTTP/1.1 204")
+}
+
+fn check_answer(call: &str, at: usize, renamed_at: Option<usize>, flushes: &[(usize, usize)]) {
+    let renamed_at = renamed_at.unwrap_or_else(|| panic!("an answer without its rename: {call}"));
+    assert!(
+        flushes
+            .iter()
+            .any(|&(start, end)| start > renamed_at && end < at),
+        "answered before the directory was flushed after its rename: {call}"
     );
 }
 

@@ -1,13 +1,17 @@
 # commit.s - making completed uploads the keys' values, durably and in groups.
 #
 # With --sync always an upload whose body is complete is not committed at
-# once: it waits on the worker's commit list until the current round of
-# events has been handled, and then the whole group is committed together:
+# once: it waits on the worker's commit list, and the uploads gathered there
+# are committed together, as a group, by the worker's flusher thread:
 #   1. each file's data is flushed (fdatasync; its writeback was started with
 #      sync_file_range when its body completed, so the flushes overlap),
 #   2. each file is renamed over its key, never before its own data is durable,
 #   3. the directory is flushed once for the whole group,
-#   4. every client of the group gets its 201 or 204.
+#   4. the flusher tells the worker, and every client of the group gets its
+#      201 or 204 from the worker.
+# Flushes block; in the flusher they block nobody but the group, while the
+# worker goes on serving reads and receiving uploads, which gather into the
+# next group. One group is with the flusher at a time.
 # A crash at any point leaves every key with its old value or its new one, and
 # no 2xx is sent for a value whose name is not yet durable.
 # With --sync none a completed upload is renamed and answered at once.
@@ -64,22 +68,157 @@ commit_now:
     pop rbx
     ret
 
-# commit_batch: commits every upload on the commit list (see the top of this
-# file) and starts sending their answers. Uploads queued while it answers (a
-# pipelined PUT) stay on the list for the next round.
+# commit_start: called at the end of every round of the worker's loop. If no
+# group is with the flusher and uploads wait, they become the next group and
+# the flusher is woken. Clobbers the caller-saved registers.
+.globl commit_start
+commit_start:
+    cmp dword ptr [rip + w_group_n], 0    # one group at a time: the next one
+    jne 1f                                # gathers meanwhile
+    mov edx, dword ptr [rip + w_commit_n]
+    test edx, edx
+    jz 1f
+    mov dword ptr [rip + w_group_n], edx
+    mov dword ptr [rip + w_commit_n], 0
+    lea rdi, [rip + w_group]
+    lea rsi, [rip + w_commit]
+    shl rdx, 3
+    call copy
+    mov edi, dword ptr [rip + w_go_fd]
+    call signal_event
+    test rax, rax
+    js commit_lost
+1:  ret
+
+# commit_done: on the flusher's "done" event. Answers every upload of the
+# group by its outcome (C_COMMIT) and sends what the socket takes now, then
+# hands the flusher the uploads that completed meanwhile.
 # Clobbers the caller-saved registers.
-.globl commit_batch
-commit_batch:
+.globl commit_done
+commit_done:
+    push rbx
+    push r12
+    push r13
+    sub rsp, 8
+    mov edi, dword ptr [rip + w_done_fd]
+    mov rsi, rsp
+    mov edx, 8
+    mov eax, SYS_read                     # resets the count; EAGAIN if already read
+    syscall
+    xor r12d, r12d
+    mov r13d, dword ptr [rip + w_group_n]
+1:  cmp r12d, r13d
+    jae 3f
+    lea rax, [rip + w_group]
+    mov rbx, qword ptr [rax + r12*8]
+    inc r12d
+    mov rsi, qword ptr [rbx + C_COMMIT]
+    mov rdi, rbx
+    test rsi, rsi
+    js 2f
+    call respond
+    mov rdi, rbx
+    call conn_drive
+    jmp 1b
+2:  call reject_upload
+    mov rdi, rbx
+    call conn_drive
+    jmp 1b
+3:  mov dword ptr [rip + w_group_n], 0
+    add rsp, 8
+    pop r13
+    pop r12
+    pop rbx
+    jmp commit_start
+
+# commit_lost: the flusher cannot be reached, so no upload could ever be
+# answered: the worker exits and the master starts a new one. Never returns.
+commit_lost:
+    mov edi, 1
+    mov eax, SYS_exit_group
+    syscall
+
+# signal_event: edi = an eventfd. Adds one to its count.
+# Returns rax = 8 or -errno. Clobbers rcx, rdx, rsi, r11.
+signal_event:
+    push 1
+1:  mov rsi, rsp
+    mov edx, 8
+    mov eax, SYS_write
+    syscall
+    cmp rax, -EINTR
+    je 1b
+    add rsp, 8
+    ret
+
+# flusher_start: creates the worker's flusher thread and the two eventfds that
+# connect them. Returns rax >= 0, or -errno. Clobbers the caller-saved registers.
+.globl flusher_start
+flusher_start:
+    xor edi, edi
+    mov esi, EFD_CLOEXEC                  # the flusher blocks on it
+    mov eax, SYS_eventfd2
+    syscall
+    test rax, rax
+    js 1f
+    mov dword ptr [rip + w_go_fd], eax
+    xor edi, edi
+    mov esi, EFD_CLOEXEC | EFD_NONBLOCK   # the worker's epoll loop watches it
+    mov eax, SYS_eventfd2
+    syscall
+    test rax, rax
+    js 1f
+    mov dword ptr [rip + w_done_fd], eax
+    mov edi, CLONE_THREAD_FLAGS
+    lea rsi, [rip + flusher_stack_top]
+    xor edx, edx
+    xor r10d, r10d
+    xor r8d, r8d
+    mov eax, SYS_clone
+    syscall
+    test rax, rax
+    jz flusher_main                       # the new thread, on its own stack
+1:  ret
+
+# flusher_main: the flusher thread; never returns. Waits for a group, makes it
+# durable (steps 1 to 3 at the top of this file), and tells the worker. It
+# shares the worker's memory and descriptors, and touches only the group's
+# connections, which the worker leaves alone while they are in ST_COMMIT.
+# Any failure to hear or answer the worker ends the whole worker process.
+flusher_main:
+    sub rsp, 16
+1:  mov edi, dword ptr [rip + w_go_fd]
+    mov rsi, rsp
+    mov edx, 8
+    mov eax, SYS_read
+    syscall
+    cmp rax, -EINTR
+    je 1b
+    test rax, rax
+    js commit_lost
+    call flush_group
+    mov edi, dword ptr [rip + w_done_fd]
+    call signal_event
+    test rax, rax
+    js commit_lost
+    jmp 1b
+
+# flush_group: (flusher thread) for every upload of the group: flush its data
+# and close it, rename it over its key, then flush the directory once.
+# Leaves each outcome in C_COMMIT: R_201/R_204, or -errno.
+# Clobbers the caller-saved registers.
+flush_group:
     push rbx
     push r12
     push r13
     push r14
-    mov r13d, dword ptr [rip + w_commit_n]
+    sub rsp, 8
+    mov r13d, dword ptr [rip + w_group_n]
     # 1. flush each file's data, then close it
     xor r12d, r12d
 1:  cmp r12d, r13d
     jae 2f
-    call .Lcb_conn
+    call .Lfg_conn
     mov qword ptr [rbx + C_COMMIT], COMMIT_FLUSHED
     mov edi, dword ptr [rbx + C_UP_FD]
     mov eax, SYS_fdatasync
@@ -101,7 +240,7 @@ commit_batch:
     xor r14d, r14d                        # renamed
 5:  cmp r12d, r13d
     jae 6f
-    call .Lcb_conn
+    call .Lfg_conn
     inc r12d
     cmp qword ptr [rbx + C_COMMIT], COMMIT_FLUSHED
     jne 5b
@@ -122,42 +261,21 @@ commit_batch:
     xor r12d, r12d                        # renamed but not durable: do not acknowledge
 7:  cmp r12d, r13d
     jae 8f
-    call .Lcb_conn
+    call .Lfg_conn
     inc r12d
     cmp qword ptr [rbx + C_COMMIT], 0
     jl 7b
     mov qword ptr [rbx + C_COMMIT], r14
     jmp 7b
-    # 4. answer, and send what the socket takes now
-8:  xor r12d, r12d
-9:  cmp r12d, r13d
-    jae 11f
-    call .Lcb_conn
-    inc r12d
-    mov rsi, qword ptr [rbx + C_COMMIT]
-    mov rdi, rbx
-    test rsi, rsi
-    js 10f
-    call respond
-    jmp 12f
-10: call reject_upload
-12: mov rdi, rbx
-    call conn_drive
-    jmp 9b
-    # keep what was queued meanwhile
-11: lea rdi, [rip + w_commit]
-    lea rsi, [rip + w_commit_n]
-    mov edx, r13d
-    mov ecx, 3                            # 8-byte entries
-    call drop_front
+8:  add rsp, 8
     pop r14
     pop r13
     pop r12
     pop rbx
     ret
-# .Lcb_conn: rbx = w_commit[r12] (a local helper of commit_batch).
-.Lcb_conn:
-    lea rax, [rip + w_commit]
+# .Lfg_conn: rbx = w_group[r12] (a local helper of flush_group).
+.Lfg_conn:
+    lea rax, [rip + w_group]
     mov rbx, qword ptr [rax + r12*8]
     ret
 
@@ -168,6 +286,7 @@ commit_batch:
 rename_upload:
     push rbx
     push r12
+    sub rsp, STAT_SIZE + 8                # the probe's stat: w_stat is the worker's
     mov rbx, rdi
     mov edi, dword ptr [rip + dir_fd]
     lea rsi, [rbx + C_TMP]
@@ -198,13 +317,14 @@ rename_upload:
     mov byte ptr [rbx + C_TMP], 0         # nothing left to clean up
     mov eax, r12d
 .Lru_out:
+    add rsp, STAT_SIZE + 8
     pop r12
     pop rbx
     ret
 .Lru_probe:
     mov edi, dword ptr [rip + dir_fd]
     lea rsi, [rbx + C_NAME]
-    lea rdx, [rip + w_stat]
+    mov rdx, rsp
     mov r10d, AT_SYMLINK_NOFOLLOW
     mov eax, SYS_newfstatat
     syscall
@@ -232,8 +352,14 @@ reject_upload:
     ret
 
 .bss
-.p2align 3
-.globl w_commit_n
-w_commit:   .space MAX_FDS * 8     # connections waiting for the group commit
+.p2align 4
+flusher_stack:     .space FLUSHER_STACK
+flusher_stack_top:
+.globl w_done_fd
+w_commit:   .space MAX_FDS * 8     # completed uploads gathering for the next group
+w_group:    .space MAX_FDS * 8     # the group with the flusher
 w_commit_n: .space 4
+w_group_n:  .space 4               # 0: the flusher is idle
+w_go_fd:    .space 4               # eventfd: worker -> flusher, "a group is ready"
+w_done_fd:  .space 4               # eventfd: flusher -> worker, "the group is durable"
 .text

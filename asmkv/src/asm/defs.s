@@ -302,6 +302,13 @@
 .equ ACCEPT_BATCH, 1             # connections taken per wakeup of the listener
 
 # group commit (commit.s)
+.equ SYS_clone, 56
+.equ SYS_eventfd2, 290
+.equ EFD_NONBLOCK, 0x800
+.equ EFD_CLOEXEC, 0x80000
+# a thread: shared memory, files, fs info and signal handling, same process
+.equ CLONE_THREAD_FLAGS, 0x100 | 0x200 | 0x400 | 0x800 | 0x10000 | 0x40000
+.equ FLUSHER_STACK, 65536
 .equ SYS_sync_file_range, 277
 .equ SYNC_FILE_RANGE_WRITE, 2
 .equ ST_COMMIT, 6                # body stored, waiting for the group commit

@@ -8,9 +8,10 @@
 # the ready list, so one fast client cannot starve the others.
 #
 # One round of the loop: wait for events (without blocking if connections are
-# ready or uploads wait to be committed); accept, tick (clock.s: Date and
-# timeouts), or drive each connection; drive the ready list; then commit the
-# uploads that completed in this round together (commit.s).
+# ready); accept, tick (clock.s: Date and timeouts), answer a committed group
+# (commit.s), or drive each connection; drive the ready list; then hand the
+# uploads completed so far to the worker's flusher thread as a group, unless
+# it is still busy with the last one (commit.s).
 #
 # Connection states: ST_HEAD (reading a request head) -> ST_BODY (upload into
 # a temporary file) -> [ST_COMMIT (waiting for the group commit)] -> ST_WRITE
@@ -91,10 +92,19 @@ worker_main:
     test rax, rax
     js .Lwm_failed
 
+    call flusher_start
+    test rax, rax
+    js .Lwm_failed
+    mov edi, dword ptr [rip + w_done_fd]
+    mov esi, EPOLLIN
+    call watch
+    test rax, rax
+    js .Lwm_failed
+
 .Lwm_loop:
     mov edx, -1                           # block, unless connections are ready
     mov eax, dword ptr [rip + w_ready_n]
-    or eax, dword ptr [rip + w_commit_n]
+    test eax, eax
     jz 1f
     xor edx, edx
 1:  mov edi, dword ptr [rip + w_epfd]
@@ -125,7 +135,11 @@ worker_main:
     je 5f
     cmp edi, dword ptr [rip + w_timerfd]
     je 7f
+    cmp edi, dword ptr [rip + w_done_fd]
+    je 9f
     call drive_fd
+    jmp 3b
+9:  call commit_done
     jmp 3b
 7:  call on_tick
     jmp 3b
@@ -136,10 +150,8 @@ worker_main:
     call accept_all
     jmp 3b
 6:  call run_ready
-    cmp dword ptr [rip + w_commit_n], 0   # the uploads completed this round
-    je 8f
-    call commit_batch
-8:  pop r12
+    call commit_start                     # the uploads completed this round
+    pop r12
     pop rbx
     cmp dword ptr [rip + w_stopping], 0
     je .Lwm_loop
@@ -714,7 +726,7 @@ on_tick:
     mov eax, dword ptr [rbx + C_STATE]
     cmp eax, ST_FREE
     je .Lot_step
-    cmp eax, ST_COMMIT                    # committed before this round ends
+    cmp eax, ST_COMMIT                    # the flusher has it: hands off
     je .Lot_step
     mov rcx, qword ptr [rip + w_now]
     cmp rcx, qword ptr [rbx + C_DEADLINE]

@@ -1,4 +1,4 @@
-//! `cargo run --release -p bench -- [--quick] [--only SCENARIO]`: asmkv against
+//! `cargo run --release -p bench -- [--quick] [--only SCENARIO[,SCENARIO...]]`: asmkv against
 //! nginx's WebDAV module, a tokio/axum Rust peer and the seed sample, side by
 //! side in one run on this machine, with wrk as the load.
 
@@ -26,7 +26,7 @@ struct Cli {
     /// A smoke run: short warm-up and measurements, a few seconds per scenario.
     #[arg(long)]
     quick: bool,
-    /// Run only this scenario (see --list).
+    /// Run only these scenarios, comma-separated (see --list).
     #[arg(long)]
     only: Option<String>,
     /// List the scenarios and exit.
@@ -168,16 +168,18 @@ fn main() -> anyhow::Result<()> {
         }
         return Ok(());
     }
+    let wanted: Option<Vec<&str>> = cli.only.as_deref().map(|o| o.split(',').collect());
+    if let Some(unknown) = wanted
+        .iter()
+        .flatten()
+        .find(|w| !SCENARIOS.iter().any(|s| s.name == **w))
+    {
+        bail!("no scenario named {unknown:?} (see --list)");
+    }
     let scenarios: Vec<&Scenario> = SCENARIOS
         .iter()
-        .filter(|s| cli.only.as_deref().is_none_or(|o| o == s.name))
+        .filter(|s| wanted.as_ref().is_none_or(|w| w.contains(&s.name)))
         .collect();
-    if scenarios.is_empty() {
-        bail!(
-            "no scenario named {:?} (see --list)",
-            cli.only.unwrap_or_default()
-        );
-    }
     let tools = check_tools()?;
     let nofile = raise_nofile();
     let workers = std::thread::available_parallelism()
@@ -213,6 +215,10 @@ fn main() -> anyhow::Result<()> {
     let small = vec![b'v'; 64];
     let big: Vec<u8> = (0..1 << 20).map(|i: u32| (i % 251) as u8).collect();
     let mut rows = Vec::new();
+    // Servers' files are deleted after the last cell: deleting tens of thousands
+    // of files (with online discard, as here) stalls the file system's journal
+    // and would slow whichever cell came next.
+    let mut leftovers = Vec::new();
     for sc in &scenarios {
         let mut cells = Vec::new();
         for &kind in &kinds {
@@ -228,14 +234,17 @@ fn main() -> anyhow::Result<()> {
             let cell = match measure_one(
                 kind, sc, &tools, workers, &script, warm, measure, &small, &big,
             ) {
-                Ok(c) => c,
+                Ok((c, files)) => {
+                    leftovers.extend(files);
+                    c
+                }
                 Err(e) => {
                     eprint!("failed: {e:#} ");
                     Cell::skipped("failed")
                 }
             };
-            // the previous server's files are deleted now; let the disk settle so
-            // their writeback does not land in the next cell's measurement
+            // let the disk settle, so this cell's writeback does not land in
+            // the next cell's measurement
             nix::unistd::sync();
             if let Some(r) = &cell.result {
                 eprintln!(
@@ -255,6 +264,7 @@ fn main() -> anyhow::Result<()> {
         });
     }
 
+    drop(leftovers);
     let mut sizes = Vec::new();
     for &kind in &kinds {
         if kind == Kind::AsmkvNoSync || kind == Kind::PeerNoSync {
@@ -318,8 +328,8 @@ fn measure_one(
     measure: Duration,
     small: &[u8],
     big: &[u8],
-) -> anyhow::Result<Cell> {
-    let run = servers::start(kind, tools, workers)?;
+) -> anyhow::Result<(Cell, Option<tempfile::TempDir>)> {
+    let mut run = servers::start(kind, tools, workers)?;
     servers::preload(&run, "small", small)?;
     servers::preload(&run, "big", big)?;
     nix::unistd::sync();
@@ -349,11 +359,15 @@ fn measure_one(
     sampler.join().ok();
     drop(idle);
     check_alive(&run)?;
-    Ok(Cell {
-        result: Some(result?),
-        peak_rss_kib: peak.load(Ordering::Relaxed),
-        note: None,
-    })
+    let files = run.keep_files();
+    Ok((
+        Cell {
+            result: Some(result?),
+            peak_rss_kib: peak.load(Ordering::Relaxed),
+            note: None,
+        },
+        files,
+    ))
 }
 
 fn check_alive(run: &Running) -> anyhow::Result<()> {

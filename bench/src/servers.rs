@@ -62,12 +62,18 @@ pub struct Running {
     pub addr: SocketAddr,
     pub child: Child,
     pub data: PathBuf,
-    _dir: tempfile::TempDir,
+    dir: Option<tempfile::TempDir>,
 }
 
 impl Running {
     pub fn pid(&self) -> i32 {
         self.child.id() as i32
+    }
+
+    /// Takes the server's files out of its hands: they are deleted when the
+    /// returned directory is dropped, not when the server stops.
+    pub fn keep_files(&mut self) -> Option<tempfile::TempDir> {
+        self.dir.take()
     }
 }
 
@@ -243,7 +249,7 @@ pub fn start(kind: Kind, tools: &Tools, workers: usize) -> anyhow::Result<Runnin
         addr,
         child,
         data,
-        _dir: dir,
+        dir: Some(dir),
     })
 }
 

@@ -14,7 +14,7 @@ fn durable_puts_flush_data_then_rename_then_directory_then_answer() {
     let trace = tmp.path().join("trace");
     let mut child = Command::new("strace")
         .args(["-f", "-qq", "-s", "64", "-e"])
-        .arg("trace=openat,read,fdatasync,fsync,renameat,renameat2,sendto,clone")
+        .arg("trace=openat,read,fdatasync,fsync,renameat,renameat2,unlinkat,sendto,clone")
         .arg("-o")
         .arg(&trace)
         .args([BIN, "--listen", "127.0.0.1:0", "--workers", "2", "--data"])
@@ -33,17 +33,22 @@ fn durable_puts_flush_data_then_rename_then_directory_then_answer() {
             let addr = addr.clone();
             thread::spawn(move || {
                 let a = agent();
+                let mut deleted = 0;
                 for i in 0..25 {
                     let url = format!("http://{addr}/k{}", (t * 25 + i) % 60);
                     let st = put(&a, &url, &pattern(5000, i)).status;
                     assert!(st == 201 || st == 204);
+                    if i % 5 == 4 {
+                        let st = delete(&a, &url).status;
+                        assert!(st == 204 || st == 404, "{st}");
+                        deleted += usize::from(st == 204);
+                    }
                 }
+                deleted
             })
         })
         .collect();
-    for w in writers {
-        w.join().unwrap();
-    }
+    let deleted: usize = writers.into_iter().map(|w| w.join().unwrap()).sum();
     // stop the server itself (strace's child); strace ends with it
     let master = children_of(child.id() as i32);
     assert_eq!(master.len(), 1);
@@ -58,9 +63,14 @@ fn durable_puts_flush_data_then_rename_then_directory_then_answer() {
     let text = std::fs::read_to_string(&trace).unwrap();
     let check = check_flush_order(&text);
     assert_eq!(check.answers, 200, "every acknowledged PUT was checked");
+    assert_eq!(
+        check.deletes, deleted,
+        "every acknowledged DELETE was checked"
+    );
+    assert!(deleted > 0);
     eprintln!(
-        "{} acknowledged writes, {} directory flushes",
-        check.answers, check.dir_flushes
+        "{} acknowledged writes, {} deletes, {} directory flushes",
+        check.answers, check.deletes, check.dir_flushes
     );
     // group commit: concurrent writes share directory flushes
     assert!(
@@ -73,6 +83,7 @@ fn durable_puts_flush_data_then_rename_then_directory_then_answer() {
 
 struct FlushOrder {
     answers: usize,
+    deletes: usize,
     dir_flushes: usize,
 }
 
@@ -81,17 +92,20 @@ struct FlushOrder {
 /// made for that very upload: its temporary file was opened, its data flushed
 /// (fdatasync) before it was renamed over the key, and a directory flush
 /// *started after* that rename had *completed* before the answer was sent.
+/// A 204 to a DELETE likewise needs a directory flush after its unlink.
 /// Threads (a worker and its flusher) share descriptors; worker processes do not.
 fn check_flush_order(text: &str) -> FlushOrder {
     let mut group: HashMap<String, String> = HashMap::new(); // thread -> its process
     let mut pending: HashMap<String, (usize, String)> = HashMap::new(); // unfinished calls
-    let mut put_socket: HashMap<String, String> = HashMap::new(); // thread -> socket of its last PUT head
+    let mut request_socket: HashMap<String, String> = HashMap::new(); // thread -> socket of its last head
+    let mut method: HashMap<(String, String), String> = HashMap::new(); // socket -> its last request's method
     let mut tmp_of_fd: HashMap<(String, String), String> = HashMap::new();
     let mut socket_of_tmp: HashMap<String, (String, String)> = HashMap::new();
     let mut synced: HashSet<String> = HashSet::new();
-    let mut renamed: HashMap<(String, String), usize> = HashMap::new(); // upload's socket -> rename done at
+    let mut changed: HashMap<(String, String), usize> = HashMap::new(); // socket -> its rename or unlink done at
     let mut flushes: Vec<(usize, usize)> = Vec::new(); // directory flushes: (start, end)
     let mut answers = 0;
+    let mut deletes = 0;
     let quoted = |l: &str, n: usize| l.split('"').nth(n).unwrap_or("").to_string();
     let first_arg = |l: &str| {
         let inner = &l[l.find('(').unwrap() + 1..];
@@ -113,13 +127,16 @@ fn check_flush_order(text: &str) -> FlushOrder {
             let tail = resumed.split_once("resumed>").map(|x| x.1).unwrap_or("");
             (start, format!("{head}{tail}"))
         } else if let Some(head) = rest.strip_suffix(" <unfinished ...>") {
-            if head.starts_with("sendto(") {
+            if head.starts_with("sendto(") && is_2xx(head) {
                 // an answer counts from when it starts to go out
                 let key = (g.clone(), first_arg(head));
-                if is_put_answer(head) {
-                    answers += 1;
-                    check_answer(head, at, renamed.remove(&key), &flushes);
-                }
+                let counter = if method[&key] == "DELETE" {
+                    &mut deletes
+                } else {
+                    &mut answers
+                };
+                *counter += 1;
+                check_answer(head, at, changed.remove(&key), &flushes);
             }
             pending.insert(tid, (at, head.to_string()));
             continue;
@@ -130,14 +147,21 @@ fn check_flush_order(text: &str) -> FlushOrder {
         let ret = call.rsplit("= ").next().unwrap_or("").trim().to_string();
         if call.starts_with("clone(") && call.contains("CLONE_THREAD") {
             group.insert(ret, g.clone());
-        } else if call.starts_with("read(") && quoted(&call, 1).starts_with("PUT /") {
-            put_socket.insert(tid.clone(), first_arg(&call));
+        } else if call.starts_with("read(")
+            && ["PUT /", "DELETE /"]
+                .iter()
+                .any(|m| quoted(&call, 1).starts_with(m))
+        {
+            let socket = first_arg(&call);
+            let m = quoted(&call, 1).split(' ').next().unwrap().to_string();
+            method.insert((g.clone(), socket.clone()), m);
+            request_socket.insert(tid.clone(), socket);
         } else if call.starts_with("openat(") && quoted(&call, 1).starts_with(".tmp-") {
             let name = quoted(&call, 1);
             if name.contains("probe") {
                 continue;
             }
-            let socket = put_socket
+            let socket = request_socket
                 .get(&tid)
                 .cloned()
                 .expect("an upload without its request");
@@ -152,33 +176,42 @@ fn check_flush_order(text: &str) -> FlushOrder {
                 synced.contains(&name),
                 "renamed before its data was flushed: {call}"
             );
-            renamed.insert(socket_of_tmp[&name].clone(), at);
+            changed.insert(socket_of_tmp[&name].clone(), at);
+        } else if call.starts_with("unlinkat(") && ok && !quoted(&call, 1).starts_with(".tmp-") {
+            changed.insert((g.clone(), request_socket[&tid].clone()), at);
         } else if call.starts_with("fsync(") {
             assert!(ok, "{call}");
             flushes.push((started, at));
-        } else if call.starts_with("sendto(") && started == at && is_put_answer(&call) {
-            answers += 1;
+        } else if call.starts_with("sendto(") && started == at && is_2xx(&call) {
             let key = (g.clone(), first_arg(&call));
-            check_answer(&call, at, renamed.remove(&key), &flushes);
+            let counter = if method[&key] == "DELETE" {
+                &mut deletes
+            } else {
+                &mut answers
+            };
+            *counter += 1;
+            check_answer(&call, at, changed.remove(&key), &flushes);
         }
     }
     FlushOrder {
         answers,
+        deletes,
         dir_flushes: flushes.len(),
     }
 }
 
-fn is_put_answer(call: &str) -> bool {
+fn is_2xx(call: &str) -> bool {
     call.contains("\"HTTP/1.1 201") || call.contains("\"HTTP/1.1 204")
 }
 
-fn check_answer(call: &str, at: usize, renamed_at: Option<usize>, flushes: &[(usize, usize)]) {
-    let renamed_at = renamed_at.unwrap_or_else(|| panic!("an answer without its rename: {call}"));
+fn check_answer(call: &str, at: usize, changed_at: Option<usize>, flushes: &[(usize, usize)]) {
+    let changed_at =
+        changed_at.unwrap_or_else(|| panic!("an answer without its rename or unlink: {call}"));
     assert!(
         flushes
             .iter()
-            .any(|&(start, end)| start > renamed_at && end < at),
-        "answered before the directory was flushed after its rename: {call}"
+            .any(|&(start, end)| start > changed_at && end < at),
+        "answered before the directory was flushed after its change: {call}"
     );
 }
 

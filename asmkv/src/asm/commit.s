@@ -13,7 +13,9 @@
 # worker goes on serving reads and receiving uploads, which gather into the
 # next group. One group is with the flusher at a time.
 # A crash at any point leaves every key with its old value or its new one, and
-# no 2xx is sent for a value whose name is not yet durable.
+# no 2xx is sent for a value whose name is not yet durable. A DELETE joins
+# the group too: the worker unlinks the key, and the 204 waits for the
+# group's directory flush.
 # With --sync none a completed upload is renamed and answered at once.
 .text
 
@@ -32,13 +34,23 @@ finish_upload:
     mov r10d, SYNC_FILE_RANGE_WRITE
     mov eax, SYS_sync_file_range          # only starts writeback: fdatasync reports errors
     syscall
-    mov dword ptr [rbx + C_STATE], ST_COMMIT
+    mov rdi, rbx
+    mov esi, COMMIT_WRITTEN
+    pop rbx
+    jmp commit_enqueue
+
+# commit_enqueue: rdi = conn, esi = what is to be committed: COMMIT_WRITTEN
+# (an upload) or COMMIT_UNLINKED (a delete). Puts the conn in ST_COMMIT on
+# the commit list, to be part of the next group. Clobbers rax, rcx.
+.globl commit_enqueue
+commit_enqueue:
+    mov qword ptr [rdi + C_COMMIT], rsi
+    mov dword ptr [rdi + C_STATE], ST_COMMIT
     mov eax, dword ptr [rip + w_commit_n]
     lea rcx, [rip + w_commit]
-    mov qword ptr [rcx + rax*8], rbx
+    mov qword ptr [rcx + rax*8], rdi
     inc eax
     mov dword ptr [rip + w_commit_n], eax
-    pop rbx
     ret
 
 # commit_now: rdi = conn with a complete upload, --sync none.
@@ -204,7 +216,8 @@ flusher_main:
     jmp 1b
 
 # flush_group: (flusher thread) for every upload of the group: flush its data
-# and close it, rename it over its key, then flush the directory once.
+# and close it, rename it over its key; then flush the directory once, for
+# those renames and for the group's deletes (unlinked by the worker).
 # Leaves each outcome in C_COMMIT: R_201/R_204, or -errno.
 # Clobbers the caller-saved registers.
 flush_group:
@@ -219,6 +232,8 @@ flush_group:
 1:  cmp r12d, r13d
     jae 2f
     call .Lfg_conn
+    cmp qword ptr [rbx + C_COMMIT], COMMIT_UNLINKED
+    je 4f                                 # a delete: only the directory to flush
     mov qword ptr [rbx + C_COMMIT], COMMIT_FLUSHED
     mov edi, dword ptr [rbx + C_UP_FD]
     mov eax, SYS_fdatasync
@@ -237,12 +252,17 @@ flush_group:
     jmp 1b
     # 2. rename each flushed file over its key
 2:  xor r12d, r12d
-    xor r14d, r14d                        # renamed
+    xor r14d, r14d                        # renamed or unlinked
 5:  cmp r12d, r13d
     jae 6f
     call .Lfg_conn
     inc r12d
-    cmp qword ptr [rbx + C_COMMIT], COMMIT_FLUSHED
+    cmp qword ptr [rbx + C_COMMIT], COMMIT_UNLINKED
+    jne 9f
+    mov qword ptr [rbx + C_COMMIT], R_204
+    inc r14d
+    jmp 5b
+9:  cmp qword ptr [rbx + C_COMMIT], COMMIT_FLUSHED
     jne 5b
     mov rdi, rbx
     call rename_upload

@@ -184,7 +184,7 @@
 .equ C_TMP, 144        # TMP_CAP bytes: temporary file name, NUL-terminated
 .equ TMP_CAP, 64
 .equ C_DEADLINE, 208   # u64 w_now second at which the connection expires
-.equ C_COMMIT, 216     # i64 outcome in a group commit: R_201/R_204, COMMIT_FLUSHED, or -errno
+.equ C_COMMIT, 216     # i64 group commit: COMMIT_* while in it, then R_201/R_204 or -errno
 .equ C_RX, 224         # u32 RX_* bits
 .equ C_IN_BUF, 232     # u64 the lent input buffer (request heads, body bytes), 0 if none
 .equ C_NAME, 256       # 256 bytes: encoded key (file name), NUL-terminated
@@ -312,7 +312,9 @@
 .equ SYS_sync_file_range, 277
 .equ SYNC_FILE_RANGE_WRITE, 2
 .equ ST_COMMIT, 6                # body stored, waiting for the group commit
-.equ COMMIT_FLUSHED, 0x10000     # data flushed, rename still to do
+.equ COMMIT_WRITTEN, 0x10000     # C_COMMIT: the body is in its temporary file
+.equ COMMIT_FLUSHED, 0x10001     # data flushed, rename still to do
+.equ COMMIT_UNLINKED, 0x10002    # a delete: the key is unlinked, the directory not flushed
 
 # input readiness (worker.s): with edge-triggered epoll a short read means the
 # socket is empty until the next event, so the read that would say EAGAIN is skipped

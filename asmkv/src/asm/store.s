@@ -159,8 +159,9 @@ do_get:
     jmp .Lgt_out
 
 # do_delete: rdi = conn with C_NAME set.
-# Unlinks the key (and with --sync always flushes the directory): 204, or 404
-# if absent. Clobbers the caller-saved registers.
+# Unlinks the key: 204, or 404 if absent. With --sync always the 204 waits
+# for the next group commit to flush the directory (commit.s).
+# Clobbers the caller-saved registers.
 .globl do_delete
 do_delete:
     push rbx
@@ -175,10 +176,14 @@ do_delete:
     je 2f
     test rax, rax
     js 1f
-    call sync_dir
     mov esi, R_204
-    test rax, rax
-    jns 2f
+    cmp dword ptr [rip + cfg_sync], 0
+    je 2f
+    mov rdi, rbx
+    mov esi, COMMIT_UNLINKED
+    call commit_enqueue
+    pop rbx
+    ret
 1:  mov rdi, rax
     call io_kind
     mov esi, eax

@@ -303,3 +303,38 @@ fn storage_errors_answer_500_and_the_server_stays_up() {
     assert_eq!(put(&agent(), &s.url("/kept"), b"after").status, 204);
     assert_eq!(get(&agent(), &s.url("/kept")).body, b"after");
 }
+
+/// A failure inside the group commit (here: renaming over a directory that an
+/// operator left where a key's file would be) answers 500 to that upload
+/// only, leaves no temporary file, and the other uploads of the same moment
+/// and later ones are committed as usual.
+#[test]
+fn a_failed_commit_answers_500_to_its_upload_only() {
+    let s = Server::start();
+    std::fs::create_dir(s.data.join("blocked")).unwrap();
+    let uploads: Vec<_> = (0..8)
+        .map(|i| {
+            let url = if i == 0 {
+                s.url("/blocked")
+            } else {
+                s.url(&format!("/fine{i}"))
+            };
+            thread::spawn(move || put(&agent(), &url, &pattern(3000, i)).status)
+        })
+        .collect();
+    let statuses: Vec<u16> = uploads.into_iter().map(|u| u.join().unwrap()).collect();
+    assert_eq!(statuses[0], 500, "{statuses:?}");
+    assert!(statuses[1..].iter().all(|&st| st == 201), "{statuses:?}");
+    let a = agent();
+    for i in 1..8 {
+        assert_eq!(get(&a, &s.url(&format!("/fine{i}"))).body, pattern(3000, i));
+    }
+    assert_eq!(get(&a, &s.url("/blocked")).status, 404);
+    assert_eq!(put(&a, &s.url("/after"), b"v").status, 201);
+    assert!(s.data.join("blocked").is_dir());
+    let left: Vec<String> = files_in(&s.data)
+        .into_iter()
+        .filter(|f| f.starts_with('.'))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}

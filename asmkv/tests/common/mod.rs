@@ -148,11 +148,13 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         if let Ok(None) = self.child.try_wait() {
-            for w in self.workers() {
-                let _ = kill(Pid::from_raw(w), Signal::SIGKILL);
-            }
+            // the master first, so it does not see (and report) its workers die
+            let workers = self.workers();
             let _ = self.child.kill();
             let _ = self.child.wait();
+            for w in workers {
+                let _ = kill(Pid::from_raw(w), Signal::SIGKILL);
+            }
         }
     }
 }

@@ -331,6 +331,14 @@ fn a_failed_commit_answers_500_to_its_upload_only() {
     }
     assert_eq!(get(&a, &s.url("/blocked")).status, 404);
     assert_eq!(put(&a, &s.url("/after"), b"v").status, 201);
+    // the request was read whole: the connection stays usable after the 500
+    let mut c = Raw::connect(s.addr);
+    c.send(b"PUT /blocked HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabc");
+    c.send(b"GET /after HTTP/1.1\r\nHost: t\r\n\r\n");
+    let failed = c.response();
+    assert_eq!(failed.status, 500);
+    assert_eq!(failed.header("connection"), None);
+    assert_eq!(c.response().body, b"v");
     assert!(s.data.join("blocked").is_dir());
     let left: Vec<String> = files_in(&s.data)
         .into_iter()

@@ -353,8 +353,9 @@ rename_upload:
     mov r12d, R_201
     jmp .Lru_rename
 
-# reject_upload: rdi = conn, rsi = -errno of the failed step.
-# Drops the upload (the old value stays) and answers 507 or 500, closing.
+# reject_upload: rdi = conn whose request was read whole, rsi = -errno of the
+# failed step. Drops the upload (the old value stays) and answers 507 or 500;
+# the framing is intact, so the connection stays usable.
 # Clobbers the caller-saved registers.
 reject_upload:
     push rbx
@@ -366,7 +367,7 @@ reject_upload:
     call io_kind
     mov esi, eax
     mov rdi, rbx
-    call fail
+    call respond
     pop r12
     pop rbx
     ret

@@ -196,3 +196,98 @@ fn idle_keep_alive_connections_cost_little_memory() {
     );
     drop(idle);
 }
+
+/// Out of descriptors: connections beyond the limit are closed at once (not
+/// left hanging), requests that need a file answer 503 with Retry-After, and
+/// service comes back by itself when descriptors are free again.
+#[test]
+fn out_of_descriptors_sheds_and_answers_503_then_recovers() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::os::unix::process::CommandExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::write(data.join("k"), b"hello").unwrap();
+    let mut cmd = std::process::Command::new(BIN);
+    cmd.args(["--listen", "127.0.0.1:0", "--workers", "1", "--data"])
+        .arg(&data)
+        .stdout(std::process::Stdio::piped());
+    // SAFETY: setrlimit is async-signal-safe; nothing else runs between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE, 40, 40)
+                .map_err(std::io::Error::from)
+        });
+    }
+    struct KillOnDrop(std::process::Child);
+    impl Drop for KillOnDrop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut child = KillOnDrop(cmd.spawn().unwrap());
+    let mut line = String::new();
+    BufReader::new(child.0.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr: std::net::SocketAddr = line.trim().rsplit('/').next().unwrap().parse().unwrap();
+
+    let get = b"GET /k HTTP/1.1\r\nHost: t\r\n\r\n";
+    let mut conns: Vec<std::net::TcpStream> = (0..60)
+        .map(|_| std::net::TcpStream::connect(addr).unwrap())
+        .collect();
+    for c in &conns {
+        c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    }
+    // connections are taken in order: once the last one has been closed by
+    // the server, every earlier one was either accepted or closed too
+    let mut buf = [0u8; 512];
+    match conns.last_mut().unwrap().read(&mut buf) {
+        Ok(0) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+        other => panic!("the connection over the limit was not closed: {other:?}"),
+    }
+    // the accepted ones now hold every descriptor: a GET cannot open its file
+    let (mut busy, mut shed, mut other) = (Vec::new(), 0, Vec::new());
+    for (i, c) in conns.iter_mut().enumerate() {
+        let _ = c.write_all(get);
+        match c.read(&mut buf) {
+            Ok(0) => shed += 1,
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => shed += 1,
+            Ok(n) => {
+                let text = String::from_utf8_lossy(&buf[..n]).to_string();
+                if text.starts_with("HTTP/1.1 503 ") {
+                    assert!(text.contains("\r\nRetry-After: 1\r\n"), "{text}");
+                    busy.push(i);
+                } else {
+                    other.push(text);
+                }
+            }
+            Err(e) => panic!("connection {i} hung or failed: {e}"),
+        }
+    }
+    assert!(other.is_empty(), "{other:?}");
+    assert!(shed > 0 && !busy.is_empty(), "shed {shed}, 503 {busy:?}");
+    // free the descriptors: the connection that got a 503 is served again
+    let mut kept = conns.swap_remove(busy[0]);
+    drop(conns);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        kept.write_all(get).unwrap();
+        let mut buf = [0u8; 512];
+        let n = kept.read(&mut buf).unwrap();
+        let text = String::from_utf8_lossy(&buf[..n]).to_string();
+        if text.starts_with("HTTP/1.1 200 ") {
+            assert!(text.ends_with("hello"), "{text}");
+            break;
+        }
+        // the server may not have seen all the closes yet
+        assert!(text.starts_with("HTTP/1.1 503 "), "{text}");
+        assert!(Instant::now() < deadline, "still busy");
+        thread::sleep(Duration::from_millis(50));
+    }
+    let a = agent();
+    assert_eq!(put(&a, &format!("http://{addr}/new"), b"v").status, 201);
+    drop(child);
+}

@@ -251,6 +251,8 @@
 .equ R_501, 10
 .equ R_505, 11
 .equ R_507, 12
+.equ R_408, 13
+.equ R_503, 14
 .equ RESP_ENTRY, 32    # resp_table entry: line ptr, line len, body ptr, body len
 
 # results of a connection step (worker.s)
@@ -297,7 +299,6 @@
 .equ DEFAULT_IO_TIMEOUT, 30      # longest stall of a body or a response
 .equ LINGER_TIMEOUT, 5           # draining input before a close
 .equ MAX_TIMEOUT, 86400
-.equ R_408, 13
 
 .equ ACCEPT_BATCH, 1             # connections taken per wakeup of the listener
 

@@ -28,9 +28,15 @@ respond:
     call copy
     mov rdi, rax
     cmp r12d, R_405
-    jne 1f
+    jne 5f
     lea rsi, [rip + hdr_allow]
     mov edx, OFFSET hdr_allow_len
+    call copy
+    mov rdi, rax
+5:  cmp r12d, R_503
+    jne 1f
+    lea rsi, [rip + hdr_retry]
+    mov edx, OFFSET hdr_retry_len
     call copy
     mov rdi, rax
 1:  cmp r12d, R_204                       # 204 has neither body nor length
@@ -205,11 +211,14 @@ resp_table:                               # indexed by R_*, RESP_ENTRY bytes eac
     RESPONSE "HTTP/1.1 505 HTTP Version Not Supported", "HTTP/1.1 or HTTP/1.0 only\n"
     RESPONSE "HTTP/1.1 507 Insufficient Storage", "no space left for the value\n"
     RESPONSE "HTTP/1.1 408 Request Timeout", "request not received in time\n"
+    RESPONSE "HTTP/1.1 503 Service Unavailable", "server busy, try again\n"
 
 hdr_server:     .ascii "Server: asmkv\r\n"
 .equ hdr_server_len, . - hdr_server
 hdr_allow:      .ascii "Allow: GET, HEAD, PUT, POST, DELETE\r\n"
 .equ hdr_allow_len, . - hdr_allow
+hdr_retry:      .ascii "Retry-After: 1\r\n"
+.equ hdr_retry_len, . - hdr_retry
 hdr_text:       .ascii "Content-Type: text/plain\r\n"
 .equ hdr_text_len, . - hdr_text
 hdr_length:     .ascii "Content-Length: "

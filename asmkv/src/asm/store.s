@@ -73,13 +73,22 @@ remove_temps:
     ret
 
 # io_kind: rdi = -errno of a failed storage call.
-# Returns eax = R_507 when the disk or quota is full, else R_500. Clobbers nothing else.
+# Returns eax = R_507 when the disk or quota is full, R_503 when the process
+# or the system is out of descriptors or memory (it passes), else R_500.
+# Clobbers nothing else.
 .globl io_kind
 io_kind:
     mov eax, R_507
     cmp rdi, -ENOSPC
     je 1f
     cmp rdi, -EDQUOT
+    je 1f
+    mov eax, R_503
+    cmp rdi, -EMFILE
+    je 1f
+    cmp rdi, -ENFILE
+    je 1f
+    cmp rdi, -ENOMEM
     je 1f
     mov eax, R_500
 1:  ret
@@ -138,7 +147,9 @@ do_get:
     je 1f
     cmp rax, -ELOOP                       # a symlink planted in the directory
     je 1f
-    mov esi, R_500
+    mov rdi, rax
+    call io_kind                          # 503 when out of descriptors, else 500
+    mov esi, eax
 1:  mov rdi, rbx
     call respond
     jmp .Lgt_out

@@ -760,15 +760,49 @@ fn cases() -> Vec<Case> {
     ));
     v.push(case(
         b,
-        "a body sent with GET is not read",
+        "a body sent with GET is read and dropped",
         "GET /k HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello",
+        404,
+        Keep,
+    ));
+    v.push(case(
+        b,
+        "a body sent with DELETE is read and dropped",
+        "DELETE /nothing HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\nhi",
+        404,
+        Keep,
+    ));
+    v.push(case(
+        b,
+        "a body of 64 KiB sent with DELETE is read and dropped",
+        format!(
+            "DELETE /k HTTP/1.1\r\nHost: t\r\nContent-Length: 65536\r\n\r\n{}",
+            "h".repeat(65536)
+        ),
+        404,
+        Keep,
+    ));
+    v.push(case(
+        b,
+        "a body over 64 KiB sent with GET is not read",
+        format!(
+            "GET /k HTTP/1.1\r\nHost: t\r\nContent-Length: 65537\r\n\r\n{}",
+            "h".repeat(65537)
+        ),
         404,
         Close,
     ));
     v.push(case(
         b,
-        "a body sent with DELETE",
-        "DELETE /nothing HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\nhi",
+        "a chunked body sent with GET is not read",
+        "GET /k HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n",
+        404,
+        Close,
+    ));
+    v.push(case(
+        b,
+        "a GET body the client holds back for 100 Continue is not asked for",
+        "GET /k HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n",
         404,
         Close,
     ));

@@ -393,3 +393,27 @@ fn half_closed_clients_get_their_answers_and_a_prompt_close() {
     }
     assert_eq!(get(&agent(), &s.url("/h2")).body, b"abc");
 }
+
+#[test]
+fn bodies_sent_with_get_head_delete_are_dropped_and_the_connection_kept() {
+    let s = Server::start();
+    assert_eq!(put(&agent(), &s.url("/v"), b"value").status, 201);
+    let mut c = Raw::connect(s.addr);
+    // pipelined, the GET's body split over two writes
+    c.send(b"GET /v HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\n01234");
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    c.send(
+        b"56789HEAD /v HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabc\
+          DELETE /v HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\n\r\nx\
+          GET /v HTTP/1.1\r\nHost: t\r\n\r\n",
+    );
+    let g = c.response();
+    assert_eq!((g.status, g.body.as_slice()), (200, b"value".as_slice()));
+    let h = c.response_to(true).expect("HEAD answer");
+    assert_eq!(h.status, 200);
+    assert_eq!(h.header("content-length").as_deref(), Some("5"));
+    assert_eq!(c.response().status, 204);
+    assert_eq!(c.response().status, 404);
+    c.send(b"GET /v HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!(c.response().status, 404, "the connection is still usable");
+}

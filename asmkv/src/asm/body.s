@@ -1,6 +1,30 @@
 # body.s - request bodies: Content-Length or chunked, streamed into the upload's
-# temporary file through the connection's input buffer (constant memory).
+# temporary file through the connection's input buffer (constant memory), or,
+# for a GET/HEAD/DELETE that came with one, read and dropped.
 .text
+
+# start_discard: rdi = conn of a GET, HEAD or DELETE that announced a body of
+# C_CL <= DISCARD_MAX bytes. Enters ST_BODY to read and drop it; the request is
+# carried out when it is complete (answer_after_discard).
+# Clobbers rax, rsi.
+.globl start_discard
+start_discard:
+    or dword ptr [rdi + C_FLAGS], F_DISCARD
+    xor eax, eax
+    mov qword ptr [rdi + C_BODY_TOTAL], rax
+    mov rax, qword ptr [rdi + C_CL]
+    mov qword ptr [rdi + C_BODY_LEFT], rax
+    mov dword ptr [rdi + C_STATE], ST_BODY
+    mov rsi, qword ptr [rip + cfg_io_timeout]
+    jmp set_deadline
+
+# answer_after_discard: rdi = conn whose dropped body is complete.
+# Carries out its GET, HEAD or DELETE. Clobbers the caller-saved registers.
+answer_after_discard:
+    and dword ptr [rdi + C_FLAGS], ~F_DISCARD
+    cmp dword ptr [rdi + C_METHOD], M_DELETE
+    je do_delete
+    jmp do_get
 
 # body_step: rdi = conn in ST_BODY. Stores buffered body bytes, then reads more.
 # Finishes the upload when the body is complete.
@@ -77,7 +101,11 @@ body_step:
     ret
 .Lbs_complete:
     mov rdi, rbx
+    test dword ptr [rbx + C_FLAGS], F_DISCARD
+    jnz 6f
     call finish_upload
+    jmp .Lbs_go
+6:  call answer_after_discard
     jmp .Lbs_go
 .Lbs_io_error:
     mov rdi, rax
@@ -94,22 +122,25 @@ body_step:
     jmp .Lbs_go
 
 # store_bytes: rdi = conn, rdx = count of input bytes at in_pos to append to
-# the upload (count <= body bytes left). Advances in_pos, lowers C_BODY_LEFT,
-# raises C_BODY_TOTAL. Returns rax = 0 or -errno of the file write.
-# Clobbers rcx, rdx, rsi, rdi, r8, r11.
+# the upload, or to drop (F_DISCARD) (count <= body bytes left). Advances
+# in_pos, lowers C_BODY_LEFT, raises C_BODY_TOTAL. Returns rax = 0 or -errno
+# of the file write. Clobbers rcx, rdx, rsi, rdi, r8, r11.
 store_bytes:
     push rbx
     push r12
     push r13
     mov rbx, rdi
     mov r12, rdx
+    xor eax, eax
+    test dword ptr [rbx + C_FLAGS], F_DISCARD
+    jnz 2f
     mov rsi, qword ptr [rbx + C_IN_BUF]
     add rsi, qword ptr [rbx + C_IN_POS]
     mov edi, dword ptr [rbx + C_UP_FD]
     call write_all
     test rax, rax
     js 1f
-    add qword ptr [rbx + C_IN_POS], r12
+2:  add qword ptr [rbx + C_IN_POS], r12
     sub qword ptr [rbx + C_BODY_LEFT], r12
     add qword ptr [rbx + C_BODY_TOTAL], r12
 1:  pop r13

@@ -213,6 +213,8 @@
 .equ F_EXPECT_BAD, 256 # an expectation we cannot meet
 .equ F_CONN_CLOSE, 512 # Connection: close
 .equ F_CREATED, 1024   # the upload created the key
+.equ F_DISCARD, 4096   # the body of a GET/HEAD/DELETE: read and dropped, then answered
+.equ DISCARD_MAX, 65536          # largest such body dropped; a larger one closes the connection
 
 # methods
 .equ M_GET, 1

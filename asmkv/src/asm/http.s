@@ -527,12 +527,21 @@ route_request:
     je .Lrr_upload
     cmp ecx, M_POST
     je .Lrr_upload
-    # GET, HEAD, DELETE take no body: one sent is not read, so the
-    # connection cannot be reused after the answer
+    # GET, HEAD and DELETE take no body. A small one with a known length is
+    # read and dropped before the answer, so the connection stays usable;
+    # otherwise (large, chunked, or the client waits for 100 Continue) the
+    # answer comes at once and the connection closes.
     call has_body_rbx
     test eax, eax
     jz 10f
-    or dword ptr [rbx + C_FLAGS], F_CLOSE | F_LINGER
+    test dword ptr [rbx + C_FLAGS], F_EXPECT | F_CHUNKED
+    jnz 13f
+    cmp qword ptr [rbx + C_CL], DISCARD_MAX
+    ja 13f
+    mov rdi, rbx
+    call start_discard
+    jmp .Lrr_out
+13: or dword ptr [rbx + C_FLAGS], F_CLOSE | F_LINGER
 10: mov rdi, rbx
     mov ecx, dword ptr [rbx + C_METHOD]
     cmp ecx, M_DELETE

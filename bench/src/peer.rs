@@ -43,26 +43,51 @@ fn status(code: StatusCode, text: &'static str) -> Response {
     (code, text).into_response()
 }
 
+/// Values up to this size are read whole in one blocking task; larger ones
+/// are streamed. One hop to the blocking pool per GET, not one per call.
+const READ_WHOLE_MAX: u64 = 4 << 20;
+
+enum Value {
+    Whole(Vec<u8>),
+    Stream(std::fs::File, u64),
+}
+
+fn open_value(path: &std::path::Path) -> std::io::Result<Value> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let len = file.metadata()?.len();
+    if len > READ_WHOLE_MAX {
+        return Ok(Value::Stream(file, len));
+    }
+    let mut buf = Vec::with_capacity(len as usize);
+    file.read_to_end(&mut buf)?;
+    Ok(Value::Whole(buf))
+}
+
 async fn get_value(State(p): State<Arc<Peer>>, Path(key): Path<String>) -> Response {
     let path = p.dir.join(encode_key(&key));
-    let file = match tokio::fs::File::open(&path).await {
-        Ok(f) => f,
-        Err(e) if e.kind() == ErrorKind::NotFound => {
+    let value = match tokio::task::spawn_blocking(move || open_value(&path)).await {
+        Ok(Ok(v)) => v,
+        Ok(Err(e)) if e.kind() == ErrorKind::NotFound => {
             return status(StatusCode::NOT_FOUND, "not found\n")
         }
-        Err(_) => return status(StatusCode::INTERNAL_SERVER_ERROR, "storage error\n"),
+        _ => return status(StatusCode::INTERNAL_SERVER_ERROR, "storage error\n"),
     };
-    let len = match file.metadata().await {
-        Ok(m) => m.len(),
-        Err(_) => return status(StatusCode::INTERNAL_SERVER_ERROR, "storage error\n"),
-    };
-    Response::builder()
-        .header(header::CONTENT_TYPE, "application/octet-stream")
-        .header(header::CONTENT_LENGTH, len)
-        .body(Body::from_stream(
-            tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024),
-        ))
-        .unwrap()
+    let response = Response::builder().header(header::CONTENT_TYPE, "application/octet-stream");
+    match value {
+        Value::Whole(bytes) => response.body(Body::from(bytes)),
+        Value::Stream(file, len) => {
+            response
+                .header(header::CONTENT_LENGTH, len)
+                .body(Body::from_stream(
+                    tokio_util::io::ReaderStream::with_capacity(
+                        tokio::fs::File::from_std(file),
+                        256 * 1024,
+                    ),
+                ))
+        }
+    }
+    .unwrap()
 }
 
 async fn put_value(State(p): State<Arc<Peer>>, Path(key): Path<String>, body: Body) -> Response {

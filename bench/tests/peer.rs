@@ -69,21 +69,20 @@ fn peer_has_asmkv_semantics() {
     // the same file naming as asmkv
     a.put(&format!("{}/.x", p.1)).send(&b"dot"[..]).unwrap();
     assert!(p.2.path().join("%2Ex").is_file());
-    let big: Vec<u8> = (0..3_000_000u32).map(|i| (i % 253) as u8).collect();
-    assert_eq!(
-        a.put(&format!("{}/big", p.1))
-            .send(&big[..])
-            .unwrap()
-            .status(),
-        201
-    );
-    let mut r = a.get(&format!("{}/big", p.1)).call().unwrap();
-    assert_eq!(
-        r.body_mut()
-            .with_config()
-            .limit(u64::MAX)
-            .read_to_vec()
-            .unwrap(),
-        big
-    );
+    // read whole (up to 4 MiB) and streamed (larger)
+    for (name, len) in [("big", 3_000_000u32), ("bigger", 6_000_000)] {
+        let big: Vec<u8> = (0..len).map(|i| (i % 253) as u8).collect();
+        let url = format!("{}/{name}", p.1);
+        assert_eq!(a.put(&url).send(&big[..]).unwrap().status(), 201);
+        let mut r = a.get(&url).call().unwrap();
+        assert_eq!(r.headers()["content-length"], len.to_string());
+        assert_eq!(
+            r.body_mut()
+                .with_config()
+                .limit(u64::MAX)
+                .read_to_vec()
+                .unwrap(),
+            big
+        );
+    }
 }

@@ -39,8 +39,17 @@ fn startup_errors_are_one_clear_line_and_exit_2() {
         (vec!["--listen"], "missing value"),
         (
             vec!["--listen", "localhost:80:1", "--data", d],
-            "bad value for flag --listen (want A.B.C.D:PORT or localhost:PORT): localhost:80:1",
+            "bad value for flag --listen (want A.B.C.D:PORT, [IPV6]:PORT or localhost:PORT): localhost:80:1",
         ),
+        (vec!["--listen", "[::1]", "--data", d], "--listen"),
+        (vec!["--listen", "[::1", "--data", d], "--listen"),
+        (vec!["--listen", "[1::2::3]:80", "--data", d], "--listen"),
+        (vec!["--listen", "[:::]:80", "--data", d], "--listen"),
+        (vec!["--listen", "[12345::]:80", "--data", d], "--listen"),
+        (vec!["--listen", "[1:2:3:4:5:6:7:8:9]:80", "--data", d], "--listen"),
+        (vec!["--listen", "[1:2:3:4:5:6:7::8]:80", "--data", d], "--listen"),
+        (vec!["--listen", "[::1]:65536", "--data", d], "--listen"),
+        (vec!["--listen", "[1::]:0", "--data", d], "cannot listen on: [1::]:0: "),
         (vec!["--listen", "localhost", "--data", d], "--listen"),
         (vec!["--listen", "localhostx:80", "--data", d], "--listen"),
         (vec!["--listen", "10.0.0:80", "--data", d], "--listen"),
@@ -90,6 +99,23 @@ fn localhost_names_the_loopback_address() {
         .parse()
         .unwrap();
     assert!(addr.ip().is_loopback() && addr.port() != 0, "{line}");
+}
+
+#[test]
+fn ipv6_addresses_are_bound_as_written() {
+    if std::net::TcpListener::bind("[::1]:0").is_err() {
+        eprintln!("SKIPPED: no IPv6 loopback on this machine");
+        return;
+    }
+    // "0:0::1" is ::1 written the long way: the server must expand it exactly
+    let s = Server::start_with(&["--listen", "[0:0::1]:0"]);
+    assert!(s.addr.is_ipv6() && s.addr.ip().is_loopback(), "{}", s.addr);
+    let a = agent();
+    assert_eq!(put(&a, &s.url("/six"), b"over IPv6").status, 201);
+    assert_eq!(get(&a, &s.url("/six")).body, b"over IPv6");
+    // bound to ::1 only, not to every address (which would take IPv4 too)
+    let v4 = std::net::SocketAddr::from(([127, 0, 0, 1], s.addr.port()));
+    assert!(std::net::TcpStream::connect(v4).is_err());
 }
 
 #[test]

@@ -160,10 +160,13 @@ parse_args:
     xor ecx, ecx
     call fatal
 
-# parse_listen: rdi = "A.B.C.D:PORT" or "localhost:PORT" (NUL-terminated).
-# On success stores cfg_addr and cfg_port and returns eax = 0; else eax = 1
-# and the config is unchanged. Clobbers rcx, rdx, rsi, rdi, r8-r10.
+# parse_listen: rdi = "A.B.C.D:PORT", "localhost:PORT" or "[IPV6]:PORT"
+# (NUL-terminated). On success stores cfg_family, cfg_addr (or cfg_addr6 and
+# its text) and cfg_port and returns eax = 0; else eax = 1 and the config is
+# unchanged. Clobbers rcx, rdx, rsi, rdi, r8-r11.
 parse_listen:
+    cmp byte ptr [rdi], '['
+    je parse_listen6
     push rdi
     lea rsi, [rip + word_localhost]
     mov edx, OFFSET word_localhost_len
@@ -215,15 +218,131 @@ parse_listen:
     ja .Lpl_bad
     mov word ptr [rip + cfg_port], ax
     mov dword ptr [rip + cfg_addr], r10d
+    mov word ptr [rip + cfg_family], AF_INET
     xor eax, eax
     ret
 .Lpl_bad:
     mov eax, 1
     ret
 
+# parse_listen6: rdi = "[IPV6]:PORT" (NUL-terminated), the address in the
+# RFC 4291 text form: up to 8 groups of 1-4 hex digits, one "::" at most for
+# a run of zero groups (no embedded IPv4 form, no zone). Results and
+# clobbers as parse_listen.
+parse_listen6:
+    push rbx
+    push r12
+    push r13
+    sub rsp, 32                           # [rsp] the groups as parsed, [rsp+16] the address
+    inc rdi                               # past "["
+    mov r12, rdi                          # the text, for messages
+    xor r8d, r8d                          # groups parsed
+    mov r9d, -1                           # where "::" stood, or -1
+    cmp byte ptr [rdi], ':'               # "::" first
+    jne .Lp6_group
+    cmp byte ptr [rdi + 1], ':'
+    jne .Lp6_bad
+    xor r9d, r9d
+    add rdi, 2
+    cmp byte ptr [rdi], ']'
+    je .Lp6_end
+.Lp6_group:
+    cmp r8d, 8
+    jae .Lp6_bad
+    xor ebx, ebx                          # the group's value
+    xor ecx, ecx                          # its digits
+1:  movzx r13d, byte ptr [rdi]
+    mov r11, rdi                          # hex_val keeps every other register
+    mov edi, r13d
+    call hex_val
+    mov rdi, r11
+    test eax, eax
+    js 2f
+    shl ebx, 4
+    or ebx, eax
+    inc rdi
+    inc ecx
+    cmp ecx, 4
+    ja .Lp6_bad
+    jmp 1b
+2:  test ecx, ecx
+    jz .Lp6_bad
+    mov word ptr [rsp + r8*2], bx
+    inc r8d
+    cmp r13d, ']'
+    je .Lp6_end
+    cmp r13d, ':'
+    jne .Lp6_bad
+    inc rdi
+    cmp byte ptr [rdi], ':'
+    jne .Lp6_group
+    test r9d, r9d                         # a second "::"
+    jns .Lp6_bad
+    mov r9d, r8d
+    inc rdi
+    cmp byte ptr [rdi], ']'
+    jne .Lp6_group
+.Lp6_end:                                 # rdi at "]"
+    mov rax, rdi
+    sub rax, r12
+    cmp rax, IPV6_TEXT_MAX
+    ja .Lp6_bad
+    mov r13, rax                          # text length
+    test r9d, r9d
+    jns 3f
+    cmp r8d, 8                            # no "::": all 8 groups given
+    jne .Lp6_bad
+    mov r9d, 8                            # so every group stays in place
+    jmp 4f
+3:  cmp r8d, 7                            # "::" stands for one group or more
+    ja .Lp6_bad
+    # groups before "::" stay, those after it move to the end, zeros between
+4:  xor eax, eax
+    mov qword ptr [rsp + 16], rax
+    mov qword ptr [rsp + 24], rax
+    xor ecx, ecx
+6:  cmp ecx, r8d
+    jae 8f
+    movzx eax, word ptr [rsp + rcx*2]
+    xchg al, ah                           # network order
+    mov edx, ecx
+    cmp ecx, r9d
+    jb 7f
+    add edx, 8
+    sub edx, r8d
+7:  mov word ptr [rsp + rdx*2 + 16], ax
+    inc ecx
+    jmp 6b
+8:  cmp byte ptr [rdi + 1], ':'
+    jne .Lp6_bad
+    add rdi, 2
+    call parse_cstr_u64
+    test edx, edx
+    jnz .Lp6_bad
+    cmp rax, 65535
+    ja .Lp6_bad
+    mov word ptr [rip + cfg_port], ax
+    mov rax, qword ptr [rsp + 16]
+    mov qword ptr [rip + cfg_addr6], rax
+    mov rax, qword ptr [rsp + 24]
+    mov qword ptr [rip + cfg_addr6 + 8], rax
+    mov qword ptr [rip + cfg_addr6_text], r12
+    mov qword ptr [rip + cfg_addr6_len], r13
+    mov word ptr [rip + cfg_family], AF_INET6
+    xor eax, eax
+    jmp 9f
+.Lp6_bad:
+    mov eax, 1
+9:  add rsp, 32
+    pop r13
+    pop r12
+    pop rbx
+    ret
+
 .data
 .p2align 3
 .globl cfg_data, cfg_max_body, cfg_addr, cfg_port, cfg_workers, cfg_sync
+.globl cfg_family, cfg_addr6, cfg_addr6_text, cfg_addr6_len
 .globl cfg_idle_timeout, cfg_request_timeout, cfg_io_timeout
 cfg_data:     .quad default_data     # data directory path
 cfg_max_body: .quad DEFAULT_MAX_BODY # largest accepted value, bytes
@@ -232,6 +351,11 @@ cfg_request_timeout: .quad DEFAULT_REQUEST_TIMEOUT # seconds from a head's first
 cfg_io_timeout:      .quad DEFAULT_IO_TIMEOUT      # seconds a body or an answer may stall
 cfg_workers:  .quad 0                # 0: one per CPU we may run on (read as a dword)
 cfg_addr:     .long DEFAULT_ADDR     # IPv4 address, network order
+.p2align 3
+cfg_addr6_text: .quad 0              # the IPv6 address as given (not NUL-terminated)
+cfg_addr6_len:  .quad 0
+cfg_addr6:    .space 16              # IPv6 address, network order
+cfg_family:   .short AF_INET         # AF_INET or AF_INET6
 cfg_sync:     .long 1                # 1: flush before acknowledging writes
 cfg_port:     .short DEFAULT_PORT    # host order
 
@@ -266,7 +390,7 @@ err_missing:   .ascii "missing value for flag"
 .equ err_missing_len, . - err_missing
 err_bad_value: .ascii "bad value for flag"
 .equ err_bad_value_len, . - err_bad_value
-err_bad_listen: .ascii "bad value for flag --listen (want A.B.C.D:PORT or localhost:PORT)"
+err_bad_listen: .ascii "bad value for flag --listen (want A.B.C.D:PORT, [IPV6]:PORT or localhost:PORT)"
 .equ err_bad_listen_len, . - err_bad_listen
 word_localhost: .ascii "localhost:"
 .equ word_localhost_len, . - word_localhost
@@ -279,7 +403,7 @@ usage_text:
     .ascii "             [--max-body BYTES] [--idle-timeout S] [--request-timeout S]\n"
     .ascii "             [--io-timeout S] [--help] [--version]\n\n"
     .ascii "A durable HTTP/1.1 key-value store: GET, HEAD, PUT, POST and DELETE /KEY.\n\n"
-    .ascii "  --listen ADDR:PORT   IPv4 address (or localhost) and port (default 127.0.0.1:8080;\n                       port 0 picks a free one)\n"
+    .ascii "  --listen ADDR:PORT   A.B.C.D:PORT, [IPV6]:PORT or localhost:PORT (default 127.0.0.1:8080;\n                       port 0 picks a free one)\n"
     .ascii "  --data DIR           one file per key lives here (default ./data, created if missing)\n"
     .ascii "  --workers N          worker processes, 1-256 (default: the CPUs this process may use)\n"
     .ascii "  --sync always|none   always: a write is flushed to disk before it is acknowledged (default)\n"

@@ -85,6 +85,7 @@
 .equ PROT_RW, 3
 .equ MAP_PRIVATE_ANON_NORESERVE, 0x4022   # MAP_PRIVATE|MAP_ANONYMOUS|MAP_NORESERVE
 .equ AF_INET, 2
+.equ AF_INET6, 10
 .equ SOCK_STREAM, 1
 .equ SOCK_NONBLOCK, 0x800
 .equ SOCK_CLOEXEC, 0x80000
@@ -130,6 +131,8 @@
 .equ DIRENT_RECLEN, 16           # struct linux_dirent64: u16 d_reclen
 .equ DIRENT_NAME, 19             # struct linux_dirent64: char d_name[]
 .equ SOCKADDR_IN_SIZE, 16        # u16 family, u16 port (BE), u32 addr (BE), 8 zero
+.equ SOCKADDR_IN6_SIZE, 28       # u16 family, u16 port (BE), u32 flow, 16 addr, u32 scope
+.equ IPV6_TEXT_MAX, 39           # 8 groups of 4 digits and 7 colons
 
 # ---- characters --------------------------------------------------------------
 .equ HT, 9

@@ -201,13 +201,14 @@ count_workers:
 7:  mov dword ptr [rip + cfg_workers], ecx
 4:  ret
 
-# open_listener: creates the non-blocking listening socket on cfg_addr:cfg_port
-# and stores the port really bound in cfg_port (port 0 picks a free one).
-# Exits with a clear message if the address cannot be used. Clobbers the caller-saved registers.
+# open_listener: creates the non-blocking listening socket on the address of
+# cfg_family (cfg_addr or cfg_addr6) and cfg_port, and stores the port really
+# bound in cfg_port (port 0 picks a free one). Exits with a clear message if
+# the address cannot be used. Clobbers the caller-saved registers.
 open_listener:
     push rbx
-    sub rsp, 96                           # [rsp] sockaddr, [rsp+16] len, [rsp+32] text
-    mov edi, AF_INET
+    sub rsp, 112                          # [rsp] sockaddr, [rsp+32] len, [rsp+48] text
+    movzx edi, word ptr [rip + cfg_family]
     mov esi, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC
     xor edx, edx
     mov eax, SYS_socket
@@ -228,16 +229,30 @@ open_listener:
     call set_int_option
     test rax, rax
     js .Lol_failed
-    mov word ptr [rsp], AF_INET
+    xor eax, eax                          # flow info, scope, padding: zero
+    mov qword ptr [rsp], rax
+    mov qword ptr [rsp + 8], rax
+    mov qword ptr [rsp + 16], rax
+    mov qword ptr [rsp + 24], rax
+    movzx eax, word ptr [rip + cfg_family]
+    mov word ptr [rsp], ax
     movzx eax, word ptr [rip + cfg_port]
     xchg al, ah
     mov word ptr [rsp + 2], ax
+    mov edx, SOCKADDR_IN_SIZE
+    cmp word ptr [rip + cfg_family], AF_INET6
+    je 1f
     mov eax, dword ptr [rip + cfg_addr]
     mov dword ptr [rsp + 4], eax
-    mov qword ptr [rsp + 8], 0
+    jmp 2f
+1:  mov rax, qword ptr [rip + cfg_addr6]
+    mov qword ptr [rsp + 8], rax
+    mov rax, qword ptr [rip + cfg_addr6 + 8]
+    mov qword ptr [rsp + 16], rax
+    mov edx, SOCKADDR_IN6_SIZE
+2:  mov dword ptr [rsp + 32], edx         # getsockname's room, below
     mov edi, ebx
     mov rsi, rsp
-    mov edx, SOCKADDR_IN_SIZE
     mov eax, SYS_bind
     syscall
     test rax, rax
@@ -248,28 +263,27 @@ open_listener:
     syscall
     test rax, rax
     js .Lol_failed
-    mov dword ptr [rsp + 16], SOCKADDR_IN_SIZE
     mov edi, ebx
     mov rsi, rsp
-    lea rdx, [rsp + 16]
+    lea rdx, [rsp + 32]
     mov eax, SYS_getsockname
     syscall
     test rax, rax
     js .Lol_failed
-    movzx eax, word ptr [rsp + 2]
+    movzx eax, word ptr [rsp + 2]         # the port is at the same place in both forms
     xchg al, ah
     mov word ptr [rip + cfg_port], ax
-    add rsp, 96
+    add rsp, 112
     pop rbx
     ret
 .Lol_failed:
     mov rbx, rax
-    lea rdi, [rsp + 32]
+    lea rdi, [rsp + 48]
     call format_address
     mov byte ptr [rax], 0
     lea rdi, [rip + err_listen]
     mov esi, OFFSET err_listen_len
-    lea rdx, [rsp + 32]
+    lea rdx, [rsp + 48]
     mov rcx, rbx
     neg ecx
     call fatal
@@ -278,7 +292,7 @@ open_listener:
 # worker exists, so whoever reads the line may rely on a ready server.
 # Clobbers the caller-saved registers.
 announce:
-    sub rsp, 72
+    sub rsp, 88                           # the line: at most 26 + 47 + 6 + 1 bytes
     mov rdi, rsp
     lea rsi, [rip + msg_listening]
     mov edx, OFFSET msg_listening_len
@@ -291,7 +305,7 @@ announce:
     sub rdx, rsi
     mov edi, STDOUT
     call write_all                        # a closed stdout is no reason to stop
-    add rsp, 72
+    add rsp, 88
     ret
 
 # set_int_option: edi = socket, esi = level, edx = option. Sets it to 1.
@@ -306,13 +320,24 @@ set_int_option:
     add rsp, 8
     ret
 
-# format_address: rdi = destination (24 bytes room). Writes cfg_addr:cfg_port
-# as "A.B.C.D:PORT". Returns rax = end. Clobbers rcx, rdx, rsi, rdi, r8, r9, r10.
+# format_address: rdi = destination (48 bytes room). Writes the listening
+# address as "A.B.C.D:PORT", or "[IPV6]:PORT" with the IPv6 address as it was
+# given. Returns rax = end. Clobbers rcx, rdx, rsi, rdi, r8, r9, r10.
 format_address:
     push rbx
     push r12
     mov rbx, rdi
-    xor r12d, r12d
+    cmp word ptr [rip + cfg_family], AF_INET6
+    jne 3f
+    mov byte ptr [rdi], '['
+    inc rdi
+    mov rsi, qword ptr [rip + cfg_addr6_text]
+    mov rdx, qword ptr [rip + cfg_addr6_len]   # at most IPV6_TEXT_MAX
+    call copy
+    mov word ptr [rax], 0x3a5d            # "]:"
+    lea rbx, [rax + 2]
+    jmp 4f
+3:  xor r12d, r12d
 1:  lea rax, [rip + cfg_addr]
     movzx esi, byte ptr [rax + r12]
     mov rdi, rbx
@@ -326,7 +351,7 @@ format_address:
 2:  inc rbx
     cmp r12d, 4
     jb 1b
-    mov rdi, rbx
+4:  mov rdi, rbx
     movzx esi, word ptr [rip + cfg_port]
     call fmt_u64
     pop r12

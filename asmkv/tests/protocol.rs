@@ -417,3 +417,115 @@ fn bodies_sent_with_get_head_delete_are_dropped_and_the_connection_kept() {
     c.send(b"GET /v HTTP/1.1\r\nHost: t\r\n\r\n");
     assert_eq!(c.response().status, 404, "the connection is still usable");
 }
+
+#[test]
+fn one_byte_range_is_served_with_206_and_bad_ones_are_ignored() {
+    let s = Server::start();
+    let a = agent();
+    let v = pattern(100_000, 9);
+    assert_eq!(put(&a, &s.url("/r"), &v).status, 201);
+    let ranged = |range: &str| {
+        let mut r = a
+            .get(&s.url("/r"))
+            .header("Range", range)
+            .call()
+            .expect("answer");
+        let status = r.status().as_u16();
+        let content_range = r
+            .headers()
+            .get("content-range")
+            .map(|h| h.to_str().unwrap().to_string());
+        let body = r
+            .body_mut()
+            .with_config()
+            .limit(u64::MAX)
+            .read_to_vec()
+            .unwrap();
+        (status, content_range, body)
+    };
+    let cr = |s: &str| Some(s.to_string());
+    assert_eq!(
+        ranged("bytes=0-9"),
+        (206, cr("bytes 0-9/100000"), v[..10].to_vec())
+    );
+    assert_eq!(
+        ranged("bytes=50000-50999"),
+        (
+            206,
+            cr("bytes 50000-50999/100000"),
+            v[50_000..51_000].to_vec()
+        )
+    );
+    assert_eq!(
+        ranged("bytes=99990-"),
+        (206, cr("bytes 99990-99999/100000"), v[99_990..].to_vec())
+    );
+    assert_eq!(
+        ranged("bytes=-5"),
+        (206, cr("bytes 99995-99999/100000"), v[99_995..].to_vec())
+    );
+    assert_eq!(
+        ranged("BYTES=99000-200000"),
+        (206, cr("bytes 99000-99999/100000"), v[99_000..].to_vec())
+    );
+    assert_eq!(
+        ranged("bytes=-200000"),
+        (206, cr("bytes 0-99999/100000"), v.clone())
+    );
+    // not satisfiable: 416 with the size
+    let (st, range, _) = ranged("bytes=100000-");
+    assert_eq!((st, range), (416, cr("bytes */100000")));
+    // ignored (the whole value, 200): several ranges, other units, LAST < FIRST, junk
+    for r in [
+        "bytes=0-1,5-6",
+        "items=0-1",
+        "bytes=5-4",
+        "bytes=x-",
+        "bytes=1-2x",
+        "bytes=",
+    ] {
+        assert_eq!(ranged(r), (200, None, v.clone()), "{r}");
+    }
+    // If-Range: we have no validators, so it never matches and Range is ignored
+    let r = a
+        .get(&s.url("/r"))
+        .header("Range", "bytes=0-9")
+        .header("If-Range", "\"x\"")
+        .call()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    // HEAD advertises ranges but has no range semantics
+    let mut c = Raw::connect(s.addr);
+    c.send(b"HEAD /r HTTP/1.1\r\nHost: t\r\nRange: bytes=0-9\r\n\r\n");
+    let h = c.response_to(true).expect("HEAD answer");
+    assert_eq!(h.status, 200);
+    assert_eq!(h.header("accept-ranges").as_deref(), Some("bytes"));
+    assert_eq!(h.header("content-length").as_deref(), Some("100000"));
+    // pipelined ranges on one connection
+    let mut c = Raw::connect(s.addr);
+    c.send(b"GET /r HTTP/1.1\r\nHost: t\r\nRange: bytes=1-2\r\n\r\nGET /r HTTP/1.1\r\nHost: t\r\nRange: bytes=3-3\r\n\r\n");
+    assert_eq!(c.response().body, v[1..3]);
+    assert_eq!(c.response().body, v[3..4]);
+    // a range larger than one sendfile call, far into a large value
+    let big = pattern(6 << 20, 4);
+    assert_eq!(put(&a, &s.url("/big"), &big).status, 201);
+    let mut r = a
+        .get(&s.url("/big"))
+        .header("Range", "bytes=1000000-4999999")
+        .call()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 206);
+    let got = r
+        .body_mut()
+        .with_config()
+        .limit(u64::MAX)
+        .read_to_vec()
+        .unwrap();
+    assert!(got == big[1_000_000..5_000_000], "wrong bytes in the range");
+    // curl -r, as a user would
+    let out = Command::new("curl")
+        .args(["-s", "-r", "10-19", &s.url("/r")])
+        .output()
+        .expect("curl");
+    assert_eq!(out.stdout, v[10..20]);
+}

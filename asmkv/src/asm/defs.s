@@ -190,6 +190,8 @@
 .equ C_COMMIT, 216     # i64 group commit: COMMIT_* while in it, then R_201/R_204 or -errno
 .equ C_RX, 224         # u32 RX_* bits
 .equ C_IN_BUF, 232     # u64 the lent input buffer (request heads, body bytes), 0 if none
+.equ C_RANGE_A, 240    # u64 Range: first byte, or the suffix length (F_RANGE_SUFFIX)
+.equ C_RANGE_B, 248    # u64 Range: last byte (RANGE_OPEN if not given); for a 416, the value's size
 .equ C_NAME, 256       # 256 bytes: encoded key (file name), NUL-terminated
 .equ C_OUT, 512        # response head (and short error body)
 .equ OUT_CAP, 512
@@ -217,6 +219,11 @@
 .equ F_CONN_CLOSE, 512 # Connection: close
 .equ F_CREATED, 1024   # the upload created the key
 .equ F_DISCARD, 4096   # the body of a GET/HEAD/DELETE: read and dropped, then answered
+.equ F_RANGE, 8192     # one valid byte range was asked for (C_RANGE_A, C_RANGE_B)
+.equ F_RANGE_SUFFIX, 16384 # ... as "-N": the last N bytes
+.equ F_RANGE_IGNORE, 32768 # Range is to be ignored: If-Range (we have no validators),
+                           # several ranges, a second Range field, a syntax we do not serve
+.equ RANGE_OPEN, -1    # C_RANGE_B when the range runs to the end
 .equ DISCARD_MAX, 65536          # largest such body dropped; a larger one closes the connection
 
 # methods
@@ -258,6 +265,8 @@
 .equ R_507, 12
 .equ R_408, 13
 .equ R_503, 14
+.equ R_206, 15            # built by respond_value, not respond
+.equ R_416, 16
 .equ RESP_ENTRY, 32    # resp_table entry: line ptr, line len, body ptr, body len
 
 # results of a connection step (worker.s)

@@ -310,7 +310,7 @@ identify_method:
 # handle_field: rdi = conn, rsi = field name, rdx = name length,
 #               rcx = value (trimmed), r8 = value length.
 # Records what the server acts on: Content-Length, Transfer-Encoding,
-# Connection, Expect, Host. Other fields are ignored.
+# Connection, Expect, Host, Range, If-Range. Other fields are ignored.
 # Returns eax = 0, or an R_* kind to fail the request with.
 # Clobbers the caller-saved registers.
 handle_field:
@@ -331,6 +331,10 @@ handle_field:
     je .Lhf_expect
     cmp rdx, 4
     je .Lhf_host
+    cmp rdx, 5
+    je .Lhf_range
+    cmp rdx, 8
+    je .Lhf_if_range
 .Lhf_ok:
     xor eax, eax
 .Lhf_out:
@@ -457,6 +461,113 @@ handle_field:
     jz .Lhf_ok
     inc dword ptr [rbx + C_HOSTS]
     jmp .Lhf_ok
+
+.Lhf_if_range:
+    lea rsi, [rip + name_if_range]
+    call ci_eq
+    test eax, eax
+    jz .Lhf_ok
+    or dword ptr [rbx + C_FLAGS], F_RANGE_IGNORE
+    jmp .Lhf_ok
+
+.Lhf_range:
+    lea rsi, [rip + name_range]
+    call ci_eq
+    test eax, eax
+    jz .Lhf_ok
+    mov rdi, rbx
+    mov rsi, r12
+    mov rdx, r13
+    call parse_range
+    jmp .Lhf_ok
+
+# parse_range: rdi = conn, rsi = a Range field's value, rdx = its length.
+# Serves one range of bytes (RFC 9110 14.1.2): "bytes=FIRST-LAST",
+# "bytes=FIRST-" or "bytes=-SUFFIX". Anything else - another unit, several
+# ranges, LAST < FIRST, a second Range field - only sets F_RANGE_IGNORE:
+# the whole value is sent, as RFC 9110 14.2 allows.
+# Clobbers rax, rcx, rdx, rsi, rdi, r8-r11.
+parse_range:
+    push rbx
+    push r12
+    push r13
+    mov rbx, rdi
+    test dword ptr [rbx + C_FLAGS], F_RANGE | F_RANGE_IGNORE
+    jnz .Lrg_ignore                       # a second Range field
+    cmp rdx, 7
+    jb .Lrg_ignore
+    mov r12, rsi
+    lea r13, [rsi + rdx]                  # end of the value
+    mov rdi, rsi
+    lea rsi, [rip + word_bytes_eq]
+    mov edx, 6
+    call ci_eq
+    test eax, eax
+    jz .Lrg_ignore
+    add r12, 6
+    cmp byte ptr [r12], '-'
+    je .Lrg_suffix
+    call .Lrg_number                      # FIRST
+    jc .Lrg_ignore
+    mov qword ptr [rbx + C_RANGE_A], rax
+    cmp r12, r13
+    jae .Lrg_ignore
+    cmp byte ptr [r12], '-'
+    jne .Lrg_ignore
+    inc r12
+    mov qword ptr [rbx + C_RANGE_B], RANGE_OPEN
+    cmp r12, r13
+    je .Lrg_set                           # "FIRST-"
+    call .Lrg_number                      # LAST
+    jc .Lrg_ignore
+    cmp r12, r13
+    jne .Lrg_ignore
+    cmp rax, qword ptr [rbx + C_RANGE_A]
+    jb .Lrg_ignore
+    mov qword ptr [rbx + C_RANGE_B], rax
+    jmp .Lrg_set
+.Lrg_suffix:
+    inc r12
+    call .Lrg_number
+    jc .Lrg_ignore
+    cmp r12, r13
+    jne .Lrg_ignore
+    mov qword ptr [rbx + C_RANGE_A], rax
+    or dword ptr [rbx + C_FLAGS], F_RANGE_SUFFIX
+.Lrg_set:
+    or dword ptr [rbx + C_FLAGS], F_RANGE
+    jmp .Lrg_out
+.Lrg_ignore:
+    or dword ptr [rbx + C_FLAGS], F_RANGE_IGNORE
+.Lrg_out:
+    pop r13
+    pop r12
+    pop rbx
+    ret
+# .Lrg_number: the decimal digits at r12 (before r13), r12 moved past them.
+# Returns rax, carry clear; carry set if there are none or too many (>= 2^60).
+.Lrg_number:
+    xor eax, eax
+    mov rcx, r12
+1:  cmp r12, r13
+    jae 2f
+    movzx edx, byte ptr [r12]
+    sub edx, '0'
+    cmp edx, 9
+    ja 2f
+    mov r8, rax
+    shr r8, 56                            # would another digit overflow 2^60?
+    jnz 3f
+    imul rax, rax, 10
+    add rax, rdx
+    inc r12
+    jmp 1b
+2:  cmp r12, rcx                          # no digit: carry set
+    je 3f
+    clc
+    ret
+3:  stc
+    ret
 
 # route_request: rdi = conn (fields parsed), rsi = request-target, rdx = its length.
 # Applies the framing and connection rules, maps the target to a key, and
@@ -702,6 +813,9 @@ name_transfer_encoding: .ascii "transfer-encoding"
 name_connection:        .ascii "connection"
 name_expect:            .ascii "expect"
 name_host:              .ascii "host"
+name_range:             .ascii "range"
+name_if_range:          .ascii "if-range"
+word_bytes_eq:          .ascii "bytes="
 word_chunked:           .ascii "chunked"
 word_close:             .ascii "close"
 word_keep_alive:        .ascii "keep-alive"

@@ -34,11 +34,21 @@ respond:
     call copy
     mov rdi, rax
 5:  cmp r12d, R_503
-    jne 1f
+    jne 6f
     lea rsi, [rip + hdr_retry]
     mov edx, OFFSET hdr_retry_len
     call copy
     mov rdi, rax
+6:  cmp r12d, R_416                       # the value's size is in C_RANGE_B
+    jne 1f
+    lea rsi, [rip + hdr_range_none]
+    mov edx, OFFSET hdr_range_none_len
+    call copy
+    mov rdi, rax
+    mov rsi, qword ptr [rbx + C_RANGE_B]
+    call fmt_u64
+    mov word ptr [rax], 0x0a0d
+    lea rdi, [rax + 2]
 1:  cmp r12d, R_204                       # 204 has neither body nor length
     je 3f
     cmp qword ptr [r13 + 24], 0
@@ -74,19 +84,30 @@ respond:
     pop rbx
     ret
 
-# respond_value: rdi = conn, rsi = value size.
-# Builds the head of a 200 for a value of that size; the caller decides
-# whether the body follows (C_GET_FD, C_FILE_LEFT). Clobbers the caller-saved registers.
+# respond_value: rdi = conn, rsi = bytes of the value to send, rdx = the first
+# of them, rcx = the value's size, or RANGE_OPEN for the whole value.
+# Builds the head of a 200 for the whole value, or of a 206 with its
+# Content-Range for part of it; the caller decides whether the body follows
+# (C_GET_FD, C_FILE_OFF, C_FILE_LEFT). Clobbers the caller-saved registers.
 .globl respond_value
 respond_value:
     push rbx
     push r12
+    push r13
+    push r14
+    sub rsp, 8
     mov rbx, rdi
     mov r12, rsi
+    mov r13, rdx
+    mov r14, rcx
     lea rdi, [rbx + C_OUT]
     lea rsi, [rip + line_200]
     mov edx, OFFSET line_200_len
-    call copy
+    cmp r14, RANGE_OPEN
+    je 1f
+    lea rsi, [rip + line_206]
+    mov edx, OFFSET line_206_len
+1:  call copy
     mov rdi, rax
     call put_date
     mov rdi, rax
@@ -98,13 +119,34 @@ respond_value:
     call fmt_u64
     mov word ptr [rax], 0x0a0d
     lea rdi, [rax + 2]
-    mov rsi, rbx
+    cmp r14, RANGE_OPEN
+    je 2f
+    lea rsi, [rip + hdr_range]            # "bytes FIRST-LAST/SIZE"
+    mov edx, OFFSET hdr_range_len
+    call copy
+    mov rdi, rax
+    mov rsi, r13
+    call fmt_u64
+    mov byte ptr [rax], '-'
+    lea rdi, [rax + 1]
+    lea rsi, [r13 + r12 - 1]
+    call fmt_u64
+    mov byte ptr [rax], '/'
+    lea rdi, [rax + 1]
+    mov rsi, r14
+    call fmt_u64
+    mov word ptr [rax], 0x0a0d
+    lea rdi, [rax + 2]
+2:  mov rsi, rbx
     call put_connection
     mov word ptr [rax], 0x0a0d
     lea rsi, [rax + 2]
     mov rdi, rbx
     mov edx, ST_DONE
     call start_output
+    add rsp, 8
+    pop r14
+    pop r13
     pop r12
     pop rbx
     ret
@@ -212,6 +254,8 @@ resp_table:                               # indexed by R_*, RESP_ENTRY bytes eac
     RESPONSE "HTTP/1.1 507 Insufficient Storage", "no space left for the value\n"
     RESPONSE "HTTP/1.1 408 Request Timeout", "request not received in time\n"
     RESPONSE "HTTP/1.1 503 Service Unavailable", "server busy, try again\n"
+    RESPONSE "HTTP/1.1 206 Partial Content", ""
+    RESPONSE "HTTP/1.1 416 Range Not Satisfiable", "range not satisfiable\n"
 
 hdr_server:     .ascii "Server: asmkv\r\n"
 .equ hdr_server_len, . - hdr_server
@@ -231,10 +275,17 @@ hdr_date:       .ascii "Date: "
 .equ hdr_date_len, . - hdr_date
 line_200:       .ascii "HTTP/1.1 200 OK\r\n"
 .equ line_200_len, . - line_200
+line_206:       .ascii "HTTP/1.1 206 Partial Content\r\n"
+.equ line_206_len, . - line_206
 head_200:
     .ascii "Server: asmkv\r\n"
+    .ascii "Accept-Ranges: bytes\r\n"
     .ascii "Content-Type: application/octet-stream\r\nContent-Length: "
 .equ head_200_len, . - head_200
+hdr_range:      .ascii "Content-Range: bytes "
+.equ hdr_range_len, . - hdr_range
+hdr_range_none: .ascii "Content-Range: bytes */"
+.equ hdr_range_none_len, . - hdr_range_none
 head_100:       .ascii "HTTP/1.1 100 Continue\r\n\r\n"
 .equ head_100_len, . - head_100
 .text

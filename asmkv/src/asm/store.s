@@ -121,8 +121,50 @@ do_get:
     and eax, S_IFMT
     cmp eax, S_IFREG                      # only regular files are values
     jne .Lgt_not_value
+    mov rcx, qword ptr [rip + w_stat + ST_SIZE]
+    # one byte range, for GET only (RFC 9110 14.2): rdx = first, rsi = last
+    cmp dword ptr [rbx + C_METHOD], M_GET
+    jne .Lgt_whole
+    mov eax, dword ptr [rbx + C_FLAGS]
+    and eax, F_RANGE | F_RANGE_IGNORE
+    cmp eax, F_RANGE
+    jne .Lgt_whole
+    lea rsi, [rcx - 1]
+    test dword ptr [rbx + C_FLAGS], F_RANGE_SUFFIX
+    jz 3f
+    mov rax, qword ptr [rbx + C_RANGE_A]  # the last N bytes
+    test rax, rax
+    jz .Lgt_unsatisfiable
+    test rcx, rcx
+    jz .Lgt_unsatisfiable
+    mov rdx, rcx
+    sub rdx, rax
+    jae 4f
+    xor edx, edx                          # more than the whole value: all of it
+    jmp 4f
+3:  mov rdx, qword ptr [rbx + C_RANGE_A]
+    cmp rdx, rcx
+    jae .Lgt_unsatisfiable                # starts past the end
+    cmp rsi, qword ptr [rbx + C_RANGE_B]
+    jbe 4f
+    mov rsi, qword ptr [rbx + C_RANGE_B]  # ends before the end of the value
+4:  sub rsi, rdx
+    inc rsi                               # bytes to send, at least one
+    mov dword ptr [rbx + C_GET_FD], r12d
+    mov qword ptr [rbx + C_FILE_OFF], rdx
+    mov qword ptr [rbx + C_FILE_LEFT], rsi
     mov rdi, rbx
-    mov rsi, qword ptr [rip + w_stat + ST_SIZE]
+    call respond_value
+    jmp .Lgt_out
+.Lgt_unsatisfiable:
+    mov qword ptr [rbx + C_RANGE_B], rcx
+    mov esi, R_416
+    jmp 2f
+.Lgt_whole:
+    mov rdi, rbx
+    mov rsi, rcx
+    xor edx, edx
+    mov rcx, RANGE_OPEN
     call respond_value
     mov rax, qword ptr [rip + w_stat + ST_SIZE]
     cmp dword ptr [rbx + C_METHOD], M_HEAD

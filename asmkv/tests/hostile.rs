@@ -18,6 +18,8 @@ const SEEDS: &[&[u8]] = &[
     b"POST /a%2Fb?q HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\nabc",
     b"DELETE /k HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
     b"HEAD /k HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET /k HTTP/1.1\r\nHost: t\r\n\r\n",
+    b"GET /k HTTP/1.1\r\nHost: t\r\nRange: bytes=1-3\r\n\r\nGET /k HTTP/1.1\r\nHost: t\r\nRange: bytes=-2\r\n\r\n",
+    b"GET /k HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\n\r\nbodyDELETE /k HTTP/1.1\r\nHost: t\r\n\r\n",
 ];
 
 /// A seed request with a few byte-level edits, or arbitrary bytes.

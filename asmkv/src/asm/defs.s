@@ -9,6 +9,7 @@
 .equ SYS_write, 1
 .equ SYS_close, 3
 .equ SYS_fstat, 5
+.equ SYS_lseek, 8
 .equ SYS_mmap, 9
 .equ SYS_rt_sigaction, 13
 .equ SYS_rt_sigprocmask, 14
@@ -17,14 +18,17 @@
 .equ SYS_sendfile, 40
 .equ SYS_socket, 41
 .equ SYS_sendto, 44
+.equ SYS_shutdown, 48
 .equ SYS_bind, 49
 .equ SYS_listen, 50
 .equ SYS_getsockname, 51
 .equ SYS_setsockopt, 54
+.equ SYS_clone, 56
 .equ SYS_fork, 57
 .equ SYS_exit, 60
 .equ SYS_wait4, 61
 .equ SYS_kill, 62
+.equ SYS_flock, 73
 .equ SYS_fsync, 74
 .equ SYS_fdatasync, 75
 .equ SYS_getppid, 110
@@ -32,6 +36,7 @@
 .equ SYS_prctl, 157
 .equ SYS_sched_getaffinity, 204
 .equ SYS_getdents64, 217
+.equ SYS_clock_gettime, 228
 .equ SYS_exit_group, 231
 .equ SYS_epoll_wait, 232
 .equ SYS_epoll_ctl, 233
@@ -40,8 +45,12 @@
 .equ SYS_newfstatat, 262
 .equ SYS_unlinkat, 263
 .equ SYS_renameat, 264
+.equ SYS_sync_file_range, 277
+.equ SYS_timerfd_create, 283
+.equ SYS_timerfd_settime, 286
 .equ SYS_accept4, 288
 .equ SYS_signalfd4, 289
+.equ SYS_eventfd2, 290
 .equ SYS_epoll_create1, 291
 .equ SYS_prlimit64, 302
 .equ SYS_renameat2, 316
@@ -51,17 +60,20 @@
 .equ ENOENT, 2
 .equ EINTR, 4
 .equ EIO, 5
+.equ ECHILD, 10
 .equ EAGAIN, 11
+.equ EWOULDBLOCK, 11
 .equ ENOMEM, 12
 .equ EACCES, 13
 .equ EEXIST, 17
 .equ ENOTDIR, 20
+.equ EISDIR, 21
 .equ EINVAL, 22
 .equ ENFILE, 23
 .equ EMFILE, 24
 .equ ENOSPC, 28
 .equ EROFS, 30
-.equ ECHILD, 10
+.equ ELOOP, 40
 .equ EADDRINUSE, 98
 .equ EADDRNOTAVAIL, 99
 .equ ECONNABORTED, 103
@@ -80,6 +92,10 @@
 .equ O_CLOEXEC, 0x80000
 .equ O_NONBLOCK, 0x800
 .equ RENAME_NOREPLACE, 1
+.equ AT_SYMLINK_NOFOLLOW, 0x100
+.equ SEEK_SET, 0
+.equ LOCK_EX_NB, 6               # LOCK_EX | LOCK_NB
+.equ SHUT_WR, 1
 .equ S_IFMT, 0xf000
 .equ S_IFREG, 0x8000
 .equ PROT_RW, 3
@@ -101,6 +117,8 @@
 .equ EPOLL_CTL_DEL, 2
 .equ EPOLLIN, 0x1
 .equ EPOLLOUT, 0x4
+.equ EPOLLERR, 0x8
+.equ EPOLLHUP, 0x10
 .equ EPOLLRDHUP, 0x2000
 .equ EPOLLEXCLUSIVE, 0x10000000
 .equ EPOLLET, 0x80000000
@@ -121,6 +139,16 @@
 .equ SFD_NONBLOCK, 0x800
 .equ SFD_CLOEXEC, 0x80000
 .equ SIGNALFD_INFO_SIZE, 128
+.equ TFD_NONBLOCK, 0x800
+.equ TFD_CLOEXEC, 0x80000
+.equ TFD_TIMER_ABSTIME, 1
+.equ CLOCK_REALTIME, 0
+.equ CLOCK_MONOTONIC, 1
+.equ EFD_NONBLOCK, 0x800
+.equ EFD_CLOEXEC, 0x80000
+# a thread: shared memory, files, fs info and signal handling, same process
+.equ CLONE_THREAD_FLAGS, 0x100 | 0x200 | 0x400 | 0x800 | 0x10000 | 0x40000
+.equ SYNC_FILE_RANGE_WRITE, 2
 .equ SIGINFO_SIZE, 128
 .equ WNOHANG, 1
 .equ PR_SET_PDEATHSIG, 1
@@ -156,6 +184,16 @@
 .equ SENDFILE_MAX, 1 << 21       # one sendfile call at most, so others get a turn
 .equ DRIVE_BUDGET, 64            # socket syscalls per event before yielding
 .equ EXIT_USAGE, 2               # bad flag or unusable environment at startup
+.equ ACCEPT_BATCH, 1             # connections taken per wakeup of the listener
+.equ LINGER_MAX, 1 << 20         # input discarded while lingering, at most
+.equ DISCARD_MAX, 65536          # largest GET/HEAD/DELETE body dropped; larger closes
+.equ FLUSHER_STACK, 65536        # the flusher thread's stack (commit.s)
+.equ DATE_LEN, 29                # "Sun, 06 Nov 1994 08:49:37 GMT"
+.equ DEFAULT_IDLE_TIMEOUT, 60    # no request in progress
+.equ DEFAULT_REQUEST_TIMEOUT, 10 # from the first byte of a head to its end
+.equ DEFAULT_IO_TIMEOUT, 30      # longest stall of a body or a response
+.equ LINGER_TIMEOUT, 5           # draining input before a close
+.equ MAX_TIMEOUT, 86400
 
 # ---- connection slot: one per fd, in a table mmap'd by each worker ----------
 # Slots are small and dense, so an idle connection costs a quarter page. The
@@ -205,6 +243,18 @@
 .equ ST_BODY, 2        # streaming a request body into a temporary file
 .equ ST_WRITE, 3       # sending C_OUT, then C_FILE_LEFT bytes of C_GET_FD
 .equ ST_DONE, 4        # response sent: next request or close
+.equ ST_LINGER, 5      # error response sent, write side shut, discarding input
+.equ ST_COMMIT, 6      # upload or delete done, waiting for the group commit (commit.s)
+
+# C_COMMIT while in a group commit (then R_201/R_204 or -errno)
+.equ COMMIT_WRITTEN, 0x10000     # the body is in its temporary file
+.equ COMMIT_FLUSHED, 0x10001     # data flushed, rename still to do
+.equ COMMIT_UNLINKED, 0x10002    # a delete: the key is unlinked, the directory not flushed
+
+# C_RX bits: with edge-triggered epoll a short read means the socket is empty
+# until the next event, so the read that would say EAGAIN is skipped
+.equ RX_DRAINED, 1               # the last read was short: wait for an input event
+.equ RX_PEER_DONE, 2             # the peer closed or failed: always read to the end
 
 # C_FLAGS bits
 .equ F_CLOSE, 1        # close after this response
@@ -218,13 +268,14 @@
 .equ F_EXPECT_BAD, 256 # an expectation we cannot meet
 .equ F_CONN_CLOSE, 512 # Connection: close
 .equ F_CREATED, 1024   # the upload created the key
+.equ F_LINGER, 2048    # drain input before closing, so the error answer is not
+                       # destroyed by a reset
 .equ F_DISCARD, 4096   # the body of a GET/HEAD/DELETE: read and dropped, then answered
 .equ F_RANGE, 8192     # one valid byte range was asked for (C_RANGE_A, C_RANGE_B)
 .equ F_RANGE_SUFFIX, 16384 # ... as "-N": the last N bytes
 .equ F_RANGE_IGNORE, 32768 # Range is to be ignored: If-Range (we have no validators),
                            # several ranges, a second Range field, a syntax we do not serve
 .equ RANGE_OPEN, -1    # C_RANGE_B when the range runs to the end
-.equ DISCARD_MAX, 65536          # largest such body dropped; a larger one closes the connection
 
 # methods
 .equ M_GET, 1
@@ -274,22 +325,6 @@
 .equ STEP_WAIT, 1      # the socket would block: wait for epoll
 .equ STEP_CLOSED, 2    # the connection is gone
 
-# late additions kept apart from the tables above for readability
-.equ SYS_shutdown, 48
-.equ SYS_flock, 73
-.equ SHUT_WR, 1
-.equ LOCK_EX_NB, 6               # LOCK_EX | LOCK_NB
-.equ EWOULDBLOCK, 11
-.equ ELOOP, 40
-.equ AT_SYMLINK_NOFOLLOW, 0x100
-.equ F_LINGER, 2048              # C_FLAGS: drain input before closing, so the
-                                 # error response is not destroyed by a reset
-.equ ST_LINGER, 5                # response sent, write side shut, discarding input
-.equ LINGER_MAX, 1 << 20         # input discarded while lingering, at most
-.equ SYS_lseek, 8
-.equ SEEK_SET, 0
-.equ EISDIR, 21
-
 # char_class bits (table in http.s)
 .equ CC_TCHAR, 1       # char_class bit: may appear in a token (method, field name)
 .equ CC_KEY, 2         # stored in a file name as itself
@@ -298,42 +333,3 @@
 # flag_table entry (cli.s): name, handler, takes-a-value
 .equ FLAG_ENTRY, 24
 
-# time (clock.s)
-.equ SYS_clock_gettime, 228
-.equ SYS_timerfd_create, 283
-.equ SYS_timerfd_settime, 286
-.equ CLOCK_REALTIME, 0
-.equ CLOCK_MONOTONIC, 1
-.equ TFD_NONBLOCK, 0x800
-.equ TFD_CLOEXEC, 0x80000
-.equ TFD_TIMER_ABSTIME, 1
-.equ DATE_LEN, 29                # "Sun, 06 Nov 1994 08:49:37 GMT"
-.equ DEFAULT_IDLE_TIMEOUT, 60    # no request in progress
-.equ DEFAULT_REQUEST_TIMEOUT, 10 # from the first byte of a head to its end
-.equ DEFAULT_IO_TIMEOUT, 30      # longest stall of a body or a response
-.equ LINGER_TIMEOUT, 5           # draining input before a close
-.equ MAX_TIMEOUT, 86400
-
-.equ ACCEPT_BATCH, 1             # connections taken per wakeup of the listener
-
-# group commit (commit.s)
-.equ SYS_clone, 56
-.equ SYS_eventfd2, 290
-.equ EFD_NONBLOCK, 0x800
-.equ EFD_CLOEXEC, 0x80000
-# a thread: shared memory, files, fs info and signal handling, same process
-.equ CLONE_THREAD_FLAGS, 0x100 | 0x200 | 0x400 | 0x800 | 0x10000 | 0x40000
-.equ FLUSHER_STACK, 65536
-.equ SYS_sync_file_range, 277
-.equ SYNC_FILE_RANGE_WRITE, 2
-.equ ST_COMMIT, 6                # body stored, waiting for the group commit
-.equ COMMIT_WRITTEN, 0x10000     # C_COMMIT: the body is in its temporary file
-.equ COMMIT_FLUSHED, 0x10001     # data flushed, rename still to do
-.equ COMMIT_UNLINKED, 0x10002    # a delete: the key is unlinked, the directory not flushed
-
-# input readiness (worker.s): with edge-triggered epoll a short read means the
-# socket is empty until the next event, so the read that would say EAGAIN is skipped
-.equ RX_DRAINED, 1               # the last read was short: wait for an input event
-.equ RX_PEER_DONE, 2             # the peer closed or failed: always read to the end
-.equ EPOLLERR, 0x8
-.equ EPOLLHUP, 0x10

@@ -196,3 +196,66 @@ fn bad_keys_and_methods_get_precise_errors() {
     let w = raw_once(s.addr, b"GET * HTTP/1.1\r\nHost: x\r\n\r\n");
     assert_eq!(w.status, 400, "asterisk-form");
 }
+
+/// `If-None-Match: *` makes a write create-only, atomically: of many clients
+/// racing to create one key, exactly one gets 201 and its value stays.
+#[test]
+fn if_none_match_star_creates_only_once() {
+    let s = Server::start();
+    let racers: Vec<_> = (0..16u8)
+        .map(|i| {
+            let url = s.url("/lock");
+            std::thread::spawn(move || {
+                let r = agent()
+                    .put(&url)
+                    .header("If-None-Match", "*")
+                    .send(&[i; 100][..])
+                    .unwrap();
+                (i, r.status().as_u16())
+            })
+        })
+        .collect();
+    let results: Vec<(u8, u16)> = racers.into_iter().map(|r| r.join().unwrap()).collect();
+    let winners: Vec<u8> = results
+        .iter()
+        .filter(|(_, st)| *st == 201)
+        .map(|(i, _)| *i)
+        .collect();
+    assert_eq!(winners.len(), 1, "{results:?}");
+    assert!(
+        results.iter().all(|(_, st)| *st == 201 || *st == 412),
+        "{results:?}"
+    );
+    let a = agent();
+    assert_eq!(get(&a, &s.url("/lock")).body, vec![winners[0]; 100]);
+    // the losers' uploads left nothing behind
+    assert_eq!(files_in(&s.data), vec!["lock".to_string()]);
+    // an entity tag never matches (there are none): the write goes ahead
+    let r = a
+        .put(&s.url("/lock"))
+        .header("If-None-Match", "\"v1\"")
+        .send(&b"replaced"[..])
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 204);
+    // GET and HEAD: 304 when the key exists, as usual when it does not
+    let r = a
+        .get(&s.url("/lock"))
+        .header("If-None-Match", "*")
+        .call()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 304);
+    let r = a
+        .get(&s.url("/none"))
+        .header("If-None-Match", "*")
+        .call()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 404);
+    // DELETE: refused while the key exists
+    let r = a
+        .delete(&s.url("/lock"))
+        .header("If-None-Match", "*")
+        .call()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 412);
+    assert_eq!(get(&a, &s.url("/lock")).body, b"replaced");
+}

@@ -301,13 +301,17 @@ flush_group:
 
 # rename_upload: rdi = conn whose temporary file is closed.
 # Renames it over the key, creating the key only if absent, which tells new
-# from replaced atomically. Returns rax = R_201 or R_204, or -errno.
+# from replaced atomically. With If-None-Match: * it only creates: R_412 (and
+# the upload dropped) if the key exists. Returns rax = R_201, R_204 or R_412,
+# or -errno.
 # Clobbers the caller-saved registers.
 rename_upload:
     push rbx
     push r12
     sub rsp, STAT_SIZE + 8                # the probe's stat: w_stat is the worker's
     mov rbx, rdi
+    test dword ptr [rbx + C_FLAGS], F_IF_NONE_STAR
+    jnz .Lru_create_only
     mov edi, dword ptr [rip + dir_fd]
     lea rsi, [rbx + C_TMP]
     mov edx, edi
@@ -352,6 +356,40 @@ rename_upload:
     jns .Lru_replace
     mov r12d, R_201
     jmp .Lru_rename
+# If-None-Match: * - the key is created only if absent, atomically: a rename
+# that may not replace, or (where the file system lacks it) a hard link, which
+# never replaces, then the temporary name removed.
+.Lru_create_only:
+    mov edi, dword ptr [rip + dir_fd]
+    lea rsi, [rbx + C_TMP]
+    mov edx, edi
+    lea r10, [rbx + C_NAME]
+    mov r8d, RENAME_NOREPLACE
+    mov eax, SYS_renameat2
+    syscall
+    mov r12d, R_201
+    test rax, rax
+    jz .Lru_renamed
+    cmp rax, -EINVAL
+    jne 1f
+    mov edi, dword ptr [rip + dir_fd]
+    lea rsi, [rbx + C_TMP]
+    mov edx, edi
+    lea r10, [rbx + C_NAME]
+    xor r8d, r8d
+    mov eax, SYS_linkat
+    syscall
+    test rax, rax
+    jz 2f
+1:  cmp rax, -EEXIST
+    jne .Lru_out
+    mov r12d, R_412                       # the key exists: the upload is dropped
+2:  mov edi, dword ptr [rip + dir_fd]
+    lea rsi, [rbx + C_TMP]
+    xor edx, edx
+    mov eax, SYS_unlinkat
+    syscall
+    jmp .Lru_renamed
 
 # reject_upload: rdi = conn whose request was read whole, rsi = -errno of the
 # failed step. Drops the upload (the old value stays) and answers 507 or 500;

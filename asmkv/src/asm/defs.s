@@ -45,6 +45,7 @@
 .equ SYS_newfstatat, 262
 .equ SYS_unlinkat, 263
 .equ SYS_renameat, 264
+.equ SYS_linkat, 265
 .equ SYS_sync_file_range, 277
 .equ SYS_timerfd_create, 283
 .equ SYS_timerfd_settime, 286
@@ -276,6 +277,7 @@
 .equ F_RANGE_IGNORE, 32768 # Range is to be ignored: If-Range (we have no validators),
                            # several ranges, a second Range field, a syntax we do not serve
 .equ RANGE_OPEN, -1    # C_RANGE_B when the range runs to the end
+.equ F_IF_NONE_STAR, 65536 # If-None-Match: * (PUT/POST create only; GET/HEAD 304 if present)
 
 # methods
 .equ M_GET, 1
@@ -318,6 +320,8 @@
 .equ R_503, 14
 .equ R_206, 15            # built by respond_value, not respond
 .equ R_416, 16
+.equ R_304, 17
+.equ R_412, 18
 .equ RESP_ENTRY, 32    # resp_table entry: line ptr, line len, body ptr, body len
 
 # results of a connection step (worker.s)

@@ -310,7 +310,7 @@ identify_method:
 # handle_field: rdi = conn, rsi = field name, rdx = name length,
 #               rcx = value (trimmed), r8 = value length.
 # Records what the server acts on: Content-Length, Transfer-Encoding,
-# Connection, Expect, Host, Range, If-Range. Other fields are ignored.
+# Connection, Expect, Host, Range, If-Range, If-None-Match. Other fields are ignored.
 # Returns eax = 0, or an R_* kind to fail the request with.
 # Clobbers the caller-saved registers.
 handle_field:
@@ -335,6 +335,8 @@ handle_field:
     je .Lhf_range
     cmp rdx, 8
     je .Lhf_if_range
+    cmp rdx, 13
+    je .Lhf_if_none_match
 .Lhf_ok:
     xor eax, eax
 .Lhf_out:
@@ -460,6 +462,18 @@ handle_field:
     test eax, eax
     jz .Lhf_ok
     inc dword ptr [rbx + C_HOSTS]
+    jmp .Lhf_ok
+
+.Lhf_if_none_match:
+    lea rsi, [rip + name_if_none_match]
+    call ci_eq
+    test eax, eax
+    jz .Lhf_ok
+    cmp r13, 1                            # entity tags never match: we have none
+    jne .Lhf_ok
+    cmp byte ptr [r12], '*'
+    jne .Lhf_ok
+    or dword ptr [rbx + C_FLAGS], F_IF_NONE_STAR
     jmp .Lhf_ok
 
 .Lhf_if_range:
@@ -815,6 +829,7 @@ name_expect:            .ascii "expect"
 name_host:              .ascii "host"
 name_range:             .ascii "range"
 name_if_range:          .ascii "if-range"
+name_if_none_match:     .ascii "if-none-match"
 word_bytes_eq:          .ascii "bytes="
 word_chunked:           .ascii "chunked"
 word_close:             .ascii "close"

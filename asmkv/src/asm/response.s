@@ -49,7 +49,9 @@ respond:
     call fmt_u64
     mov word ptr [rax], 0x0a0d
     lea rdi, [rax + 2]
-1:  cmp r12d, R_204                       # 204 has neither body nor length
+1:  cmp r12d, R_204                       # 204 and 304 have neither body nor length
+    je 3f
+    cmp r12d, R_304
     je 3f
     cmp qword ptr [r13 + 24], 0
     je 2f
@@ -256,6 +258,8 @@ resp_table:                               # indexed by R_*, RESP_ENTRY bytes eac
     RESPONSE "HTTP/1.1 503 Service Unavailable", "server busy, try again\n"
     RESPONSE "HTTP/1.1 206 Partial Content", ""
     RESPONSE "HTTP/1.1 416 Range Not Satisfiable", "range not satisfiable\n"
+    RESPONSE "HTTP/1.1 304 Not Modified", ""
+    RESPONSE "HTTP/1.1 412 Precondition Failed", "the key exists\n"
 
 hdr_server:     .ascii "Server: asmkv\r\n"
 .equ hdr_server_len, . - hdr_server

@@ -121,6 +121,9 @@ do_get:
     and eax, S_IFMT
     cmp eax, S_IFREG                      # only regular files are values
     jne .Lgt_not_value
+    mov esi, R_304                        # If-None-Match: * and the key exists
+    test dword ptr [rbx + C_FLAGS], F_IF_NONE_STAR
+    jnz 2f
     mov rcx, qword ptr [rip + w_stat + ST_SIZE]
     # one byte range, for GET only (RFC 9110 14.2): rdx = first, rsi = last
     cmp dword ptr [rbx + C_METHOD], M_GET
@@ -219,7 +222,18 @@ do_get:
 do_delete:
     push rbx
     mov rbx, rdi
-    mov edi, dword ptr [rip + dir_fd]
+    test dword ptr [rbx + C_FLAGS], F_IF_NONE_STAR
+    jz 3f
+    mov edi, dword ptr [rip + dir_fd]     # If-None-Match: * fails if the key exists
+    lea rsi, [rbx + C_NAME]
+    lea rdx, [rip + w_stat]
+    mov r10d, AT_SYMLINK_NOFOLLOW
+    mov eax, SYS_newfstatat
+    syscall
+    mov esi, R_412
+    test rax, rax
+    jns 2f
+3:  mov edi, dword ptr [rip + dir_fd]
     lea rsi, [rbx + C_NAME]
     xor edx, edx
     mov eax, SYS_unlinkat

@@ -20,6 +20,7 @@ const SEEDS: &[&[u8]] = &[
     b"HEAD /k HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET /k HTTP/1.1\r\nHost: t\r\n\r\n",
     b"GET /k HTTP/1.1\r\nHost: t\r\nRange: bytes=1-3\r\n\r\nGET /k HTTP/1.1\r\nHost: t\r\nRange: bytes=-2\r\n\r\n",
     b"GET /k HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\n\r\nbodyDELETE /k HTTP/1.1\r\nHost: t\r\n\r\n",
+    b"PUT /n HTTP/1.1\r\nHost: t\r\nIf-None-Match: *\r\nContent-Length: 2\r\n\r\nhiGET /n HTTP/1.1\r\nHost: t\r\nIf-None-Match: *\r\n\r\n",
 ];
 
 /// A seed request with a few byte-level edits, or arbitrary bytes.

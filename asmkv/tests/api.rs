@@ -259,3 +259,25 @@ fn if_none_match_star_creates_only_once() {
     assert_eq!(r.status().as_u16(), 412);
     assert_eq!(get(&a, &s.url("/lock")).body, b"replaced");
 }
+
+/// A create-only upload to a key that exists is refused before its body is
+/// sent: a client waiting for 100 Continue gets the 412 instead.
+#[test]
+fn create_only_upload_is_refused_before_the_body() {
+    let s = Server::start();
+    assert_eq!(put(&agent(), &s.url("/taken"), b"first").status, 201);
+    let mut c = Raw::connect(s.addr);
+    c.send(
+        b"PUT /taken HTTP/1.1\r\nHost: t\r\nIf-None-Match: *\r\n\
+          Expect: 100-continue\r\nContent-Length: 1000000\r\n\r\n",
+    );
+    let w = c.response();
+    assert_eq!(w.status, 412, "not a 100 Continue first");
+    assert_eq!(w.header("connection").as_deref(), Some("close"));
+    // no body announced: the connection stays usable
+    let mut c = Raw::connect(s.addr);
+    c.send(b"PUT /taken HTTP/1.1\r\nHost: t\r\nIf-None-Match: *\r\nContent-Length: 0\r\n\r\n");
+    assert_eq!(c.response().status, 412);
+    c.send(b"GET /taken HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!(c.response().body, b"first");
+}

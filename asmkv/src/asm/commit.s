@@ -310,18 +310,15 @@ rename_upload:
     push r12
     sub rsp, STAT_SIZE + 8                # the probe's stat: w_stat is the worker's
     mov rbx, rdi
-    test dword ptr [rbx + C_FLAGS], F_IF_NONE_STAR
-    jnz .Lru_create_only
-    mov edi, dword ptr [rip + dir_fd]
-    lea rsi, [rbx + C_TMP]
-    mov edx, edi
-    lea r10, [rbx + C_NAME]
+    call .Lru_paths
     mov r8d, RENAME_NOREPLACE
     mov eax, SYS_renameat2
     syscall
     mov r12d, R_201
     test rax, rax
     jz .Lru_renamed
+    test dword ptr [rbx + C_FLAGS], F_IF_NONE_STAR
+    jnz .Lru_create_only
     cmp rax, -EINVAL                      # a file system without RENAME_NOREPLACE
     je .Lru_probe
     cmp rax, -EEXIST
@@ -329,10 +326,7 @@ rename_upload:
 .Lru_replace:
     mov r12d, R_204
 .Lru_rename:
-    mov edi, dword ptr [rip + dir_fd]
-    lea rsi, [rbx + C_TMP]
-    mov edx, edi
-    lea r10, [rbx + C_NAME]
+    call .Lru_paths
     mov eax, SYS_renameat
     syscall
     test rax, rax
@@ -356,26 +350,14 @@ rename_upload:
     jns .Lru_replace
     mov r12d, R_201
     jmp .Lru_rename
-# If-None-Match: * - the key is created only if absent, atomically: a rename
-# that may not replace, or (where the file system lacks it) a hard link, which
-# never replaces, then the temporary name removed.
+# If-None-Match: * - the key is created only if absent, atomically: the rename
+# above may not replace, or (where the file system lacks that) a hard link,
+# which never replaces; then the temporary name is removed. rax = the
+# rename's error.
 .Lru_create_only:
-    mov edi, dword ptr [rip + dir_fd]
-    lea rsi, [rbx + C_TMP]
-    mov edx, edi
-    lea r10, [rbx + C_NAME]
-    mov r8d, RENAME_NOREPLACE
-    mov eax, SYS_renameat2
-    syscall
-    mov r12d, R_201
-    test rax, rax
-    jz .Lru_renamed
     cmp rax, -EINVAL
     jne 1f
-    mov edi, dword ptr [rip + dir_fd]
-    lea rsi, [rbx + C_TMP]
-    mov edx, edi
-    lea r10, [rbx + C_NAME]
+    call .Lru_paths
     xor r8d, r8d
     mov eax, SYS_linkat
     syscall
@@ -390,6 +372,14 @@ rename_upload:
     mov eax, SYS_unlinkat
     syscall
     jmp .Lru_renamed
+# .Lru_paths: rbx = conn. The arguments from its temporary name to its key's
+# name, in the data directory: edi, rsi, edx, r10 (a helper of rename_upload).
+.Lru_paths:
+    mov edi, dword ptr [rip + dir_fd]
+    lea rsi, [rbx + C_TMP]
+    mov edx, edi
+    lea r10, [rbx + C_NAME]
+    ret
 
 # reject_upload: rdi = conn whose request was read whole, rsi = -errno of the
 # failed step. Drops the upload (the old value stays) and answers 507 or 500;

@@ -688,14 +688,10 @@ route_request:
     # create-only, and the key is there already: say so before the body is
     # sent (a client waiting for 100 Continue sends none). The rename at the
     # end still decides, atomically, for keys created meanwhile.
-    mov edi, dword ptr [rip + dir_fd]
-    lea rsi, [rbx + C_NAME]
-    lea rdx, [rip + w_stat]
-    mov r10d, AT_SYMLINK_NOFOLLOW
-    mov eax, SYS_newfstatat
-    syscall
-    test rax, rax
-    js 14f
+    mov rdi, rbx
+    call key_exists
+    test eax, eax
+    jz 14f
     mov esi, R_412
     jmp .Lrr_reject
 14: mov rdi, rbx

@@ -13,14 +13,8 @@
 # Clobbers rcx, rdx, rsi, rdi, r8, r9, r10, r11.
 .globl inbuf_init
 inbuf_init:
-    xor edi, edi
-    mov rsi, MAX_FDS * IN_CAP             # reserved, not committed: pages come on use
-    mov edx, PROT_RW
-    mov r10d, MAP_PRIVATE_ANON_NORESERVE
-    mov r8, -1
-    xor r9d, r9d
-    mov eax, SYS_mmap
-    syscall
+    mov rdi, MAX_FDS * IN_CAP             # buffers come into memory as they are lent
+    call reserve_memory
     cmp rax, -4096
     ja 1f
     mov qword ptr [rip + in_base], rax

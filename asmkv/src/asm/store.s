@@ -224,15 +224,10 @@ do_delete:
     mov rbx, rdi
     test dword ptr [rbx + C_FLAGS], F_IF_NONE_STAR
     jz 3f
-    mov edi, dword ptr [rip + dir_fd]     # If-None-Match: * fails if the key exists
-    lea rsi, [rbx + C_NAME]
-    lea rdx, [rip + w_stat]
-    mov r10d, AT_SYMLINK_NOFOLLOW
-    mov eax, SYS_newfstatat
-    syscall
+    call key_exists                       # If-None-Match: * fails if the key exists
     mov esi, R_412
-    test rax, rax
-    jns 2f
+    test eax, eax
+    jnz 2f
 3:  mov edi, dword ptr [rip + dir_fd]
     lea rsi, [rbx + C_NAME]
     xor edx, edx
@@ -257,6 +252,22 @@ do_delete:
 2:  mov rdi, rbx
     call respond
     pop rbx
+    ret
+
+# key_exists: rdi = conn with C_NAME set. Returns eax = 1 if something has the
+# key's name in the data directory, else 0. Clobbers rcx, rdx, rsi, rdi, r10, r11.
+.globl key_exists
+key_exists:
+    lea rsi, [rdi + C_NAME]
+    mov edi, dword ptr [rip + dir_fd]
+    lea rdx, [rip + w_stat]               # the worker's: callers run on the event loop
+    mov r10d, AT_SYMLINK_NOFOLLOW
+    mov eax, SYS_newfstatat
+    syscall
+    xor ecx, ecx
+    test rax, rax
+    sete cl
+    mov eax, ecx
     ret
 
 # sync_dir: with --sync always, fsyncs the data directory so that renames and

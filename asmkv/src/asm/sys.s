@@ -1,5 +1,20 @@
-# sys.s - blocking-I/O wrappers and startup error reporting.
+# sys.s - reserved memory, blocking-I/O wrappers and startup error reporting.
 .text
+
+# reserve_memory: rdi = bytes. Maps that much private memory, reserved but not
+# committed: pages come (zeroed) when first touched.
+# Returns rax = the address, or -errno. Clobbers rcx, rdx, rsi, rdi, r8, r9, r10, r11.
+.globl reserve_memory
+reserve_memory:
+    mov rsi, rdi
+    xor edi, edi
+    mov edx, PROT_RW
+    mov r10d, MAP_PRIVATE_ANON_NORESERVE
+    mov r8, -1
+    xor r9d, r9d
+    mov eax, SYS_mmap
+    syscall
+    ret
 
 # write_all: edi = fd (blocking), rsi = buf, rdx = len.
 # Writes every byte, retrying short writes and EINTR.

@@ -37,14 +37,8 @@ worker_main:
     syscall
     mov dword ptr [rip + w_pid], eax
 
-    xor edi, edi
-    mov rsi, MAX_FDS * CONN_SIZE          # reserved, not committed: pages come on use
-    mov edx, PROT_RW
-    mov r10d, MAP_PRIVATE_ANON_NORESERVE
-    mov r8, -1
-    xor r9d, r9d
-    mov eax, SYS_mmap
-    syscall
+    mov rdi, MAX_FDS * CONN_SIZE          # slots come into memory as fds are used
+    call reserve_memory
     cmp rax, -4096
     ja .Lwm_failed
     mov qword ptr [rip + w_table], rax

@@ -43,12 +43,9 @@ respond:
     jne 1f
     lea rsi, [rip + hdr_range_none]
     mov edx, OFFSET hdr_range_none_len
-    call copy
+    mov rcx, qword ptr [rbx + C_RANGE_B]
+    call put_number_field
     mov rdi, rax
-    mov rsi, qword ptr [rbx + C_RANGE_B]
-    call fmt_u64
-    mov word ptr [rax], 0x0a0d
-    lea rdi, [rax + 2]
 1:  cmp r12d, R_204                       # 204 and 304 have neither body nor length
     je 3f
     cmp r12d, R_304
@@ -61,12 +58,9 @@ respond:
     mov rdi, rax
 2:  lea rsi, [rip + hdr_length]
     mov edx, OFFSET hdr_length_len
-    call copy
+    mov rcx, qword ptr [r13 + 24]
+    call put_number_field
     mov rdi, rax
-    mov rsi, qword ptr [r13 + 24]
-    call fmt_u64
-    mov word ptr [rax], 0x0a0d
-    lea rdi, [rax + 2]
 3:  mov rsi, rbx
     call put_connection
     mov word ptr [rax], 0x0a0d
@@ -113,14 +107,11 @@ respond_value:
     mov rdi, rax
     call put_date
     mov rdi, rax
-    lea rsi, [rip + head_200]
+    lea rsi, [rip + head_200]             # ends with "Content-Length: "
     mov edx, OFFSET head_200_len
-    call copy
+    mov rcx, r12
+    call put_number_field
     mov rdi, rax
-    mov rsi, r12
-    call fmt_u64
-    mov word ptr [rax], 0x0a0d
-    lea rdi, [rax + 2]
     cmp r14, RANGE_OPEN
     je 2f
     lea rsi, [rip + hdr_range]            # "bytes FIRST-LAST/SIZE"
@@ -177,6 +168,20 @@ respond_continue:
 fail:
     or dword ptr [rdi + C_FLAGS], F_CLOSE | F_LINGER
     jmp respond
+
+# put_number_field: rdi = where to write, rsi = the field's text up to its
+# value ("Name: "), rdx = that text's length, rcx = the value. Writes the text,
+# the value in decimal and CRLF. Returns rax = end of what was written.
+# Clobbers rcx, rdx, rsi, rdi, r8, r9.
+put_number_field:
+    mov r9, rcx                           # copy clobbers rcx
+    call copy
+    mov rdi, rax
+    mov rsi, r9
+    call fmt_u64
+    mov word ptr [rax], 0x0a0d
+    add rax, 2
+    ret
 
 # put_connection: rdi = where to write, rsi = conn.
 # Writes a Connection field when the default for the version does not hold.

@@ -93,7 +93,7 @@ fn ten_mebibyte_value_round_trips() {
     assert_eq!(r.body.len(), v.len());
     assert_eq!(Sha256::digest(&r.body), sum);
     // and the file on disk is exactly the value
-    let on_disk = std::fs::read(s.data.join("big")).unwrap();
+    let on_disk = stored_value(&s.data, "big").unwrap();
     assert_eq!(Sha256::digest(&on_disk), sum);
 }
 
@@ -145,7 +145,7 @@ fn keys_are_percent_decoded_and_stored_reversibly() {
     assert_eq!(get(&a, &s.url("/dir%2Ffile")).body, b"slash");
     // the query string is not part of the key
     assert_eq!(get(&a, &s.url("/dir/file?x=1")).body, b"slash");
-    let names = files_in(&s.data);
+    let names = stored_names(&s.data);
     assert!(names.contains(&"a%20b".to_string()), "{names:?}");
     assert!(names.contains(&"dir%2Ffile".to_string()), "{names:?}");
 }
@@ -229,7 +229,7 @@ fn if_none_match_star_creates_only_once() {
     let a = agent();
     assert_eq!(get(&a, &s.url("/lock")).body, vec![winners[0]; 100]);
     // the losers' uploads left nothing behind
-    assert_eq!(files_in(&s.data), vec!["lock".to_string()]);
+    assert_eq!(stored_names(&s.data), vec!["lock".to_string()]);
     // an entity tag never matches (there are none): the write goes ahead
     let r = a
         .put(&s.url("/lock"))

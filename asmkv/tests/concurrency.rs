@@ -43,7 +43,7 @@ fn fifty_clients_write_and_read_exactly() {
     let shared = String::from_utf8(get(&a, &s.url("/shared")).body).unwrap();
     assert!(shared.starts_with("client "), "{shared}");
     assert_eq!(
-        files_in(&s.data).len(),
+        stored_names(&s.data).len(),
         50 * 20 + 1,
         "no temporary file left"
     );

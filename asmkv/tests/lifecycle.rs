@@ -268,10 +268,7 @@ fn sigterm_lets_in_flight_requests_finish() {
     let mut s = s;
     let status = wait_timeout(&mut s.child, Duration::from_secs(10)).expect("exit");
     assert_eq!(status.code(), Some(0));
-    assert_eq!(
-        std::fs::read(s.data.join("up")).unwrap(),
-        vec![1u8; 200_000]
-    );
+    assert_eq!(stored_value(&s.data, "up").unwrap(), vec![1u8; 200_000]);
 }
 
 #[test]
@@ -348,7 +345,7 @@ fn sigint_stops_gracefully_too() {
     for w in workers {
         assert!(proc_state(w).is_none(), "worker {w} outlived the master");
     }
-    assert_eq!(std::fs::read(data.join("i")).unwrap(), b"int");
+    assert_eq!(stored_value(&data, "i").unwrap(), b"int");
 }
 
 #[test]

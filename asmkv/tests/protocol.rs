@@ -247,7 +247,7 @@ fn body_over_max_body_is_413() {
     assert_eq!(c.response().status, 413);
     // the old value is intact and no temporary file is left
     assert_eq!(get(&ok, &s.url("/m")).body, vec![7u8; 1000]);
-    assert_eq!(files_in(&s.data), vec!["m".to_string()]);
+    assert_eq!(stored_names(&s.data), vec!["m".to_string()]);
     // a huge announced body is refused before any of it is read: curl sees the 413
     let out = Command::new("curl")
         .args([
@@ -322,7 +322,7 @@ fn malformed_requests_get_400_and_close() {
     }
     // the server is unharmed, and no partial value was stored
     assert_eq!(get(&agent(), &s.url("/k")).status, 404);
-    assert!(files_in(&s.data).is_empty());
+    assert!(stored_names(&s.data).is_empty());
 }
 
 #[test]
@@ -352,7 +352,7 @@ fn client_that_vanishes_mid_upload_leaves_old_value() {
     } // dropped: the connection closes with the body unfinished
     std::thread::sleep(std::time::Duration::from_millis(200));
     assert_eq!(get(&a, &s.url("/v")).body, b"old");
-    assert_eq!(files_in(&s.data), vec!["v".to_string()]);
+    assert_eq!(stored_names(&s.data), vec!["v".to_string()]);
 }
 
 #[test]

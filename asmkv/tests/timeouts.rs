@@ -113,7 +113,7 @@ fn a_stalled_upload_gets_408_and_keeps_the_old_value() {
     // a new client: the first one's pooled connection was closed as idle meanwhile
     assert_eq!(get(&agent(), &s.url("/v")).body, b"old");
     assert_eq!(
-        files_in(&s.data),
+        stored_names(&s.data),
         vec!["v".to_string()],
         "no temporary file left"
     );

@@ -123,8 +123,10 @@ body_step:
 
 # store_bytes: rdi = conn, rdx = count of input bytes at in_pos to append to
 # the upload, or to drop (F_DISCARD) (count <= body bytes left). Advances
-# in_pos, lowers C_BODY_LEFT, raises C_BODY_TOTAL. Returns rax = 0 or -errno
-# of the file write. Clobbers rcx, rdx, rsi, rdi, r8, r11.
+# in_pos, lowers C_BODY_LEFT, raises C_BODY_TOTAL. The log engine keeps the
+# CRC of the value (C_CRC) and writes into the record at C_WOFF (F_LOG_REC).
+# Returns rax = 0 or -errno of the file write. Clobbers rcx, rdx, rsi, rdi,
+# r8-r11.
 store_bytes:
     push rbx
     push r12
@@ -136,7 +138,24 @@ store_bytes:
     jnz 2f
     mov rsi, qword ptr [rbx + C_IN_BUF]
     add rsi, qword ptr [rbx + C_IN_POS]
+    cmp dword ptr [rip + cfg_engine], ENGINE_LOG
+    jne 3f
+    mov r13, rsi
+    mov edi, dword ptr [rbx + C_CRC]
+    call crc32c
+    mov dword ptr [rbx + C_CRC], eax
+    mov rsi, r13
+    mov rdx, r12
+    test dword ptr [rbx + C_FLAGS], F_LOG_REC
+    jz 3f
     mov edi, dword ptr [rbx + C_UP_FD]
+    mov rcx, qword ptr [rbx + C_WOFF]
+    call pwrite_all
+    test rax, rax
+    js 1f
+    add qword ptr [rbx + C_WOFF], r12
+    jmp 2f
+3:  mov edi, dword ptr [rbx + C_UP_FD]
     call write_all
     test rax, rax
     js 1f

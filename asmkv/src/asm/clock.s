@@ -55,6 +55,7 @@ clock_tick:
     mov eax, SYS_clock_gettime
     syscall
     mov rbx, qword ptr [rsp]
+    mov qword ptr [rip + w_unix], rbx
     lea rdi, [rip + w_date]
     mov rsi, rbx
     call format_date
@@ -210,7 +211,8 @@ month_names: .ascii " Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec"
 
 .bss
 .p2align 3
-.globl w_now, w_date
+.globl w_now, w_date, w_unix
+w_unix: .space 8                  # real seconds since the epoch, as of the last tick
 w_now:  .space 8                  # monotonic seconds, as of the last tick
 w_date: .space 32                 # "Date: " value, DATE_LEN bytes
 .text

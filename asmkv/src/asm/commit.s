@@ -24,6 +24,8 @@
 # Clobbers the caller-saved registers.
 .globl finish_upload
 finish_upload:
+    cmp dword ptr [rip + cfg_engine], ENGINE_LOG
+    je log_finish_upload
     cmp dword ptr [rip + cfg_sync], 0
     je commit_now
     push rbx
@@ -221,6 +223,8 @@ flusher_main:
 # Leaves each outcome in C_COMMIT: R_201/R_204, or -errno.
 # Clobbers the caller-saved registers.
 flush_group:
+    cmp dword ptr [rip + cfg_engine], ENGINE_LOG
+    je flush_group_log
     push rbx
     push r12
     push r13
@@ -297,6 +301,46 @@ flush_group:
 .Lfg_conn:
     lea rax, [rip + w_group]
     mov rbx, qword ptr [rax + r12*8]
+    ret
+
+# flush_group_log: (flusher thread) the log engine's group commit: one
+# fdatasync of each segment the group's records are in (normally just the
+# worker's active one), then each record is published in the index. Leaves
+# each outcome in C_COMMIT: R_201/R_204/R_404, or -errno.
+# Clobbers the caller-saved registers.
+flush_group_log:
+    push rbx
+    push r12
+    push r13
+    push r14
+    push r15
+    mov r13d, dword ptr [rip + w_group_n]
+    mov r14d, -1                          # the segment flushed last, and how it went
+    xor r15d, r15d
+    xor r12d, r12d
+1:  cmp r12d, r13d
+    jae 4f
+    call .Lfg_conn
+    inc r12d
+    mov edi, dword ptr [rbx + C_UP_FD]
+    cmp edi, r14d
+    je 2f                                 # flushed after this record was written
+    mov r14d, edi
+    mov eax, SYS_fdatasync
+    syscall
+    mov r15, rax
+2:  mov qword ptr [rbx + C_COMMIT], r15
+    test r15, r15
+    js 1b
+    mov rdi, rbx
+    call log_publish
+    mov qword ptr [rbx + C_COMMIT], rax
+    jmp 1b
+4:  pop r15
+    pop r14
+    pop r13
+    pop r12
+    pop rbx
     ret
 
 # rename_upload: rdi = conn whose temporary file is closed.

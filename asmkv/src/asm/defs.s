@@ -13,6 +13,8 @@
 .equ SYS_mmap, 9
 .equ SYS_rt_sigaction, 13
 .equ SYS_rt_sigprocmask, 14
+.equ SYS_pread64, 17
+.equ SYS_pwrite64, 18
 .equ SYS_nanosleep, 35
 .equ SYS_getpid, 39
 .equ SYS_sendfile, 40
@@ -31,6 +33,7 @@
 .equ SYS_flock, 73
 .equ SYS_fsync, 74
 .equ SYS_fdatasync, 75
+.equ SYS_ftruncate, 77
 .equ SYS_getppid, 110
 .equ SYS_rt_sigtimedwait, 128
 .equ SYS_prctl, 157
@@ -55,6 +58,8 @@
 .equ SYS_epoll_create1, 291
 .equ SYS_prlimit64, 302
 .equ SYS_renameat2, 316
+.equ SYS_getrandom, 318
+.equ SYS_copy_file_range, 326
 
 # ---- errno values (syscalls return -errno) --------------------------------
 .equ EPERM, 1
@@ -86,6 +91,7 @@
 .equ AT_FDCWD, -100
 .equ O_RDONLY, 0
 .equ O_WRONLY, 1
+.equ O_RDWR, 2
 .equ O_CREAT, 0x40
 .equ O_EXCL, 0x80
 .equ O_NOFOLLOW, 0x20000
@@ -101,6 +107,7 @@
 .equ S_IFREG, 0x8000
 .equ PROT_RW, 3
 .equ MAP_PRIVATE_ANON_NORESERVE, 0x4022   # MAP_PRIVATE|MAP_ANONYMOUS|MAP_NORESERVE
+.equ MAP_SHARED_ANON_NORESERVE, 0x4021    # MAP_SHARED|MAP_ANONYMOUS|MAP_NORESERVE
 .equ AF_INET, 2
 .equ AF_INET6, 10
 .equ SOCK_STREAM, 1
@@ -196,6 +203,66 @@
 .equ LINGER_TIMEOUT, 5           # draining input before a close
 .equ MAX_TIMEOUT, 86400
 
+# ---- log engine (--engine log) ----------------------------------------------
+.equ ENGINE_FILES, 0
+.equ ENGINE_LOG, 1
+# A record in a segment file, little-endian (segment.s):
+#   header (REC_HDR bytes) | key (klen) | value (vlen) | zero pad to 8 | footer
+# The header CRC covers header bytes 8.. and the key, so a record whose header
+# checks out can be skipped by its length even if its value never arrived.
+# The footer CRC covers the value, then the footer's sequence number, then the
+# header CRC: a record counts only when both check out.
+.equ REC_MAGIC, 0      # u32 REC_MAGIC_V1
+.equ REC_HCRC, 4       # u32 CRC32C of bytes [8, REC_HDR + klen)
+.equ REC_VLEN, 8       # u64 value bytes
+.equ REC_KLEN, 16      # u32 key bytes (the encoded key, 1..NAME_MAX)
+.equ REC_TYPE, 20      # u32 REC_PUT or REC_DEL
+.equ REC_TIME, 24      # u64 Unix seconds when the write began
+.equ REC_HDR, 32
+.equ FT_SEQ, 0         # u64 the write's place in the order of all writes
+.equ FT_CRC, 8         # u32 CRC32C of value, FT_SEQ, then REC_HCRC
+.equ FT_MAGIC, 12      # u32 FT_MAGIC_V1
+.equ FT_SIZE, 16
+.equ REC_MAGIC_V1, 0x31564b41    # "AKV1"
+.equ FT_MAGIC_V1, 0x444e4524     # "$END"
+.equ REC_PUT, 1
+.equ REC_DEL, 2
+.equ REC_SMALL, 4096             # records up to this size are written and read in one call
+.equ REC_BUF, 65536              # a worker's record scratch buffer
+# A LOC names a record: segment id << LOC_SEG_SHIFT | offset; LOC_TOMB marks a
+# delete. LOC 0 is "never written" (segment ids start at 1).
+.equ LOC_SEG_SHIFT, 40
+.equ LOC_OFF_MASK, (1 << 40) - 1
+.equ LOC_TOMB, 1 << 63
+.equ LOC_PENDING, 1 << 62        # a create-only write that holds the key until it is durable
+.equ LOC_SEG_MASK, (1 << 22) - 1 # segment id bits, after the shift
+.equ SEG_ID_MAX, (1 << 20) - 1   # per-process descriptor table size
+.equ SEG_MAX, 64 << 20           # a segment takes no new record once this long
+.equ SEG_STEP, 4 << 20           # segments are extended with written zeros this much at a time
+.equ ZERO_BUF, 1 << 20           # one write of zeros
+.equ SEG_NAME_CAP, 32
+.equ SCAN_BUF, 1 << 20            # recovery reads segments this much at a time
+# The index: one mapping shared by the master and every worker (index.s).
+.equ IX_SEQ, 0         # u64 last sequence number handed out
+.equ IX_SEGID, 8       # u64 last segment id handed out
+.equ IX_NEXT, 16       # u64 next free node unit
+.equ IX_SEED, 24       # u64 hash seed
+.equ IX_BUCKETS, 4096  # u32 node unit of each chain's first node, 0 = empty
+.equ IX_NBUCKETS, 1 << 21
+.equ IX_NODES, IX_BUCKETS + 4 * IX_NBUCKETS
+.equ IX_UNIT, 16       # nodes are addressed in units of 16 bytes from the mapping's start
+.equ IX_MAP_SIZE, 1 << 36        # virtual only: pages come as nodes are added
+.equ N_NEXT, 0         # u32 unit of the next node in the chain, 0 = end
+.equ N_KLEN, 4         # u32
+.equ N_HASH, 8         # u64
+.equ N_SEQ, 16         # u64 \ updated together (cmpxchg16b):
+.equ N_LOC, 24         # u64 /  the newest write of the key
+.equ N_KEY, 32
+.equ PUB_LOST, 0       # publish: a newer write of the key is already there
+.equ PUB_NEW, 1        #          the key had no value
+.equ PUB_REPLACED, 2   #          the key had a value
+.equ PUB_EXISTS, 3     #          create-only, and the key has a value
+
 # ---- connection slot: one per fd, in a table mmap'd by each worker ----------
 # Slots are small and dense, so an idle connection costs a quarter page. The
 # 32 KiB input buffer is lent from a pool (inbuf.s) only while a request is
@@ -224,10 +291,15 @@
 .equ C_QUEUED, 132     # u32 1 while on the worker's ready list
 .equ C_HEAD_LEN, 136   # u64 length of the parsed request head
 .equ C_TMP, 144        # TMP_CAP bytes: temporary file name, NUL-terminated
-.equ TMP_CAP, 64
+.equ TMP_CAP, 40                # ".tmp-" PID "-" SEQ NUL: at most 34
+.equ C_HCRC, 184       # u32 log engine: the header CRC of the upload's record
+.equ C_REC_LOC, 192    # u64 log engine: LOC of the upload's record (segment.s)
+.equ C_WOFF, 200       # u64 log engine: file offset of the next body byte; once the
+                       # record is sealed, its sequence number
 .equ C_DEADLINE, 208   # u64 w_now second at which the connection expires
 .equ C_COMMIT, 216     # i64 group commit: COMMIT_* while in it, then R_201/R_204 or -errno
 .equ C_RX, 224         # u32 RX_* bits
+.equ C_CRC, 228        # u32 log engine: CRC32C of the body bytes stored so far
 .equ C_IN_BUF, 232     # u64 the lent input buffer (request heads, body bytes), 0 if none
 .equ C_RANGE_A, 240    # u64 Range: first byte, or the suffix length (F_RANGE_SUFFIX)
 .equ C_RANGE_B, 248    # u64 Range: last byte (RANGE_OPEN if not given); for a 416, the value's size
@@ -278,6 +350,9 @@
                            # several ranges, a second Range field, a syntax we do not serve
 .equ RANGE_OPEN, -1    # C_RANGE_B when the range runs to the end
 .equ F_IF_NONE_STAR, 65536 # If-None-Match: * (PUT/POST create only; GET/HEAD 304 if present)
+.equ F_LOG_REC, 131072 # log engine: C_UP_FD is the segment the upload's record is written into
+.equ F_SEG_FD, 262144  # log engine: C_GET_FD is a shared segment descriptor, not ours to close
+.equ F_CLAIMED, 524288 # log engine: a create-only write holds its key (LOC_PENDING) until durable
 
 # methods
 .equ M_GET, 1

@@ -14,7 +14,10 @@ _start:
     call parse_args
     call setup_signals
     call open_data_dir
-    call raise_fd_limit
+    cmp dword ptr [rip + cfg_engine], ENGINE_LOG
+    jne 1f
+    call recover_log                      # before listening: the index is whole
+1:  call raise_fd_limit
     call count_workers
     call open_listener
     jmp supervise

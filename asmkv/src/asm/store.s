@@ -99,8 +99,11 @@ io_kind:
 # by the write step. 404 if absent. Clobbers the caller-saved registers.
 .globl do_get
 do_get:
+    cmp dword ptr [rip + cfg_engine], ENGINE_LOG
+    je log_get
     push rbx
     push r12
+    sub rsp, 8
     mov rbx, rdi
     mov edi, dword ptr [rip + dir_fd]
     lea rsi, [rbx + C_NAME]
@@ -124,65 +127,14 @@ do_get:
     mov esi, R_304                        # If-None-Match: * and the key exists
     test dword ptr [rbx + C_FLAGS], F_IF_NONE_STAR
     jnz 2f
-    mov rcx, qword ptr [rip + w_stat + ST_SIZE]
-    # one byte range, for GET only (RFC 9110 14.2): rdx = first, rsi = last
-    cmp dword ptr [rbx + C_METHOD], M_GET
-    jne .Lgt_whole
-    mov eax, dword ptr [rbx + C_FLAGS]
-    and eax, F_RANGE | F_RANGE_IGNORE
-    cmp eax, F_RANGE
-    jne .Lgt_whole
-    lea rsi, [rcx - 1]
-    test dword ptr [rbx + C_FLAGS], F_RANGE_SUFFIX
-    jz 3f
-    mov rax, qword ptr [rbx + C_RANGE_A]  # the last N bytes
-    test rax, rax
-    jz .Lgt_unsatisfiable
-    test rcx, rcx
-    jz .Lgt_unsatisfiable
-    mov rdx, rcx
-    sub rdx, rax
-    jae 4f
-    xor edx, edx                          # more than the whole value: all of it
-    jmp 4f
-3:  mov rdx, qword ptr [rbx + C_RANGE_A]
-    cmp rdx, rcx
-    jae .Lgt_unsatisfiable                # starts past the end
-    cmp rsi, qword ptr [rbx + C_RANGE_B]
-    jbe 4f
-    mov rsi, qword ptr [rbx + C_RANGE_B]  # ends before the end of the value
-4:  sub rsi, rdx
-    inc rsi                               # bytes to send, at least one
-    mov dword ptr [rbx + C_GET_FD], r12d
-    mov qword ptr [rbx + C_FILE_OFF], rdx
-    mov qword ptr [rbx + C_FILE_LEFT], rsi
     mov rdi, rbx
-    call respond_value
-    jmp .Lgt_out
-.Lgt_unsatisfiable:
-    mov qword ptr [rbx + C_RANGE_B], rcx
-    mov esi, R_416
-    jmp 2f
-.Lgt_whole:
-    mov rdi, rbx
-    mov rsi, rcx
-    xor edx, edx
-    mov rcx, RANGE_OPEN
-    call respond_value
-    mov rax, qword ptr [rip + w_stat + ST_SIZE]
-    cmp dword ptr [rbx + C_METHOD], M_HEAD
-    je .Lgt_close_file
-    test rax, rax
-    jz .Lgt_close_file
-    mov dword ptr [rbx + C_GET_FD], r12d
-    mov qword ptr [rbx + C_FILE_OFF], 0
-    mov qword ptr [rbx + C_FILE_LEFT], rax
-    jmp .Lgt_out
-.Lgt_close_file:
-    mov edi, r12d
-    mov eax, SYS_close                    # read-only: close cannot lose data
-    syscall
+    mov rsi, qword ptr [rip + w_stat + ST_SIZE]
+    mov edx, r12d
+    xor ecx, ecx
+    xor r8d, r8d
+    call serve_value
 .Lgt_out:
+    add rsp, 8
     pop r12
     pop rbx
     ret
@@ -214,12 +166,122 @@ do_get:
     call respond
     jmp .Lgt_out
 
+# serve_value: rdi = conn (GET or HEAD), rsi = the value's size, edx = a
+# descriptor holding it (closed here when done with, unless F_SEG_FD), rcx =
+# the file offset of its first byte, r8 = the whole value in memory, or 0.
+# Answers 200, or for one satisfiable byte range of a GET 206 (416 if it starts
+# past the end), and leaves the bytes to send: copied after the head when they
+# fit there and are in memory (one write for the whole answer), else to the
+# write step's sendfile. Clobbers the caller-saved registers.
+.globl serve_value
+serve_value:
+    push rbx
+    push r12
+    push r13
+    push r14
+    push r15
+    mov rbx, rdi
+    mov r12, rsi
+    mov r13d, edx
+    mov r14, rcx
+    mov r15, r8
+    # one byte range, for GET only (RFC 9110 14.2): rdx = first, rsi = count
+    cmp dword ptr [rbx + C_METHOD], M_GET
+    jne .Lsv_whole
+    mov eax, dword ptr [rbx + C_FLAGS]
+    and eax, F_RANGE | F_RANGE_IGNORE
+    cmp eax, F_RANGE
+    jne .Lsv_whole
+    mov rcx, r12
+    lea rsi, [rcx - 1]
+    test dword ptr [rbx + C_FLAGS], F_RANGE_SUFFIX
+    jz 3f
+    mov rax, qword ptr [rbx + C_RANGE_A]  # the last N bytes
+    test rax, rax
+    jz .Lsv_unsatisfiable
+    test rcx, rcx
+    jz .Lsv_unsatisfiable
+    mov rdx, rcx
+    sub rdx, rax
+    jae 4f
+    xor edx, edx                          # more than the whole value: all of it
+    jmp 4f
+3:  mov rdx, qword ptr [rbx + C_RANGE_A]
+    cmp rdx, rcx
+    jae .Lsv_unsatisfiable                # starts past the end
+    cmp rsi, qword ptr [rbx + C_RANGE_B]
+    jbe 4f
+    mov rsi, qword ptr [rbx + C_RANGE_B]  # ends before the end of the value
+4:  sub rsi, rdx
+    inc rsi                               # bytes to send, at least one
+    push rdx
+    push rsi
+    mov rdi, rbx
+    mov rcx, r12
+    call respond_value
+    pop rsi
+    pop rdx
+    jmp .Lsv_send
+.Lsv_whole:
+    mov rdi, rbx
+    mov rsi, r12
+    xor edx, edx
+    mov rcx, RANGE_OPEN
+    call respond_value
+    xor edx, edx
+    mov rsi, r12
+    cmp dword ptr [rbx + C_METHOD], M_HEAD
+    jne .Lsv_send
+    xor esi, esi                          # HEAD: the same head, no body
+.Lsv_send:
+    test rsi, rsi
+    jz .Lsv_release
+    test r15, r15
+    jz .Lsv_file
+    mov rax, qword ptr [rbx + C_OUT_LEN]
+    lea rcx, [rax + rsi]
+    cmp rcx, OUT_CAP
+    ja .Lsv_file
+    mov qword ptr [rbx + C_OUT_LEN], rcx
+    lea rdi, [rbx + rax + C_OUT]
+    lea rax, [r15 + rdx]
+    mov rdx, rsi
+    mov rsi, rax
+    call copy
+    jmp .Lsv_release
+.Lsv_file:
+    mov dword ptr [rbx + C_GET_FD], r13d
+    add rdx, r14
+    mov qword ptr [rbx + C_FILE_OFF], rdx
+    mov qword ptr [rbx + C_FILE_LEFT], rsi
+    jmp .Lsv_out
+.Lsv_unsatisfiable:
+    mov qword ptr [rbx + C_RANGE_B], r12
+    mov rdi, rbx
+    mov esi, R_416
+    call respond
+.Lsv_release:
+    test dword ptr [rbx + C_FLAGS], F_SEG_FD
+    jnz .Lsv_out
+    mov edi, r13d
+    mov eax, SYS_close                    # read-only: close cannot lose data
+    syscall
+.Lsv_out:
+    pop r15
+    pop r14
+    pop r13
+    pop r12
+    pop rbx
+    ret
+
 # do_delete: rdi = conn with C_NAME set.
 # Unlinks the key: 204, or 404 if absent. With --sync always the 204 waits
 # for the next group commit to flush the directory (commit.s).
 # Clobbers the caller-saved registers.
 .globl do_delete
 do_delete:
+    cmp dword ptr [rip + cfg_engine], ENGINE_LOG
+    je log_delete
     push rbx
     mov rbx, rdi
     test dword ptr [rbx + C_FLAGS], F_IF_NONE_STAR
@@ -258,6 +320,8 @@ do_delete:
 # key's name in the data directory, else 0. Clobbers rcx, rdx, rsi, rdi, r10, r11.
 .globl key_exists
 key_exists:
+    cmp dword ptr [rip + cfg_engine], ENGINE_LOG
+    je log_key_exists
     lea rsi, [rdi + C_NAME]
     mov edi, dword ptr [rip + dir_fd]
     lea rdx, [rip + w_stat]               # the worker's: callers run on the event loop
@@ -284,11 +348,17 @@ sync_dir:
 # start_upload: rdi = conn with C_NAME set; method PUT or POST, framing valid,
 # Content-Length (if any) within --max-body.
 # Creates the temporary file and enters ST_BODY (after a 100 Continue if the
-# client waits for one). On failure answers 507/500 and closes.
+# client waits for one). On failure answers 507/500 and closes. The log engine
+# writes a body of known length straight into its record; a chunked one goes
+# to a temporary file first, and into a record when its length is known.
 # Clobbers the caller-saved registers.
 .globl start_upload
 start_upload:
-    push rbx
+    cmp dword ptr [rip + cfg_engine], ENGINE_LOG
+    jne 1f
+    test dword ptr [rdi + C_FLAGS], F_CHUNKED
+    jz log_start_upload
+1:  push rbx
     mov rbx, rdi
     lea rdi, [rbx + C_TMP]
     lea rsi, [rip + tmp_prefix]
@@ -305,13 +375,34 @@ start_upload:
     mov byte ptr [rax], 0
     mov edi, dword ptr [rip + dir_fd]
     lea rsi, [rbx + C_TMP]
-    mov edx, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC
+    mov edx, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC  # readable: the log engine copies it
     mov r10d, 0644
     mov eax, SYS_openat
     syscall
     test rax, rax
     js .Lsu_failed
     mov dword ptr [rbx + C_UP_FD], eax
+    mov dword ptr [rbx + C_CRC], 0
+    mov rdi, rbx
+    call begin_body
+.Lsu_out:
+    pop rbx
+    ret
+.Lsu_failed:
+    mov rdi, rax
+    call io_kind
+    mov esi, eax
+    mov rdi, rbx
+    call fail
+    jmp .Lsu_out
+
+# begin_body: rdi = conn of an upload whose body has somewhere to go.
+# Enters ST_BODY, and sends 100 Continue if the client waits for one.
+# Clobbers the caller-saved registers.
+.globl begin_body
+begin_body:
+    push rbx
+    mov rbx, rdi
     xor eax, eax
     mov qword ptr [rbx + C_BODY_TOTAL], rax
     mov dword ptr [rbx + C_CHUNK_ST], CH_SIZE0
@@ -327,34 +418,32 @@ start_upload:
     # 100 Continue only to an HTTP/1.1 client that waits for it with a body to send
     mov eax, dword ptr [rbx + C_FLAGS]
     test eax, F_EXPECT
-    jz .Lsu_out
+    jz .Lbb_out
     test eax, F_HTTP10
-    jnz .Lsu_out
+    jnz .Lbb_out
     mov rcx, qword ptr [rbx + C_IN_POS]
     cmp rcx, qword ptr [rbx + C_IN_LEN]
-    jne .Lsu_out
+    jne .Lbb_out
     test eax, F_CHUNKED
     jnz 2f
     cmp qword ptr [rbx + C_CL], 0
-    je .Lsu_out
+    je .Lbb_out
 2:  mov rdi, rbx
     call respond_continue
-.Lsu_out:
+.Lbb_out:
     pop rbx
     ret
-.Lsu_failed:
-    mov rdi, rax
-    call io_kind
-    mov esi, eax
-    mov rdi, rbx
-    call fail
-    jmp .Lsu_out
 
 # abort_upload: rdi = conn. Drops an unfinished upload: closes and unlinks its
 # temporary file, so the key keeps its old value. Clobbers rax, rcx, rdx, rsi, rdi, r11.
 .globl abort_upload
 abort_upload:
-    push rbx
+    test dword ptr [rdi + C_FLAGS], F_LOG_REC
+    jz 3f
+    cmp dword ptr [rdi + C_UP_FD], 0
+    jge log_abort
+    ret
+3:  push rbx
     mov rbx, rdi
     mov edi, dword ptr [rbx + C_UP_FD]
     test edi, edi

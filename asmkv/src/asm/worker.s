@@ -45,6 +45,12 @@ worker_main:
     call inbuf_init
     test rax, rax
     js .Lwm_failed
+    cmp dword ptr [rip + cfg_engine], ENGINE_LOG
+    jne 1f
+    call seg_init
+    test rax, rax
+    js .Lwm_failed
+1:
 
     mov edi, EPOLL_CLOEXEC
     mov eax, SYS_epoll_create1
@@ -585,9 +591,11 @@ write_step:
     mov edi, dword ptr [rbx + C_GET_FD]
     test edi, edi
     js 3f
+    test dword ptr [rbx + C_FLAGS], F_SEG_FD
+    jnz 6f                                # a segment: the process keeps it open
     mov eax, SYS_close                    # read-only: close cannot lose data
     syscall
-    mov dword ptr [rbx + C_GET_FD], -1
+6:  mov dword ptr [rbx + C_GET_FD], -1
 3:  mov eax, dword ptr [rbx + C_NEXT]
     mov dword ptr [rbx + C_STATE], eax
     jmp .Lws_go
@@ -769,9 +777,11 @@ conn_close:
 1:  mov edi, dword ptr [rbx + C_GET_FD]
     test edi, edi
     js 2f
+    test dword ptr [rbx + C_FLAGS], F_SEG_FD
+    jnz 3f                                # a segment: the process keeps it open
     mov eax, SYS_close
     syscall
-    mov dword ptr [rbx + C_GET_FD], -1
+3:  mov dword ptr [rbx + C_GET_FD], -1
 2:  mov rdi, rbx
     call inbuf_put
     mov edi, dword ptr [rbx + C_FD]

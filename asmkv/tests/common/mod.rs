@@ -14,6 +14,14 @@ use nix::unistd::Pid;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_asmkv");
 
+/// The engine the suites run against: `ASMKV_TEST_ENGINE` (`files` or `log`),
+/// or the server's default when unset.
+pub fn test_engine() -> Option<String> {
+    std::env::var("ASMKV_TEST_ENGINE")
+        .ok()
+        .filter(|e| !e.is_empty())
+}
+
 /// A running server; killed (every process of it) when dropped.
 pub struct Server {
     pub child: Child,
@@ -38,6 +46,7 @@ impl Server {
     }
 
     /// Starts on `data` (kept after the server stops, for restart tests).
+    /// `ASMKV_TEST_ENGINE=log` runs a suite against `--engine log`.
     pub fn start_in(data: &Path, extra: &[&str]) -> Server {
         let mut args = vec![
             "--listen",
@@ -47,6 +56,10 @@ impl Server {
             "--workers",
             "2",
         ];
+        let engine = test_engine();
+        if let Some(engine) = engine.as_deref() {
+            args.extend_from_slice(&["--engine", engine]);
+        }
         args.extend_from_slice(extra);
         let mut child = Command::new(BIN)
             .args(&args)
@@ -381,4 +394,109 @@ pub fn pattern(len: usize, seed: u64) -> Vec<u8> {
             (x >> 24) as u8
         })
         .collect()
+}
+
+/// True when the suites run against `--engine log`.
+pub fn log_engine() -> bool {
+    test_engine().as_deref() == Some("log")
+}
+
+/// What a data directory holds, read without the server.
+pub struct Stored {
+    /// Each key's newest value (deleted keys are absent), by stored name.
+    pub values: std::collections::BTreeMap<String, Vec<u8>>,
+    /// Files that are not segments (temporary files, anything foreign).
+    pub other_files: Vec<String>,
+}
+
+/// Reads the log engine's segments ("ID.seg") independently of the server:
+/// the same record format, checked with an independent CRC32C, and the newest
+/// write (highest sequence number) of each key kept. A segment is read up to
+/// its first record whose header does not check out (its torn tail); a record
+/// whose footer does not check out (never sealed) is skipped.
+pub fn read_log(dir: &Path) -> Stored {
+    const REC_MAGIC: u32 = 0x3156_4b41;
+    const FT_MAGIC: u32 = 0x444e_4524;
+    let crc = crc::Crc::<u32>::new(&crc::CRC_32_ISCSI);
+    let u32_at = |b: &[u8], o: usize| u32::from_le_bytes(b[o..o + 4].try_into().unwrap());
+    let u64_at = |b: &[u8], o: usize| u64::from_le_bytes(b[o..o + 8].try_into().unwrap());
+    let mut newest: std::collections::HashMap<String, (u64, Option<Vec<u8>>)> =
+        std::collections::HashMap::new();
+    let mut other_files = Vec::new();
+    for name in files_in(dir) {
+        let is_segment = name
+            .strip_suffix(".seg")
+            .is_some_and(|id| !id.is_empty() && id.bytes().all(|c| c.is_ascii_digit()));
+        if !is_segment {
+            other_files.push(name);
+            continue;
+        }
+        let b = std::fs::read(dir.join(&name)).unwrap();
+        let mut off = 0usize;
+        while off + 32 <= b.len() {
+            let r = &b[off..];
+            let (hcrc, vlen, klen, kind) =
+                (u32_at(r, 4), u64_at(r, 8), u32_at(r, 16), u32_at(r, 20));
+            if u32_at(r, 0) != REC_MAGIC
+                || !(1..=255).contains(&klen)
+                || !(1..=2).contains(&kind)
+                || vlen > 1 << 60
+            {
+                break;
+            }
+            let (klen, vlen) = (klen as usize, vlen as usize);
+            if 32 + klen > r.len() || crc.checksum(&r[8..32 + klen]) != hcrc {
+                break;
+            }
+            let len = ((32 + klen + vlen + 7) & !7) + 16;
+            if len > r.len() {
+                break;
+            }
+            let value = &r[32 + klen..32 + klen + vlen];
+            let ft = &r[len - 16..len];
+            let mut digest = crc.digest();
+            digest.update(value);
+            digest.update(&ft[0..8]);
+            digest.update(&hcrc.to_le_bytes());
+            if u32_at(ft, 12) == FT_MAGIC && u32_at(ft, 8) == digest.finalize() {
+                let key = String::from_utf8(r[32..32 + klen].to_vec()).unwrap();
+                let seq = u64_at(ft, 0);
+                let value = (kind == 1).then(|| value.to_vec());
+                let e = newest.entry(key).or_insert((0, None));
+                if seq > e.0 {
+                    *e = (seq, value);
+                }
+            }
+            off += len;
+        }
+    }
+    Stored {
+        values: newest
+            .into_iter()
+            .filter_map(|(k, (_, v))| v.map(|v| (k, v)))
+            .collect(),
+        other_files,
+    }
+}
+
+/// The names of what the data directory stores, sorted: with the files
+/// engine every file (a key is its file; a leftover temporary file shows up),
+/// with the log engine every key that has a value in the segments, and every
+/// file that is not a segment.
+pub fn stored_names(dir: &Path) -> Vec<String> {
+    if !log_engine() {
+        return files_in(dir);
+    }
+    let s = read_log(dir);
+    let mut v: Vec<String> = s.values.into_keys().chain(s.other_files).collect();
+    v.sort();
+    v
+}
+
+/// The value stored under a key's name, read from the disk without the server.
+pub fn stored_value(dir: &Path, name: &str) -> Option<Vec<u8>> {
+    if !log_engine() {
+        return std::fs::read(dir.join(name)).ok();
+    }
+    read_log(dir).values.remove(name)
 }

@@ -1,0 +1,302 @@
+# index.s - the log engine's index: key -> the newest record of the key.
+#
+# One mapping, shared by the master and every worker (MAP_SHARED, made by the
+# master before it forks, so a respawned worker has it too). It is a hash table
+# of chains: IX_NBUCKETS chain heads, then nodes allocated from a bump pointer.
+# Memory comes as nodes are added (the mapping is reserved, not committed).
+#
+# There are no locks, so no process can die holding one. Every change is one
+# atomic instruction, and a process killed between any two instructions leaves
+# a consistent index:
+#   - a node is filled in completely before `lock cmpxchg` links it at the head
+#     of its chain; killed before that, the node is only leaked space;
+#   - a node is never unlinked or moved (a deleted key keeps its node, with a
+#     tombstone), so readers follow chains without any protection;
+#   - a key's newest write is the pair (N_SEQ, N_LOC), replaced together by
+#     `lock cmpxchg16b` and only by a write with a higher sequence number, so
+#     of two writes of a key the later one wins whatever order they land in.
+# Readers load N_LOC (one aligned 8-byte load) and never wait.
+.text
+
+# index_init: (master) maps the index and seeds its hash. Returns rax = 0 or
+# -errno. Clobbers the caller-saved registers.
+.globl index_init
+index_init:
+    xor edi, edi
+    mov rsi, IX_MAP_SIZE
+    mov edx, PROT_RW
+    mov r10d, MAP_SHARED_ANON_NORESERVE
+    mov r8, -1
+    xor r9d, r9d
+    mov eax, SYS_mmap
+    syscall
+    cmp rax, -4096
+    ja 2f
+    mov qword ptr [rip + ix_base], rax
+    mov qword ptr [rax + IX_NEXT], IX_NODES / IX_UNIT
+1:  mov rdi, qword ptr [rip + ix_base]
+    add rdi, IX_SEED                      # a secret seed: chains cannot be aimed at
+    mov esi, 8
+    xor edx, edx
+    mov eax, SYS_getrandom
+    syscall
+    cmp rax, -EINTR
+    je 1b
+    test rax, rax
+    js 2f
+    xor eax, eax
+2:  ret
+
+# key_hash: rdi = key, rsi = its length. Returns rax = its 64-bit hash
+# (FNV-1a from the secret seed, then a final mix). Clobbers rcx, rdx, rdi, rsi.
+key_hash:
+    mov rax, qword ptr [rip + ix_base]
+    mov rax, qword ptr [rax + IX_SEED]
+    mov rcx, 0x100000001b3
+1:  test rsi, rsi
+    jz 2f
+    movzx edx, byte ptr [rdi]
+    xor rax, rdx
+    imul rax, rcx
+    inc rdi
+    dec rsi
+    jmp 1b
+2:  mov rdx, rax                          # every input bit reaches the low bits
+    shr rdx, 33
+    xor rax, rdx
+    mov rcx, 0xff51afd7ed558ccd
+    imul rax, rcx
+    mov rdx, rax
+    shr rdx, 33
+    xor rax, rdx
+    ret
+
+# chain_find: rdi = key, rsi = length, rdx = hash, ecx = first node unit,
+# r8d = unit at which to stop (0: the end). Returns rax = the node, or 0.
+# Clobbers rcx, r9, r10, r11.
+chain_find:
+    push rbx
+    push r12
+    mov r9, qword ptr [rip + ix_base]
+    mov r12d, r8d
+1:  test ecx, ecx
+    jz 4f
+    cmp ecx, r12d
+    je 4f
+    mov eax, ecx
+    shl rax, 4                            # IX_UNIT
+    add rax, r9
+    mov ecx, dword ptr [rax + N_NEXT]
+    cmp rdx, qword ptr [rax + N_HASH]
+    jne 1b
+    cmp esi, dword ptr [rax + N_KLEN]
+    jne 1b
+    xor r10d, r10d                        # compare the keys themselves
+2:  cmp r10, rsi
+    jae 5f
+    movzx r11d, byte ptr [rdi + r10]
+    cmp r11b, byte ptr [rax + N_KEY + r10]
+    jne 1b
+    inc r10
+    jmp 2b
+4:  xor eax, eax
+5:  pop r12
+    pop rbx
+    ret
+
+# index_lookup: rdi = key, rsi = its length. Returns rax = the key's node, or 0
+# if the key was never written. Clobbers the caller-saved registers.
+.globl index_lookup
+index_lookup:
+    push rbx
+    push r12
+    push r13
+    mov r12, rdi
+    mov r13, rsi
+    call key_hash
+    mov rdx, rax
+    mov rcx, qword ptr [rip + ix_base]
+    mov ebx, eax
+    and ebx, IX_NBUCKETS - 1
+    mov ecx, dword ptr [rcx + IX_BUCKETS + rbx*4]
+    mov rdi, r12
+    mov rsi, r13
+    xor r8d, r8d
+    call chain_find
+    pop r13
+    pop r12
+    pop rbx
+    ret
+
+# index_node: rdi = key, rsi = its length (1..NAME_MAX). Returns rax = the
+# key's node, added (with no value yet) if the key was never written, or
+# -ENOMEM if the index is full. Clobbers the caller-saved registers.
+.globl index_node
+index_node:
+    push rbx
+    push r12
+    push r13
+    push r14
+    push r15
+    mov r12, rdi
+    mov r13, rsi
+    call key_hash
+    mov r14, rax                          # hash
+    mov rbx, qword ptr [rip + ix_base]
+    and eax, IX_NBUCKETS - 1
+    lea rbx, [rbx + IX_BUCKETS + rax*4]   # the chain's head
+    mov r15d, dword ptr [rbx]             # head as we saw it
+    mov rdi, r12
+    mov rsi, r13
+    mov rdx, r14
+    mov ecx, r15d
+    xor r8d, r8d
+    call chain_find
+    test rax, rax
+    jnz .Lin_out
+    # a new node, filled in before anyone can see it
+    lea rcx, [r13 + N_KEY + IX_UNIT - 1]
+    shr rcx, 4                            # its size in units
+    mov rdx, qword ptr [rip + ix_base]
+    mov rax, rcx
+    lock xadd qword ptr [rdx + IX_NEXT], rax
+    add rcx, rax
+    mov r8, IX_MAP_SIZE / IX_UNIT - 1     # units are u32, and the mapping ends
+    cmp rcx, r8
+    ja .Lin_full
+    mov r8d, eax                          # the node's unit
+    shl rax, 4
+    add rax, rdx
+    mov dword ptr [rax + N_KLEN], r13d
+    mov qword ptr [rax + N_HASH], r14
+    xor ecx, ecx
+    mov qword ptr [rax + N_SEQ], rcx
+    mov qword ptr [rax + N_LOC], rcx
+1:  cmp rcx, r13
+    jae 2f
+    movzx edx, byte ptr [r12 + rcx]
+    mov byte ptr [rax + N_KEY + rcx], dl
+    inc rcx
+    jmp 1b
+2:  push rax
+    push r8
+.Lin_link:
+    mov rax, qword ptr [rsp + 8]
+    mov dword ptr [rax + N_NEXT], r15d
+    mov eax, r15d
+    mov ecx, dword ptr [rsp]
+    lock cmpxchg dword ptr [rbx], ecx
+    je .Lin_linked
+    # another process linked nodes meanwhile: is our key among them?
+    mov r8d, r15d
+    mov r15d, eax
+    mov ecx, eax
+    mov rdi, r12
+    mov rsi, r13
+    mov rdx, r14
+    call chain_find
+    test rax, rax
+    jz .Lin_link                          # no: link ours in front of them
+    add rsp, 16                           # yes: ours stays unlinked (leaked)
+    jmp .Lin_out
+.Lin_linked:
+    pop r8
+    pop rax
+.Lin_out:
+    pop r15
+    pop r14
+    pop r13
+    pop r12
+    pop rbx
+    ret
+.Lin_full:
+    mov rax, -ENOMEM
+    jmp .Lin_out
+
+# index_publish: rdi = node, rsi = sequence number of a durable record,
+# rdx = its LOC (LOC_TOMB set for a delete), ecx = 1 for create-only.
+# Makes it the key's newest write unless a later one is there already.
+# Returns eax = PUB_NEW or PUB_REPLACED (applied; whether the key had a value),
+# PUB_LOST (a later write of the key is there: this one is overwritten) or
+# PUB_EXISTS (create-only, and the key has a value: not applied).
+# Clobbers rcx, rdx, rsi, rdi, r8, r9.
+.globl index_publish
+index_publish:
+    push rbx
+    mov r8, rsi
+    mov r9, rdx
+    mov esi, ecx
+    mov rax, qword ptr [rdi + N_SEQ]      # a torn pair is fine: cmpxchg16b checks it
+    mov rdx, qword ptr [rdi + N_LOC]
+1:  cmp rax, r8
+    jae 4f
+    xor ecx, ecx                          # does the key have a value?
+    test rdx, rdx
+    jz 2f
+    bt rdx, 63                            # LOC_TOMB
+    jc 2f
+    inc ecx
+    test esi, esi
+    jnz 5f
+2:  mov rbx, r8
+    push rcx
+    mov rcx, r9
+    lock cmpxchg16b xmmword ptr [rdi + N_SEQ]
+    pop rcx
+    jne 1b                                # rdx:rax hold what is there now
+    lea eax, [ecx + PUB_NEW]
+    pop rbx
+    ret
+4:  mov eax, PUB_LOST
+    pop rbx
+    ret
+5:  mov eax, PUB_EXISTS
+    pop rbx
+    ret
+
+# index_claim: rdi = node, rsi = sequence number, rdx = LOC. The create-only
+# write: becomes the key's newest write only if the key has no value (nor a
+# claim) and no later write is there. Returns eax = PUB_NEW (claimed) or
+# PUB_EXISTS. Clobbers rcx, rdx, rsi, rdi, r8, r9.
+.globl index_claim
+index_claim:
+    push rbx
+    mov r8, rsi
+    mov r9, rdx
+    mov rax, qword ptr [rdi + N_SEQ]
+    mov rdx, qword ptr [rdi + N_LOC]
+1:  cmp rax, r8
+    jae 3f
+    test rdx, rdx
+    jz 2f
+    bt rdx, 63                            # LOC_TOMB: deleted, so absent
+    jnc 3f
+2:  mov rbx, r8
+    mov rcx, r9
+    lock cmpxchg16b xmmword ptr [rdi + N_SEQ]
+    jne 1b
+    mov eax, PUB_NEW
+    pop rbx
+    ret
+3:  mov eax, PUB_EXISTS
+    pop rbx
+    ret
+
+# index_set: rdi = node, rsi = sequence number, rdx = the LOC expected, rcx =
+# the LOC to put instead. Replaces the key's newest write (seq, expected) by
+# (seq, new) if it is still that one; a later write is left alone.
+# Clobbers rax, rcx, rdx.
+.globl index_set
+index_set:
+    push rbx
+    mov rax, rsi
+    mov rbx, rsi
+    lock cmpxchg16b xmmword ptr [rdi + N_SEQ]
+    pop rbx
+    ret
+
+.bss
+.p2align 3
+.globl ix_base
+ix_base: .space 8                          # the shared index mapping
+.text

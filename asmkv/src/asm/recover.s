@@ -1,0 +1,377 @@
+# recover.s - rebuilding the log engine's index from the segments at startup.
+#
+# The master does this before it listens or forks: every "ID.seg" file in the
+# data directory is read from its start, record by record. A record whose
+# header (magic, lengths, CRC over header and key) does not check out ends the
+# segment: it is a torn tail (a crash mid-append, or the zeros written ahead),
+# and nothing after it is trusted. A record whose header checks out but whose
+# footer does not (an upload that never finished, or was refused) is skipped
+# by its length. Every other record is put in the index by its sequence
+# number, so the newest write of each key wins whatever the order of files.
+# A segment that cannot be read stops the server (exit 2), never a silent loss.
+.text
+
+# recover_log: (master) maps the index and fills it from the segments.
+# Exits with a clear message on any failure. Clobbers the caller-saved registers.
+.globl recover_log
+recover_log:
+    push rbx
+    push r12
+    push r13
+    push r14
+    push r15
+    sub rsp, 4096
+    call have_crc32c
+    test eax, eax
+    jz .Lrl_no_crc
+    call index_init
+    test rax, rax
+    js .Lrl_no_index
+    xor r15d, r15d                        # the highest segment id seen
+    mov edi, dword ptr [rip + dir_fd]
+    xor esi, esi
+    mov edx, SEEK_SET
+    mov eax, SYS_lseek
+    syscall
+    test rax, rax
+    js .Lrl_dir
+.Lrl_batch:
+    mov edi, dword ptr [rip + dir_fd]
+    mov rsi, rsp
+    mov edx, 4096
+    mov eax, SYS_getdents64
+    syscall
+    cmp rax, -EINTR
+    je .Lrl_batch
+    test rax, rax
+    js .Lrl_dir
+    jz .Lrl_done
+    mov r14, rax
+    xor ebx, ebx
+.Lrl_entry:
+    cmp rbx, r14
+    jae .Lrl_batch
+    lea r12, [rsp + rbx + DIRENT_NAME]
+    movzx eax, word ptr [rsp + rbx + DIRENT_RECLEN]
+    add rbx, rax
+    mov rdi, r12
+    call cstr_len
+    cmp rax, 5
+    jb .Lrl_entry
+    cmp dword ptr [r12 + rax - 4], 0x6765732e   # ".seg"
+    jne .Lrl_entry
+    mov rdi, r12
+    lea rsi, [rax - 4]
+    call parse_u64
+    test edx, edx
+    jnz .Lrl_entry
+    test rax, rax
+    jz .Lrl_entry
+    cmp rax, SEG_ID_MAX
+    ja .Lrl_entry
+    mov r13, rax
+    cmp rax, r15
+    jbe 1f
+    mov r15, rax
+1:  mov rdi, r12
+    mov rsi, r13
+    call recover_segment
+    jmp .Lrl_entry
+.Lrl_done:
+    mov rax, qword ptr [rip + ix_base]
+    mov qword ptr [rax + IX_SEGID], r15   # new segments get new names
+    add rsp, 4096
+    pop r15
+    pop r14
+    pop r13
+    pop r12
+    pop rbx
+    ret
+.Lrl_no_crc:
+    lea rdi, [rip + err_no_crc]
+    mov esi, OFFSET err_no_crc_len
+    xor edx, edx
+    xor ecx, ecx
+    call fatal
+.Lrl_no_index:
+    lea rdi, [rip + err_no_index]
+    mov esi, OFFSET err_no_index_len
+    xor edx, edx
+    mov ecx, eax
+    neg ecx
+    call fatal
+.Lrl_dir:
+    lea rdi, [rip + err_scan_dir]
+    mov esi, OFFSET err_scan_dir_len
+    mov rdx, qword ptr [rip + cfg_data]
+    mov ecx, eax
+    neg ecx
+    call fatal
+
+# recover_segment: rdi = the segment's file name, rsi = its id.
+# Puts every record of the segment that checks out into the index.
+# Clobbers the caller-saved registers.
+recover_segment:
+    push rbx
+    push r12
+    push r13
+    push r14
+    push r15
+    mov qword ptr [rip + r_name], rdi
+    mov r13, rsi
+    shl r13, LOC_SEG_SHIFT
+    mov rsi, rdi
+    mov edi, dword ptr [rip + dir_fd]
+    mov edx, O_RDONLY | O_CLOEXEC | O_NOFOLLOW
+    xor r10d, r10d
+    mov eax, SYS_openat
+    syscall
+    test rax, rax
+    js .Lrs_fatal
+    mov dword ptr [rip + r_fd], eax
+    mov edi, eax
+    lea rsi, [rip + w_stat]
+    mov eax, SYS_fstat
+    syscall
+    test rax, rax
+    js .Lrs_fatal
+    mov r14, qword ptr [rip + w_stat + ST_SIZE]
+    mov qword ptr [rip + r_size], r14
+    xor r15d, r15d                        # the record's offset
+    mov qword ptr [rip + r_wn], 0
+.Lrs_record:
+    mov rdi, r15
+    mov esi, REC_HDR
+    call r_window
+    cmp rdx, REC_HDR
+    jb .Lrs_end
+    mov r12, rax                          # the record, as far as the window goes
+    cmp dword ptr [r12 + REC_MAGIC], REC_MAGIC_V1
+    jne .Lrs_end
+    mov eax, dword ptr [r12 + REC_KLEN]
+    test eax, eax
+    jz .Lrs_end
+    cmp eax, NAME_MAX
+    ja .Lrs_end
+    mov ecx, dword ptr [r12 + REC_TYPE]
+    cmp ecx, REC_PUT
+    je 1f
+    cmp ecx, REC_DEL
+    jne .Lrs_end
+1:  mov rcx, MAX_BODY_LIMIT
+    cmp qword ptr [r12 + REC_VLEN], rcx
+    ja .Lrs_end
+    mov rdi, r15
+    lea rsi, [rax + REC_HDR]
+    call r_window
+    mov r12, rax
+    mov eax, dword ptr [r12 + REC_KLEN]
+    lea rcx, [rax + REC_HDR]
+    cmp rdx, rcx
+    jb .Lrs_end
+    xor edi, edi
+    lea rsi, [r12 + 8]
+    lea rdx, [rax + REC_HDR - 8]
+    call crc32c
+    cmp eax, dword ptr [r12 + REC_HCRC]
+    jne .Lrs_end
+    # the header is sound: keep what we need of it, the window may move
+    mov eax, dword ptr [r12 + REC_HCRC]
+    mov dword ptr [rip + r_hcrc], eax
+    mov eax, dword ptr [r12 + REC_TYPE]
+    mov dword ptr [rip + r_type], eax
+    mov ecx, dword ptr [r12 + REC_KLEN]
+    mov qword ptr [rip + r_klen], rcx
+    mov rax, qword ptr [r12 + REC_VLEN]
+    mov qword ptr [rip + r_vlen], rax
+    lea rdi, [rip + r_key]
+    lea rsi, [r12 + REC_HDR]
+    mov rdx, rcx
+    call copy
+    mov rdi, qword ptr [rip + r_klen]
+    mov rsi, qword ptr [rip + r_vlen]
+    call rec_len
+    mov rbx, rax                          # the record's length
+    mov rcx, r14
+    sub rcx, r15
+    cmp rbx, rcx
+    ja .Lrs_end                           # it runs past the end of the file: torn
+    cmp rbx, SCAN_BUF
+    ja .Lrs_large
+    mov rdi, r15
+    mov rsi, rbx
+    call r_window
+    cmp rdx, rbx
+    jb .Lrs_end
+    mov r12, rax
+    mov rcx, qword ptr [rip + r_klen]
+    lea rsi, [r12 + rcx + REC_HDR]
+    xor edi, edi
+    mov rdx, qword ptr [rip + r_vlen]
+    call crc32c
+    lea r12, [r12 + rbx - FT_SIZE]        # the footer
+    jmp .Lrs_footer
+.Lrs_large:                               # the value, a window at a time
+    mov qword ptr [rip + r_wn], 0
+    mov r12, qword ptr [rip + r_klen]
+    lea r12, [r15 + r12 + REC_HDR]        # where the value's bytes are
+    mov rax, qword ptr [rip + r_vlen]
+    mov qword ptr [rip + r_left], rax
+    xor eax, eax
+2:  mov dword ptr [rip + r_crc], eax
+    mov rdx, qword ptr [rip + r_left]
+    test rdx, rdx
+    jz 3f
+    cmp rdx, SCAN_BUF
+    jbe 4f
+    mov edx, SCAN_BUF
+4:  mov edi, dword ptr [rip + r_fd]
+    lea rsi, [rip + r_buf]
+    mov rcx, r12
+    call pread_full
+    test rax, rax
+    js .Lrs_fatal
+    jz .Lrs_end
+    add r12, rax
+    sub qword ptr [rip + r_left], rax
+    mov edi, dword ptr [rip + r_crc]
+    lea rsi, [rip + r_buf]
+    mov rdx, rax
+    call crc32c
+    jmp 2b
+3:  mov edi, dword ptr [rip + r_fd]
+    lea rsi, [rip + r_ft]
+    mov edx, FT_SIZE
+    lea rcx, [r15 + rbx - FT_SIZE]
+    call pread_full
+    test rax, rax
+    js .Lrs_fatal
+    cmp rax, FT_SIZE
+    jb .Lrs_end
+    lea r12, [rip + r_ft]
+    mov eax, dword ptr [rip + r_crc]
+.Lrs_footer:                              # eax = CRC of the value, r12 = footer
+    mov edi, eax
+    mov rsi, r12
+    mov edx, 8
+    call crc32c
+    mov edi, eax
+    lea rsi, [rip + r_hcrc]
+    mov edx, 4
+    call crc32c
+    cmp eax, dword ptr [r12 + FT_CRC]
+    jne .Lrs_next                         # never sealed: dead space
+    cmp dword ptr [r12 + FT_MAGIC], FT_MAGIC_V1
+    jne .Lrs_next
+    mov rax, qword ptr [r12 + FT_SEQ]
+    mov qword ptr [rip + r_seq], rax
+    mov rcx, qword ptr [rip + ix_base]
+    cmp rax, qword ptr [rcx + IX_SEQ]
+    jbe 5f
+    mov qword ptr [rcx + IX_SEQ], rax     # new writes come after every old one
+5:  lea rdi, [rip + r_key]
+    mov rsi, qword ptr [rip + r_klen]
+    call index_node
+    test rax, rax
+    js .Lrs_full
+    mov rdi, rax
+    mov rsi, qword ptr [rip + r_seq]
+    mov rdx, r13
+    or rdx, r15
+    cmp dword ptr [rip + r_type], REC_DEL
+    jne 6f
+    mov rcx, LOC_TOMB
+    or rdx, rcx
+6:  xor ecx, ecx
+    call index_publish
+.Lrs_next:
+    add r15, rbx
+    jmp .Lrs_record
+.Lrs_end:
+    mov edi, dword ptr [rip + r_fd]
+    mov eax, SYS_close
+    syscall
+    pop r15
+    pop r14
+    pop r13
+    pop r12
+    pop rbx
+    ret
+.Lrs_fatal:
+    lea rdi, [rip + err_seg_read]
+    mov esi, OFFSET err_seg_read_len
+    mov rdx, qword ptr [rip + r_name]
+    mov ecx, eax
+    neg ecx
+    call fatal
+.Lrs_full:
+    lea rdi, [rip + err_no_index]
+    mov esi, OFFSET err_no_index_len
+    xor edx, edx
+    mov ecx, ENOMEM
+    call fatal
+
+# r_window: rdi = offset in the segment being recovered, rsi = bytes wanted.
+# Returns rax = those bytes in memory, rdx = how many of the segment's bytes
+# from there are in memory (fewer than wanted only at the end of the file).
+# Reads SCAN_BUF at a time. Clobbers the caller-saved registers.
+r_window:
+    mov rax, rdi
+    sub rax, qword ptr [rip + r_wbase]
+    jb 1f
+    lea rcx, [rax + rsi]
+    cmp rcx, qword ptr [rip + r_wn]
+    ja 1f
+    mov rdx, qword ptr [rip + r_wn]
+    sub rdx, rax
+    lea rcx, [rip + r_buf]
+    add rax, rcx
+    ret
+1:  mov qword ptr [rip + r_wbase], rdi
+    mov rcx, rdi
+    mov rdx, qword ptr [rip + r_size]
+    sub rdx, rdi
+    cmp rdx, SCAN_BUF
+    jbe 2f
+    mov edx, SCAN_BUF
+2:  sub rsp, 8
+    mov edi, dword ptr [rip + r_fd]
+    lea rsi, [rip + r_buf]
+    call pread_full
+    add rsp, 8
+    test rax, rax
+    js .Lrs_fatal
+    mov qword ptr [rip + r_wn], rax
+    mov rdx, rax
+    lea rax, [rip + r_buf]
+    ret
+
+.section .rodata
+err_no_crc:   .ascii "--engine log needs a CPU with SSE4.2 (its crc32 instruction checks every record)"
+.equ err_no_crc_len, . - err_no_crc
+err_no_index: .ascii "cannot make room for the index"
+.equ err_no_index_len, . - err_no_index
+err_scan_dir: .ascii "cannot list the data directory"
+.equ err_scan_dir_len, . - err_scan_dir
+err_seg_read: .ascii "cannot read segment"
+.equ err_seg_read_len, . - err_seg_read
+
+.bss
+.p2align 6
+r_buf:    .space SCAN_BUF            # the window into the segment
+r_key:    .space NAME_MAX + 1
+.p2align 3
+r_ft:     .space FT_SIZE
+r_name:   .space 8                   # the segment being recovered
+r_size:   .space 8
+r_wbase:  .space 8                   # the window's offset in it
+r_wn:     .space 8                   # bytes in the window
+r_klen:   .space 8
+r_vlen:   .space 8
+r_left:   .space 8
+r_seq:    .space 8
+r_fd:     .space 4
+r_hcrc:   .space 4
+r_type:   .space 4
+r_crc:    .space 4
+.text

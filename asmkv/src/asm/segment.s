@@ -1,0 +1,341 @@
+# segment.s - the log engine's segment files and the records in them.
+#
+# Values live in append-only segment files "ID.seg" in the data directory
+# (ID: decimal, from a counter in the shared index, never reused). Each worker
+# appends to its own active segment, so workers never contend for a file; the
+# record layout (REC_*, FT_*) is in defs.s. A record is reserved first (its
+# place and length fixed), written by one or more pwrite calls, and sealed by
+# its footer, which carries its sequence number and the CRC of its value.
+#
+# With --sync always the active segment is extended ahead of its records with
+# written zeros (SEG_STEP at a time), so the writes of a group land on blocks
+# that are already allocated and the group's fdatasync flushes data only, not
+# a journal commit for the file's size and extents.
+#
+# Each process keeps one descriptor per segment it has touched (w_segfds), so
+# a GET reads without an open; descriptors are never closed while it runs.
+.text
+
+# seg_name: rdi = buffer (SEG_NAME_CAP bytes), rsi = segment id.
+# Writes "ID.seg", NUL-terminated. Clobbers rax, rcx, rdx, rdi, r8, r9.
+.globl seg_name
+seg_name:
+    call fmt_u64
+    mov dword ptr [rax], 0x6765732e       # ".seg"
+    mov byte ptr [rax + 4], 0
+    ret
+
+# seg_init: (worker) reserves the descriptor table. Returns rax = 0 or -errno.
+# Clobbers the caller-saved registers.
+.globl seg_init
+seg_init:
+    mov rdi, (SEG_ID_MAX + 1) * 4
+    call reserve_memory
+    cmp rax, -4096
+    ja 1f
+    mov qword ptr [rip + w_segfds], rax
+    xor eax, eax
+1:  ret
+
+# seg_fd: rdi = segment id. Returns eax = a descriptor of the segment for
+# reading (opened on first use, then kept), or rax = -errno.
+# Clobbers the caller-saved registers.
+.globl seg_fd
+seg_fd:
+    mov rax, -ENOENT
+    test rdi, rdi
+    jz 2f
+    cmp rdi, SEG_ID_MAX
+    ja 2f
+    mov rax, qword ptr [rip + w_segfds]
+    mov ecx, dword ptr [rax + rdi*4]      # the descriptor + 1; 0: not open yet
+    test ecx, ecx
+    jz 1f
+    lea eax, [rcx - 1]
+2:  ret
+1:  push rbx
+    sub rsp, SEG_NAME_CAP
+    mov rbx, rdi
+    mov rsi, rdi
+    mov rdi, rsp
+    call seg_name
+    mov edi, dword ptr [rip + dir_fd]
+    mov rsi, rsp
+    mov edx, O_RDONLY | O_CLOEXEC | O_NOFOLLOW
+    xor r10d, r10d
+    mov eax, SYS_openat
+    syscall
+    test rax, rax
+    js 3f
+    mov rcx, qword ptr [rip + w_segfds]
+    lea edx, [rax + 1]
+    mov dword ptr [rcx + rbx*4], edx
+3:  add rsp, SEG_NAME_CAP
+    pop rbx
+    ret
+
+# seg_open_new: (worker) creates a new segment and makes it the active one.
+# With --sync always the directory is flushed, so the segment's name is
+# durable before any record in it is acknowledged.
+# Returns rax = 0 or -errno. Clobbers the caller-saved registers.
+seg_open_new:
+    push rbx
+    sub rsp, SEG_NAME_CAP
+    mov rcx, qword ptr [rip + ix_base]
+    mov eax, 1
+    lock xadd qword ptr [rcx + IX_SEGID], rax
+    lea rbx, [rax + 1]
+    mov rax, -ENOSPC                      # out of segment ids: the store is full
+    cmp rbx, SEG_ID_MAX
+    ja 1f
+    mov rdi, rsp
+    mov rsi, rbx
+    call seg_name
+    mov edi, dword ptr [rip + dir_fd]
+    mov rsi, rsp
+    mov edx, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW
+    mov r10d, 0644
+    mov eax, SYS_openat
+    syscall
+    test rax, rax
+    js 1f
+    mov rcx, qword ptr [rip + w_segfds]
+    lea edx, [rax + 1]
+    mov dword ptr [rcx + rbx*4], edx
+    mov dword ptr [rip + w_seg_fd], eax
+    mov qword ptr [rip + w_seg_id], rbx
+    xor eax, eax
+    mov qword ptr [rip + w_seg_pos], rax
+    mov qword ptr [rip + w_seg_zero], rax
+    call sync_dir
+    test rax, rax
+    jns 1f
+    mov qword ptr [rip + w_seg_id], 0     # not durable: the next record takes a new one
+1:  add rsp, SEG_NAME_CAP
+    pop rbx
+    ret
+
+# seg_reserve: (worker) rdi = record length (a multiple of 8). Reserves room
+# for a record at the end of the active segment, starting a new segment when
+# this one is long enough. Returns rax = the record's LOC, or -errno (the
+# segment could not be created or extended).
+# Clobbers the caller-saved registers.
+.globl seg_reserve
+seg_reserve:
+    push rbx
+    push r12
+    sub rsp, 8
+    mov rbx, rdi
+    cmp qword ptr [rip + w_seg_id], 0
+    je 1f
+    mov rax, qword ptr [rip + w_seg_pos]
+    test rax, rax
+    jz 2f                                 # an empty segment takes any record
+    add rax, rbx
+    cmp rax, SEG_MAX
+    jbe 2f
+1:  call seg_open_new
+    test rax, rax
+    js 4f
+2:  mov r12, qword ptr [rip + w_seg_pos]
+    lea rdi, [r12 + rbx]                  # the segment's new end
+    cmp dword ptr [rip + cfg_sync], 0
+    je 3f
+    cmp rdi, qword ptr [rip + w_seg_zero]
+    jbe 3f
+    # zeros from the new end on; the record's own room needs none (it is
+    # written next), and no other reserved record lies beyond the old end
+    call seg_zero
+    test rax, rax
+    js 4f
+3:  lea rax, [r12 + rbx]
+    mov qword ptr [rip + w_seg_pos], rax
+    mov rax, qword ptr [rip + w_seg_id]
+    shl rax, LOC_SEG_SHIFT
+    or rax, r12
+4:  add rsp, 8
+    pop r12
+    pop rbx
+    ret
+
+# seg_zero: rdi = offset. Writes SEG_STEP zero bytes there in the active
+# segment and records the end of the zeros. Returns rax = 0 or -errno.
+# Clobbers the caller-saved registers.
+seg_zero:
+    push rbx
+    push r12
+    sub rsp, 8
+    mov rbx, rdi
+    mov r12d, SEG_STEP / ZERO_BUF
+1:  mov edi, dword ptr [rip + w_seg_fd]
+    lea rsi, [rip + zero_buf]             # never written: it reads as zeros
+    mov edx, ZERO_BUF
+    mov rcx, rbx
+    call pwrite_all
+    test rax, rax
+    js 2f
+    add rbx, ZERO_BUF
+    dec r12d
+    jnz 1b
+    mov qword ptr [rip + w_seg_zero], rbx
+2:  add rsp, 8
+    pop r12
+    pop rbx
+    ret
+
+# seg_release: (worker) rdi = LOC, rsi = length of a record that will never be
+# sealed. If it is the last one reserved, its room is taken back; otherwise it
+# stays as dead space that recovery skips (its footer is missing).
+# Clobbers rax, rcx, rdx.
+.globl seg_release
+seg_release:
+    mov rax, rdi
+    shr rax, LOC_SEG_SHIFT
+    cmp rax, qword ptr [rip + w_seg_id]
+    jne 1f
+    mov rax, LOC_OFF_MASK
+    and rax, rdi
+    lea rdx, [rax + rsi]
+    cmp rdx, qword ptr [rip + w_seg_pos]
+    jne 1f
+    mov qword ptr [rip + w_seg_pos], rax
+1:  ret
+
+# rec_len: rdi = key length, rsi = value length. Returns rax = the length of
+# the record. Clobbers nothing else.
+.globl rec_len
+rec_len:
+    lea rax, [rdi + rsi + REC_HDR + 7]
+    and rax, -8
+    add rax, FT_SIZE
+    ret
+
+# rec_header: rdi = conn (its key), rsi = value length, edx = REC_PUT or REC_DEL.
+# Builds the record's header and key at the start of w_rec.
+# Returns eax = the header CRC (also stored in the header). Clobbers the caller-saved registers.
+.globl rec_header
+rec_header:
+    push rbx
+    mov rbx, rdi
+    lea r8, [rip + w_rec]
+    mov dword ptr [r8 + REC_MAGIC], REC_MAGIC_V1
+    mov qword ptr [r8 + REC_VLEN], rsi
+    mov rax, qword ptr [rbx + C_NAME_LEN]
+    mov dword ptr [r8 + REC_KLEN], eax
+    mov dword ptr [r8 + REC_TYPE], edx
+    mov rax, qword ptr [rip + w_unix]
+    mov qword ptr [r8 + REC_TIME], rax
+    lea rdi, [r8 + REC_HDR]
+    lea rsi, [rbx + C_NAME]
+    mov rdx, qword ptr [rbx + C_NAME_LEN]
+    call copy
+    xor edi, edi
+    lea rsi, [rip + w_rec + 8]
+    mov rdx, qword ptr [rbx + C_NAME_LEN]
+    add rdx, REC_HDR - 8
+    call crc32c
+    mov dword ptr [rip + w_rec + REC_HCRC], eax
+    pop rbx
+    ret
+
+# rec_seal: rdi = where the footer goes (FT_SIZE bytes), esi = CRC of the
+# value, edx = the header CRC, rcx = the sequence number.
+# Writes the footer. Clobbers the caller-saved registers.
+.globl rec_seal
+rec_seal:
+    push rbx
+    push r12
+    push r13
+    mov rbx, rdi
+    mov r12d, edx
+    mov qword ptr [rbx + FT_SEQ], rcx
+    mov dword ptr [rbx + FT_CRC], r12d    # the CRC runs on over the seq and the header CRC
+    mov edi, esi
+    mov rsi, rbx
+    mov edx, FT_CRC + 4
+    call crc32c
+    mov dword ptr [rbx + FT_CRC], eax
+    mov dword ptr [rbx + FT_MAGIC], FT_MAGIC_V1
+    pop r13
+    pop r12
+    pop rbx
+    ret
+
+# next_seq: returns rax = a new sequence number, higher than every one
+# handed out before in any process. Clobbers rcx.
+.globl next_seq
+next_seq:
+    mov rcx, qword ptr [rip + ix_base]
+    mov eax, 1
+    lock xadd qword ptr [rcx + IX_SEQ], rax
+    inc rax
+    ret
+
+# pwrite_all: edi = fd, rsi = buf, rdx = length, rcx = file offset.
+# Writes every byte, retrying short writes and EINTR. Returns rax = 0 or -errno.
+# Clobbers rcx, rdx, rsi, r8, r9, r10, r11.
+.globl pwrite_all
+pwrite_all:
+    mov r8, rdx
+    mov r9, rcx
+1:  test r8, r8
+    jz 3f
+    mov rdx, r8
+    mov r10, r9
+    mov eax, SYS_pwrite64
+    syscall
+    test rax, rax
+    js 2f
+    add rsi, rax
+    sub r8, rax
+    add r9, rax
+    jmp 1b
+2:  cmp rax, -EINTR
+    je 1b
+    ret
+3:  xor eax, eax
+    ret
+
+# pread_full: edi = fd, rsi = buf, rdx = length, rcx = file offset.
+# Reads until length bytes or the end of the file, retrying EINTR.
+# Returns rax = bytes read, or -errno. Clobbers rcx, rdx, rsi, r8, r9, r10, r11.
+.globl pread_full
+pread_full:
+    mov r8, rdx
+    mov r9, rcx
+    xor ecx, ecx
+1:  test r8, r8
+    jz 3f
+    push rcx
+    mov rdx, r8
+    mov r10, r9
+    mov eax, SYS_pread64
+    syscall
+    pop rcx
+    test rax, rax
+    js 2f
+    jz 3f
+    add rsi, rax
+    sub r8, rax
+    add r9, rax
+    add rcx, rax
+    jmp 1b
+2:  cmp rax, -EINTR
+    je 1b
+    ret
+3:  mov rax, rcx
+    ret
+
+.bss
+.p2align 6
+.globl w_rec
+w_rec:      .space REC_BUF           # the event loop's record buffer
+zero_buf:   .space ZERO_BUF          # never written
+.p2align 3
+w_segfds:   .space 8                 # per-process table: segment id -> descriptor + 1
+w_seg_id:   .space 8                 # the active segment, 0 if none yet
+w_seg_pos:  .space 8                 # where its next record goes
+w_seg_zero: .space 8                 # end of the zeros written ahead (--sync always)
+w_seg_fd:   .space 4
+.globl w_seg_fd
+.text

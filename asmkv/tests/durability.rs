@@ -7,17 +7,28 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::thread;
 
-#[test]
-fn durable_puts_flush_data_then_rename_then_directory_then_answer() {
+/// Runs the server under `strace -f` (tracing `calls`) while 8 clients make
+/// 200 durable writes and some deletes, then stops it. Returns the trace and
+/// the number of deletes answered 204.
+fn traced_writes(engine: &str, calls: &str) -> (String, usize) {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     let trace = tmp.path().join("trace");
     let mut child = Command::new("strace")
         .args(["-f", "-qq", "-s", "64", "-e"])
-        .arg("trace=openat,read,fdatasync,fsync,renameat,renameat2,unlinkat,sendto,clone")
+        .arg(calls)
         .arg("-o")
         .arg(&trace)
-        .args([BIN, "--listen", "127.0.0.1:0", "--workers", "2", "--data"])
+        .args([
+            BIN,
+            "--listen",
+            "127.0.0.1:0",
+            "--workers",
+            "2",
+            "--engine",
+            engine,
+        ])
+        .arg("--data")
         .arg(&data)
         .stdout(Stdio::piped())
         .spawn()
@@ -59,15 +70,22 @@ fn durable_puts_flush_data_then_rename_then_directory_then_answer() {
     .unwrap();
     let status = wait_timeout(&mut child, std::time::Duration::from_secs(20)).expect("stop");
     assert!(status.success());
+    assert!(deleted > 0);
+    (std::fs::read_to_string(&trace).unwrap(), deleted)
+}
 
-    let text = std::fs::read_to_string(&trace).unwrap();
+#[test]
+fn durable_puts_flush_data_then_rename_then_directory_then_answer() {
+    let (text, deleted) = traced_writes(
+        "files",
+        "trace=openat,read,fdatasync,fsync,renameat,renameat2,unlinkat,sendto,clone",
+    );
     let check = check_flush_order(&text);
     assert_eq!(check.answers, 200, "every acknowledged PUT was checked");
     assert_eq!(
         check.deletes, deleted,
         "every acknowledged DELETE was checked"
     );
-    assert!(deleted > 0);
     eprintln!(
         "{} acknowledged writes, {} deletes, {} directory flushes",
         check.answers, check.deletes, check.dir_flushes
@@ -79,6 +97,110 @@ fn durable_puts_flush_data_then_rename_then_directory_then_answer() {
         check.dir_flushes,
         check.answers
     );
+}
+
+/// The log engine: for every 2xx to a PUT or DELETE, the last write of its
+/// record (the one that sealed it) was followed by an fdatasync of the same
+/// segment that started after that write and finished before the answer
+/// began to go out; and writes share flushes (group commit).
+#[test]
+fn log_engine_answers_only_after_its_record_is_flushed() {
+    let (text, deleted) = traced_writes(
+        "log",
+        "trace=accept4,read,pwrite64,fdatasync,sendto,clone,close",
+    );
+    let check = check_log_flush_order(&text);
+    assert_eq!(check.answers, 200, "every acknowledged PUT was checked");
+    assert_eq!(
+        check.deletes, deleted,
+        "every acknowledged DELETE was checked"
+    );
+    eprintln!(
+        "{} acknowledged writes, {} deletes, {} flushes",
+        check.answers, check.deletes, check.dir_flushes
+    );
+    assert!(
+        check.dir_flushes < check.answers,
+        "{} flushes for {} writes",
+        check.dir_flushes,
+        check.answers
+    );
+}
+
+/// Replays an `strace -f` log of the log engine. A worker's event loop
+/// handles one socket at a time, so a `pwrite64` belongs to the socket the
+/// thread read from last; the last one before the answer sealed the record.
+fn check_log_flush_order(text: &str) -> FlushOrder {
+    let mut group: HashMap<String, String> = HashMap::new(); // thread -> its process
+    let mut pending: HashMap<String, (usize, String)> = HashMap::new();
+    let mut sockets: HashSet<(String, String)> = HashSet::new(); // accepted, per process
+    let mut current: HashMap<String, String> = HashMap::new(); // thread -> socket it read last
+    let mut method: HashMap<(String, String), String> = HashMap::new();
+    let mut sealed: HashMap<(String, String), (usize, String)> = HashMap::new(); // socket -> (done at, fd)
+    let mut flushes: Vec<(String, String, usize, usize)> = Vec::new(); // (process, fd, start, end)
+    let (mut answers, mut deletes) = (0, 0);
+    let quoted = |l: &str, n: usize| l.split('"').nth(n).unwrap_or("").to_string();
+    let first_arg = |l: &str| {
+        let inner = &l[l.find('(').unwrap() + 1..];
+        inner.split([',', ')']).next().unwrap().trim().to_string()
+    };
+    for (at, raw) in text.lines().enumerate() {
+        let Some((tid, rest)) = raw.split_once(' ') else {
+            continue;
+        };
+        let rest = rest.trim_start();
+        let tid = tid.to_string();
+        let g = group.get(&tid).cloned().unwrap_or_else(|| tid.clone());
+        let (started, call) = if let Some(resumed) = rest.strip_prefix("<... ") {
+            let Some((start, head)) = pending.remove(&tid) else {
+                continue;
+            };
+            let tail = resumed.split_once("resumed>").map(|x| x.1).unwrap_or("");
+            (start, format!("{head}{tail}"))
+        } else if let Some(head) = rest.strip_suffix(" <unfinished ...>") {
+            if head.starts_with("sendto(") && is_2xx(head) {
+                let delete = log_answer(&method, &mut sealed, &flushes, &g, head, at);
+                *(if delete { &mut deletes } else { &mut answers }) += 1;
+            }
+            pending.insert(tid, (at, head.to_string()));
+            continue;
+        } else {
+            (at, rest.to_string())
+        };
+        let ret = call.rsplit("= ").next().unwrap_or("").trim().to_string();
+        if call.starts_with("clone(") && call.contains("CLONE_THREAD") {
+            group.insert(ret, g.clone());
+        } else if call.starts_with("accept4(") && !ret.starts_with('-') {
+            sockets.insert((g.clone(), ret));
+        } else if call.starts_with("close(") {
+            sockets.remove(&(g.clone(), first_arg(&call)));
+        } else if call.starts_with("read(") && sockets.contains(&(g.clone(), first_arg(&call))) {
+            let socket = first_arg(&call);
+            let text = quoted(&call, 1);
+            if let Some(m) = ["PUT", "DELETE", "GET"]
+                .iter()
+                .find(|m| text.starts_with(&format!("{m} /")))
+            {
+                method.insert((g.clone(), socket.clone()), m.to_string());
+            }
+            current.insert(tid.clone(), socket);
+        } else if call.starts_with("pwrite64(") {
+            assert!(!ret.starts_with('-'), "{call}");
+            let socket = current.get(&tid).expect("a write outside any request");
+            sealed.insert((g.clone(), socket.clone()), (at, first_arg(&call)));
+        } else if call.starts_with("fdatasync(") {
+            assert!(call.trim_end().ends_with("= 0"), "{call}");
+            flushes.push((g.clone(), first_arg(&call), started, at));
+        } else if call.starts_with("sendto(") && started == at && is_2xx(&call) {
+            let delete = log_answer(&method, &mut sealed, &flushes, &g, &call, at);
+            *(if delete { &mut deletes } else { &mut answers }) += 1;
+        }
+    }
+    FlushOrder {
+        answers,
+        deletes,
+        dir_flushes: flushes.len(),
+    }
 }
 
 struct FlushOrder {
@@ -200,6 +322,35 @@ fn check_flush_order(text: &str) -> FlushOrder {
     }
 }
 
+type Socket = (String, String); // (process, fd)
+
+/// Checks one 2xx answer of the log engine (see check_log_flush_order).
+/// Returns whether it answered a DELETE.
+fn log_answer(
+    method: &HashMap<Socket, String>,
+    sealed: &mut HashMap<Socket, (usize, String)>,
+    flushes: &[(String, String, usize, usize)],
+    g: &str,
+    call: &str,
+    at: usize,
+) -> bool {
+    let inner = &call[call.find('(').unwrap() + 1..];
+    let key = (
+        g.to_string(),
+        inner.split(',').next().unwrap().trim().to_string(),
+    );
+    let (done, fd) = sealed
+        .remove(&key)
+        .unwrap_or_else(|| panic!("an answer without its record: {call}"));
+    assert!(
+        flushes
+            .iter()
+            .any(|(p, f, start, end)| p == g && *f == fd && *start > done && *end < at),
+        "answered before its record's segment was flushed: {call}"
+    );
+    method.get(&key).map(String::as_str) == Some("DELETE")
+}
+
 fn is_2xx(call: &str) -> bool {
     call.contains("\"HTTP/1.1 201") || call.contains("\"HTTP/1.1 204")
 }
@@ -261,10 +412,14 @@ fn disk_full_answers_507_and_keeps_the_old_value() {
     assert_eq!(get(&a, &s.url("/first")).body, first);
     assert_eq!(get(&a, &s.url("/second")).status, 404);
     assert_eq!(
-        files_in(&data),
+        stored_names(&data),
         vec!["first".to_string()],
         "no temporary file left"
     );
+    if log_engine() {
+        // the room of a deleted value comes back only by compaction
+        return;
+    }
     // room again: writes succeed
     assert_eq!(delete(&a, &s.url("/first")).status, 204);
     assert_eq!(put(&a, &s.url("/second"), &pattern(600_000, 2)).status, 201);
@@ -274,6 +429,11 @@ fn disk_full_answers_507_and_keeps_the_old_value() {
 
 #[test]
 fn storage_errors_answer_500_and_the_server_stays_up() {
+    if log_engine() {
+        // the log engine holds its segment open for writing, so the file
+        // system cannot be remounted read-only under it
+        return;
+    }
     let Some(disk) = SmallDisk::mount("4m") else {
         return;
     };
@@ -310,6 +470,10 @@ fn storage_errors_answer_500_and_the_server_stays_up() {
 /// and later ones are committed as usual.
 #[test]
 fn a_failed_commit_answers_500_to_its_upload_only() {
+    if log_engine() {
+        // a file in the way of a key's file: the files engine's failure only
+        return;
+    }
     let s = Server::start();
     std::fs::create_dir(s.data.join("blocked")).unwrap();
     let uploads: Vec<_> = (0..8)

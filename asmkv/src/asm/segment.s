@@ -144,10 +144,9 @@ seg_reserve:
     cmp rdi, qword ptr [rip + w_seg_zero]
     jbe 3f
     # zeros from the new end on; the record's own room needs none (it is
-    # written next), and no other reserved record lies beyond the old end
+    # written next), and no other reserved record lies beyond the old end.
+    # Only a speed-up: on a full disk the record's own write says so.
     call seg_zero
-    test rax, rax
-    js 4f
 3:  lea rax, [r12 + rbx]
     mov qword ptr [rip + w_seg_pos], rax
     mov rax, qword ptr [rip + w_seg_id]
@@ -159,13 +158,15 @@ seg_reserve:
     ret
 
 # seg_zero: rdi = offset. Writes SEG_STEP zero bytes there in the active
-# segment and records the end of the zeros. Returns rax = 0 or -errno.
+# segment and records the end of the zeros (not if a write fails: the next
+# record tries again). Returns rax = 0 or -errno.
 # Clobbers the caller-saved registers.
 seg_zero:
     push rbx
     push r12
-    sub rsp, 8
+    push r13
     mov rbx, rdi
+    mov r13, rdi                          # where the zeros begin
     mov r12d, SEG_STEP / ZERO_BUF
 1:  mov edi, dword ptr [rip + w_seg_fd]
     lea rsi, [rip + zero_buf]             # never written: it reads as zeros
@@ -178,7 +179,14 @@ seg_zero:
     dec r12d
     jnz 1b
     mov qword ptr [rip + w_seg_zero], rbx
-2:  add rsp, 8
+    jmp 3f
+2:  mov rbx, rax                          # give back what the zeros took: on a
+    mov edi, dword ptr [rip + w_seg_fd]   # full disk the record needs the room
+    mov rsi, r13
+    mov eax, SYS_ftruncate
+    syscall
+    mov rax, rbx
+3:  pop r13
     pop r12
     pop rbx
     ret

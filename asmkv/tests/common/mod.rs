@@ -110,13 +110,22 @@ impl Server {
         children_of(self.pid())
     }
 
-    /// Descriptors open in the worker processes.
+    /// Descriptors open in the worker processes, but for the log engine's
+    /// segments (a worker opens each once and keeps it).
     pub fn open_fds(&self) -> usize {
         self.workers()
             .iter()
             .map(|w| {
                 std::fs::read_dir(format!("/proc/{w}/fd"))
-                    .map(|d| d.count())
+                    .map(|d| {
+                        d.flatten()
+                            .filter(|e| {
+                                std::fs::read_link(e.path())
+                                    .map(|t| t.extension().is_none_or(|x| x != "seg"))
+                                    .unwrap_or(true)
+                            })
+                            .count()
+                    })
                     .unwrap_or(0)
             })
             .sum()

@@ -418,65 +418,92 @@ pub struct Stored {
     pub other_files: Vec<String>,
 }
 
-/// Reads the log engine's segments ("ID.seg") independently of the server:
-/// the same record format, checked with an independent CRC32C, and the newest
-/// write (highest sequence number) of each key kept. A segment is read up to
-/// its first record whose header does not check out (its torn tail); a record
-/// whose footer does not check out (never sealed) is skipped.
-pub fn read_log(dir: &Path) -> Stored {
+/// One record of a log engine segment, as read by `log_records`.
+#[derive(Debug, Clone)]
+pub struct Record {
+    pub segment: String,
+    pub offset: usize,
+    pub len: usize,
+    pub key: String,
+    pub seq: u64,
+    /// The value of a put; None for a delete.
+    pub value: Option<Vec<u8>>,
+    /// Whether its footer checks out (the record counts).
+    pub sealed: bool,
+}
+
+/// Is this file name a log engine segment ("ID.seg")?
+pub fn is_segment(name: &str) -> bool {
+    name.strip_suffix(".seg")
+        .is_some_and(|id| !id.is_empty() && id.bytes().all(|c| c.is_ascii_digit()))
+}
+
+/// The records of one segment file, read independently of the server: the
+/// same format, checked with an independent CRC32C. Reading stops at the
+/// first record whose header does not check out (the segment's torn tail).
+pub fn segment_records(dir: &Path, name: &str) -> Vec<Record> {
     const REC_MAGIC: u32 = 0x3156_4b41;
     const FT_MAGIC: u32 = 0x444e_4524;
     let crc = crc::Crc::<u32>::new(&crc::CRC_32_ISCSI);
     let u32_at = |b: &[u8], o: usize| u32::from_le_bytes(b[o..o + 4].try_into().unwrap());
     let u64_at = |b: &[u8], o: usize| u64::from_le_bytes(b[o..o + 8].try_into().unwrap());
+    let b = std::fs::read(dir.join(name)).unwrap();
+    let mut records = Vec::new();
+    let mut off = 0usize;
+    while off + 32 <= b.len() {
+        let r = &b[off..];
+        let (hcrc, vlen, klen, kind) = (u32_at(r, 4), u64_at(r, 8), u32_at(r, 16), u32_at(r, 20));
+        if u32_at(r, 0) != REC_MAGIC
+            || !(1..=255).contains(&klen)
+            || !(1..=2).contains(&kind)
+            || vlen > 1 << 60
+        {
+            break;
+        }
+        let (klen, vlen) = (klen as usize, vlen as usize);
+        if 32 + klen > r.len() || crc.checksum(&r[8..32 + klen]) != hcrc {
+            break;
+        }
+        let len = ((32 + klen + vlen + 7) & !7) + 16;
+        if len > r.len() {
+            break;
+        }
+        let value = &r[32 + klen..32 + klen + vlen];
+        let ft = &r[len - 16..len];
+        let mut digest = crc.digest();
+        digest.update(value);
+        digest.update(&ft[0..8]);
+        digest.update(&hcrc.to_le_bytes());
+        records.push(Record {
+            segment: name.to_string(),
+            offset: off,
+            len,
+            key: String::from_utf8(r[32..32 + klen].to_vec()).unwrap(),
+            seq: u64_at(ft, 0),
+            value: (kind == 1).then(|| value.to_vec()),
+            sealed: u32_at(ft, 12) == FT_MAGIC && u32_at(ft, 8) == digest.finalize(),
+        });
+        off += len;
+    }
+    records
+}
+
+/// Reads every segment of a data directory without the server and keeps the
+/// newest sealed write (highest sequence number) of each key.
+pub fn read_log(dir: &Path) -> Stored {
     let mut newest: std::collections::HashMap<String, (u64, Option<Vec<u8>>)> =
         std::collections::HashMap::new();
     let mut other_files = Vec::new();
     for name in files_in(dir) {
-        let is_segment = name
-            .strip_suffix(".seg")
-            .is_some_and(|id| !id.is_empty() && id.bytes().all(|c| c.is_ascii_digit()));
-        if !is_segment {
+        if !is_segment(&name) {
             other_files.push(name);
             continue;
         }
-        let b = std::fs::read(dir.join(&name)).unwrap();
-        let mut off = 0usize;
-        while off + 32 <= b.len() {
-            let r = &b[off..];
-            let (hcrc, vlen, klen, kind) =
-                (u32_at(r, 4), u64_at(r, 8), u32_at(r, 16), u32_at(r, 20));
-            if u32_at(r, 0) != REC_MAGIC
-                || !(1..=255).contains(&klen)
-                || !(1..=2).contains(&kind)
-                || vlen > 1 << 60
-            {
-                break;
+        for r in segment_records(dir, &name).into_iter().filter(|r| r.sealed) {
+            let e = newest.entry(r.key).or_insert((0, None));
+            if r.seq > e.0 {
+                *e = (r.seq, r.value);
             }
-            let (klen, vlen) = (klen as usize, vlen as usize);
-            if 32 + klen > r.len() || crc.checksum(&r[8..32 + klen]) != hcrc {
-                break;
-            }
-            let len = ((32 + klen + vlen + 7) & !7) + 16;
-            if len > r.len() {
-                break;
-            }
-            let value = &r[32 + klen..32 + klen + vlen];
-            let ft = &r[len - 16..len];
-            let mut digest = crc.digest();
-            digest.update(value);
-            digest.update(&ft[0..8]);
-            digest.update(&hcrc.to_le_bytes());
-            if u32_at(ft, 12) == FT_MAGIC && u32_at(ft, 8) == digest.finalize() {
-                let key = String::from_utf8(r[32..32 + klen].to_vec()).unwrap();
-                let seq = u64_at(ft, 0);
-                let value = (kind == 1).then(|| value.to_vec());
-                let e = newest.entry(key).or_insert((0, None));
-                if seq > e.0 {
-                    *e = (seq, value);
-                }
-            }
-            off += len;
         }
     }
     Stored {

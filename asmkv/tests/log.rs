@@ -1,0 +1,240 @@
+//! The log engine (`--engine log`) where it differs from one file per key:
+//! recovery from torn and corrupted segments, create-only races across
+//! restarts, and writes seen by the very next request on any worker.
+mod common;
+use common::*;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+fn start_log(data: &Path, workers: &str) -> Server {
+    Server::start_in(data, &["--engine", "log", "--workers", workers])
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for name in files_in(from) {
+        std::fs::copy(from.join(&name), to.join(&name)).unwrap();
+    }
+}
+
+fn chunked_put(s: &Server, key: &str, body: &[u8]) -> u16 {
+    let mut req = format!("PUT /{key} HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n")
+        .into_bytes();
+    for part in body.chunks(7000) {
+        req.extend_from_slice(format!("{:x}\r\n", part.len()).as_bytes());
+        req.extend_from_slice(part);
+        req.extend_from_slice(b"\r\n");
+    }
+    req.extend_from_slice(b"0\r\n\r\n");
+    let mut c = Raw::connect(s.addr);
+    c.send(&req);
+    c.response().status
+}
+
+/// Writes of every kind (small and streamed, Content-Length and chunked,
+/// overwrites and deletes) read back after a restart, as the server and as an
+/// independent reader of the segments see them; and a write after the restart
+/// wins over the ones before it.
+#[test]
+fn a_restart_reads_back_every_acknowledged_write() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let s = start_log(&data, "2");
+    let a = agent();
+    let mut model: BTreeMap<String, Option<Vec<u8>>> = BTreeMap::new();
+    for i in 0..300u64 {
+        let key = format!("k{}", i % 50);
+        let url = s.url(&format!("/{key}"));
+        if i % 7 == 6 {
+            let st = delete(&a, &url).status;
+            let had = model.get(&key).is_some_and(|v| v.is_some());
+            assert_eq!(st, if had { 204 } else { 404 }, "{key}");
+            model.insert(key, None);
+            continue;
+        }
+        let len = [0, 1, 64, 4000, 5000, 70_000, 300_000][(i % 7) as usize];
+        let v = pattern(len, i);
+        let st = if i % 5 == 0 {
+            chunked_put(&s, &key, &v)
+        } else {
+            put(&a, &url, &v).status
+        };
+        let had = model.get(&key).is_some_and(|v| v.is_some());
+        assert_eq!(st, if had { 204 } else { 201 }, "{key}");
+        model.insert(key, Some(v));
+    }
+    assert!(s.stop().success());
+    let expected: BTreeMap<String, Vec<u8>> = model
+        .iter()
+        .filter_map(|(k, v)| v.clone().map(|v| (k.clone(), v)))
+        .collect();
+    assert_eq!(read_log(&data).values, expected, "the segments on disk");
+    let s = start_log(&data, "2");
+    let a = agent();
+    for (key, v) in &model {
+        let r = get(&a, &s.url(&format!("/{key}")));
+        match v {
+            Some(v) => assert_eq!(&r.body, v, "{key}"),
+            None => assert_eq!(r.status, 404, "{key}"),
+        }
+    }
+    let key = model.keys().next().unwrap().clone();
+    assert_eq!(
+        put(&a, &s.url(&format!("/{key}")), b"after").status == 201,
+        model[&key].is_none()
+    );
+    assert!(s.stop().success());
+    let s = start_log(&data, "2");
+    assert_eq!(get(&agent(), &s.url(&format!("/{key}"))).body, b"after");
+}
+
+/// Makes a store whose newest record is `last = NEW` over `last = old`, with
+/// other keys around it; returns it stopped, and that record.
+fn store_with_a_last_record(data: &Path) -> Record {
+    let s = start_log(data, "1");
+    let a = agent();
+    for i in 0..5 {
+        assert_eq!(
+            put(&a, &s.url(&format!("/k{i}")), &pattern(100, i)).status,
+            201
+        );
+    }
+    assert_eq!(put(&a, &s.url("/last"), b"old").status, 201);
+    assert_eq!(put(&a, &s.url("/last"), &pattern(90, 99)).status, 204);
+    assert!(s.stop().success());
+    files_in(data)
+        .iter()
+        .filter(|n| is_segment(n))
+        .flat_map(|n| segment_records(data, n))
+        .max_by_key(|r| r.seq)
+        .unwrap()
+}
+
+/// The state before the last record: what recovery must give when that
+/// record did not fully reach the disk.
+fn assert_state_before_last(data: &Path, what: &str) {
+    let s = start_log(data, "1");
+    let a = agent();
+    assert_eq!(get(&a, &s.url("/last")).body, b"old", "{what}");
+    for i in 0..5 {
+        assert_eq!(
+            get(&a, &s.url(&format!("/k{i}"))).body,
+            pattern(100, i),
+            "{what}"
+        );
+    }
+    // and the store goes on: a new write lands and reads back
+    assert_eq!(put(&a, &s.url("/next"), b"n").status, 201, "{what}");
+    assert_eq!(get(&a, &s.url("/next")).body, b"n", "{what}");
+}
+
+/// A crash in the middle of appending the last record: the segment ends at
+/// every byte offset of it (or the rest of it is zeros, as in the space
+/// written ahead). Recovery gives exactly the state before that record; with
+/// all of its bytes, the record counts.
+#[test]
+fn a_torn_last_record_recovers_the_state_before_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let last = store_with_a_last_record(&data);
+    for cut in last.offset..last.offset + last.len {
+        for zeros in [false, true] {
+            let copy = tmp.path().join(format!("cut-{cut}-{zeros}"));
+            copy_dir(&data, &copy);
+            let seg = copy.join(&last.segment);
+            let mut bytes = std::fs::read(&seg).unwrap();
+            if zeros {
+                bytes[cut..last.offset + last.len].fill(0);
+            } else {
+                bytes.truncate(cut);
+            }
+            std::fs::write(&seg, &bytes).unwrap();
+            assert_state_before_last(&copy, &format!("cut at {cut}, zeros {zeros}"));
+            std::fs::remove_dir_all(&copy).unwrap();
+        }
+    }
+    let s = start_log(&data, "1");
+    assert_eq!(get(&agent(), &s.url("/last")).body, pattern(90, 99));
+}
+
+/// One flipped byte anywhere in the last record (header, key, value, padding
+/// or footer) and the record is not believed: the state before it.
+#[test]
+fn a_flipped_byte_in_the_last_record_is_never_believed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let last = store_with_a_last_record(&data);
+    let value_end = last.offset + 32 + "last".len() + 90;
+    for at in last.offset..last.offset + last.len {
+        if (value_end..last.offset + last.len - 16).contains(&at) {
+            continue; // padding: no part of the record's meaning
+        }
+        let copy = tmp.path().join(format!("flip-{at}"));
+        copy_dir(&data, &copy);
+        let seg = copy.join(&last.segment);
+        let mut bytes = std::fs::read(&seg).unwrap();
+        bytes[at] ^= 0x20;
+        std::fs::write(&seg, &bytes).unwrap();
+        assert_state_before_last(&copy, &format!("byte {at} flipped"));
+        std::fs::remove_dir_all(&copy).unwrap();
+    }
+}
+
+/// Of 16 clients racing to create one key, exactly one wins, and after a
+/// restart it is still the winner's value: the losers' records never count.
+#[test]
+fn create_only_losers_never_come_back() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    for round in 0..5u8 {
+        let s = start_log(&data, "2");
+        let key = format!("/lock{round}");
+        let racers: Vec<_> = (0..16u8)
+            .map(|i| {
+                let url = s.url(&key);
+                std::thread::spawn(move || {
+                    let r = agent()
+                        .put(&url)
+                        .header("If-None-Match", "*")
+                        .send(&[i; 100][..])
+                        .unwrap();
+                    (i, r.status().as_u16())
+                })
+            })
+            .collect();
+        let results: Vec<(u8, u16)> = racers.into_iter().map(|r| r.join().unwrap()).collect();
+        let winners: Vec<u8> = results.iter().filter(|r| r.1 == 201).map(|r| r.0).collect();
+        assert_eq!(winners.len(), 1, "{results:?}");
+        assert!(
+            results.iter().all(|r| r.1 == 201 || r.1 == 412),
+            "{results:?}"
+        );
+        assert!(s.stop().success());
+        assert_eq!(
+            read_log(&data).values[&key[1..]],
+            vec![winners[0]; 100],
+            "on disk"
+        );
+        let s = start_log(&data, "2");
+        assert_eq!(get(&agent(), &s.url(&key)).body, vec![winners[0]; 100]);
+    }
+}
+
+/// The index is shared: a write acknowledged on one connection is what the
+/// very next request sees on a new connection, whichever worker takes it.
+#[test]
+fn a_write_is_visible_to_the_next_request_on_any_worker() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = start_log(&tmp.path().join("data"), "2");
+    for i in 0..300u64 {
+        let url = s.url(&format!("/rw{}", i % 10));
+        let v = pattern(10 + (i as usize % 3) * 3000, i);
+        let st = put(&agent(), &url, &v).status;
+        assert!(st == 201 || st == 204);
+        assert_eq!(get(&agent(), &url).body, v, "write {i}");
+        if i % 10 == 9 {
+            assert_eq!(delete(&agent(), &url).status, 204);
+            assert_eq!(get(&agent(), &url).status, 404);
+        }
+    }
+}

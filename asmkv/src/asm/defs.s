@@ -11,6 +11,7 @@
 .equ SYS_fstat, 5
 .equ SYS_lseek, 8
 .equ SYS_mmap, 9
+.equ SYS_munmap, 11
 .equ SYS_rt_sigaction, 13
 .equ SYS_rt_sigprocmask, 14
 .equ SYS_pread64, 17
@@ -59,6 +60,7 @@
 .equ SYS_prlimit64, 302
 .equ SYS_renameat2, 316
 .equ SYS_getrandom, 318
+.equ SYS_memfd_create, 319
 .equ SYS_copy_file_range, 326
 
 # ---- errno values (syscalls return -errno) --------------------------------
@@ -107,7 +109,8 @@
 .equ S_IFREG, 0x8000
 .equ PROT_RW, 3
 .equ MAP_PRIVATE_ANON_NORESERVE, 0x4022   # MAP_PRIVATE|MAP_ANONYMOUS|MAP_NORESERVE
-.equ MAP_SHARED_ANON_NORESERVE, 0x4021    # MAP_SHARED|MAP_ANONYMOUS|MAP_NORESERVE
+.equ MAP_SHARED, 1
+.equ MFD_CLOEXEC, 1
 .equ AF_INET, 2
 .equ AF_INET6, 10
 .equ SOCK_STREAM, 1

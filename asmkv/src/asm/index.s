@@ -18,21 +18,29 @@
 # Readers load N_LOC (one aligned 8-byte load) and never wait.
 .text
 
-# index_init: (master) maps the index and seeds its hash. Returns rax = 0 or
-# -errno. Clobbers the caller-saved registers.
+# index_init: (master) creates the index: a memory file (memfd) the workers
+# map for themselves, so its pages count once per process that uses them and
+# not in the master, which maps it only to fill it (index_detach).
+# Returns rax = 0 or -errno. Clobbers the caller-saved registers.
 .globl index_init
 index_init:
-    xor edi, edi
-    mov rsi, IX_MAP_SIZE
-    mov edx, PROT_RW
-    mov r10d, MAP_SHARED_ANON_NORESERVE
-    mov r8, -1
-    xor r9d, r9d
-    mov eax, SYS_mmap
+    lea rdi, [rip + ix_name]
+    mov esi, MFD_CLOEXEC                  # workers are forked, never exec'd
+    mov eax, SYS_memfd_create
     syscall
-    cmp rax, -4096
-    ja 2f
-    mov qword ptr [rip + ix_base], rax
+    test rax, rax
+    js 2f
+    mov dword ptr [rip + ix_fd], eax
+    mov edi, eax
+    mov rsi, IX_MAP_SIZE                  # sparse: pages come as nodes are added
+    mov eax, SYS_ftruncate
+    syscall
+    test rax, rax
+    js 2f
+    call index_attach
+    test rax, rax
+    js 2f
+    mov rax, qword ptr [rip + ix_base]
     mov qword ptr [rax + IX_NEXT], IX_NODES / IX_UNIT
 1:  mov rdi, qword ptr [rip + ix_base]
     add rdi, IX_SEED                      # a secret seed: chains cannot be aimed at
@@ -46,6 +54,35 @@ index_init:
     js 2f
     xor eax, eax
 2:  ret
+
+# index_attach: maps the index (made by index_init) into this process.
+# Returns rax = 0 or -errno. Clobbers the caller-saved registers.
+.globl index_attach
+index_attach:
+    xor edi, edi
+    mov rsi, IX_MAP_SIZE
+    mov edx, PROT_RW
+    mov r10d, MAP_SHARED
+    mov r8d, dword ptr [rip + ix_fd]
+    xor r9d, r9d
+    mov eax, SYS_mmap
+    syscall
+    cmp rax, -4096
+    ja 1f
+    mov qword ptr [rip + ix_base], rax
+    xor eax, eax
+1:  ret
+
+# index_detach: (master) unmaps the index once it is filled; the memfd stays
+# open for the workers to map. Clobbers the caller-saved registers.
+.globl index_detach
+index_detach:
+    mov rdi, qword ptr [rip + ix_base]
+    mov rsi, IX_MAP_SIZE
+    mov eax, SYS_munmap                   # cannot fail on a mapping we made
+    syscall
+    mov qword ptr [rip + ix_base], 0
+    ret
 
 # key_hash: rdi = key, rsi = its length. Returns rax = its 64-bit hash
 # (FNV-1a from the secret seed, then a final mix). Clobbers rcx, rdx, rdi, rsi.
@@ -295,8 +332,12 @@ index_set:
     pop rbx
     ret
 
+.section .rodata
+ix_name: .asciz "asmkv-index"
+
 .bss
 .p2align 3
-.globl ix_base
-ix_base: .space 8                          # the shared index mapping
+.globl ix_base, ix_fd
+ix_base: .space 8                          # the shared index mapping in this process
+ix_fd:   .space 4                          # the memfd behind it
 .text

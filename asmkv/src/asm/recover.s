@@ -80,6 +80,7 @@ recover_log:
 .Lrl_done:
     mov rax, qword ptr [rip + ix_base]
     mov qword ptr [rax + IX_SEGID], r15   # new segments get new names
+    call index_detach
     add rsp, 4096
     pop r15
     pop r14

@@ -50,6 +50,9 @@ worker_main:
     call seg_init
     test rax, rax
     js .Lwm_failed
+    call index_attach
+    test rax, rax
+    js .Lwm_failed
 1:
 
     mov edi, EPOLL_CLOEXEC

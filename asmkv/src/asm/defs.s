@@ -205,6 +205,7 @@
 .equ DEFAULT_IO_TIMEOUT, 30      # longest stall of a body or a response
 .equ LINGER_TIMEOUT, 5           # draining input before a close
 .equ MAX_TIMEOUT, 86400
+.equ DEADLINE_SLACK, 2           # seconds added to a deadline on the coarse clock (worker.s)
 
 # ---- log engine (--engine log) ----------------------------------------------
 .equ ENGINE_FILES, 0

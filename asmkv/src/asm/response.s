@@ -221,6 +221,7 @@ put_date:
 start_output:
     mov rax, qword ptr [rip + w_now]
     add rax, qword ptr [rip + cfg_io_timeout]
+    add rax, DEADLINE_SLACK               # as set_deadline
     mov qword ptr [rdi + C_DEADLINE], rax
     lea rax, [rdi + C_OUT]
     sub rsi, rax

@@ -702,10 +702,13 @@ linger_step:
     ret
 
 # set_deadline: rdi = conn, rsi = seconds from now. Clobbers rax.
+# w_now is whole seconds as of the last tick, up to a second old, and a tick
+# sees a whole second that may have begun just after it: two seconds more keep
+# a timeout from ever firing early (it fires S to S+2 seconds from now).
 .globl set_deadline
 set_deadline:
     mov rax, qword ptr [rip + w_now]
-    add rax, rsi
+    lea rax, [rax + rsi + DEADLINE_SLACK]
     mov qword ptr [rdi + C_DEADLINE], rax
     ret
 

@@ -164,6 +164,27 @@ impl Server {
         while TcpStream::connect(self.addr).is_ok() && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(20));
         }
+        // A worker the master started just before it died, or one whose
+        // flusher is finishing a flush, may outlive the socket: the data
+        // directory is free when its lock is.
+        wait_unlocked(&self.data);
+    }
+}
+
+/// Waits (up to 10 s) until no process holds the lock of a data directory,
+/// so a new server can take it.
+pub fn wait_unlocked(data: &Path) {
+    use nix::fcntl::{flock, FlockArg};
+    use std::os::fd::AsRawFd;
+    let Ok(dir) = std::fs::File::open(data) else {
+        return;
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    #[allow(deprecated)] // nix's Flock wrapper takes the file by value
+    while flock(dir.as_raw_fd(), FlockArg::LockExclusiveNonblock).is_err()
+        && Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(5));
     }
 }
 
@@ -174,9 +195,10 @@ impl Drop for Server {
             let workers = self.workers();
             let _ = self.child.kill();
             let _ = self.child.wait();
-            for w in workers {
+            for &w in &workers {
                 let _ = kill(Pid::from_raw(w), Signal::SIGKILL);
             }
+            wait_unlocked(&self.data);
         }
     }
 }

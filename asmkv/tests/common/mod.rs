@@ -174,16 +174,17 @@ impl Server {
 /// Waits (up to 10 s) until no process holds the lock of a data directory,
 /// so a new server can take it.
 pub fn wait_unlocked(data: &Path) {
-    use nix::fcntl::{flock, FlockArg};
-    use std::os::fd::AsRawFd;
-    let Ok(dir) = std::fs::File::open(data) else {
+    use nix::fcntl::{Flock, FlockArg};
+    let Ok(mut dir) = std::fs::File::open(data) else {
         return;
     };
     let deadline = Instant::now() + Duration::from_secs(10);
-    #[allow(deprecated)] // nix's Flock wrapper takes the file by value
-    while flock(dir.as_raw_fd(), FlockArg::LockExclusiveNonblock).is_err()
-        && Instant::now() < deadline
-    {
+    loop {
+        match Flock::lock(dir, FlockArg::LockExclusiveNonblock) {
+            Ok(_lock) => return, // released again when dropped
+            Err((d, _)) if Instant::now() < deadline => dir = d,
+            Err(_) => return,
+        }
         std::thread::sleep(Duration::from_millis(5));
     }
 }

@@ -94,7 +94,7 @@ fn raw_put(c: &mut TcpStream, key: &str, body: &[u8]) -> std::io::Result<u16> {
 }
 
 fn kill_all(s: &Server) {
-    let mut pids = s.workers();
+    let mut pids = children_of(s.pid());
     pids.push(s.pid());
     for p in pids {
         let _ = kill(Pid::from_raw(p), Signal::SIGKILL);

@@ -186,6 +186,7 @@
 .equ DEFAULT_MAX_BODY, 1 << 30   # 1 GiB
 .equ MAX_BODY_LIMIT, 1 << 60     # keeps every size sum far from overflow
 .equ MAX_WORKERS, 256
+.equ MAX_CHILDREN, MAX_WORKERS + 1 # the workers and, with the log engine, the compactor
 .equ MAX_FDS, 65536              # connection table slots, indexed by fd
 .equ NAME_MAX, 255               # longest file name, so longest encoded key
 .equ HEAD_MAX, 16384             # request line + headers; longer gets 431/414
@@ -246,12 +247,29 @@
 .equ ZERO_BUF, 1 << 20           # one write of zeros
 .equ SEG_NAME_CAP, 32
 .equ SCAN_BUF, 1 << 20            # recovery reads segments this much at a time
+.equ SEG_IDLE, 3                 # seconds without a new record before a worker seals a
+                                 # segment worth compacting
+.equ COMPACT_ENTRIES, 1 << 22    # live records moved from one segment, at most
+.equ CE_NODE, 0                  # compaction entry: u64 node
+.equ CE_SEQ, 8                   #   u64 the record's sequence number
+.equ CE_OLD, 16                  #   u64 its LOC in the old segment
+.equ CE_NEW, 24                  #   u64 its LOC in the new one
+.equ CE_SIZE, 32
+.equ PR_SET_NAME, 15
 # The index: one mapping shared by the master and every worker (index.s).
 .equ IX_SEQ, 0         # u64 last sequence number handed out
 .equ IX_SEGID, 8       # u64 last segment id handed out
 .equ IX_NEXT, 16       # u64 next free node unit
 .equ IX_SEED, 24       # u64 hash seed
-.equ IX_BUCKETS, 4096  # u32 node unit of each chain's first node, 0 = empty
+.equ IX_DEAD_GEN, 32   # u64 counts segments removed by compaction (workers close theirs)
+.equ IX_ACTIVE, 64     # u64 per child slot: the segment it appends to, 0 if none
+.equ IX_SEGS, 4096     # per segment id, SG_SIZE bytes:
+.equ SG_TOTAL, 0       #   u32 sealed records written into it
+.equ SG_DEAD, 4        #   u32 of those, no longer the newest write of their key
+.equ SG_BUSY, 8        #   u32 records reserved in it and not finished
+.equ SG_GONE, 12       #   u32 1 once compaction has removed it
+.equ SG_SIZE, 16
+.equ IX_BUCKETS, IX_SEGS + SG_SIZE * (SEG_ID_MAX + 1)  # u32 per chain: first node's unit, 0 = empty
 .equ IX_NBUCKETS, 1 << 21
 .equ IX_NODES, IX_BUCKETS + 4 * IX_NBUCKETS
 .equ IX_UNIT, 16       # nodes are addressed in units of 16 bytes from the mapping's start

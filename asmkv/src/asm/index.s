@@ -253,9 +253,10 @@ index_node:
 # index_publish: rdi = node, rsi = sequence number of a durable record,
 # rdx = its LOC (LOC_TOMB set for a delete), ecx = 1 for create-only.
 # Makes it the key's newest write unless a later one is there already.
-# Returns eax = PUB_NEW or PUB_REPLACED (applied; whether the key had a value),
-# PUB_LOST (a later write of the key is there: this one is overwritten) or
-# PUB_EXISTS (create-only, and the key has a value: not applied).
+# Returns eax = PUB_NEW or PUB_REPLACED (applied; whether the key had a value;
+# rdx = the LOC it replaced), PUB_LOST (a later write of the key is there:
+# this one is overwritten) or PUB_EXISTS (create-only, and the key has a
+# value: not applied).
 # Clobbers rcx, rdx, rsi, rdi, r8, r9.
 .globl index_publish
 index_publish:
@@ -322,13 +323,15 @@ index_claim:
 # index_set: rdi = node, rsi = sequence number, rdx = the LOC expected, rcx =
 # the LOC to put instead. Replaces the key's newest write (seq, expected) by
 # (seq, new) if it is still that one; a later write is left alone.
-# Clobbers rax, rcx, rdx.
+# Returns eax = 1 if replaced, else 0. Clobbers rcx, rdx.
 .globl index_set
 index_set:
     push rbx
     mov rax, rsi
     mov rbx, rsi
     lock cmpxchg16b xmmword ptr [rdi + N_SEQ]
+    sete al
+    movzx eax, al
     pop rbx
     ret
 

@@ -72,6 +72,9 @@ log_get:
     push r14
     push r15
     mov rbx, rdi
+    mov r15d, 4                           # tries: see below
+.Llg_lookup:
+    mov rdi, rbx
     call log_loc
     mov r12, rax
     LOC_HAS_VALUE
@@ -85,7 +88,13 @@ log_get:
     and edi, LOC_SEG_MASK
     call seg_fd
     test rax, rax
-    js .Llg_io
+    jns 1f
+    cmp rax, -ENOENT                      # compacted away since we looked: the
+    jne .Llg_io                           # index has the record's new place
+    dec r15d
+    jnz .Llg_lookup
+    jmp .Llg_io
+1:
     mov r13d, eax
     mov r14, LOC_OFF_MASK
     and r14, r12                          # the record's offset
@@ -324,6 +333,8 @@ log_seal:
     cmp eax, PUB_NEW
     jne .Lsl_taken
     or dword ptr [rbx + C_FLAGS], F_CLAIMED
+    mov rsi, qword ptr [rbx + C_REC_LOC]
+    call pub_count                        # a delete it replaced is dead now
 2:  test r15d, r15d
     jz 3f
     mov rdi, rbx                          # zero the padding: from the value's end
@@ -352,6 +363,9 @@ log_seal:
     call pwrite_all
     test rax, rax
     js .Lsl_failed
+    mov rdi, qword ptr [rbx + C_REC_LOC]
+    call loc_entry
+    lock inc dword ptr [rax + SG_TOTAL]
     mov rdi, rbx
     call log_commit
 .Lsl_out:
@@ -443,17 +457,25 @@ log_publish:
     or rdx, rcx
     xor ecx, ecx
     call index_publish
+    mov rsi, qword ptr [rbx + C_REC_LOC]
+    call pub_count
     cmp eax, PUB_NEW
     mov eax, R_404
     je 8f
     mov eax, R_204
     jmp 8f
 2:  call index_publish
+    mov rsi, qword ptr [rbx + C_REC_LOC]
+    call pub_count
     cmp eax, PUB_NEW
     mov eax, R_201
     je 8f
     mov eax, R_204
 8:  mov dword ptr [rbx + C_UP_FD], -1
+    mov r12, rax
+    mov rdi, qword ptr [rbx + C_REC_LOC]
+    call rec_closed
+    mov rax, r12
 9:  add rsp, 8
     pop r12
     pop rbx
@@ -497,6 +519,8 @@ log_abort:
     mov rdi, qword ptr [rbx + C_REC_LOC]
     mov rsi, r12
     call seg_release
+    mov rdi, qword ptr [rbx + C_REC_LOC]
+    call rec_closed
     mov dword ptr [rbx + C_UP_FD], -1
     pop r10
     pop r9

@@ -376,7 +376,13 @@ supervise:
     js .Lsv_fork_failed
     inc ebx
     jmp 1b
-3:  call announce
+3:  cmp dword ptr [rip + cfg_engine], ENGINE_LOG
+    jne 4f
+    mov edi, ebx                          # the compactor: the slot after the workers'
+    call spawn_worker
+    test rax, rax
+    js .Lsv_fork_failed
+4:  call announce
 .Lsv_wait:
     lea rdi, [rip + master_sigset]
     lea rsi, [rip + m_siginfo]
@@ -398,7 +404,7 @@ supervise:
     mov eax, SYS_close
     syscall
     xor ebx, ebx
-3:  cmp ebx, MAX_WORKERS
+3:  cmp ebx, MAX_CHILDREN
     jae 5f
     lea rax, [rip + worker_pids]
     mov edi, dword ptr [rax + rbx*4]
@@ -429,19 +435,48 @@ supervise:
     neg ecx
     call fatal
 
-# spawn_worker: edi = slot. Forks a worker into that slot.
-# Returns rax = pid, or -errno (the slot stays empty). Clobbers the caller-saved registers.
+# spawn_worker: edi = slot. Forks a worker into that slot (the slot after the
+# last worker's is the log engine's compactor). The child finds its slot in
+# w_slot. Returns rax = pid, or -errno (the slot stays empty).
+# Clobbers the caller-saved registers.
 spawn_worker:
     push rbx
+    push r12
+    sub rsp, 8
     mov ebx, edi
-    mov eax, SYS_fork
+    mov dword ptr [rip + w_slot], edi
+    xor r12d, r12d
+    cmp edi, dword ptr [rip + cfg_workers]
+    jne 2f
+    lea rsi, [rip + compactor_name]       # the compactor is born with its name,
+    call set_name                         # so no one ever sees it as a worker
+    mov r12d, 1
+2:  mov eax, SYS_fork
     syscall
     test rax, rax
     jz worker_main                        # the child never returns
+    mov rbx, rax
+    test r12d, r12d
+    jz 3f
+    lea rsi, [rip + master_name]
+    call set_name
+3:  mov rax, rbx
+    test rax, rax
     js 1f
-    lea rcx, [rip + worker_pids]
-    mov dword ptr [rcx + rbx*4], eax
-1:  pop rbx
+    mov ecx, dword ptr [rip + w_slot]
+    lea rdx, [rip + worker_pids]
+    mov dword ptr [rdx + rcx*4], eax
+1:  add rsp, 8
+    pop r12
+    pop rbx
+    ret
+
+# set_name: rsi = a NUL-terminated name (15 bytes at most). Names this
+# process (ps, /proc/PID/comm). Clobbers rax, rcx, rdi, r11.
+set_name:
+    mov edi, PR_SET_NAME
+    mov eax, SYS_prctl                    # cannot fail with a valid pointer
+    syscall
     ret
 
 # reap_workers: collects every exited worker; outside a stop, removes its
@@ -461,7 +496,7 @@ reap_workers:
     jle .Lrw_out                          # 0: none left now; ECHILD: none at all
     mov r12d, eax
     xor ebx, ebx
-1:  cmp ebx, MAX_WORKERS
+1:  cmp ebx, MAX_CHILDREN
     jae .Lrw_next                         # not one of ours
     lea rcx, [rip + worker_pids]
     cmp dword ptr [rcx + rbx*4], r12d
@@ -508,6 +543,7 @@ msg_listening:  .ascii "asmkv listening on http://"
 .equ msg_listening_len, . - msg_listening
 msg_restart:    .asciz "asmkv: a worker exited unexpectedly; starting another\n"
 probe_name:     .asciz ".tmp-probe"
+master_name:    .asciz "asmkv"
 err_signals:    .ascii "cannot set up signal handling"
 .equ err_signals_len, . - err_signals
 err_mkdir:      .ascii "cannot create data directory"
@@ -527,9 +563,10 @@ err_fork:       .ascii "cannot start worker processes"
 
 .bss
 .p2align 3
-.globl listen_fd, master_pid
+.globl listen_fd, master_pid, w_slot
 m_siginfo:   .space SIGINFO_SIZE
-worker_pids: .space MAX_WORKERS * 4  # 0: empty slot
+worker_pids: .space MAX_CHILDREN * 4 # 0: empty slot
+w_slot:      .space 4                # in a child: its slot
 listen_fd:   .space 4
 master_pid:  .space 4
 .text

@@ -109,15 +109,55 @@ recover_log:
     neg ecx
     call fatal
 
-# recover_segment: rdi = the segment's file name, rsi = its id.
-# Puts every record of the segment that checks out into the index.
+# recover_record: a callback of scan_segment, rdi = the LOC of a record that
+# checks out (LOC_TOMB for a delete), rsi = its length; the rest in r_*.
+# Puts it in the index by its sequence number and counts it in its segment.
 # Clobbers the caller-saved registers.
+recover_record:
+    push rbx
+    mov rbx, rdi
+    mov rax, qword ptr [rip + r_seq]
+    mov rcx, qword ptr [rip + ix_base]
+    cmp rax, qword ptr [rcx + IX_SEQ]
+    jbe 1f
+    mov qword ptr [rcx + IX_SEQ], rax     # new writes come after every old one
+1:  call loc_entry
+    inc dword ptr [rax + SG_TOTAL]
+    lea rdi, [rip + r_key]
+    mov rsi, qword ptr [rip + r_klen]
+    call index_node
+    test rax, rax
+    js .Lrs_full
+    mov rdi, rax
+    mov rsi, qword ptr [rip + r_seq]
+    mov rdx, rbx
+    xor ecx, ecx
+    call index_publish
+    mov rsi, rbx
+    call pub_count
+    pop rbx
+    ret
+
+# recover_segment: the recovery scan of one segment (scan_segment with
+# recover_record). rdi = the segment's file name, rsi = its id.
 recover_segment:
+    lea rdx, [rip + recover_record]
+    jmp scan_segment
+
+# scan_segment: rdi = a segment's file name, rsi = its id, rdx = a function
+# called for each record that checks out (rdi = its LOC, LOC_TOMB for a
+# delete; rsi = its length; its key, sequence number and type in r_*).
+# Reads the segment from its start up to its torn tail, if any. A segment
+# that cannot be read stops the process with a message.
+# Clobbers the caller-saved registers.
+.globl scan_segment
+scan_segment:
     push rbx
     push r12
     push r13
     push r14
     push r15
+    mov qword ptr [rip + r_callback], rdx
     mov qword ptr [rip + r_name], rdi
     mov r13, rsi
     shl r13, LOC_SEG_SHIFT
@@ -266,25 +306,14 @@ recover_segment:
     jne .Lrs_next
     mov rax, qword ptr [r12 + FT_SEQ]
     mov qword ptr [rip + r_seq], rax
-    mov rcx, qword ptr [rip + ix_base]
-    cmp rax, qword ptr [rcx + IX_SEQ]
-    jbe 5f
-    mov qword ptr [rcx + IX_SEQ], rax     # new writes come after every old one
-5:  lea rdi, [rip + r_key]
-    mov rsi, qword ptr [rip + r_klen]
-    call index_node
-    test rax, rax
-    js .Lrs_full
-    mov rdi, rax
-    mov rsi, qword ptr [rip + r_seq]
-    mov rdx, r13
-    or rdx, r15
+    mov rdi, r13
+    or rdi, r15
     cmp dword ptr [rip + r_type], REC_DEL
     jne 6f
     mov rcx, LOC_TOMB
-    or rdx, rcx
-6:  xor ecx, ecx
-    call index_publish
+    or rdi, rcx
+6:  mov rsi, rbx
+    call qword ptr [rip + r_callback]
 .Lrs_next:
     add r15, rbx
     jmp .Lrs_record
@@ -312,7 +341,7 @@ recover_segment:
     mov ecx, ENOMEM
     call fatal
 
-# r_window: rdi = offset in the segment being recovered, rsi = bytes wanted.
+# r_window: rdi = offset in the segment being scanned, rsi = bytes wanted.
 # Returns rax = those bytes in memory, rdx = how many of the segment's bytes
 # from there are in memory (fewer than wanted only at the end of the file).
 # Reads SCAN_BUF at a time. Clobbers the caller-saved registers.
@@ -363,7 +392,8 @@ r_buf:    .space SCAN_BUF            # the window into the segment
 r_key:    .space NAME_MAX + 1
 .p2align 3
 r_ft:     .space FT_SIZE
-r_name:   .space 8                   # the segment being recovered
+r_name:   .space 8                   # the segment being scanned
+r_callback: .space 8                 # what scan_segment calls for each record
 r_size:   .space 8
 r_wbase:  .space 8                   # the window's offset in it
 r_wn:     .space 8                   # bytes in the window

@@ -70,6 +70,9 @@ seg_fd:
     mov rcx, qword ptr [rip + w_segfds]
     lea edx, [rax + 1]
     mov dword ptr [rcx + rbx*4], edx
+    cmp rbx, qword ptr [rip + w_seg_max]
+    jbe 3f
+    mov qword ptr [rip + w_seg_max], rbx
 3:  add rsp, SEG_NAME_CAP
     pop rbx
     ret
@@ -102,11 +105,17 @@ seg_open_new:
     mov rcx, qword ptr [rip + w_segfds]
     lea edx, [rax + 1]
     mov dword ptr [rcx + rbx*4], edx
-    mov dword ptr [rip + w_seg_fd], eax
+    cmp rbx, qword ptr [rip + w_seg_max]
+    jbe 2f
+    mov qword ptr [rip + w_seg_max], rbx
+2:  mov dword ptr [rip + w_seg_fd], eax
     mov qword ptr [rip + w_seg_id], rbx
     xor eax, eax
     mov qword ptr [rip + w_seg_pos], rax
     mov qword ptr [rip + w_seg_zero], rax
+    mov rcx, qword ptr [rip + ix_base]    # the compactor leaves it alone
+    mov eax, dword ptr [rip + w_slot]
+    mov qword ptr [rcx + IX_ACTIVE + rax*8], rbx
     call sync_dir
     test rax, rax
     jns 1f
@@ -117,8 +126,9 @@ seg_open_new:
 
 # seg_reserve: (worker) rdi = record length (a multiple of 8). Reserves room
 # for a record at the end of the active segment, starting a new segment when
-# this one is long enough. Returns rax = the record's LOC, or -errno (the
-# segment could not be created or extended).
+# this one is long enough. The segment counts the record as open (SG_BUSY)
+# until rec_closed. Returns rax = the record's LOC, or -errno (the segment
+# could not be created).
 # Clobbers the caller-saved registers.
 .globl seg_reserve
 seg_reserve:
@@ -149,6 +159,11 @@ seg_reserve:
     call seg_zero
 3:  lea rax, [r12 + rbx]
     mov qword ptr [rip + w_seg_pos], rax
+    mov rax, qword ptr [rip + w_now]
+    mov qword ptr [rip + w_seg_last], rax
+    mov rdi, qword ptr [rip + w_seg_id]
+    call seg_entry
+    lock inc dword ptr [rax + SG_BUSY]    # not compacted while the record is open
     mov rax, qword ptr [rip + w_seg_id]
     shl rax, LOC_SEG_SHIFT
     or rax, r12
@@ -208,6 +223,149 @@ seg_release:
     jne 1f
     mov qword ptr [rip + w_seg_pos], rax
 1:  ret
+
+# seg_entry: rdi = segment id. Returns rax = its SG_* entry in the shared
+# index. Clobbers nothing else.
+.globl seg_entry
+seg_entry:
+    mov rax, rdi
+    shl rax, 4                            # SG_SIZE
+    add rax, qword ptr [rip + ix_base]
+    add rax, IX_SEGS
+    ret
+
+# loc_entry: rdi = LOC. Returns rax = the SG_* entry of its segment. Clobbers rdi.
+.globl loc_entry
+loc_entry:
+    shr rdi, LOC_SEG_SHIFT
+    and edi, LOC_SEG_MASK
+    jmp seg_entry
+
+# rec_closed: rdi = LOC of a record that is finished with (published, or
+# given up). Its segment no longer counts it as open. Clobbers rax, rdi.
+.globl rec_closed
+rec_closed:
+    call loc_entry
+    lock dec dword ptr [rax + SG_BUSY]
+    ret
+
+# pub_count: eax = the PUB_* outcome of publishing the record at LOC rsi,
+# rdx = the LOC it replaced (when applied). Counts the record that stopped
+# being the newest of its key as dead in its segment, which is what makes a
+# segment worth compacting. Clobbers rdi; keeps rax.
+.globl pub_count
+pub_count:
+    mov rdi, rsi
+    cmp eax, PUB_LOST
+    je 1f                                 # this one: overwritten already
+    cmp eax, PUB_EXISTS
+    je 2f
+    mov rdi, rdx
+    test rdi, rdi
+    jz 2f
+1:  push rax
+    call loc_entry
+    lock inc dword ptr [rax + SG_DEAD]
+    pop rax
+2:  ret
+
+# seg_seal: (worker) stops appending to the active segment: gives back the
+# zeros written ahead of its records, and lets the compactor have it. The next
+# record starts a new segment. Clobbers the caller-saved registers.
+seg_seal:
+    mov edi, dword ptr [rip + w_seg_fd]
+    mov rsi, qword ptr [rip + w_seg_pos]
+    mov eax, SYS_ftruncate                # only zeros beyond: failure loses nothing
+    syscall
+    mov rcx, qword ptr [rip + ix_base]
+    mov eax, dword ptr [rip + w_slot]
+    mov qword ptr [rcx + IX_ACTIVE + rax*8], 0
+    mov qword ptr [rip + w_seg_id], 0
+    ret
+
+# seg_sweep: (worker, every tick) seals the active segment once it has been
+# idle for SEG_IDLE seconds with half its records dead (so a stopped
+# overwrite load is compacted); and closes this process's descriptors of
+# segments the compactor removed (their disk space is freed with the last
+# one), except one a GET is still sending from.
+# Clobbers the caller-saved registers.
+.globl seg_sweep
+seg_sweep:
+    push rbx
+    push r12
+    push r13
+    mov rdi, qword ptr [rip + w_seg_id]
+    test rdi, rdi
+    jz 1f
+    mov rax, qword ptr [rip + w_now]
+    sub rax, qword ptr [rip + w_seg_last]
+    cmp rax, SEG_IDLE
+    jb 1f
+    call seg_entry
+    cmp dword ptr [rax + SG_BUSY], 0
+    jne 1f
+    mov ecx, dword ptr [rax + SG_DEAD]
+    test ecx, ecx
+    jz 1f
+    add ecx, ecx
+    cmp ecx, dword ptr [rax + SG_TOTAL]
+    jb 1f
+    call seg_seal
+1:  mov rax, qword ptr [rip + ix_base]
+    mov r13, qword ptr [rax + IX_DEAD_GEN]
+    cmp r13, qword ptr [rip + w_dead_gen]
+    je 6f
+    mov ebx, 1                            # segment id
+2:  cmp rbx, qword ptr [rip + w_seg_max]
+    ja 5f
+    mov rax, qword ptr [rip + w_segfds]
+    mov r12d, dword ptr [rax + rbx*4]     # descriptor + 1
+    test r12d, r12d
+    jz 4f
+    mov rdi, rbx
+    call seg_entry
+    cmp dword ptr [rax + SG_GONE], 0
+    je 4f
+    dec r12d
+    mov edi, r12d
+    call seg_in_use
+    test eax, eax
+    jz 3f
+    xor r13d, r13d                        # look again at the next tick
+    jmp 4f
+3:  mov edi, r12d
+    mov eax, SYS_close                    # read-only: close cannot lose data
+    syscall
+    mov rax, qword ptr [rip + w_segfds]
+    mov dword ptr [rax + rbx*4], 0
+4:  inc rbx
+    jmp 2b
+5:  mov qword ptr [rip + w_dead_gen], r13
+6:  pop r13
+    pop r12
+    pop rbx
+    ret
+
+# seg_in_use: (worker) edi = a segment descriptor. Returns eax = 1 if a
+# connection is sending a value from it. Clobbers rcx, rdx.
+seg_in_use:
+    mov rdx, qword ptr [rip + w_table]
+    xor ecx, ecx
+1:  cmp ecx, dword ptr [rip + w_maxfd]
+    ja 3f
+    cmp dword ptr [rdx + C_STATE], ST_WRITE
+    jne 2f
+    test dword ptr [rdx + C_FLAGS], F_SEG_FD
+    jz 2f
+    cmp dword ptr [rdx + C_GET_FD], edi
+    jne 2f
+    mov eax, 1
+    ret
+2:  add rdx, CONN_SIZE
+    inc ecx
+    jmp 1b
+3:  xor eax, eax
+    ret
 
 # rec_len: rdi = key length, rsi = value length. Returns rax = the length of
 # the record. Clobbers nothing else.
@@ -344,6 +502,9 @@ w_segfds:   .space 8                 # per-process table: segment id -> descript
 w_seg_id:   .space 8                 # the active segment, 0 if none yet
 w_seg_pos:  .space 8                 # where its next record goes
 w_seg_zero: .space 8                 # end of the zeros written ahead (--sync always)
+w_seg_last: .space 8                 # w_now when its last record was reserved
+w_seg_max:  .space 8                 # the highest id in w_segfds
+w_dead_gen: .space 8                 # IX_DEAD_GEN when this process last closed removed segments
 w_seg_fd:   .space 4
-.globl w_seg_fd
+.globl w_seg_fd, w_seg_id, w_seg_pos, w_segfds
 .text

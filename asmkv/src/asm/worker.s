@@ -33,6 +33,9 @@ worker_main:
     syscall
     cmp eax, dword ptr [rip + master_pid]
     jne .Lwm_orphan
+    mov eax, dword ptr [rip + w_slot]
+    cmp eax, dword ptr [rip + cfg_workers]
+    je compactor_main                     # the slot after the workers'
     mov eax, SYS_getpid
     syscall
     mov dword ptr [rip + w_pid], eax
@@ -726,7 +729,10 @@ on_tick:
     mov eax, SYS_read                     # the expiry count; EAGAIN if none
     syscall
     call clock_tick
-    mov rbx, qword ptr [rip + w_table]
+    cmp dword ptr [rip + cfg_engine], ENGINE_LOG
+    jne 1f
+    call seg_sweep
+1:  mov rbx, qword ptr [rip + w_table]
     xor r12d, r12d
 .Lot_next:
     cmp r12d, dword ptr [rip + w_maxfd]

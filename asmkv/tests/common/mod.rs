@@ -105,9 +105,19 @@ impl Server {
         self.child.id() as i32
     }
 
-    /// The worker processes (children of the master).
+    /// The worker processes (children of the master but the compactor).
     pub fn workers(&self) -> Vec<i32> {
         children_of(self.pid())
+            .into_iter()
+            .filter(|&p| !is_compactor(p))
+            .collect()
+    }
+
+    /// The log engine's compactor process, if there is one.
+    pub fn compactor(&self) -> Option<i32> {
+        children_of(self.pid())
+            .into_iter()
+            .find(|&p| is_compactor(p))
     }
 
     /// Descriptors open in the worker processes, but for the log engine's
@@ -153,7 +163,7 @@ impl Server {
 
     /// kill -9 every process of the server, master last, and reap the master.
     pub fn crash(mut self) {
-        let workers = self.workers();
+        let workers = children_of(self.pid());
         for w in workers {
             let _ = kill(Pid::from_raw(w), Signal::SIGKILL);
         }
@@ -193,7 +203,7 @@ impl Drop for Server {
     fn drop(&mut self) {
         if let Ok(None) = self.child.try_wait() {
             // the master first, so it does not see (and report) its workers die
-            let workers = self.workers();
+            let workers = children_of(self.pid());
             let _ = self.child.kill();
             let _ = self.child.wait();
             for &w in &workers {
@@ -218,6 +228,11 @@ pub fn wait_timeout(child: &mut Child, limit: Duration) -> Option<std::process::
 }
 
 /// Fields of /proc/PID/stat after the command name: (state, ppid).
+/// Is this process the log engine's compactor (it names itself)?
+pub fn is_compactor(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "asmkv-compact")
+}
+
 pub fn proc_state(pid: i32) -> Option<(char, i32)> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let rest = &stat[stat.rfind(')')? + 2..];

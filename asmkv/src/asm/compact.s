@@ -1,0 +1,342 @@
+# compact.s - the log engine's compactor: a child process of the master (the
+# slot after the workers'), restarted like a worker if it dies.
+#
+# Overwrites and deletes leave dead records behind. Once a second the
+# compactor looks for a segment that is no one's active segment, has no record
+# still being written (SG_BUSY) and has at least half of its records dead
+# (SG_DEAD, kept by whoever publishes), and moves it:
+#   1. each record still the newest of its key (the index names exactly it)
+#      is copied, byte for byte (same sequence number, same CRCs), into the
+#      compactor's own segment - runs of them with one copy_file_range;
+#   2. the copies are flushed (fdatasync), whatever --sync says: the old
+#      segment is about to go;
+#   3. each key is pointed at its copy with one cmpxchg16b that succeeds only
+#      if the key still names the old record, so a newer write is never
+#      replaced by an older copy;
+#   4. the old segment is unlinked and marked gone; workers close their
+#      descriptors of it at their next tick unless a GET is still sending
+#      from it (that GET finishes: an open file keeps its data).
+# A crash at any point leaves each live record in the old segment, or in
+# both (same sequence number: recovery takes either), never in neither.
+.text
+
+# compactor_main: never returns. Runs in the compactor's process.
+.globl compactor_main
+compactor_main:
+    call index_attach
+    test rax, rax
+    js 9f
+    call seg_init
+    test rax, rax
+    js 9f
+    mov rdi, COMPACT_ENTRIES * CE_SIZE
+    call reserve_memory
+    cmp rax, -4096
+    ja 9f
+    mov qword ptr [rip + c_entries], rax
+1:  sub rsp, SIGINFO_SIZE + 16            # siginfo, then the one-second timeout
+    lea rdi, [rip + stop_sigset]
+    mov rsi, rsp
+    lea rdx, [rsp + SIGINFO_SIZE]
+    mov qword ptr [rdx], 1
+    mov qword ptr [rdx + 8], 0
+    mov r10d, SIGSET_SIZE
+    mov eax, SYS_rt_sigtimedwait          # SIGTERM/SIGINT are blocked: wait for them
+    syscall
+    add rsp, SIGINFO_SIZE + 16
+    cmp eax, SIGTERM
+    je 8f
+    cmp eax, SIGINT
+    je 8f
+    call compact_round
+    jmp 1b
+8:  xor edi, edi
+    mov eax, SYS_exit_group
+    syscall
+9:  mov edi, 1                            # the master starts another
+    mov eax, SYS_exit_group
+    syscall
+
+# compact_round: compacts every segment worth it; when there was none, lets
+# go of its own segment if that is worth compacting in turn.
+# Clobbers the caller-saved registers.
+compact_round:
+    push rbx
+    push r12
+    sub rsp, 8
+    xor r12d, r12d                        # segments compacted
+    mov ebx, 1
+1:  mov rax, qword ptr [rip + ix_base]
+    cmp rbx, qword ptr [rax + IX_SEGID]
+    ja 4f
+    mov rdi, rbx
+    call seg_worth
+    test eax, eax
+    jz 3f
+    mov rdi, rbx
+    call compact_segment
+    inc r12d
+3:  inc rbx
+    jmp 1b
+4:  test r12d, r12d
+    jnz 5f
+    mov rdi, qword ptr [rip + w_seg_id]   # our own segment
+    test rdi, rdi
+    jz 5f
+    call seg_entry
+    mov ecx, dword ptr [rax + SG_DEAD]
+    test ecx, ecx
+    jz 5f
+    add ecx, ecx
+    cmp ecx, dword ptr [rax + SG_TOTAL]
+    jb 5f
+    mov rcx, qword ptr [rip + ix_base]
+    mov eax, dword ptr [rip + w_slot]
+    mov qword ptr [rcx + IX_ACTIVE + rax*8], 0
+    mov qword ptr [rip + w_seg_id], 0
+5:  add rsp, 8
+    pop r12
+    pop rbx
+    ret
+
+# seg_worth: rdi = segment id. Returns eax = 1 if it may and should be
+# compacted: it has records, none still being written, at least half of them
+# dead, and no process appends to it. Clobbers rcx, rdx.
+seg_worth:
+    call seg_entry
+    mov ecx, dword ptr [rax + SG_TOTAL]
+    test ecx, ecx
+    jz 2f
+    cmp dword ptr [rax + SG_GONE], 0
+    jne 2f
+    cmp dword ptr [rax + SG_BUSY], 0
+    jne 2f
+    mov edx, dword ptr [rax + SG_DEAD]
+    add edx, edx
+    cmp edx, ecx
+    jb 2f
+    mov rax, qword ptr [rip + ix_base]    # the active segments, read after SG_BUSY:
+    xor ecx, ecx                          # a worker counts a record open before it
+1:  cmp rdi, qword ptr [rax + IX_ACTIVE + rcx*8]  # moves to a new segment
+    je 2f
+    inc ecx
+    cmp ecx, MAX_CHILDREN
+    jb 1b
+    mov eax, 1
+    ret
+2:  xor eax, eax
+    ret
+
+# compact_segment: rdi = id of a segment worth compacting. Moves its live
+# records into the compactor's segment and removes it (steps at the top).
+# Gives up (the segment stays, its copies are dead space) on any error.
+# Clobbers the caller-saved registers.
+compact_segment:
+    push rbx
+    push r12
+    push r13
+    push r14
+    push r15
+    sub rsp, SEG_NAME_CAP
+    mov rbx, rdi
+    call seg_fd
+    test rax, rax
+    js .Lcs_out
+    mov dword ptr [rip + c_src_fd], eax
+    mov edi, eax
+    lea rsi, [rip + w_stat]
+    mov eax, SYS_fstat
+    syscall
+    test rax, rax
+    js .Lcs_out
+    # room for all of it in our segment, or a new one
+    cmp qword ptr [rip + w_seg_id], 0
+    je 1f
+    mov rax, qword ptr [rip + w_seg_pos]
+    test rax, rax
+    jz 2f
+    add rax, qword ptr [rip + w_stat + ST_SIZE]
+    cmp rax, SEG_MAX
+    jbe 2f
+1:  call seg_open_new
+    test rax, rax
+    js .Lcs_out
+    cmp dword ptr [rip + cfg_sync], 0     # its name must be durable before the
+    jne 2f                                # old segment goes, whatever --sync says
+    mov edi, dword ptr [rip + dir_fd]
+    mov eax, SYS_fsync
+    syscall
+    test rax, rax
+    js .Lcs_out
+2:  xor eax, eax
+    mov qword ptr [rip + c_n], rax
+    mov qword ptr [rip + c_run_len], rax
+    mov qword ptr [rip + c_fail], rax
+    mov rdi, rsp
+    mov rsi, rbx
+    call seg_name
+    mov rdi, rsp
+    mov rsi, rbx
+    lea rdx, [rip + compact_record]
+    call scan_segment
+    call flush_run
+    mov rdi, qword ptr [rip + w_seg_id]
+    call seg_entry
+    mov r15, rax                          # our segment's counts
+    mov rcx, qword ptr [rip + c_n]
+    lock add dword ptr [r15 + SG_TOTAL], ecx
+    cmp qword ptr [rip + c_fail], 0
+    jne .Lcs_dead
+    mov edi, dword ptr [rip + w_seg_fd]
+    mov eax, SYS_fdatasync
+    syscall
+    test rax, rax
+    js .Lcs_dead
+    # point each key at its copy, unless it was written meanwhile
+    xor r12d, r12d
+    mov r13, qword ptr [rip + c_entries]
+3:  cmp r12, qword ptr [rip + c_n]
+    jae 4f
+    mov rdi, qword ptr [r13 + CE_NODE]
+    mov rsi, qword ptr [r13 + CE_SEQ]
+    mov rdx, qword ptr [r13 + CE_OLD]
+    mov rcx, qword ptr [r13 + CE_NEW]
+    call index_set
+    test eax, eax
+    jnz 5f
+    lock inc dword ptr [r15 + SG_DEAD]    # overwritten meanwhile: the copy is dead
+5:  add r13, CE_SIZE
+    inc r12
+    jmp 3b
+4:  mov edi, dword ptr [rip + dir_fd]
+    mov rsi, rsp
+    xor edx, edx
+    mov eax, SYS_unlinkat                 # a crash before this is undone is harmless:
+    syscall                               # recovery sees the same records twice
+    mov rdi, rbx
+    call seg_entry
+    mov dword ptr [rax + SG_TOTAL], 0
+    mov dword ptr [rax + SG_GONE], 1
+    mov rcx, qword ptr [rip + ix_base]
+    lock inc qword ptr [rcx + IX_DEAD_GEN]
+    mov edi, dword ptr [rip + c_src_fd]
+    mov eax, SYS_close
+    syscall
+    mov rax, qword ptr [rip + w_segfds]
+    mov dword ptr [rax + rbx*4], 0
+.Lcs_out:
+    add rsp, SEG_NAME_CAP
+    pop r15
+    pop r14
+    pop r13
+    pop r12
+    pop rbx
+    ret
+.Lcs_dead:                                # given up: what was copied is dead
+    mov rcx, qword ptr [rip + c_n]
+    lock add dword ptr [r15 + SG_DEAD], ecx
+    jmp .Lcs_out
+
+# compact_record: a callback of scan_segment (rdi = LOC, rsi = length, key in
+# r_*). A record the index still names is live: its copy goes at the end of
+# our segment, and it joins the run of bytes to copy.
+# Clobbers the caller-saved registers.
+compact_record:
+    push rbx
+    push r12
+    push r13
+    mov rbx, rdi
+    mov r12, rsi
+    lea rdi, [rip + r_key]
+    mov rsi, qword ptr [rip + r_klen]
+    call index_lookup
+    test rax, rax
+    jz 9f
+    mov r13, rax
+    mov rcx, qword ptr [r13 + N_LOC]
+    mov rdx, LOC_PENDING                  # a create-only write of this very record
+    or rdx, rbx                           # not yet durable: never here, as its
+    cmp rcx, rdx                          # segment would be busy; give up if so
+    je 8f
+    cmp rcx, rbx
+    jne 9f                                # dead: a later write, or a delete
+    mov rax, qword ptr [rip + c_n]
+    cmp rax, COMPACT_ENTRIES
+    jae 8f
+    shl rax, 5                            # CE_SIZE
+    add rax, qword ptr [rip + c_entries]
+    mov qword ptr [rax + CE_NODE], r13
+    mov rcx, qword ptr [rip + r_seq]
+    mov qword ptr [rax + CE_SEQ], rcx
+    mov qword ptr [rax + CE_OLD], rbx
+    mov rcx, qword ptr [rip + w_seg_id]   # the copy: same flags, new place
+    shl rcx, LOC_SEG_SHIFT
+    or rcx, qword ptr [rip + w_seg_pos]
+    mov rdx, LOC_TOMB
+    and rdx, rbx
+    or rcx, rdx
+    mov qword ptr [rax + CE_NEW], rcx
+    inc qword ptr [rip + c_n]
+    mov rax, LOC_OFF_MASK
+    and rax, rbx                          # where it is now
+    mov rcx, qword ptr [rip + c_run_src]
+    add rcx, qword ptr [rip + c_run_len]
+    cmp qword ptr [rip + c_run_len], 0
+    je 1f
+    cmp rcx, rax
+    je 2f                                 # it follows the run: one copy for both
+1:  push rax
+    push rax
+    call flush_run
+    pop rax
+    pop rax
+    mov qword ptr [rip + c_run_src], rax
+    mov rax, qword ptr [rip + w_seg_pos]
+    mov qword ptr [rip + c_run_dst], rax
+2:  add qword ptr [rip + c_run_len], r12
+    add qword ptr [rip + w_seg_pos], r12
+    jmp 9f
+8:  mov qword ptr [rip + c_fail], 1
+9:  pop r13
+    pop r12
+    pop rbx
+    ret
+
+# flush_run: copies the run of live records gathered so far (c_run_*) from
+# the old segment to ours, in the kernel. Marks the compaction failed on an
+# error. Clobbers the caller-saved registers.
+flush_run:
+1:  mov r8, qword ptr [rip + c_run_len]
+    test r8, r8
+    jz 3f
+    mov edi, dword ptr [rip + c_src_fd]
+    lea rsi, [rip + c_run_src]            # both offsets move on with the copy
+    mov edx, dword ptr [rip + w_seg_fd]
+    lea r10, [rip + c_run_dst]
+    xor r9d, r9d
+    mov eax, SYS_copy_file_range
+    syscall
+    cmp rax, -EINTR
+    je 1b
+    test rax, rax
+    jle 2f                                # 0: the old segment ended early
+    sub qword ptr [rip + c_run_len], rax
+    jmp 1b
+2:  mov qword ptr [rip + c_fail], 1
+    mov qword ptr [rip + c_run_len], 0
+3:  ret
+
+.section .rodata
+.globl compactor_name
+compactor_name: .asciz "asmkv-compact"      # set by the master as it forks it
+
+.bss
+.p2align 3
+c_entries:  .space 8                  # CE_* per live record moved
+c_n:        .space 8                  # entries so far
+c_run_src:  .space 8                  # the run of bytes to copy: from,
+c_run_dst:  .space 8                  #   to,
+c_run_len:  .space 8                  #   how many
+c_fail:     .space 8                  # 1: give this segment up
+c_src_fd:   .space 4
+.text

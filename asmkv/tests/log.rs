@@ -238,3 +238,184 @@ fn a_write_is_visible_to_the_next_request_on_any_worker() {
         }
     }
 }
+
+fn disk_use(data: &Path) -> u64 {
+    files_in(data)
+        .iter()
+        .map(|n| {
+            std::fs::metadata(data.join(n))
+                .map(|m| m.len())
+                .unwrap_or(0)
+        })
+        .sum()
+}
+
+/// A sustained overwrite load, with readers checking every value they get:
+/// compaction runs under it, and once it stops disk use settles to at most
+/// twice the live data; every value reads back, before and after a restart.
+#[test]
+fn overwrites_are_compacted_and_disk_use_settles() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let s = start_log(&data, "2");
+    const KEYS: u64 = 200;
+    const LEN: usize = 3000;
+    // each value names its key and round, so a reader can tell a right one
+    let value = |k: u64, round: u64| {
+        let mut v = pattern(LEN, k * 1_000_000 + round);
+        v[..16].copy_from_slice(&k.to_le_bytes().repeat(2));
+        v
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    let readers: Vec<_> = (0..2)
+        .map(|r| {
+            let (addr, stop) = (s.addr, stop.clone());
+            std::thread::spawn(move || {
+                let a = agent();
+                let mut n = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    n += 1;
+                    let k = (n * 7 + r) % KEYS;
+                    let got = get(&a, &format!("http://{addr}/hot{k}"));
+                    if got.status == 404 {
+                        continue;
+                    }
+                    assert_eq!(got.status, 200);
+                    assert_eq!(got.body.len(), LEN, "key {k}");
+                    assert_eq!(&got.body[..8], &k.to_le_bytes(), "key {k}");
+                }
+                n
+            })
+        })
+        .collect();
+    let writers: Vec<_> = (0..4u64)
+        .map(|w| {
+            let addr = s.addr;
+            std::thread::spawn(move || {
+                let a = agent();
+                for round in 0..60u64 {
+                    for k in (w..KEYS).step_by(4) {
+                        let st = put(&a, &format!("http://{addr}/hot{k}"), &value(k, round)).status;
+                        assert!(st == 201 || st == 204, "{st}");
+                    }
+                }
+            })
+        })
+        .collect();
+    for w in writers {
+        w.join().unwrap();
+    }
+    stop.store(true, Ordering::Relaxed);
+    let reads: u64 = readers.into_iter().map(|r| r.join().unwrap()).sum();
+    assert!(reads > 0);
+    let written = KEYS * 60 * (LEN as u64 + 64);
+    let live = KEYS * (LEN as u64 + 64);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while disk_use(&data) > 2 * live && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let used = disk_use(&data);
+    eprintln!("wrote {written} bytes of records, {live} live, {used} on disk");
+    assert!(used <= 2 * live, "{used} bytes on disk for {live} live");
+    let a = agent();
+    for k in 0..KEYS {
+        assert_eq!(get(&a, &s.url(&format!("/hot{k}"))).body, value(k, 59));
+    }
+    assert!(s.stop().success());
+    let s = start_log(&data, "2");
+    let a = agent();
+    for k in 0..KEYS {
+        assert_eq!(get(&a, &s.url(&format!("/hot{k}"))).body, value(k, 59));
+    }
+}
+
+/// A GET of a 100 MiB value that started before its segment was compacted
+/// away returns the whole old value.
+#[test]
+fn a_get_under_way_survives_the_compaction_of_its_segment() {
+    use std::io::Read;
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let s = start_log(&data, "1");
+    let a = agent();
+    let big = pattern(100 << 20, 5);
+    assert_eq!(put(&a, &s.url("/big"), &big).status, 201);
+    let segments_before: Vec<String> = files_in(&data);
+    let mut c = Raw::connect(s.addr);
+    c.send(b"GET /big HTTP/1.1\r\nHost: t\r\n\r\n");
+    let mut first = vec![0u8; 1 << 20];
+    c.stream.read_exact(&mut first).unwrap();
+    // the value is replaced; its segment is now all dead and gets compacted
+    assert_eq!(put(&a, &s.url("/big"), b"small").status, 204);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while files_in(&data).iter().any(|n| {
+        segments_before.contains(n) && {
+            std::fs::metadata(data.join(n))
+                .map(|m| m.len() > 50 << 20)
+                .unwrap_or(false)
+        }
+    }) && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(
+        disk_use(&data) < 50 << 20,
+        "the old value's segment was not compacted: {:?}",
+        files_in(&data)
+    );
+    let mut rest = Vec::new();
+    c.stream.read_to_end(&mut rest).unwrap_or(0);
+    first.extend_from_slice(&rest);
+    let head_end = first.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    assert!(first.starts_with(b"HTTP/1.1 200 OK\r\n"));
+    let body = &first[head_end..];
+    assert_eq!(body.len(), big.len());
+    assert!(body == &big[..], "the old value, whole");
+    assert_eq!(get(&a, &s.url("/big")).body, b"small");
+}
+
+/// kill -9 of the compactor at random moments while it compacts, then of the
+/// whole server: after a restart every key has its last acknowledged value.
+#[test]
+fn compaction_killed_at_any_moment_loses_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let s = start_log(&data, "2");
+    let a = agent();
+    let mut last = BTreeMap::new();
+    let mut kills = 0;
+    for round in 0..8u64 {
+        for k in 0..300u64 {
+            let v = pattern(2000 + (k as usize % 5) * 100, round * 1000 + k);
+            let st = put(&a, &s.url(&format!("/k{k}")), &v).status;
+            assert!(st == 201 || st == 204);
+            last.insert(k, v);
+            if k % 60 == 59 {
+                if let Some(c) = s.compactor() {
+                    let _ = nix::sys::signal::kill(
+                        nix::unistd::Pid::from_raw(c),
+                        nix::sys::signal::Signal::SIGKILL,
+                    );
+                    kills += 1;
+                }
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(300 + round * 150));
+    }
+    assert!(kills > 0);
+    for (k, v) in &last {
+        assert_eq!(
+            &get(&a, &s.url(&format!("/k{k}"))).body,
+            v,
+            "k{k} before the crash"
+        );
+    }
+    s.crash();
+    let s = start_log(&data, "2");
+    let a = agent();
+    for (k, v) in &last {
+        assert_eq!(&get(&a, &s.url(&format!("/k{k}"))).body, v, "k{k}");
+    }
+}

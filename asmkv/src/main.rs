@@ -23,6 +23,7 @@ core::arch::global_asm!(
     include_str!("asm/logstore.s"),
     include_str!("asm/recover.s"),
     include_str!("asm/compact.s"),
+    include_str!("asm/import.s"),
     include_str!("asm/sys.s"),
     include_str!("asm/util.s"),
     include_str!("asm/clock.s"),

@@ -419,3 +419,98 @@ fn compaction_killed_at_any_moment_loses_nothing() {
         assert_eq!(&get(&a, &s.url(&format!("/k{k}"))).body, v, "k{k}");
     }
 }
+
+/// A data directory of the one-file-per-key layout (as earlier versions wrote
+/// it) is imported at the first start: every key with its value, then the old
+/// files are gone; the values stay after a restart.
+#[test]
+fn the_one_file_per_key_layout_is_imported() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    let big = pattern(3 << 20, 3);
+    let old: Vec<(&str, &str, Vec<u8>)> = vec![
+        ("a%20b", "/a%20b", b"space".to_vec()),
+        ("dir%2Ffile", "/dir/file", b"slash".to_vec()),
+        ("%2Ehidden", "/.hidden", b"dot".to_vec()),
+        ("empty", "/empty", Vec::new()),
+        ("big", "/big", big.clone()),
+    ];
+    for (file, _, v) in &old {
+        std::fs::write(data.join(file), v).unwrap();
+    }
+    std::fs::write(data.join(".tmp-4242-1"), b"an upload a crash cut short").unwrap();
+    for round in 0..2 {
+        let s = start_log(&data, "2");
+        let a = agent();
+        for (_, path, v) in &old {
+            let r = get(&a, &s.url(path));
+            assert_eq!(r.status, 200, "{path} (start {round})");
+            assert_eq!(&r.body, v, "{path} (start {round})");
+        }
+        assert!(
+            files_in(&data).iter().all(|n| is_segment(n)),
+            "{:?}",
+            files_in(&data)
+        );
+        assert!(s.stop().success());
+    }
+    let s = start_log(&data, "2");
+    assert_eq!(put(&agent(), &s.url("/big"), b"new").status, 204);
+}
+
+/// What it cannot trust stops the server at startup with one clear line and
+/// exit status 2, and it changes nothing in the directory: a foreign file, a
+/// segment written by a newer format, a segment it cannot read.
+#[test]
+fn a_data_directory_it_cannot_trust_stops_it_untouched() {
+    fn snapshot(dir: &Path) -> BTreeMap<String, Option<Vec<u8>>> {
+        files_in(dir)
+            .into_iter()
+            .map(|n| {
+                let content = std::fs::read(dir.join(&n)).ok();
+                (n, content)
+            })
+            .collect()
+    }
+    let cases: [(&str, &str); 5] = [
+        ("subdir", "not asmkv's (move it away): subdir"),
+        ("has space", "not asmkv's (move it away): has space"),
+        ("%41", "not asmkv's (move it away): %41"),
+        (
+            "99.seg",
+            "newer format than this asmkv reads (upgrade asmkv): 99.seg",
+        ),
+        ("98.seg", "cannot read segment: 98.seg: is a directory"),
+    ];
+    for (name, message) in cases {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = tmp.path().join("data");
+        let s = start_log(&data, "1");
+        assert_eq!(put(&agent(), &s.url("/kept"), b"value").status, 201);
+        assert!(s.stop().success());
+        let path = data.join(name);
+        match name {
+            "subdir" | "98.seg" => std::fs::create_dir(&path).unwrap(),
+            "99.seg" => {
+                let mut v = b"AKV2".to_vec();
+                v.extend_from_slice(&pattern(200, 1));
+                std::fs::write(&path, v).unwrap()
+            }
+            _ => std::fs::write(&path, b"?").unwrap(),
+        }
+        let before = snapshot(&data);
+        let out = std::process::Command::new(BIN)
+            .args(["--engine", "log", "--listen", "127.0.0.1:0", "--data"])
+            .arg(&data)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{name}: {err}");
+        assert_eq!(err.lines().count(), 1, "{name}: {err}");
+        assert!(err.starts_with("asmkv: "), "{name}: {err}");
+        assert!(err.contains(message), "{name}: {err}");
+        assert!(out.stdout.is_empty(), "{name}: it listened");
+        assert_eq!(snapshot(&data), before, "{name}: the directory changed");
+    }
+}

@@ -17,6 +17,8 @@ _start:
     cmp dword ptr [rip + cfg_engine], ENGINE_LOG
     jne 1f
     call recover_log                      # before listening: the index is whole
+    call import_files                     # the old layout's values, if any
+    call index_detach
 1:  call raise_fd_limit
     call count_workers
     call open_listener

@@ -80,7 +80,6 @@ recover_log:
 .Lrl_done:
     mov rax, qword ptr [rip + ix_base]
     mov qword ptr [rax + IX_SEGID], r15   # new segments get new names
-    call index_detach
     add rsp, 4096
     pop r15
     pop r14
@@ -187,8 +186,14 @@ scan_segment:
     cmp rdx, REC_HDR
     jb .Lrs_end
     mov r12, rax                          # the record, as far as the window goes
-    cmp dword ptr [r12 + REC_MAGIC], REC_MAGIC_V1
-    jne .Lrs_end
+    mov eax, dword ptr [r12 + REC_MAGIC]
+    cmp eax, REC_MAGIC_V1
+    je 2f
+    and eax, 0xffffff                     # "AKV" with another version: a newer
+    cmp eax, REC_MAGIC_V1 & 0xffffff      # asmkv wrote it; we must not guess
+    je .Lrs_newer
+    jmp .Lrs_end
+2:
     mov eax, dword ptr [r12 + REC_KLEN]
     test eax, eax
     jz .Lrs_end
@@ -334,6 +339,12 @@ scan_segment:
     mov ecx, eax
     neg ecx
     call fatal
+.Lrs_newer:
+    lea rdi, [rip + err_seg_newer]
+    mov esi, OFFSET err_seg_newer_len
+    mov rdx, qword ptr [rip + r_name]
+    xor ecx, ecx
+    call fatal
 .Lrs_full:
     lea rdi, [rip + err_no_index]
     mov esi, OFFSET err_no_index_len
@@ -385,6 +396,8 @@ err_scan_dir: .ascii "cannot list the data directory"
 .equ err_scan_dir_len, . - err_scan_dir
 err_seg_read: .ascii "cannot read segment"
 .equ err_seg_read_len, . - err_seg_read
+err_seg_newer: .ascii "a segment in a newer format than this asmkv reads (upgrade asmkv)"
+.equ err_seg_newer_len, . - err_seg_newer
 
 .bss
 .p2align 6

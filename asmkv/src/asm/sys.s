@@ -141,11 +141,13 @@ msg_prefix: .ascii "asmkv: "
 .p2align 3
 errno_table:
     ERRNO EPERM, "operation not permitted"
+    ERRNO ENOMEM, "out of memory"
     ERRNO ENOENT, "no such file or directory"
     ERRNO EIO, "input/output error"
     ERRNO EACCES, "permission denied"
     ERRNO EEXIST, "file exists"
     ERRNO ENOTDIR, "not a directory"
+    ERRNO EISDIR, "is a directory"
     ERRNO EINVAL, "invalid argument"
     ERRNO EMFILE, "too many open files"
     ERRNO ENOSPC, "no space left on device"

@@ -1,0 +1,404 @@
+# import.s - taking over a data directory written by the one-file-per-key
+# layout of earlier versions, and refusing one that holds anything else.
+#
+# At startup, after recovery and before any worker exists, the master looks at
+# every entry of the data directory. Segments ("ID.seg") and temporary files
+# (".tmp-...") are ours. A regular file whose name is a key as the old layout
+# encoded it is a value to import. Anything else - a directory, a symlink, a
+# name no key encodes to - is foreign: the server stops with its name before
+# it changes anything. Each value is copied into a new segment as a record
+# (its CRC computed on the way), the segment is flushed, every key published,
+# and only then are the old files removed. A crash midway leaves the old files,
+# and the next start imports them again (same values, newer records).
+.text
+
+# import_files: (master) imports the old layout's files, if any.
+# Exits with a clear message on a foreign entry or any failure.
+# Clobbers the caller-saved registers.
+.globl import_files
+import_files:
+    push rbx
+    sub rsp, 16
+    xor edi, edi                          # pass 1: check every entry
+    call import_pass
+    test rax, rax
+    jz 9f                                 # nothing to import
+    call seg_init
+    test rax, rax
+    js .Lif_fail
+    mov edi, 1                            # pass 2: copy each value into a record
+    call import_pass
+    mov edi, dword ptr [rip + w_seg_fd]
+    mov eax, SYS_fdatasync
+    syscall
+    test rax, rax
+    js .Lif_fail
+    mov edi, dword ptr [rip + dir_fd]     # the segment's name, for sure
+    mov eax, SYS_fsync
+    syscall
+    test rax, rax
+    js .Lif_fail
+    call seg_seal                         # a worker never appends to it
+    mov edi, dword ptr [rip + w_seg_fd]
+    mov eax, SYS_close
+    syscall
+    mov edi, 2                            # pass 3: the old files go
+    call import_pass
+    mov edi, dword ptr [rip + dir_fd]
+    mov eax, SYS_fsync
+    syscall
+9:  add rsp, 16
+    pop rbx
+    ret
+.Lif_fail:
+    lea rdi, [rip + err_import]
+    mov esi, OFFSET err_import_len
+    mov rdx, qword ptr [rip + cfg_data]
+    mov ecx, eax
+    neg ecx
+    call fatal
+
+# import_pass: edi = 0 (check), 1 (import) or 2 (remove). Walks the data
+# directory and does that to each value file of the old layout.
+# Returns rax = how many there are. Clobbers the caller-saved registers.
+import_pass:
+    push rbx
+    push r12
+    push r13
+    push r14
+    push r15
+    sub rsp, 4096 + STAT_SIZE             # dirents, then a stat
+    mov r15d, edi
+    xor r13d, r13d                        # value files seen
+    mov edi, dword ptr [rip + dir_fd]
+    xor esi, esi
+    mov edx, SEEK_SET
+    mov eax, SYS_lseek
+    syscall
+    test rax, rax
+    js .Lip_dir
+.Lip_batch:
+    mov edi, dword ptr [rip + dir_fd]
+    mov rsi, rsp
+    mov edx, 4096
+    mov eax, SYS_getdents64
+    syscall
+    cmp rax, -EINTR
+    je .Lip_batch
+    test rax, rax
+    js .Lip_dir
+    jz .Lip_done
+    mov r14, rax
+    xor ebx, ebx
+.Lip_entry:
+    cmp rbx, r14
+    jae .Lip_batch
+    lea r12, [rsp + rbx + DIRENT_NAME]
+    movzx eax, word ptr [rsp + rbx + DIRENT_RECLEN]
+    add rbx, rax
+    mov rdi, r12
+    call import_kind
+    test eax, eax
+    jz .Lip_entry                         # ours: a segment, a temporary file, . or ..
+    js .Lip_foreign
+    mov edi, dword ptr [rip + dir_fd]     # a value is a regular file, not a link
+    mov rsi, r12
+    lea rdx, [rsp + 4096]
+    mov r10d, AT_SYMLINK_NOFOLLOW
+    mov eax, SYS_newfstatat
+    syscall
+    test rax, rax
+    js .Lip_foreign
+    mov eax, dword ptr [rsp + 4096 + ST_MODE]
+    and eax, S_IFMT
+    cmp eax, S_IFREG
+    jne .Lip_foreign
+    inc r13
+    cmp r15d, 1
+    jne 1f
+    mov rdi, r12
+    call import_one
+    jmp .Lip_entry
+1:  cmp r15d, 2
+    jne .Lip_entry
+    mov edi, dword ptr [rip + dir_fd]
+    mov rsi, r12
+    xor edx, edx
+    mov eax, SYS_unlinkat
+    syscall
+    test rax, rax
+    jns .Lip_entry
+    mov rdx, r12
+    jmp .Lip_fail_name
+.Lip_done:
+    mov rax, r13
+    add rsp, 4096 + STAT_SIZE
+    pop r15
+    pop r14
+    pop r13
+    pop r12
+    pop rbx
+    ret
+.Lip_foreign:
+    lea rdi, [rip + err_foreign]
+    mov esi, OFFSET err_foreign_len
+    mov rdx, r12
+    xor ecx, ecx
+    call fatal
+.Lip_dir:
+    mov rdx, qword ptr [rip + cfg_data]
+.Lip_fail_name:
+    lea rdi, [rip + err_import]
+    mov esi, OFFSET err_import_len
+    mov ecx, eax
+    neg ecx
+    call fatal
+
+# import_kind: rdi = a directory entry's name. Returns eax = 0 for our own
+# entries (".", "..", "ID.seg", ".tmp-..."), 1 for a name the old layout gave
+# a key (letters, digits, "-_~." - not "." first - and "%XX" in uppercase
+# for any other byte but NUL, nothing spelled two ways), -1 for anything else.
+# Clobbers rcx, rdx, rsi, rdi, r8, r9.
+import_kind:
+    push rbx
+    mov rbx, rdi
+    call cstr_len
+    mov r9, rax
+    xor eax, eax
+    cmp byte ptr [rbx], '.'
+    jne 2f
+    cmp r9, 1                             # "."
+    je 9f
+    cmp r9, 2
+    jne 1f
+    cmp byte ptr [rbx + 1], '.'           # ".."
+    je 9f
+1:  cmp r9, OFFSET tmp_prefix_len
+    jb 8f
+    mov ecx, dword ptr [rip + tmp_prefix]
+    cmp dword ptr [rbx], ecx              # ".tmp": the rest of the prefix too
+    jne 8f
+    mov cl, byte ptr [rip + tmp_prefix + 4]
+    cmp byte ptr [rbx + 4], cl
+    jne 8f
+    jmp 9f
+2:  cmp r9, 5                             # "ID.seg"
+    jb 3f
+    cmp dword ptr [rbx + r9 - 4], 0x6765732e
+    jne 3f
+    mov rdi, rbx
+    lea rsi, [r9 - 4]
+    call parse_u64
+    test edx, edx
+    mov eax, 0
+    jz 9f
+3:  cmp r9, NAME_MAX                      # a key's name
+    ja 8f
+    lea r8, [rip + char_class]
+    xor ecx, ecx
+4:  cmp rcx, r9
+    jae 7f
+    movzx eax, byte ptr [rbx + rcx]
+    inc rcx
+    test byte ptr [r8 + rax], CC_KEY
+    jnz 4b
+    cmp eax, '%'
+    jne 8f
+    lea rax, [rcx + 2]
+    cmp rax, r9
+    ja 8f
+    xor edx, edx                          # two uppercase hex digits
+    call .Lik_digit
+    shl edx, 4
+    call .Lik_digit
+    test edx, edx
+    jz 8f                                 # %00
+    test byte ptr [r8 + rdx], CC_KEY      # a byte that stands for itself, spelled
+    jz 4b                                 # as %XX: only "." first, as %2E
+    cmp edx, '.'
+    jne 8f
+    cmp rcx, 3
+    jne 8f
+    jmp 4b
+7:  mov eax, 1
+    jmp 9f
+8:  mov eax, -1
+9:  pop rbx
+    ret
+# .Lik_digit: rbx + rcx = an uppercase hex digit. Adds its value to edx and
+# moves on; a byte that is not one ends import_kind with -1.
+.Lik_digit:
+    movzx eax, byte ptr [rbx + rcx]
+    inc rcx
+    sub eax, '0'
+    cmp eax, 9
+    jbe 1f
+    sub eax, 'A' - '0'
+    cmp eax, 5
+    ja 2f
+    add eax, 10
+1:  add edx, eax
+    ret
+2:  add rsp, 8                            # out of import_kind's frame
+    mov eax, -1
+    pop rbx
+    ret
+
+# import_one: rdi = the name of a value file of the old layout (its key).
+# Copies it into a record of the master's segment and publishes it.
+# Exits with a message on any failure. Clobbers the caller-saved registers.
+import_one:
+    push rbx
+    push r12
+    push r13
+    push r14
+    push r15
+    mov rbx, rdi
+    mov rsi, rdi
+    mov edi, dword ptr [rip + dir_fd]
+    mov edx, O_RDONLY | O_CLOEXEC | O_NOFOLLOW
+    xor r10d, r10d
+    mov eax, SYS_openat
+    syscall
+    test rax, rax
+    js .Lio_fail
+    mov r12d, eax                         # the file
+    mov edi, eax
+    lea rsi, [rip + w_stat]
+    mov eax, SYS_fstat
+    syscall
+    test rax, rax
+    js .Lio_fail
+    mov rdi, rbx                          # the record's key: the file's name
+    call cstr_len
+    mov qword ptr [rip + imp_conn + C_NAME_LEN], rax
+    lea rdi, [rip + imp_conn + C_NAME]
+    mov rsi, rbx
+    lea rdx, [rax + 1]
+    call copy
+    mov r13, qword ptr [rip + w_stat + ST_SIZE]
+    mov rdi, qword ptr [rip + imp_conn + C_NAME_LEN]
+    mov rsi, r13
+    call rec_len
+    mov r15, rax
+    mov rdi, rax
+    call seg_reserve
+    test rax, rax
+    js .Lio_fail
+    mov qword ptr [rip + imp_loc], rax
+    lea rdi, [rip + imp_conn]
+    mov rsi, r13
+    mov edx, REC_PUT
+    call rec_header
+    mov dword ptr [rip + imp_hcrc], eax
+    mov r14, LOC_OFF_MASK
+    and r14, qword ptr [rip + imp_loc]
+    mov edi, dword ptr [rip + w_seg_fd]
+    lea rsi, [rip + w_rec]
+    mov rdx, qword ptr [rip + imp_conn + C_NAME_LEN]
+    add rdx, REC_HDR
+    mov rcx, r14
+    add r14, rdx                          # where the value goes
+    call pwrite_all
+    test rax, rax
+    js .Lio_fail
+    mov dword ptr [rip + imp_crc], 0
+    mov qword ptr [rip + imp_off], 0
+1:  mov rdx, r13                          # the value, a window at a time
+    sub rdx, qword ptr [rip + imp_off]
+    jz 2f
+    cmp rdx, SCAN_BUF
+    jbe 3f
+    mov edx, SCAN_BUF
+3:  mov edi, r12d
+    lea rsi, [rip + r_buf]
+    mov rcx, qword ptr [rip + imp_off]
+    call pread_full
+    test rax, rax
+    js .Lio_fail
+    jz .Lio_short                         # the file shrank under us
+    mov qword ptr [rip + imp_n], rax
+    mov edi, dword ptr [rip + imp_crc]
+    lea rsi, [rip + r_buf]
+    mov rdx, rax
+    call crc32c
+    mov dword ptr [rip + imp_crc], eax
+    mov edi, dword ptr [rip + w_seg_fd]
+    lea rsi, [rip + r_buf]
+    mov rdx, qword ptr [rip + imp_n]
+    mov rcx, r14
+    add rcx, qword ptr [rip + imp_off]
+    call pwrite_all
+    test rax, rax
+    js .Lio_fail
+    mov rax, qword ptr [rip + imp_n]
+    add qword ptr [rip + imp_off], rax
+    jmp 1b
+2:  call next_seq
+    mov qword ptr [rip + imp_seq], rax
+    lea rdi, [rip + w_rec]
+    mov esi, dword ptr [rip + imp_crc]
+    mov edx, dword ptr [rip + imp_hcrc]
+    mov rcx, rax
+    call rec_seal
+    mov edi, dword ptr [rip + w_seg_fd]
+    lea rsi, [rip + w_rec]
+    mov edx, FT_SIZE
+    mov rcx, LOC_OFF_MASK
+    and rcx, qword ptr [rip + imp_loc]
+    lea rcx, [rcx + r15 - FT_SIZE]
+    call pwrite_all
+    test rax, rax
+    js .Lio_fail
+    mov edi, r12d
+    mov eax, SYS_close
+    syscall
+    mov rdi, qword ptr [rip + imp_loc]
+    call loc_entry
+    inc dword ptr [rax + SG_TOTAL]
+    lea rdi, [rip + imp_conn + C_NAME]
+    mov rsi, qword ptr [rip + imp_conn + C_NAME_LEN]
+    call index_node
+    test rax, rax
+    js .Lio_fail
+    mov rdi, rax
+    mov rsi, qword ptr [rip + imp_seq]
+    mov rdx, qword ptr [rip + imp_loc]
+    xor ecx, ecx
+    call index_publish
+    mov rsi, qword ptr [rip + imp_loc]
+    call pub_count
+    mov rdi, qword ptr [rip + imp_loc]
+    call rec_closed
+    pop r15
+    pop r14
+    pop r13
+    pop r12
+    pop rbx
+    ret
+.Lio_short:
+    mov rax, -EIO
+.Lio_fail:
+    lea rdi, [rip + err_import]
+    mov esi, OFFSET err_import_len
+    mov rdx, rbx
+    mov ecx, eax
+    neg ecx
+    call fatal
+
+.section .rodata
+err_import:  .ascii "cannot import the one-file-per-key data"
+.equ err_import_len, . - err_import
+err_foreign: .ascii "the data directory holds something that is not asmkv's (move it away)"
+.equ err_foreign_len, . - err_foreign
+
+.bss
+.p2align 3
+imp_conn:  .space CONN_SIZE          # the key of the value being imported, as a request's
+imp_loc:   .space 8
+imp_seq:   .space 8
+imp_off:   .space 8
+imp_n:     .space 8
+imp_hcrc:  .space 4
+imp_crc:   .space 4
+.text

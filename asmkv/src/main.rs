@@ -20,7 +20,6 @@ core::arch::global_asm!(
     include_str!("asm/crc.s"),
     include_str!("asm/index.s"),
     include_str!("asm/segment.s"),
-    include_str!("asm/logstore.s"),
     include_str!("asm/recover.s"),
     include_str!("asm/compact.s"),
     include_str!("asm/import.s"),

@@ -1,13 +1,14 @@
-//! The log engine (`--engine log`) where it differs from one file per key:
-//! recovery from torn and corrupted segments, create-only races across
-//! restarts, and writes seen by the very next request on any worker.
+//! The log-structured store: recovery from torn and corrupted segments,
+//! create-only races across restarts, writes seen by the very next request on
+//! any worker, compaction under load and under kill -9, the import of the old
+//! one-file-per-key layout, and data directories it must not trust.
 mod common;
 use common::*;
 use std::collections::BTreeMap;
 use std::path::Path;
 
 fn start_log(data: &Path, workers: &str) -> Server {
-    Server::start_in(data, &["--engine", "log", "--workers", workers])
+    Server::start_in(data, &["--workers", workers])
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -501,7 +502,7 @@ fn a_data_directory_it_cannot_trust_stops_it_untouched() {
         }
         let before = snapshot(&data);
         let out = std::process::Command::new(BIN)
-            .args(["--engine", "log", "--listen", "127.0.0.1:0", "--data"])
+            .args(["--listen", "127.0.0.1:0", "--data"])
             .arg(&data)
             .output()
             .unwrap();

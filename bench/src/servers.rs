@@ -148,8 +148,16 @@ fn give_to_nobody(path: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Writes a value straight into a server's data directory before it is measured.
+/// Stores a value before a server is measured: with a PUT for asmkv (whose
+/// values live in its log), else straight into its data directory.
 pub fn preload(run: &Running, key: &str, value: &[u8]) -> anyhow::Result<()> {
+    if matches!(run.kind, Kind::Asmkv | Kind::AsmkvNoSync) {
+        let status = ureq::put(&format!("http://{}/{key}", run.addr))
+            .send(value)?
+            .status();
+        anyhow::ensure!(status.is_success(), "preloading {key}: {status}");
+        return Ok(());
+    }
     let path = run.data.join(key);
     std::fs::write(&path, value)?;
     if run.kind == Kind::NginxDav {

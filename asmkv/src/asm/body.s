@@ -1,5 +1,6 @@
 # body.s - request bodies: Content-Length or chunked, streamed into the upload's
-# temporary file through the connection's input buffer (constant memory), or,
+# record (or a chunked one's spool file) through the connection's input buffer
+# (constant memory), or,
 # for a GET/HEAD/DELETE that came with one, read and dropped.
 .text
 
@@ -123,8 +124,8 @@ body_step:
 
 # store_bytes: rdi = conn, rdx = count of input bytes at in_pos to append to
 # the upload, or to drop (F_DISCARD) (count <= body bytes left). Advances
-# in_pos, lowers C_BODY_LEFT, raises C_BODY_TOTAL. The log engine keeps the
-# CRC of the value (C_CRC) and writes into the record at C_WOFF (F_LOG_REC).
+# in_pos, lowers C_BODY_LEFT, raises C_BODY_TOTAL. Keeps the CRC of the value
+# (C_CRC) and writes into the record at C_WOFF (F_RECORD), or to the spool.
 # Returns rax = 0 or -errno of the file write. Clobbers rcx, rdx, rsi, rdi,
 # r8-r11.
 store_bytes:
@@ -138,15 +139,13 @@ store_bytes:
     jnz 2f
     mov rsi, qword ptr [rbx + C_IN_BUF]
     add rsi, qword ptr [rbx + C_IN_POS]
-    cmp dword ptr [rip + cfg_engine], ENGINE_LOG
-    jne 3f
     mov r13, rsi
     mov edi, dword ptr [rbx + C_CRC]
     call crc32c
     mov dword ptr [rbx + C_CRC], eax
     mov rsi, r13
     mov rdx, r12
-    test dword ptr [rbx + C_FLAGS], F_LOG_REC
+    test dword ptr [rbx + C_FLAGS], F_RECORD
     jz 3f
     mov edi, dword ptr [rbx + C_UP_FD]
     mov rcx, qword ptr [rbx + C_WOFF]

@@ -68,22 +68,6 @@ parse_args:
 1:  mov dword ptr [rip + cfg_sync], 1
     jmp .Largs_step2
 
-.Largs_engine:
-    mov rdi, qword ptr [r12 + rbx*8 + 8]
-    lea rsi, [rip + word_log]
-    call streq
-    test eax, eax
-    jnz 1f
-    mov rdi, qword ptr [r12 + rbx*8 + 8]
-    lea rsi, [rip + word_files]
-    call streq
-    test eax, eax
-    jz .Largs_bad_value
-    mov dword ptr [rip + cfg_engine], ENGINE_FILES
-    jmp .Largs_step2
-1:  mov dword ptr [rip + cfg_engine], ENGINE_LOG
-    jmp .Largs_step2
-
 .Largs_max_body:
     mov rdi, qword ptr [r12 + rbx*8 + 8]
     call parse_cstr_u64
@@ -357,7 +341,7 @@ parse_listen6:
 
 .data
 .p2align 3
-.globl cfg_data, cfg_max_body, cfg_addr, cfg_port, cfg_workers, cfg_sync, cfg_engine
+.globl cfg_data, cfg_max_body, cfg_addr, cfg_port, cfg_workers, cfg_sync
 .globl cfg_family, cfg_addr6, cfg_addr6_text, cfg_addr6_len
 .globl cfg_idle_timeout, cfg_request_timeout, cfg_io_timeout
 cfg_data:     .quad default_data     # data directory path
@@ -373,7 +357,6 @@ cfg_addr6_len:  .quad 0
 cfg_addr6:    .space 16              # IPv6 address, network order
 cfg_family:   .short AF_INET         # AF_INET or AF_INET6
 cfg_sync:     .long 1                # 1: flush before acknowledging writes
-cfg_engine:   .long ENGINE_FILES     # ENGINE_FILES or ENGINE_LOG
 cfg_port:     .short DEFAULT_PORT    # host order
 
 .section .rodata
@@ -385,7 +368,6 @@ flag_table:                         # name, handler, takes a value; ends with 0
     .quad flag_data, .Largs_data, 1
     .quad flag_workers, .Largs_workers, 1
     .quad flag_sync, .Largs_sync, 1
-    .quad flag_engine, .Largs_engine, 1
     .quad flag_max_body, .Largs_max_body, 1
     .quad flag_idle_timeout, .Largs_idle_timeout, 1
     .quad flag_request_timeout, .Largs_request_timeout, 1
@@ -398,15 +380,12 @@ flag_listen:   .asciz "--listen"
 flag_data:     .asciz "--data"
 flag_workers:  .asciz "--workers"
 flag_sync:     .asciz "--sync"
-flag_engine:   .asciz "--engine"
 flag_max_body: .asciz "--max-body"
 flag_idle_timeout:    .asciz "--idle-timeout"
 flag_request_timeout: .asciz "--request-timeout"
 flag_io_timeout:      .asciz "--io-timeout"
 word_always:   .asciz "always"
 word_none:     .asciz "none"
-word_log:      .asciz "log"
-word_files:    .asciz "files"
 err_missing:   .ascii "missing value for flag"
 .equ err_missing_len, . - err_missing
 err_bad_value: .ascii "bad value for flag"
@@ -421,16 +400,14 @@ version_text:  .ascii "asmkv 0.1.0\n"
 .equ version_len, . - version_text
 usage_text:
     .ascii "usage: asmkv [--listen ADDR:PORT] [--data DIR] [--workers N] [--sync always|none]\n"
-    .ascii "             [--engine files|log] [--max-body BYTES] [--idle-timeout S] [--request-timeout S]\n"
+    .ascii "             [--max-body BYTES] [--idle-timeout S] [--request-timeout S]\n"
     .ascii "             [--io-timeout S] [--help] [--version]\n\n"
     .ascii "A durable HTTP/1.1 key-value store: GET, HEAD, PUT, POST and DELETE /KEY.\n\n"
     .ascii "  --listen ADDR:PORT   A.B.C.D:PORT, [IPV6]:PORT or localhost:PORT (default 127.0.0.1:8080;\n                       port 0 picks a free one)\n"
-    .ascii "  --data DIR           one file per key lives here (default ./data, created if missing)\n"
+    .ascii "  --data DIR           the segments of values live here (default ./data, created if missing)\n"
     .ascii "  --workers N          worker processes, 1-256 (default: the CPUs this process may use)\n"
     .ascii "  --sync always|none   always: a write is flushed to disk before it is acknowledged (default)\n"
     .ascii "                       none: the kernel flushes when it likes (faster, loses recent writes on power loss)\n"
-    .ascii "  --engine files|log   files: one file per key (default); log: append-only segments and an index\n"
-    .ascii "                       shared by the workers (experimental; see the README)\n"
     .ascii "  --max-body BYTES     largest value accepted (default 1073741824)\n"
     .ascii "  --idle-timeout S     close a connection idle between requests for S seconds (default 60)\n"
     .ascii "  --request-timeout S  answer 408 and close if a request head takes over S seconds (default 10)\n"

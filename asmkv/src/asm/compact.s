@@ -1,4 +1,4 @@
-# compact.s - the log engine's compactor: a child process of the master (the
+# compact.s - the compactor: a child process of the master (the
 # slot after the workers'), restarted like a worker if it dies.
 #
 # Overwrites and deletes leave dead records behind. Once a second the

@@ -1,8 +1,8 @@
 # crc.s - CRC32C (Castagnoli), with the SSE4.2 instruction that computes it.
 #
-# Every record of the log engine carries two of these (segment.s): one over its
+# Every record carries two of these (segment.s): one over its
 # header and key, one over its value, so a torn or corrupted record is never
-# believed. The log engine checks for SSE4.2 at startup (have_crc32c).
+# believed. Startup checks for SSE4.2 (have_crc32c).
 .text
 
 # crc32c: edi = the CRC of the bytes before (0 to start), rsi = buf, rdx = len.

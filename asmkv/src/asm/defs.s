@@ -48,9 +48,6 @@
 .equ SYS_mkdirat, 258
 .equ SYS_newfstatat, 262
 .equ SYS_unlinkat, 263
-.equ SYS_renameat, 264
-.equ SYS_linkat, 265
-.equ SYS_sync_file_range, 277
 .equ SYS_timerfd_create, 283
 .equ SYS_timerfd_settime, 286
 .equ SYS_accept4, 288
@@ -58,7 +55,6 @@
 .equ SYS_eventfd2, 290
 .equ SYS_epoll_create1, 291
 .equ SYS_prlimit64, 302
-.equ SYS_renameat2, 316
 .equ SYS_getrandom, 318
 .equ SYS_memfd_create, 319
 .equ SYS_copy_file_range, 326
@@ -81,7 +77,6 @@
 .equ EMFILE, 24
 .equ ENOSPC, 28
 .equ EROFS, 30
-.equ ELOOP, 40
 .equ EADDRINUSE, 98
 .equ EADDRNOTAVAIL, 99
 .equ ECONNABORTED, 103
@@ -100,7 +95,6 @@
 .equ O_DIRECTORY, 0x10000
 .equ O_CLOEXEC, 0x80000
 .equ O_NONBLOCK, 0x800
-.equ RENAME_NOREPLACE, 1
 .equ AT_SYMLINK_NOFOLLOW, 0x100
 .equ SEEK_SET, 0
 .equ LOCK_EX_NB, 6               # LOCK_EX | LOCK_NB
@@ -159,7 +153,6 @@
 .equ EFD_CLOEXEC, 0x80000
 # a thread: shared memory, files, fs info and signal handling, same process
 .equ CLONE_THREAD_FLAGS, 0x100 | 0x200 | 0x400 | 0x800 | 0x10000 | 0x40000
-.equ SYNC_FILE_RANGE_WRITE, 2
 .equ SIGINFO_SIZE, 128
 .equ WNOHANG, 1
 .equ PR_SET_PDEATHSIG, 1
@@ -186,7 +179,7 @@
 .equ DEFAULT_MAX_BODY, 1 << 30   # 1 GiB
 .equ MAX_BODY_LIMIT, 1 << 60     # keeps every size sum far from overflow
 .equ MAX_WORKERS, 256
-.equ MAX_CHILDREN, MAX_WORKERS + 1 # the workers and, with the log engine, the compactor
+.equ MAX_CHILDREN, MAX_WORKERS + 1 # the workers and the compactor
 .equ MAX_FDS, 65536              # connection table slots, indexed by fd
 .equ NAME_MAX, 255               # longest file name, so longest encoded key
 .equ HEAD_MAX, 16384             # request line + headers; longer gets 431/414
@@ -208,9 +201,7 @@
 .equ MAX_TIMEOUT, 86400
 .equ DEADLINE_SLACK, 2           # seconds added to a deadline on the coarse clock (worker.s)
 
-# ---- log engine (--engine log) ----------------------------------------------
-.equ ENGINE_FILES, 0
-.equ ENGINE_LOG, 1
+# ---- segments, records and the index ----------------------------------------
 # A record in a segment file, little-endian (segment.s):
 #   header (REC_HDR bytes) | key (klen) | value (vlen) | zero pad to 8 | footer
 # The header CRC covers header bytes 8.. and the key, so a record whose header
@@ -296,8 +287,8 @@
 .equ C_SCAN, 24        # u64 head-terminator search resumes here
 .equ C_BODY_LEFT, 32   # u64 Content-Length bytes left, or bytes left in chunk
 .equ C_BODY_TOTAL, 40  # u64 body bytes stored so far
-.equ C_UP_FD, 48       # i32 temporary file of an upload, -1 if none
-.equ C_GET_FD, 52      # i32 value file being sent, -1 if none
+.equ C_UP_FD, 48       # i32 an upload's segment (F_RECORD) or spool file, -1 if none
+.equ C_GET_FD, 52      # i32 segment a value is sent from (the process's), -1 if none
 .equ C_FILE_OFF, 56    # u64 sendfile offset
 .equ C_FILE_LEFT, 64   # u64 value bytes still to send
 .equ C_OUT_LEN, 72     # u64 bytes of response head in C_OUT
@@ -312,16 +303,16 @@
 .equ C_HOSTS, 128      # u32 Host fields seen
 .equ C_QUEUED, 132     # u32 1 while on the worker's ready list
 .equ C_HEAD_LEN, 136   # u64 length of the parsed request head
-.equ C_TMP, 144        # TMP_CAP bytes: temporary file name, NUL-terminated
+.equ C_TMP, 144        # TMP_CAP bytes: a chunked upload's spool file name, NUL-terminated
 .equ TMP_CAP, 40                # ".tmp-" PID "-" SEQ NUL: at most 34
-.equ C_HCRC, 184       # u32 log engine: the header CRC of the upload's record
-.equ C_REC_LOC, 192    # u64 log engine: LOC of the upload's record (segment.s)
-.equ C_WOFF, 200       # u64 log engine: file offset of the next body byte; once the
+.equ C_HCRC, 184       # u32 the header CRC of the upload's record
+.equ C_REC_LOC, 192    # u64 LOC of the upload's record (segment.s)
+.equ C_WOFF, 200       # u64 file offset of the next body byte; once the
                        # record is sealed, its sequence number
 .equ C_DEADLINE, 208   # u64 w_now second at which the connection expires
-.equ C_COMMIT, 216     # i64 group commit: COMMIT_* while in it, then R_201/R_204 or -errno
+.equ C_COMMIT, 216     # i64 group commit: COMMIT_WRITTEN while in it, then R_* or -errno
 .equ C_RX, 224         # u32 RX_* bits
-.equ C_CRC, 228        # u32 log engine: CRC32C of the body bytes stored so far
+.equ C_CRC, 228        # u32 CRC32C of the body bytes stored so far
 .equ C_IN_BUF, 232     # u64 the lent input buffer (request heads, body bytes), 0 if none
 .equ C_RANGE_A, 240    # u64 Range: first byte, or the suffix length (F_RANGE_SUFFIX)
 .equ C_RANGE_B, 248    # u64 Range: last byte (RANGE_OPEN if not given); for a 416, the value's size
@@ -335,16 +326,14 @@
 # connection states
 .equ ST_FREE, 0
 .equ ST_HEAD, 1        # reading a request head
-.equ ST_BODY, 2        # streaming a request body into a temporary file
+.equ ST_BODY, 2        # streaming a request body into its record (or spool)
 .equ ST_WRITE, 3       # sending C_OUT, then C_FILE_LEFT bytes of C_GET_FD
 .equ ST_DONE, 4        # response sent: next request or close
 .equ ST_LINGER, 5      # error response sent, write side shut, discarding input
-.equ ST_COMMIT, 6      # upload or delete done, waiting for the group commit (commit.s)
+.equ ST_COMMIT, 6      # write or delete sealed, waiting for the group commit (commit.s)
 
-# C_COMMIT while in a group commit (then R_201/R_204 or -errno)
-.equ COMMIT_WRITTEN, 0x10000     # the body is in its temporary file
-.equ COMMIT_FLUSHED, 0x10001     # data flushed, rename still to do
-.equ COMMIT_UNLINKED, 0x10002    # a delete: the key is unlinked, the directory not flushed
+# C_COMMIT while in a group commit (then R_201/R_204/R_404 or -errno)
+.equ COMMIT_WRITTEN, 0x10000     # the record is sealed, not yet durable
 
 # C_RX bits: with edge-triggered epoll a short read means the socket is empty
 # until the next event, so the read that would say EAGAIN is skipped
@@ -362,7 +351,6 @@
 .equ F_TE_BAD, 128     # a transfer coding other than a single "chunked"
 .equ F_EXPECT_BAD, 256 # an expectation we cannot meet
 .equ F_CONN_CLOSE, 512 # Connection: close
-.equ F_CREATED, 1024   # the upload created the key
 .equ F_LINGER, 2048    # drain input before closing, so the error answer is not
                        # destroyed by a reset
 .equ F_DISCARD, 4096   # the body of a GET/HEAD/DELETE: read and dropped, then answered
@@ -372,9 +360,8 @@
                            # several ranges, a second Range field, a syntax we do not serve
 .equ RANGE_OPEN, -1    # C_RANGE_B when the range runs to the end
 .equ F_IF_NONE_STAR, 65536 # If-None-Match: * (PUT/POST create only; GET/HEAD 304 if present)
-.equ F_LOG_REC, 131072 # log engine: C_UP_FD is the segment the upload's record is written into
-.equ F_SEG_FD, 262144  # log engine: C_GET_FD is a shared segment descriptor, not ours to close
-.equ F_CLAIMED, 524288 # log engine: a create-only write holds its key (LOC_PENDING) until durable
+.equ F_RECORD, 131072  # C_UP_FD is the segment the upload's record is written into
+.equ F_CLAIMED, 262144 # a create-only write holds its key (LOC_PENDING) until durable
 
 # methods
 .equ M_GET, 1

@@ -1,4 +1,4 @@
-# index.s - the log engine's index: key -> the newest record of the key.
+# index.s - the index: key -> the newest record of the key.
 #
 # One mapping, shared by the master and every worker (MAP_SHARED, made by the
 # master before it forks, so a respawned worker has it too). It is a hash table

@@ -14,12 +14,10 @@ _start:
     call parse_args
     call setup_signals
     call open_data_dir
-    cmp dword ptr [rip + cfg_engine], ENGINE_LOG
-    jne 1f
     call recover_log                      # before listening: the index is whole
     call import_files                     # the old layout's values, if any
     call index_detach
-1:  call raise_fd_limit
+    call raise_fd_limit
     call count_workers
     call open_listener
     jmp supervise
@@ -378,13 +376,11 @@ supervise:
     js .Lsv_fork_failed
     inc ebx
     jmp 1b
-3:  cmp dword ptr [rip + cfg_engine], ENGINE_LOG
-    jne 4f
-    mov edi, ebx                          # the compactor: the slot after the workers'
+3:  mov edi, ebx                          # the compactor: the slot after the workers'
     call spawn_worker
     test rax, rax
     js .Lsv_fork_failed
-4:  call announce
+    call announce
 .Lsv_wait:
     lea rdi, [rip + master_sigset]
     lea rsi, [rip + m_siginfo]
@@ -438,7 +434,7 @@ supervise:
     call fatal
 
 # spawn_worker: edi = slot. Forks a worker into that slot (the slot after the
-# last worker's is the log engine's compactor). The child finds its slot in
+# last worker's is the compactor's). The child finds its slot in
 # w_slot. Returns rax = pid, or -errno (the slot stays empty).
 # Clobbers the caller-saved registers.
 spawn_worker:

@@ -1,4 +1,4 @@
-# recover.s - rebuilding the log engine's index from the segments at startup.
+# recover.s - rebuilding the index from the segments at startup.
 #
 # The master does this before it listens or forks: every "ID.seg" file in the
 # data directory is read from its start, record by record. A record whose
@@ -388,7 +388,7 @@ r_window:
     ret
 
 .section .rodata
-err_no_crc:   .ascii "--engine log needs a CPU with SSE4.2 (its crc32 instruction checks every record)"
+err_no_crc:   .ascii "asmkv needs a CPU with SSE4.2 (its crc32 instruction checks every record)"
 .equ err_no_crc_len, . - err_no_crc
 err_no_index: .ascii "cannot make room for the index"
 .equ err_no_index_len, . - err_no_index

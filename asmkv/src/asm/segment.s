@@ -1,4 +1,4 @@
-# segment.s - the log engine's segment files and the records in them.
+# segment.s - the segment files and the records in them.
 #
 # Values live in append-only segment files "ID.seg" in the data directory
 # (ID: decimal, from a counter in the shared index, never reused). Each worker
@@ -206,10 +206,11 @@ seg_zero:
     pop rbx
     ret
 
-# seg_release: (worker) rdi = LOC, rsi = length of a record that will never be
-# sealed. If it is the last one reserved, its room is taken back; otherwise it
-# stays as dead space that recovery skips (its footer is missing).
-# Clobbers rax, rcx, rdx.
+# seg_release: (worker) rdi = LOC, rsi = length of a record that will never
+# count. It is no longer open in its segment (rec_closed); if it is the last
+# one reserved, its room is taken back (and the segment cut there); otherwise
+# it stays as dead space that recovery skips (its footer is missing or
+# zeroed). Clobbers rax, rcx, rdx, rdi, r11.
 .globl seg_release
 seg_release:
     mov rax, rdi
@@ -222,7 +223,16 @@ seg_release:
     cmp rdx, qword ptr [rip + w_seg_pos]
     jne 1f
     mov qword ptr [rip + w_seg_pos], rax
-1:  ret
+    mov qword ptr [rip + w_seg_zero], rax # what it wrote goes too: on a full disk
+    push rdi                              # its blocks are the room others need
+    push rsi
+    mov rsi, rax
+    mov edi, dword ptr [rip + w_seg_fd]
+    mov eax, SYS_ftruncate                # beyond the last record: nothing to lose
+    syscall
+    pop rsi
+    pop rdi
+1:  jmp rec_closed
 
 # seg_entry: rdi = segment id. Returns rax = its SG_* entry in the shared
 # index. Clobbers nothing else.
@@ -284,8 +294,9 @@ seg_seal:
     ret
 
 # seg_sweep: (worker, every tick) seals the active segment once it has been
-# idle for SEG_IDLE seconds with half its records dead (so a stopped
-# overwrite load is compacted); and closes this process's descriptors of
+# idle for SEG_IDLE seconds, or a write found the disk full, with half its
+# records dead (so a stopped overwrite load is compacted, and a full disk gets
+# its room back); and closes this process's descriptors of
 # segments the compactor removed (their disk space is freed with the last
 # one), except one a GET is still sending from.
 # Clobbers the caller-saved registers.
@@ -297,10 +308,13 @@ seg_sweep:
     mov rdi, qword ptr [rip + w_seg_id]
     test rdi, rdi
     jz 1f
+    cmp byte ptr [rip + w_disk_full], 0   # a full disk: compaction is the only
+    jne 7f                                # way to room, idle or not
     mov rax, qword ptr [rip + w_now]
     sub rax, qword ptr [rip + w_seg_last]
     cmp rax, SEG_IDLE
     jb 1f
+7:  mov byte ptr [rip + w_disk_full], 0
     call seg_entry
     cmp dword ptr [rax + SG_BUSY], 0
     jne 1f
@@ -355,8 +369,6 @@ seg_in_use:
     ja 3f
     cmp dword ptr [rdx + C_STATE], ST_WRITE
     jne 2f
-    test dword ptr [rdx + C_FLAGS], F_SEG_FD
-    jz 2f
     cmp dword ptr [rdx + C_GET_FD], edi
     jne 2f
     mov eax, 1
@@ -506,5 +518,6 @@ w_seg_last: .space 8                 # w_now when its last record was reserved
 w_seg_max:  .space 8                 # the highest id in w_segfds
 w_dead_gen: .space 8                 # IX_DEAD_GEN when this process last closed removed segments
 w_seg_fd:   .space 4
-.globl w_seg_fd, w_seg_id, w_seg_pos, w_segfds
+w_disk_full: .space 1                # a write found the disk full since the last tick
+.globl w_seg_fd, w_seg_id, w_seg_pos, w_segfds, w_disk_full
 .text

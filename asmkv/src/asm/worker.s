@@ -48,15 +48,12 @@ worker_main:
     call inbuf_init
     test rax, rax
     js .Lwm_failed
-    cmp dword ptr [rip + cfg_engine], ENGINE_LOG
-    jne 1f
     call seg_init
     test rax, rax
     js .Lwm_failed
     call index_attach
     test rax, rax
     js .Lwm_failed
-1:
 
     mov edi, EPOLL_CLOEXEC
     mov eax, SYS_epoll_create1
@@ -594,14 +591,7 @@ write_step:
     pop rbx
     ret
 .Lws_done:
-    mov edi, dword ptr [rbx + C_GET_FD]
-    test edi, edi
-    js 3f
-    test dword ptr [rbx + C_FLAGS], F_SEG_FD
-    jnz 6f                                # a segment: the process keeps it open
-    mov eax, SYS_close                    # read-only: close cannot lose data
-    syscall
-6:  mov dword ptr [rbx + C_GET_FD], -1
+    mov dword ptr [rbx + C_GET_FD], -1    # a segment: the process keeps it open
 3:  mov eax, dword ptr [rbx + C_NEXT]
     mov dword ptr [rbx + C_STATE], eax
     jmp .Lws_go
@@ -729,10 +719,8 @@ on_tick:
     mov eax, SYS_read                     # the expiry count; EAGAIN if none
     syscall
     call clock_tick
-    cmp dword ptr [rip + cfg_engine], ENGINE_LOG
-    jne 1f
     call seg_sweep
-1:  mov rbx, qword ptr [rip + w_table]
+    mov rbx, qword ptr [rip + w_table]
     xor r12d, r12d
 .Lot_next:
     cmp r12d, dword ptr [rip + w_maxfd]
@@ -786,15 +774,8 @@ conn_close:
     cmp dword ptr [rbx + C_UP_FD], 0
     jl 1f
     call abort_upload
-1:  mov edi, dword ptr [rbx + C_GET_FD]
-    test edi, edi
-    js 2f
-    test dword ptr [rbx + C_FLAGS], F_SEG_FD
-    jnz 3f                                # a segment: the process keeps it open
-    mov eax, SYS_close
-    syscall
-3:  mov dword ptr [rbx + C_GET_FD], -1
-2:  mov rdi, rbx
+1:  mov dword ptr [rbx + C_GET_FD], -1    # a segment: the process keeps it open
+    mov rdi, rbx
     call inbuf_put
     mov edi, dword ptr [rbx + C_FD]
     mov eax, SYS_close                    # nothing of ours is left unsent to lose

@@ -14,14 +14,6 @@ use nix::unistd::Pid;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_asmkv");
 
-/// The engine the suites run against: `ASMKV_TEST_ENGINE` (`files` or `log`),
-/// or the server's default when unset.
-pub fn test_engine() -> Option<String> {
-    std::env::var("ASMKV_TEST_ENGINE")
-        .ok()
-        .filter(|e| !e.is_empty())
-}
-
 /// A running server; killed (every process of it) when dropped.
 pub struct Server {
     pub child: Child,
@@ -46,7 +38,6 @@ impl Server {
     }
 
     /// Starts on `data` (kept after the server stops, for restart tests).
-    /// `ASMKV_TEST_ENGINE=log` runs a suite against `--engine log`.
     pub fn start_in(data: &Path, extra: &[&str]) -> Server {
         let mut args = vec![
             "--listen",
@@ -56,10 +47,6 @@ impl Server {
             "--workers",
             "2",
         ];
-        let engine = test_engine();
-        if let Some(engine) = engine.as_deref() {
-            args.extend_from_slice(&["--engine", engine]);
-        }
         args.extend_from_slice(extra);
         let mut child = Command::new(BIN)
             .args(&args)
@@ -113,15 +100,15 @@ impl Server {
             .collect()
     }
 
-    /// The log engine's compactor process, if there is one.
+    /// The compactor process, if there is one.
     pub fn compactor(&self) -> Option<i32> {
         children_of(self.pid())
             .into_iter()
             .find(|&p| is_compactor(p))
     }
 
-    /// Descriptors open in the worker processes, but for the log engine's
-    /// segments (a worker opens each once and keeps it).
+    /// Descriptors open in the worker processes, but for segments (a worker
+    /// opens each once and keeps it).
     pub fn open_fds(&self) -> usize {
         self.workers()
             .iter()
@@ -228,7 +215,7 @@ pub fn wait_timeout(child: &mut Child, limit: Duration) -> Option<std::process::
 }
 
 /// Fields of /proc/PID/stat after the command name: (state, ppid).
-/// Is this process the log engine's compactor (it names itself)?
+/// Is this process the compactor (the master names it)?
 pub fn is_compactor(pid: i32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "asmkv-compact")
 }
@@ -443,11 +430,6 @@ pub fn pattern(len: usize, seed: u64) -> Vec<u8> {
         .collect()
 }
 
-/// True when the suites run against `--engine log`.
-pub fn log_engine() -> bool {
-    test_engine().as_deref() == Some("log")
-}
-
 /// What a data directory holds, read without the server.
 pub struct Stored {
     /// Each key's newest value (deleted keys are absent), by stored name.
@@ -456,7 +438,7 @@ pub struct Stored {
     pub other_files: Vec<String>,
 }
 
-/// One record of a log engine segment, as read by `log_records`.
+/// One record of a segment, as read by `segment_records`.
 #[derive(Debug, Clone)]
 pub struct Record {
     pub segment: String,
@@ -470,7 +452,7 @@ pub struct Record {
     pub sealed: bool,
 }
 
-/// Is this file name a log engine segment ("ID.seg")?
+/// Is this file name a segment ("ID.seg")?
 pub fn is_segment(name: &str) -> bool {
     name.strip_suffix(".seg")
         .is_some_and(|id| !id.is_empty() && id.bytes().all(|c| c.is_ascii_digit()))
@@ -553,14 +535,10 @@ pub fn read_log(dir: &Path) -> Stored {
     }
 }
 
-/// The names of what the data directory stores, sorted: with the files
-/// engine every file (a key is its file; a leftover temporary file shows up),
-/// with the log engine every key that has a value in the segments, and every
-/// file that is not a segment.
+/// The names of what the data directory stores, sorted: every key that has a
+/// value in the segments, and every file that is not a segment (a leftover
+/// temporary file shows up).
 pub fn stored_names(dir: &Path) -> Vec<String> {
-    if !log_engine() {
-        return files_in(dir);
-    }
     let s = read_log(dir);
     let mut v: Vec<String> = s.values.into_keys().chain(s.other_files).collect();
     v.sort();
@@ -569,8 +547,5 @@ pub fn stored_names(dir: &Path) -> Vec<String> {
 
 /// The value stored under a key's name, read from the disk without the server.
 pub fn stored_value(dir: &Path, name: &str) -> Option<Vec<u8>> {
-    if !log_engine() {
-        return std::fs::read(dir.join(name)).ok();
-    }
     read_log(dir).values.remove(name)
 }

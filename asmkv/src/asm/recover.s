@@ -189,9 +189,15 @@ scan_segment:
     mov eax, dword ptr [r12 + REC_MAGIC]
     cmp eax, REC_MAGIC_V1
     je 2f
-    and eax, 0xffffff                     # "AKV" with another version: a newer
-    cmp eax, REC_MAGIC_V1 & 0xffffff      # asmkv wrote it; we must not guess
-    je .Lrs_newer
+    mov ecx, eax                          # "AKV2" to "AKV9": a newer asmkv wrote
+    and ecx, 0xffffff                     # it, and we must not guess (anything
+    cmp ecx, REC_MAGIC_V1 & 0xffffff      # else is a torn or damaged tail)
+    jne .Lrs_end
+    shr eax, 24
+    cmp eax, '2'
+    jb .Lrs_end
+    cmp eax, '9'
+    jbe .Lrs_newer
     jmp .Lrs_end
 2:
     mov eax, dword ptr [r12 + REC_KLEN]

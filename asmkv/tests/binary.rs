@@ -2,7 +2,7 @@
 //! addresses memory absolutely (the LLVM Intel-syntax trap: `mov edx, len`
 //! with a forward-defined `len` silently becomes a load from address `len`).
 mod common;
-use common::BIN;
+use common::{need, BIN};
 use std::process::Command;
 
 #[test]
@@ -27,6 +27,9 @@ fn static_small_and_without_libc() {
 
 #[test]
 fn no_absolute_memory_operands() {
+    if !need("no_absolute_memory_operands", "objdump", "binutils") {
+        return;
+    }
     let out = Command::new("objdump")
         .args(["-d", "-M", "intel", BIN])
         .output()

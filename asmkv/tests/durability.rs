@@ -73,6 +73,13 @@ fn traced_writes(calls: &str) -> (String, usize) {
 /// and writes share flushes (group commit).
 #[test]
 fn every_write_is_answered_only_after_its_record_is_flushed() {
+    if !need(
+        "every_write_is_answered_only_after_its_record_is_flushed",
+        "strace",
+        "strace",
+    ) {
+        return;
+    }
     let (text, deleted) = traced_writes("trace=accept4,read,pwrite64,fdatasync,sendto,clone,close");
     let check = check_flush_order(&text);
     assert_eq!(check.answers, 200, "every acknowledged PUT was checked");
@@ -224,7 +231,7 @@ impl SmallDisk {
             .map(|s| s.success())
             .unwrap_or(false);
         if !ok {
-            eprintln!("SKIPPED: cannot mount a tmpfs here (needs root)");
+            skip("a small disk", "cannot mount a tmpfs here (needs root)");
             return None;
         }
         Some(SmallDisk { dir })

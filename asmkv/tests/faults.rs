@@ -6,7 +6,6 @@
 mod common;
 use common::*;
 
-use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -17,81 +16,6 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
-
-/// A value that proves its own integrity: seq, payload length, payload, checksum.
-fn make_value(seq: u64, len: usize) -> Vec<u8> {
-    let mut v = Vec::with_capacity(len + 24);
-    v.extend_from_slice(&seq.to_le_bytes());
-    v.extend_from_slice(&(len as u64).to_le_bytes());
-    v.extend_from_slice(&pattern(len, seq));
-    let sum = checksum(&v);
-    v.extend_from_slice(&sum.to_le_bytes());
-    v
-}
-
-fn checksum(b: &[u8]) -> u64 {
-    b.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &x| {
-        (h ^ x as u64).wrapping_mul(0x100_0000_01b3)
-    })
-}
-
-/// The seq of an intact value, or None if it is torn.
-fn parse_value(v: &[u8]) -> Option<u64> {
-    if v.len() < 24 {
-        return None;
-    }
-    let len = u64::from_le_bytes(v[8..16].try_into().unwrap()) as usize;
-    if v.len() != len + 24 {
-        return None;
-    }
-    let sum = u64::from_le_bytes(v[len + 16..].try_into().unwrap());
-    (checksum(&v[..len + 16]) == sum).then(|| u64::from_le_bytes(v[..8].try_into().unwrap()))
-}
-
-#[derive(Clone, Debug)]
-struct Put {
-    key: String,
-    seq: u64,
-    start: Instant,
-    acked: Option<Instant>,
-}
-
-/// One PUT on a raw keep-alive connection; Ok(status) or Err if the server vanished.
-fn raw_put(c: &mut TcpStream, key: &str, body: &[u8]) -> std::io::Result<u16> {
-    let mut req = format!(
-        "PUT /{key} HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    )
-    .into_bytes();
-    req.extend_from_slice(body);
-    c.write_all(&req)?;
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
-    loop {
-        let n = c.read(&mut chunk)?;
-        if n == 0 {
-            return Err(std::io::ErrorKind::UnexpectedEof.into());
-        }
-        buf.extend_from_slice(&chunk[..n]);
-        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&buf[..end]);
-            let status: u16 = head[9..12].parse().unwrap();
-            let len: usize = head
-                .lines()
-                .find_map(|l| l.strip_prefix("Content-Length: "))
-                .map(|v| v.trim().parse().unwrap())
-                .unwrap_or(0);
-            while buf.len() < end + 4 + len {
-                let n = c.read(&mut chunk)?;
-                if n == 0 {
-                    return Err(std::io::ErrorKind::UnexpectedEof.into());
-                }
-                buf.extend_from_slice(&chunk[..n]);
-            }
-            return Ok(status);
-        }
-    }
-}
 
 fn kill_all(s: &Server) {
     let mut pids = children_of(s.pid());
@@ -110,94 +34,19 @@ fn crash_under_load(cycles: u64) {
     let data = tmp.path().join("data");
     let seq = Arc::new(AtomicU64::new(1));
     let history: Arc<Mutex<Vec<Put>>> = Arc::new(Mutex::new(Vec::new()));
-    let mut acked_total = 0;
     for cycle in 0..cycles {
         let s = Server::start_in(&data, &[]);
-        let stop = Arc::new(AtomicBool::new(false));
-        let clients: Vec<_> = (0..8u64)
-            .map(|t| {
-                let (addr, stop, seq, history) =
-                    (s.addr, stop.clone(), seq.clone(), history.clone());
-                thread::spawn(move || {
-                    let Ok(mut c) = TcpStream::connect(addr) else {
-                        return;
-                    };
-                    let mut n = 0u64;
-                    while !stop.load(Ordering::Relaxed) {
-                        n += 1;
-                        let key = if n.is_multiple_of(3) {
-                            format!("shared{}", n % 5)
-                        } else {
-                            format!("c{cycle}-t{t}-{n}")
-                        };
-                        let s = seq.fetch_add(1, Ordering::Relaxed);
-                        let len = (pattern(1, s)[0] as usize) * 400 + 10;
-                        let body = make_value(s, len);
-                        let idx = {
-                            let mut h = history.lock().unwrap();
-                            h.push(Put {
-                                key: key.clone(),
-                                seq: s,
-                                start: Instant::now(),
-                                acked: None,
-                            });
-                            h.len() - 1
-                        };
-                        match raw_put(&mut c, &key, &body) {
-                            Ok(201) | Ok(204) => {
-                                history.lock().unwrap()[idx].acked = Some(Instant::now())
-                            }
-                            Ok(other) => panic!("PUT {key}: {other}"),
-                            Err(_) => return, // the server is gone: this PUT is in flight
-                        }
-                    }
-                })
-            })
-            .collect();
+        let load = WriteLoad::start(s.addr, cycle, &seq, &history);
         let delay = 30 + (pattern(1, cycle + 1000)[0] as u64) % 250;
         thread::sleep(Duration::from_millis(delay));
         kill_all(&s);
-        stop.store(true, Ordering::Relaxed);
-        for c in clients {
-            c.join().unwrap();
-        }
+        load.join();
         s.crash();
     }
     // recover and check everything
     let s = Server::start_in(&data, &[]);
     let history = history.lock().unwrap();
-    let mut by_key: HashMap<&str, Vec<&Put>> = HashMap::new();
-    for p in history.iter() {
-        by_key.entry(&p.key).or_default().push(p);
-    }
-    let a = agent();
-    for (key, puts) in &by_key {
-        acked_total += puts.iter().filter(|p| p.acked.is_some()).count();
-        let r = get(&a, &s.url(&format!("/{key}")));
-        if r.status == 404 {
-            assert!(
-                puts.iter().all(|p| p.acked.is_none()),
-                "{key}: an acknowledged write was lost"
-            );
-            continue;
-        }
-        assert_eq!(r.status, 200, "{key}");
-        let got = parse_value(&r.body)
-            .unwrap_or_else(|| panic!("{key}: torn value of {} bytes", r.body.len()));
-        let v = puts
-            .iter()
-            .find(|p| p.seq == got)
-            .unwrap_or_else(|| panic!("{key}: value {got} was never written to it"));
-        // no acknowledged write that began after this one was acknowledged may be lost
-        if let Some(v_ack) = v.acked {
-            if let Some(w) = puts.iter().find(|w| w.acked.is_some() && w.start > v_ack) {
-                panic!(
-                    "{key}: reads {got}, but {} was written after it and acknowledged",
-                    w.seq
-                );
-            }
-        }
-    }
+    let (acked_total, keys) = check_history(&s, &history);
     let temps: Vec<String> = files_in(&data)
         .into_iter()
         .filter(|f| f.starts_with('.'))
@@ -210,7 +59,7 @@ fn crash_under_load(cycles: u64) {
     println!(
         "    {cycles} crash cycles, {} writes, {acked_total} acknowledged, {} keys checked",
         history.len(),
-        by_key.len()
+        keys
     );
 }
 
@@ -322,7 +171,10 @@ fn read_only_data_directory_at_startup() {
         .status()
         .is_ok_and(|s| s.success());
     if !mounted {
-        println!("    SKIPPED: cannot mount a tmpfs here (needs root)");
+        skip(
+            "read_only_data_directory_at_startup",
+            "cannot mount a tmpfs here (needs root)",
+        );
         return;
     }
     let out = std::process::Command::new(BIN)
@@ -344,7 +196,10 @@ fn unwritable_data_directory_at_startup() {
     use std::os::unix::fs::PermissionsExt;
     use std::os::unix::process::CommandExt;
     if !nix::unistd::geteuid().is_root() {
-        println!("    SKIPPED: needs root to run the server as another user");
+        skip(
+            "unwritable_data_directory_at_startup",
+            "needs root to run the server as another user",
+        );
         return;
     }
     let nobody = nix::unistd::User::from_name("nobody")

@@ -104,7 +104,7 @@ fn localhost_names_the_loopback_address() {
 #[test]
 fn ipv6_addresses_are_bound_as_written() {
     if std::net::TcpListener::bind("[::1]:0").is_err() {
-        eprintln!("SKIPPED: no IPv6 loopback on this machine");
+        skip("IPv6", "no IPv6 loopback on this machine");
         return;
     }
     // "0:0::1" is ::1 written the long way: the server must expand it exactly

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
@@ -64,6 +64,8 @@ struct Scenario {
     connections: usize,
     idle: usize,
     seed: bool,
+    /// keys a `hot` load writes (a `spread` load reads as many)
+    spread: usize,
 }
 
 const SCENARIOS: &[Scenario] = &[
@@ -76,6 +78,7 @@ const SCENARIOS: &[Scenario] = &[
         connections: 50,
         idle: 0,
         seed: true,
+        spread: 1000,
     },
     Scenario {
         name: "get64-c1000",
@@ -86,6 +89,7 @@ const SCENARIOS: &[Scenario] = &[
         connections: 1000,
         idle: 0,
         seed: false,
+        spread: 1000,
     },
     Scenario {
         name: "get1m",
@@ -96,6 +100,7 @@ const SCENARIOS: &[Scenario] = &[
         connections: 50,
         idle: 0,
         seed: false,
+        spread: 1000,
     },
     Scenario {
         name: "put64",
@@ -106,6 +111,29 @@ const SCENARIOS: &[Scenario] = &[
         connections: 50,
         idle: 0,
         seed: true,
+        spread: 1000,
+    },
+    Scenario {
+        name: "overwrite",
+        title: "PUT 64 B over 1,000 hot keys, 50 conns",
+        mode: "hot",
+        key: "/small",
+        body_len: 64,
+        connections: 50,
+        idle: 0,
+        seed: false,
+        spread: 1000,
+    },
+    Scenario {
+        name: "put1m",
+        title: "PUT 1 MiB new keys, 8 conns",
+        mode: "put",
+        key: "/small",
+        body_len: 1 << 20,
+        connections: 8,
+        idle: 0,
+        seed: false,
+        spread: 1000,
     },
     Scenario {
         name: "mixed",
@@ -116,6 +144,7 @@ const SCENARIOS: &[Scenario] = &[
         connections: 50,
         idle: 0,
         seed: true,
+        spread: 1000,
     },
     Scenario {
         name: "close",
@@ -126,6 +155,7 @@ const SCENARIOS: &[Scenario] = &[
         connections: 50,
         idle: 0,
         seed: true,
+        spread: 1000,
     },
     Scenario {
         name: "idle10k",
@@ -136,6 +166,18 @@ const SCENARIOS: &[Scenario] = &[
         connections: 50,
         idle: 10_000,
         seed: false,
+        spread: 1000,
+    },
+    Scenario {
+        name: "keys1m",
+        title: "GET 64 B of 1M keys after a restart, 50 conns",
+        mode: "spread",
+        key: "/small",
+        body_len: 64,
+        connections: 50,
+        idle: 0,
+        seed: false,
+        spread: 500_000,
     },
 ];
 
@@ -212,6 +254,11 @@ fn main() -> anyhow::Result<()> {
         .into_iter()
         .filter(|k| *k != Kind::Seed || tools.seed_source.is_some())
         .collect();
+    if tools.redis.is_none() || tools.etcd.is_none() {
+        eprintln!(
+            "not measured: the durable peers need apt-get install redis-server webdis etcd-server"
+        );
+    }
     let small = vec![b'v'; 64];
     let big: Vec<u8> = (0..1 << 20).map(|i: u32| (i % 251) as u8).collect();
     let mut rows = Vec::new();
@@ -224,6 +271,16 @@ fn main() -> anyhow::Result<()> {
         for &kind in &kinds {
             if kind == Kind::Seed && !sc.seed {
                 cells.push((kind, Cell::skipped("skipped")));
+                continue;
+            }
+            if (kind == Kind::RedisWebdis && tools.redis.is_none())
+                || (kind == Kind::Etcd && tools.etcd.is_none())
+            {
+                cells.push((kind, Cell::skipped("not installed")));
+                continue;
+            }
+            if sc.name == "keys1m" && kind != Kind::Asmkv {
+                cells.push((kind, Cell::skipped("–")));
                 continue;
             }
             if sc.idle + sc.connections + 100 > nofile as usize {
@@ -280,11 +337,22 @@ fn main() -> anyhow::Result<()> {
                 "`bench peer` (tokio + axum)".to_string(),
                 file_size(&tools.bench),
             ),
+            Kind::RedisWebdis => match &tools.redis {
+                Some((r, w)) => (
+                    "`redis-server` + `webdis` (+ shared libraries)".to_string(),
+                    file_size(r) + file_size(w),
+                ),
+                None => continue,
+            },
+            Kind::Etcd => match &tools.etcd {
+                Some(e) => ("`etcd` (Go, static)".to_string(), file_size(e)),
+                None => continue,
+            },
             _ => ("`seed` (as + ld)".to_string(), 0),
         };
         let run = servers::start(kind, &tools, workers)?;
         std::thread::sleep(Duration::from_millis(300));
-        let idle = servers::tree_rss_kib(run.pid());
+        let idle = run.rss_kib();
         let size = if kind == Kind::Seed {
             file_size(&run.data.with_file_name("seed"))
         } else {
@@ -330,6 +398,13 @@ fn measure_one(
     big: &[u8],
 ) -> anyhow::Result<(Cell, Option<tempfile::TempDir>)> {
     let mut run = servers::start(kind, tools, workers)?;
+    let mut extra = None;
+    if sc.name == "keys1m" {
+        // fill the store with a million keys, then time a restart on them
+        let (restarted, note) = restart_with_keys(run, tools, workers, script, sc.spread * 2)?;
+        run = restarted;
+        extra = Some(note);
+    }
     servers::preload(&run, "small", small)?;
     servers::preload(&run, "big", big)?;
     nix::unistd::sync();
@@ -338,18 +413,24 @@ fn measure_one(
         mode: sc.mode,
         key: sc.key,
         body_len: sc.body_len,
+        style: kind.style(),
+        spread: sc.spread,
         connections: sc.connections,
         threads: workers,
         duration: d,
     };
     wrk::run(script, run.addr, &load(warm))?;
-    let peak = Arc::new(AtomicU64::new(servers::tree_rss_kib(run.pid())));
+    let peak = Arc::new(AtomicU64::new(run.rss_kib()));
     let stop = Arc::new(AtomicBool::new(false));
     let sampler = {
-        let (peak, stop, pid) = (peak.clone(), stop.clone(), run.pid());
+        let pids: Vec<i32> = std::iter::once(run.pid())
+            .chain(run.front.as_ref().map(|f| f.id() as i32))
+            .collect();
+        let (peak, stop) = (peak.clone(), stop.clone());
         std::thread::spawn(move || {
             while !stop.load(Ordering::Relaxed) {
-                peak.fetch_max(servers::tree_rss_kib(pid), Ordering::Relaxed);
+                let rss = pids.iter().map(|&p| servers::tree_rss_kib(p)).sum();
+                peak.fetch_max(rss, Ordering::Relaxed);
                 std::thread::sleep(Duration::from_millis(100));
             }
         })
@@ -359,14 +440,88 @@ fn measure_one(
     sampler.join().ok();
     drop(idle);
     check_alive(&run)?;
+    if sc.mode == "hot" {
+        // what the overwrites left on disk once the server has had time to
+        // reclaim (compact) it; the live data is 1,000 values of 64 bytes
+        std::thread::sleep(Duration::from_secs(15));
+        extra = Some(format!(
+            "{:.1} MiB on disk 15 s after the load stopped (live: 1,000 × 64 B and the 1 MiB value)",
+            dir_size(&run.data) as f64 / (1 << 20) as f64
+        ));
+    }
     let files = run.keep_files();
     Ok((
         Cell {
             result: Some(result?),
             peak_rss_kib: peak.load(Ordering::Relaxed),
             note: None,
+            extra,
         },
         files,
+    ))
+}
+
+/// Bytes of files under a directory.
+fn dir_size(p: &Path) -> u64 {
+    std::fs::read_dir(p)
+        .map(|d| {
+            d.flatten()
+                .map(|e| match e.metadata() {
+                    Ok(m) if m.is_dir() => dir_size(&e.path()),
+                    Ok(m) => m.len(),
+                    Err(_) => 0,
+                })
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+/// Writes `keys` new 64-byte keys into a running asmkv (a put load, as many
+/// rounds as it takes), stops it, and starts it again on the same data:
+/// returns the new server and a line with the time to its listening line and
+/// the RSS of all its processes then.
+fn restart_with_keys(
+    mut run: servers::Running,
+    tools: &servers::Tools,
+    workers: usize,
+    script: &Path,
+    keys: usize,
+) -> anyhow::Result<(servers::Running, String)> {
+    let mut written = 0;
+    let mut rounds = 0;
+    while written < keys as u64 {
+        let r = wrk::run(
+            script,
+            run.addr,
+            &wrk::Load {
+                mode: "put",
+                key: "/small",
+                body_len: 64,
+                style: "kv",
+                spread: 0,
+                connections: 50,
+                threads: 2,
+                duration: Duration::from_secs(10),
+            },
+        )?;
+        written += r.requests - r.errors();
+        rounds += 1;
+        anyhow::ensure!(rounds < 20, "only {written} keys written");
+    }
+    let files = run.keep_files();
+    let data = run.data.clone();
+    drop(run);
+    let started = Instant::now();
+    let run = servers::start_on(Kind::Asmkv, tools, workers, &data, files)?;
+    let took = started.elapsed();
+    let rss = run.rss_kib();
+    Ok((
+        run,
+        format!(
+            "{written} keys: listening {:.2} s after start, {:.1} MiB RSS (all processes) then",
+            took.as_secs_f64(),
+            rss as f64 / 1024.0
+        ),
     ))
 }
 
@@ -426,6 +581,8 @@ fn check_tools() -> anyhow::Result<Tools> {
         bench: std::env::current_exe()?,
         nginx: which("nginx").unwrap(),
         seed_source: seed.is_file().then_some(seed),
+        redis: which("redis-server").zip(which("webdis")),
+        etcd: which("etcd"),
     })
 }
 

@@ -14,6 +14,8 @@ pub struct Cell {
     pub result: Option<WrkResult>,
     pub peak_rss_kib: u64,
     pub note: Option<String>,
+    /// another figure of the cell (disk use, startup time), for its own table
+    pub extra: Option<String>,
 }
 
 impl Cell {
@@ -23,6 +25,7 @@ impl Cell {
             result: None,
             peak_rss_kib: 0,
             note: Some(why.to_string()),
+            extra: None,
         }
     }
 }
@@ -55,8 +58,9 @@ fn fmt_us(us: u64) -> String {
     }
 }
 
-/// asmkv as shipped (`--sync always`) over the best peer, by requests per second.
-pub fn ratio(row: &Row) -> Option<f64> {
+/// asmkv as shipped (`--sync always`) over the best peer that `counts`, by
+/// requests per second.
+pub fn ratio(row: &Row, counts: PeerFilter) -> Option<f64> {
     let rate = |c: &Cell| c.result.as_ref().map(|r| r.req_per_sec());
     let asmkv = row
         .cells
@@ -66,11 +70,20 @@ pub fn ratio(row: &Row) -> Option<f64> {
     let best_peer = row
         .cells
         .iter()
-        .filter(|(k, _)| !k.is_asmkv())
+        .filter(|(k, _)| !k.is_asmkv() && counts(*k))
         .filter_map(|(_, c)| rate(c))
         .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))))?;
     Some(asmkv / best_peer)
 }
+
+/// Which peers a ratio compares with.
+pub type PeerFilter = fn(Kind) -> bool;
+
+/// The two ratios the README reports: over the durable peers, and over all.
+pub const RATIOS: [(&str, PeerFilter); 2] = [
+    ("asmkv / best durable peer", |k| k.durable()),
+    ("asmkv / best peer", |_| true),
+];
 
 /// Program, its size, and the RSS of its processes at rest.
 pub type Size = (Kind, String, u64, u64);
@@ -105,7 +118,9 @@ pub fn markdown(rows: &[Row], sizes: &[Size], header: &str) -> String {
             write!(md, " {} |", k.label()).unwrap();
         }
         if i == 0 {
-            write!(md, " asmkv / best peer |").unwrap();
+            for (name, _) in RATIOS {
+                write!(md, " {name} |").unwrap();
+            }
         }
         writeln!(md).unwrap();
         write!(md, "|---|").unwrap();
@@ -113,7 +128,7 @@ pub fn markdown(rows: &[Row], sizes: &[Size], header: &str) -> String {
             write!(md, "---:|").unwrap();
         }
         if i == 0 {
-            write!(md, "---:|").unwrap();
+            write!(md, "---:|---:|").unwrap();
         }
         writeln!(md).unwrap();
         for row in rows {
@@ -126,12 +141,29 @@ pub fn markdown(rows: &[Row], sizes: &[Size], header: &str) -> String {
                 }
             }
             if i == 0 {
-                match ratio(row) {
-                    Some(x) => write!(md, " **{x:.2}×** |").unwrap(),
-                    None => write!(md, " – |").unwrap(),
+                for (_, counts) in RATIOS {
+                    match ratio(row, counts) {
+                        Some(x) => write!(md, " **{x:.2}×** |").unwrap(),
+                        None => write!(md, " – |").unwrap(),
+                    }
                 }
             }
             writeln!(md).unwrap();
+        }
+    }
+    let extras: Vec<(&str, Kind, &str)> = rows
+        .iter()
+        .flat_map(|r| {
+            r.cells
+                .iter()
+                .filter_map(move |(k, c)| c.extra.as_deref().map(|e| (r.title.as_str(), *k, e)))
+        })
+        .collect();
+    if !extras.is_empty() {
+        writeln!(md, "\n### Other figures of those runs\n").unwrap();
+        writeln!(md, "| scenario | server | figure |\n|---|---|---|").unwrap();
+        for (title, k, e) in extras {
+            writeln!(md, "| {title} | {} | {e} |", k.label()).unwrap();
         }
     }
     writeln!(md, "\n### Binary size and idle RSS\n").unwrap();

@@ -17,6 +17,8 @@ use nix::unistd::{chown, Pid, User};
 pub enum Kind {
     Asmkv,
     AsmkvNoSync,
+    RedisWebdis,
+    Etcd,
     NginxDav,
     Peer,
     PeerNoSync,
@@ -24,9 +26,11 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 6] = [
+    pub const ALL: [Kind; 8] = [
         Kind::Asmkv,
         Kind::AsmkvNoSync,
+        Kind::RedisWebdis,
+        Kind::Etcd,
         Kind::NginxDav,
         Kind::Peer,
         Kind::PeerNoSync,
@@ -37,6 +41,8 @@ impl Kind {
         match self {
             Kind::Asmkv => "asmkv",
             Kind::AsmkvNoSync => "asmkv --sync none",
+            Kind::RedisWebdis => "redis+webdis (fsync always)",
+            Kind::Etcd => "etcd v2",
             Kind::NginxDav => "nginx-dav (no fsync)",
             Kind::Peer => "rust-peer",
             Kind::PeerNoSync => "rust-peer no fsync",
@@ -47,6 +53,23 @@ impl Kind {
     pub fn is_asmkv(self) -> bool {
         matches!(self, Kind::Asmkv | Kind::AsmkvNoSync)
     }
+
+    /// Whether an acknowledged write is on disk (flushed before the answer).
+    pub fn durable(self) -> bool {
+        matches!(
+            self,
+            Kind::Asmkv | Kind::RedisWebdis | Kind::Etcd | Kind::Peer
+        )
+    }
+
+    /// The HTTP API it speaks, for the load script: kv, webdis or etcd.
+    pub fn style(self) -> &'static str {
+        match self {
+            Kind::RedisWebdis => "webdis",
+            Kind::Etcd => "etcd",
+            _ => "kv",
+        }
+    }
 }
 
 /// Paths of the programs the harness runs.
@@ -55,19 +78,36 @@ pub struct Tools {
     pub bench: PathBuf,
     pub nginx: PathBuf,
     pub seed_source: Option<PathBuf>,
+    /// redis-server and webdis (Debian: redis-server, webdis), if installed
+    pub redis: Option<(PathBuf, PathBuf)>,
+    /// etcd (Debian: etcd-server), if installed
+    pub etcd: Option<PathBuf>,
 }
 
 pub struct Running {
     pub kind: Kind,
     pub addr: SocketAddr,
     pub child: Child,
+    /// a second process of the same server (webdis in front of redis)
+    pub front: Option<Child>,
     pub data: PathBuf,
     dir: Option<tempfile::TempDir>,
+    /// configuration and logs of the run (nginx, webdis)
+    _scratch: tempfile::TempDir,
 }
 
 impl Running {
     pub fn pid(&self) -> i32 {
         self.child.id() as i32
+    }
+
+    /// Resident memory of every process of the server, in KiB.
+    pub fn rss_kib(&self) -> u64 {
+        tree_rss_kib(self.pid())
+            + self
+                .front
+                .as_ref()
+                .map_or(0, |f| tree_rss_kib(f.id() as i32))
     }
 
     /// Takes the server's files out of its hands: they are deleted when the
@@ -90,6 +130,10 @@ impl Drop for Running {
         }
         let _ = killpg(pg, Signal::SIGKILL);
         let _ = self.child.wait();
+        if let Some(front) = &mut self.front {
+            let _ = front.kill();
+            let _ = front.wait();
+        }
     }
 }
 
@@ -148,13 +192,38 @@ fn give_to_nobody(path: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Stores a value before a server is measured: with a PUT for asmkv (whose
-/// values live in its log), else straight into its data directory.
+/// Stores a value before a server is measured: over HTTP for the stores
+/// that keep values in their own files (asmkv's log, Redis, etcd), else
+/// straight into the data directory.
 pub fn preload(run: &Running, key: &str, value: &[u8]) -> anyhow::Result<()> {
-    if matches!(run.kind, Kind::Asmkv | Kind::AsmkvNoSync) {
-        let status = ureq::put(&format!("http://{}/{key}", run.addr))
+    let a = run.addr;
+    let status = match run.kind {
+        Kind::Asmkv | Kind::AsmkvNoSync => ureq::put(&format!("http://{a}/{key}"))
             .send(value)?
-            .status();
+            .status(),
+        Kind::RedisWebdis => ureq::put(&format!("http://{a}/SET/{key}"))
+            .send(value)?
+            .status(),
+        Kind::Etcd => {
+            let mut form = b"value=".to_vec();
+            for &b in value {
+                if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                    form.push(b);
+                } else {
+                    form.extend_from_slice(format!("%{b:02X}").as_bytes());
+                }
+            }
+            ureq::put(&format!("http://{a}/v2/keys/{key}"))
+                .header("Content-Type", "application/x-www-form-urlencoded")
+                .send(&form[..])?
+                .status()
+        }
+        _ => ureq::http::StatusCode::OK,
+    };
+    if !matches!(
+        run.kind,
+        Kind::NginxDav | Kind::Peer | Kind::PeerNoSync | Kind::Seed
+    ) {
         anyhow::ensure!(status.is_success(), "preloading {key}: {status}");
         return Ok(());
     }
@@ -171,8 +240,86 @@ pub fn start(kind: Kind, tools: &Tools, workers: usize) -> anyhow::Result<Runnin
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))?;
     let data = dir.path().join("data");
     std::fs::create_dir(&data)?;
+    start_on(kind, tools, workers, &data, Some(dir))
+}
+
+/// Starts a server on an existing data directory (`dir`, if given, holds it
+/// and goes with the server).
+pub fn start_on(
+    kind: Kind,
+    tools: &Tools,
+    workers: usize,
+    data: &Path,
+    dir: Option<tempfile::TempDir>,
+) -> anyhow::Result<Running> {
+    let data = data.to_path_buf();
+    let scratch = tempfile::tempdir()?;
+    std::fs::set_permissions(scratch.path(), std::fs::Permissions::from_mode(0o755))?;
     let w = workers.to_string();
+    let mut front = None;
     let (mut child, addr) = match kind {
+        Kind::RedisWebdis => {
+            let (redis, webdis) = tools
+                .redis
+                .as_ref()
+                .context("redis-server/webdis not installed")?;
+            let rport = free_port()?;
+            let mut cmd = Command::new(redis);
+            cmd.args(["--bind", "127.0.0.1", "--port", &rport.to_string(), "--dir"])
+                .arg(&data)
+                .args([
+                    "--appendonly",
+                    "yes",
+                    "--appendfsync",
+                    "always",
+                    "--save",
+                    "",
+                    "--daemonize",
+                    "no",
+                    "--maxclients",
+                    "20000",
+                ])
+                .stdout(Stdio::null());
+            let (redis_child, _) = spawn_on_port(&mut cmd, rport)?;
+            let port = free_port()?;
+            let conf = scratch.path().join("webdis.json");
+            std::fs::write(
+                &conf,
+                format!(
+                    r#"{{"redis_host":"127.0.0.1","redis_port":{rport},"http_host":"127.0.0.1","http_port":{port},"threads":{workers},"pool_size":{pool},"daemonize":false,"websockets":false,"database":0,"verbosity":0,"logfile":"{log}"}}"#,
+                    pool = 8 * workers,
+                    log = scratch.path().join("webdis.log").display()
+                ),
+            )?;
+            let mut cmd = Command::new(webdis);
+            cmd.arg(&conf).stdout(Stdio::null()).stderr(Stdio::null());
+            let (webdis_child, addr) = spawn_on_port(&mut cmd, port)?;
+            front = Some(webdis_child);
+            (redis_child, addr)
+        }
+        Kind::Etcd => {
+            let etcd = tools.etcd.as_ref().context("etcd not installed")?;
+            let port = free_port()?;
+            let peer = free_port()?;
+            let mut cmd = Command::new(etcd);
+            cmd.arg("--data-dir")
+                .arg(data.join("etcd"))
+                .arg("--listen-client-urls")
+                .arg(format!("http://127.0.0.1:{port}"))
+                .arg("--advertise-client-urls")
+                .arg(format!("http://127.0.0.1:{port}"))
+                .arg("--listen-peer-urls")
+                .arg(format!("http://127.0.0.1:{peer}"))
+                .arg("--initial-advertise-peer-urls")
+                .arg(format!("http://127.0.0.1:{peer}"))
+                .arg("--initial-cluster")
+                .arg(format!("default=http://127.0.0.1:{peer}"))
+                .args(["--enable-v2", "--log-level", "error"])
+                .args(["--max-request-bytes", "8388608"]) // room for the 1 MiB value
+                .stdout(Stdio::null())
+                .stderr(Stdio::null());
+            spawn_on_port(&mut cmd, port)?
+        }
         Kind::Asmkv | Kind::AsmkvNoSync => {
             let mut cmd = Command::new(&tools.asmkv);
             cmd.args(["--listen", "127.0.0.1:0", "--workers", &w, "--data"])
@@ -197,7 +344,7 @@ pub fn start(kind: Kind, tools: &Tools, workers: usize) -> anyhow::Result<Runnin
         }
         Kind::NginxDav => {
             let port = free_port()?;
-            let prefix = dir.path();
+            let prefix = scratch.path();
             for sub in ["body", "proxy", "fastcgi", "uwsgi", "scgi"] {
                 std::fs::create_dir(prefix.join(sub))?;
                 give_to_nobody(&prefix.join(sub))?;
@@ -222,13 +369,14 @@ pub fn start(kind: Kind, tools: &Tools, workers: usize) -> anyhow::Result<Runnin
             if !text.contains(".equ PORT, 8080") {
                 bail!("seed source has no '.equ PORT, 8080' to retarget");
             }
-            let s = dir.path().join("seed.s");
+            let seed_dir = data.parent().context("data directory")?;
+            let s = seed_dir.join("seed.s");
             std::fs::write(
                 &s,
                 text.replace(".equ PORT, 8080", &format!(".equ PORT, {port}")),
             )?;
-            let o = dir.path().join("seed.o");
-            let bin = dir.path().join("seed");
+            let o = seed_dir.join("seed.o");
+            let bin = seed_dir.join("seed");
             let ok = Command::new("as")
                 .arg("-o")
                 .arg(&o)
@@ -256,8 +404,10 @@ pub fn start(kind: Kind, tools: &Tools, workers: usize) -> anyhow::Result<Runnin
         kind,
         addr,
         child,
+        front,
         data,
-        dir: Some(dir),
+        dir,
+        _scratch: scratch,
     })
 }
 

@@ -21,20 +21,45 @@ function init(args)
   mode = args[1] or "get"
   key = args[2] or "/k"
   body = string.rep("v", tonumber(args[3] or "64"))
+  style = args[4] or "kv"
+  spread = tonumber(args[5] or "1000")
+end
+-- one API a style: asmkv, nginx and the Rust peer take the key as the path;
+-- Webdis maps Redis commands to paths; etcd's v2 API takes a form
+local function put(k)
+  if style == "webdis" then
+    return wrk.format("PUT", "/SET" .. k, nil, body)
+  elseif style == "etcd" then
+    return wrk.format("PUT", "/v2/keys" .. k,
+      {["Content-Type"] = "application/x-www-form-urlencoded"}, "value=" .. body)
+  end
+  return wrk.format("PUT", k, nil, body)
+end
+local function get(k, headers)
+  if style == "webdis" then
+    return wrk.format("GET", "/GET" .. k .. ".txt", headers)
+  elseif style == "etcd" then
+    return wrk.format("GET", "/v2/keys" .. k, headers)
+  end
+  return wrk.format("GET", k, headers)
 end
 function request()
   counter = counter + 1
   if mode == "put" then
-    return wrk.format("PUT", "/p" .. id .. "-" .. counter, nil, body)
+    return put("/p" .. id .. "-" .. counter)
+  elseif mode == "hot" then
+    return put("/h" .. math.random(spread))
+  elseif mode == "spread" then
+    return get("/p" .. math.random(2) .. "-" .. math.random(spread))
   elseif mode == "mixed" then
     if counter % 10 == 0 then
-      return wrk.format("PUT", "/m" .. id .. "-" .. (counter % 1000), nil, body)
+      return put("/m" .. id .. "-" .. (counter % 1000))
     end
-    return wrk.format("GET", key)
+    return get(key)
   elseif mode == "close" then
-    return wrk.format("GET", key, {["Connection"] = "close"})
+    return get(key, {["Connection"] = "close"})
   end
-  return wrk.format("GET", key)
+  return get(key)
 end
 function done(summary, latency, requests)
   local e = summary.errors
@@ -82,11 +107,15 @@ pub fn parse_output(out: &str) -> anyhow::Result<WrkResult> {
     Ok(serde_json::from_str(line)?)
 }
 
-/// One load run: `mode` is get, put, mixed or close; `key` the key read.
+/// One load run: `mode` is get, put, hot (PUT to `spread` keys), spread (GET
+/// of keys a put run made), mixed or close; `key` the key read; `style` the
+/// server's API (kv, webdis or etcd).
 pub struct Load<'a> {
     pub mode: &'a str,
     pub key: &'a str,
     pub body_len: usize,
+    pub style: &'a str,
+    pub spread: usize,
     pub connections: usize,
     pub threads: usize,
     pub duration: Duration,
@@ -106,6 +135,8 @@ pub fn run(script: &Path, addr: SocketAddr, load: &Load) -> anyhow::Result<WrkRe
         .arg(load.mode)
         .arg(load.key)
         .arg(load.body_len.to_string())
+        .arg(load.style)
+        .arg(load.spread.to_string())
         .output()
         .context("running wrk")?;
     let text = String::from_utf8_lossy(&out.stdout);

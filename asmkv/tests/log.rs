@@ -515,3 +515,108 @@ fn a_data_directory_it_cannot_trust_stops_it_untouched() {
         assert_eq!(snapshot(&data), before, "{name}: the directory changed");
     }
 }
+
+/// The shared index under worker death: workers are killed with kill -9 in a
+/// loop while clients write and read the same keys. No request hangs (each
+/// has a deadline), reads are never torn, and after the last kill every key
+/// holds its last acknowledged value (or a later one).
+#[test]
+fn workers_killed_in_a_loop_leave_the_index_whole() {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use std::sync::{Arc, Mutex};
+    use std::time::{Duration, Instant};
+    let tmp = tempfile::tempdir().unwrap();
+    let s = start_log(&tmp.path().join("data"), "2");
+    let addr = s.addr;
+    let seq = Arc::new(AtomicU64::new(1));
+    let history: Arc<Mutex<Vec<Put>>> = Arc::new(Mutex::new(Vec::new()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let writers: Vec<_> = (0..4u64)
+        .map(|t| {
+            let (seq, history, stop) = (seq.clone(), history.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut n = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    let Ok(mut c) = std::net::TcpStream::connect(addr) else {
+                        std::thread::sleep(Duration::from_millis(10));
+                        continue;
+                    };
+                    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+                    while !stop.load(Ordering::Relaxed) {
+                        n += 1;
+                        let key = format!("k{}", (n * 7 + t) % 20);
+                        let sq = seq.fetch_add(1, Ordering::Relaxed);
+                        let idx = {
+                            let mut h = history.lock().unwrap();
+                            h.push(Put {
+                                key: key.clone(),
+                                seq: sq,
+                                start: Instant::now(),
+                                acked: None,
+                            });
+                            h.len() - 1
+                        };
+                        match raw_put(&mut c, &key, &make_value(sq, 100 + (sq as usize % 3000))) {
+                            Ok(201) | Ok(204) => {
+                                history.lock().unwrap()[idx].acked = Some(Instant::now())
+                            }
+                            Ok(other) => panic!("PUT {key}: {other}"),
+                            Err(e) => {
+                                // its worker was killed: this write is in flight
+                                assert_ne!(e.kind(), std::io::ErrorKind::WouldBlock, "a hang");
+                                break;
+                            }
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    let readers: Vec<_> = (0..2u64)
+        .map(|t| {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let a = agent();
+                let mut n = 0u64;
+                let mut ok = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    n += 1;
+                    let url = format!("http://{addr}/k{}", (n + t) % 20);
+                    let started = Instant::now();
+                    let r = a.get(&url).call();
+                    assert!(started.elapsed() < Duration::from_secs(10), "a GET hung");
+                    if let Ok(mut r) = r {
+                        let body = r.body_mut().read_to_vec().unwrap_or_default();
+                        if r.status() == 200 && body.len() > 24 {
+                            assert!(parse_value(&body).is_some(), "a torn value");
+                            ok += 1;
+                        }
+                    }
+                }
+                ok
+            })
+        })
+        .collect();
+    let mut kills = 0;
+    for round in 0..12u64 {
+        std::thread::sleep(Duration::from_millis(120 + round * 10));
+        let workers = s.workers();
+        if let Some(&w) = workers.get((round % 2) as usize) {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(w),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+            kills += 1;
+        }
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    stop.store(true, Ordering::Relaxed);
+    for w in writers {
+        w.join().unwrap();
+    }
+    let reads: u64 = readers.into_iter().map(|r| r.join().unwrap()).sum();
+    assert!(kills >= 10 && reads > 0, "{kills} kills, {reads} reads");
+    let history = history.lock().unwrap();
+    let (acked, _) = check_history(&s, &history);
+    assert!(acked > 100, "{acked} acknowledged writes");
+}

@@ -281,3 +281,63 @@ fn disk_full_answers_507_and_keeps_the_old_value() {
     assert_eq!(get(&a, &s.url("/first")).status, 404);
     drop(s);
 }
+
+/// A small keep-alive GET costs three system calls in its worker: `read` of
+/// the request, `pread64` of the record, one `sendto` with the head and the
+/// value (besides the `epoll_wait` that may wake it).
+#[test]
+fn a_small_get_is_three_system_calls() {
+    if !need("a_small_get_is_three_system_calls", "strace", "strace") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let trace = tmp.path().join("trace");
+    let mut child = Command::new("strace")
+        .args(["-f", "-qq", "-o"])
+        .arg(&trace)
+        .args([BIN, "--listen", "127.0.0.1:0", "--workers", "1", "--data"])
+        .arg(tmp.path().join("data"))
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line.trim().rsplit('/').next().unwrap().to_string();
+    assert_eq!(
+        put(&agent(), &format!("http://{addr}/k"), b"a small value").status,
+        201
+    );
+    let mut c = Raw::connect(addr.parse().unwrap());
+    for _ in 0..20 {
+        c.send(b"GET /k HTTP/1.1\r\nHost: t\r\n\r\n");
+        assert_eq!(c.response().body, b"a small value");
+    }
+    drop(c);
+    let master = children_of(child.id() as i32);
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(master[0]),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    wait_timeout(&mut child, std::time::Duration::from_secs(20)).expect("stop");
+    let text = std::fs::read_to_string(&trace).unwrap();
+    // the calls of the thread that read the GETs, from the first one on
+    let first = text
+        .lines()
+        .find(|l| l.contains("\"GET /k HTTP/1.1"))
+        .expect("no GET in the trace");
+    let tid = first.split_whitespace().next().unwrap();
+    let calls: Vec<&str> = text
+        .lines()
+        .filter(|l| l.split_whitespace().next() == Some(tid))
+        .skip_while(|l| !l.contains("\"GET /k HTTP/1.1"))
+        .filter_map(|l| l.split_whitespace().nth(1)?.split('(').next())
+        .filter(|c| !c.starts_with("epoll_wait") && !c.starts_with('<'))
+        .collect();
+    let per_get: Vec<&[&str]> = calls.chunks(3).take(20).collect();
+    for (i, get) in per_get.iter().enumerate() {
+        assert_eq!(*get, ["read", "pread64", "sendto"], "GET {i}: {calls:?}");
+    }
+}

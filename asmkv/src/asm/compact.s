@@ -34,6 +34,11 @@ compactor_main:
     cmp rax, -4096
     ja 9f
     mov qword ptr [rip + c_entries], rax
+    mov rdi, HINT_MAX
+    call reserve_memory
+    cmp rax, -4096
+    ja 9f
+    mov qword ptr [rip + c_hint], rax
 1:  sub rsp, SIGINFO_SIZE + 16            # siginfo, then the one-second timeout
     lea rdi, [rip + stop_sigset]
     mov rsi, rsp
@@ -78,7 +83,8 @@ compact_round:
     inc r12d
 3:  inc rbx
     jmp 1b
-4:  test r12d, r12d
+4:  call hint_round
+    test r12d, r12d
     jnz 5f
     mov rdi, qword ptr [rip + w_seg_id]   # our own segment
     test rdi, rdi
@@ -99,22 +105,41 @@ compact_round:
     pop rbx
     ret
 
-# seg_worth: rdi = segment id. Returns eax = 1 if it may and should be
-# compacted: it has records, none still being written, at least half of them
-# dead, and no process appends to it. Clobbers rcx, rdx.
-seg_worth:
-    call seg_entry
-    mov ecx, dword ptr [rax + SG_TOTAL]
-    test ecx, ecx
+# hint_round: writes the hint file of one segment that has none, has records,
+# and that no one writes to any more. Clobbers the caller-saved registers.
+hint_round:
+    push rbx
+    mov ebx, 1
+1:  mov rax, qword ptr [rip + ix_base]
+    cmp rbx, qword ptr [rax + IX_SEGID]
+    ja 3f
+    mov rdi, rbx
+    call seg_sealed
+    test eax, eax
     jz 2f
-    cmp dword ptr [rax + SG_GONE], 0
-    jne 2f
+    mov rdi, rbx
+    call seg_entry
+    test dword ptr [rax + SG_FLAGS], SGF_HINT
+    jnz 2f
+    mov rdi, rbx
+    call hint_write
+    jmp 3f
+2:  inc rbx
+    jmp 1b
+3:  pop rbx
+    ret
+
+# seg_sealed: rdi = segment id. Returns eax = 1 if the segment has records,
+# none still being written, is not removed, and no process appends to it: it
+# will not change again. Clobbers rcx, rdx.
+seg_sealed:
+    call seg_entry
+    cmp dword ptr [rax + SG_TOTAL], 0
+    je 2f
+    test dword ptr [rax + SG_FLAGS], SGF_GONE
+    jnz 2f
     cmp dword ptr [rax + SG_BUSY], 0
     jne 2f
-    mov edx, dword ptr [rax + SG_DEAD]
-    add edx, edx
-    cmp edx, ecx
-    jb 2f
     mov rax, qword ptr [rip + ix_base]    # the active segments, read after SG_BUSY:
     xor ecx, ecx                          # a worker counts a record open before it
 1:  cmp rdi, qword ptr [rax + IX_ACTIVE + rcx*8]  # moves to a new segment
@@ -126,6 +151,23 @@ seg_worth:
     ret
 2:  xor eax, eax
     ret
+
+# seg_worth: rdi = segment id. Returns eax = 1 if it may and should be
+# compacted: sealed (seg_sealed), and at least half of its records dead.
+# Clobbers rcx, rdx.
+seg_worth:
+    push rdi
+    call seg_sealed
+    pop rdi
+    test eax, eax
+    jz 1f
+    call seg_entry
+    mov edx, dword ptr [rax + SG_DEAD]
+    add edx, edx
+    cmp edx, dword ptr [rax + SG_TOTAL]
+    setae al
+    movzx eax, al
+1:  ret
 
 # compact_segment: rdi = id of a segment worth compacting. Moves its live
 # records into the compactor's segment and removes it (steps at the top).
@@ -208,7 +250,9 @@ compact_segment:
 5:  add r13, CE_SIZE
     inc r12
     jmp 3b
-4:  mov edi, dword ptr [rip + dir_fd]
+4:  mov rdi, rbx                          # its hint first: a segment without one is
+    call hint_unlink                      # read at startup, a hint without one is litter
+    mov edi, dword ptr [rip + dir_fd]
     mov rsi, rsp
     xor edx, edx
     mov eax, SYS_unlinkat                 # a crash before this is undone is harmless:
@@ -216,7 +260,7 @@ compact_segment:
     mov rdi, rbx
     call seg_entry
     mov dword ptr [rax + SG_TOTAL], 0
-    mov dword ptr [rax + SG_GONE], 1
+    or dword ptr [rax + SG_FLAGS], SGF_GONE
     mov rcx, qword ptr [rip + ix_base]
     lock inc qword ptr [rcx + IX_DEAD_GEN]
     mov edi, dword ptr [rip + c_src_fd]

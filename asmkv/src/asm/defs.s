@@ -48,6 +48,7 @@
 .equ SYS_mkdirat, 258
 .equ SYS_newfstatat, 262
 .equ SYS_unlinkat, 263
+.equ SYS_renameat, 264
 .equ SYS_timerfd_create, 283
 .equ SYS_timerfd_settime, 286
 .equ SYS_accept4, 288
@@ -101,7 +102,10 @@
 .equ SHUT_WR, 1
 .equ S_IFMT, 0xf000
 .equ S_IFREG, 0x8000
+.equ PROT_READ, 1
 .equ PROT_RW, 3
+.equ MAP_PRIVATE, 2
+.equ O_TRUNC, 0x200
 .equ MAP_PRIVATE_ANON_NORESERVE, 0x4022   # MAP_PRIVATE|MAP_ANONYMOUS|MAP_NORESERVE
 .equ MAP_SHARED, 1
 .equ MFD_CLOEXEC, 1
@@ -258,7 +262,21 @@
 .equ SG_TOTAL, 0       #   u32 sealed records written into it
 .equ SG_DEAD, 4        #   u32 of those, no longer the newest write of their key
 .equ SG_BUSY, 8        #   u32 records reserved in it and not finished
-.equ SG_GONE, 12       #   u32 1 once compaction has removed it
+.equ SG_FLAGS, 12      #   u32 SGF_* bits
+.equ SGF_GONE, 1       #     compaction has removed it
+.equ SGF_HINT, 2       #     it has a hint file
+# A hint file "ID.hint" lists the sealed records of a segment no one writes to
+# any more, so startup need not read the segment (recover.s, compact.s):
+#   "AKH1" | entries | CRC32C of everything before it (u32)
+# each entry: HE_SIZE bytes then the key, padded to 8.
+.equ HINT_MAGIC_V1, 0x31484b41   # "AKH1"
+.equ HE_SEQ, 0         # u64 the record's sequence number
+.equ HE_LOC, 8         # u64 its offset, LOC_TOMB for a delete (the segment is the file's)
+.equ HE_LEN, 16        # u32 the record's length
+.equ HE_KLEN, 20       # u32
+.equ HE_KEY, 24
+.equ HINT_MAX, 1 << 30           # largest hint file read or written
+.equ HINT_NAME_CAP, 40
 .equ SG_SIZE, 16
 .equ IX_BUCKETS, IX_SEGS + SG_SIZE * (SEG_ID_MAX + 1)  # u32 per chain: first node's unit, 0 = empty
 .equ IX_NBUCKETS, 1 << 21

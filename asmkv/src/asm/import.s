@@ -155,7 +155,7 @@ import_pass:
     call fatal
 
 # import_kind: rdi = a directory entry's name. Returns eax = 0 for our own
-# entries (".", "..", "ID.seg", ".tmp-..."), 1 for a name the old layout gave
+# entries (".", "..", "ID.seg", "ID.hint", ".tmp-..."), 1 for a name the old layout gave
 # a key (letters, digits, "-_~." - not "." first - and "%XX" in uppercase
 # for any other byte but NUL, nothing spelled two ways), -1 for anything else.
 # Clobbers rcx, rdx, rsi, rdi, r8, r9.
@@ -185,9 +185,22 @@ import_kind:
 2:  cmp r9, 5                             # "ID.seg"
     jb 3f
     cmp dword ptr [rbx + r9 - 4], 0x6765732e
-    jne 3f
+    jne 10f
     mov rdi, rbx
     lea rsi, [r9 - 4]
+    call parse_u64
+    test edx, edx
+    mov eax, 0
+    jz 9f
+    jmp 3f
+10: cmp r9, 6                             # "ID.hint"
+    jb 3f
+    cmp dword ptr [rbx + r9 - 5], 0x6e69682e   # ".hin"
+    jne 3f
+    cmp byte ptr [rbx + r9 - 1], 't'
+    jne 3f
+    mov rdi, rbx
+    lea rsi, [r9 - 5]
     call parse_u64
     test edx, edx
     mov eax, 0

@@ -73,7 +73,11 @@ recover_log:
     cmp rax, r15
     jbe 1f
     mov r15, rax
-1:  mov rdi, r12
+1:  mov rdi, r13
+    call hint_load                        # its hint, if it has one that checks out,
+    test eax, eax                         # or else the segment itself
+    jnz .Lrl_entry
+    mov rdi, r12
     mov rsi, r13
     call recover_segment
     jmp .Lrl_entry

@@ -338,7 +338,7 @@ seg_sweep:
     jz 4f
     mov rdi, rbx
     call seg_entry
-    cmp dword ptr [rax + SG_GONE], 0
+    test dword ptr [rax + SG_FLAGS], SGF_GONE
     je 4f
     dec r12d
     mov edi, r12d

@@ -434,7 +434,7 @@ pub fn pattern(len: usize, seed: u64) -> Vec<u8> {
 pub struct Stored {
     /// Each key's newest value (deleted keys are absent), by stored name.
     pub values: std::collections::BTreeMap<String, Vec<u8>>,
-    /// Files that are not segments (temporary files, anything foreign).
+    /// Files that are neither segments nor hints (temporary files, anything foreign).
     pub other_files: Vec<String>,
 }
 
@@ -455,6 +455,12 @@ pub struct Record {
 /// Is this file name a segment ("ID.seg")?
 pub fn is_segment(name: &str) -> bool {
     name.strip_suffix(".seg")
+        .is_some_and(|id| !id.is_empty() && id.bytes().all(|c| c.is_ascii_digit()))
+}
+
+/// Is this file name a segment's hint file ("ID.hint")?
+pub fn is_hint(name: &str) -> bool {
+    name.strip_suffix(".hint")
         .is_some_and(|id| !id.is_empty() && id.bytes().all(|c| c.is_ascii_digit()))
 }
 
@@ -515,6 +521,9 @@ pub fn read_log(dir: &Path) -> Stored {
         std::collections::HashMap::new();
     let mut other_files = Vec::new();
     for name in files_in(dir) {
+        if is_hint(&name) {
+            continue; // the segments say it all
+        }
         if !is_segment(&name) {
             other_files.push(name);
             continue;

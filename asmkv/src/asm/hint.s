@@ -1,0 +1,277 @@
+# hint.s - hint files: "ID.hint" lists the sealed records of segment ID (key,
+# place, sequence number), so startup need not read the segment itself.
+#
+# The compactor writes one for each segment that no process writes to any
+# more (no one's active segment, no record open in it): it reads the segment
+# as recovery would, writes the list to a temporary file ".tmp-hint-ID" and
+# renames it into place. A segment never changes once it has a hint; the hint
+# is removed before its segment is. At startup a hint is used only if its
+# magic and its CRC32C (over the whole file) check out; otherwise the segment
+# is read record by record. A hint lost in a crash costs only time.
+.text
+
+# hint_name: rdi = buffer (HINT_NAME_CAP), rsi = segment id. Writes "ID.hint",
+# NUL-terminated. Clobbers rax, rcx, rdx, rdi, r8, r9.
+.globl hint_name
+hint_name:
+    call fmt_u64
+    mov dword ptr [rax], 0x6e69682e       # ".hin"
+    mov word ptr [rax + 4], 0x0074        # "t", NUL
+    ret
+
+# hint_write: (compactor) rdi = id of a segment no one writes to.
+# Writes its hint file. Gives up quietly on any failure (startup then reads
+# the segment). Clobbers the caller-saved registers.
+.globl hint_write
+hint_write:
+    push rbx
+    push r12
+    push r13
+    sub rsp, 2 * HINT_NAME_CAP            # [rsp] the hint's name, then the temporary one
+    mov rbx, rdi
+    mov rax, qword ptr [rip + c_hint]
+    mov dword ptr [rax], HINT_MAGIC_V1
+    mov dword ptr [rax + 4], 0
+    mov qword ptr [rip + c_hn], 8
+    mov qword ptr [rip + c_hfail], 0
+    mov rdi, rsp
+    mov rsi, rbx
+    call seg_name
+    mov rdi, rsp
+    mov rsi, rbx
+    lea rdx, [rip + hint_record]
+    call scan_segment
+    cmp qword ptr [rip + c_hfail], 0
+    jne .Lhw_out
+    xor edi, edi                          # the CRC of all of it, at its end
+    mov rsi, qword ptr [rip + c_hint]
+    mov rdx, qword ptr [rip + c_hn]
+    call crc32c
+    mov rcx, qword ptr [rip + c_hint]
+    mov rdx, qword ptr [rip + c_hn]
+    mov dword ptr [rcx + rdx], eax
+    add qword ptr [rip + c_hn], 4
+    lea rdi, [rsp + HINT_NAME_CAP]        # ".tmp-hint-ID": startup removes it if left
+    lea rsi, [rip + hint_tmp]
+    mov edx, OFFSET hint_tmp_len
+    call copy
+    mov rdi, rax
+    mov rsi, rbx
+    call fmt_u64
+    mov byte ptr [rax], 0
+    mov rdi, rsp
+    mov rsi, rbx
+    call hint_name
+    mov edi, dword ptr [rip + dir_fd]
+    lea rsi, [rsp + HINT_NAME_CAP]
+    mov edx, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW
+    mov r10d, 0644
+    mov eax, SYS_openat
+    syscall
+    test rax, rax
+    js .Lhw_out
+    mov r12d, eax
+    mov edi, eax
+    mov rsi, qword ptr [rip + c_hint]
+    mov rdx, qword ptr [rip + c_hn]
+    call write_all
+    mov r13, rax
+    mov edi, r12d
+    mov eax, SYS_close
+    syscall
+    test r13, r13
+    js .Lhw_drop
+    mov edi, dword ptr [rip + dir_fd]
+    lea rsi, [rsp + HINT_NAME_CAP]
+    mov edx, edi
+    mov r10, rsp
+    mov eax, SYS_renameat
+    syscall
+    test rax, rax
+    js .Lhw_drop
+    mov rdi, rbx
+    call seg_entry
+    lock or dword ptr [rax + SG_FLAGS], SGF_HINT
+.Lhw_out:
+    add rsp, 2 * HINT_NAME_CAP
+    pop r13
+    pop r12
+    pop rbx
+    ret
+.Lhw_drop:
+    mov edi, dword ptr [rip + dir_fd]
+    lea rsi, [rsp + HINT_NAME_CAP]
+    xor edx, edx
+    mov eax, SYS_unlinkat
+    syscall
+    jmp .Lhw_out
+
+# hint_record: a callback of scan_segment (rdi = LOC, rsi = length, key and
+# sequence number in r_*): one entry of the hint. Clobbers the caller-saved registers.
+hint_record:
+    mov rax, qword ptr [rip + c_hn]
+    mov rcx, qword ptr [rip + r_klen]
+    lea rdx, [rax + rcx + HE_KEY + 7 + 4]
+    cmp rdx, HINT_MAX
+    ja 1f
+    add rax, qword ptr [rip + c_hint]
+    mov rdx, qword ptr [rip + r_seq]
+    mov qword ptr [rax + HE_SEQ], rdx
+    mov rdx, LOC_OFF_MASK | LOC_TOMB
+    and rdx, rdi
+    mov qword ptr [rax + HE_LOC], rdx
+    mov dword ptr [rax + HE_LEN], esi
+    mov dword ptr [rax + HE_KLEN], ecx
+    lea rdi, [rax + HE_KEY]
+    lea rsi, [rip + r_key]
+    mov rdx, rcx
+    call copy
+    mov rcx, qword ptr [rip + r_klen]
+    lea rcx, [rcx + HE_KEY + 7]
+    and rcx, -8
+    add qword ptr [rip + c_hn], rcx
+    ret
+1:  mov qword ptr [rip + c_hfail], 1
+    ret
+
+# hint_unlink: rdi = segment id. Removes its hint file, if any (before the
+# segment itself goes). Clobbers the caller-saved registers.
+.globl hint_unlink
+hint_unlink:
+    sub rsp, HINT_NAME_CAP + 8
+    mov rsi, rdi
+    mov rdi, rsp
+    call hint_name
+    mov edi, dword ptr [rip + dir_fd]
+    mov rsi, rsp
+    xor edx, edx
+    mov eax, SYS_unlinkat
+    syscall
+    add rsp, HINT_NAME_CAP + 8
+    ret
+
+# hint_load: (master, recovery) rdi = segment id. If the segment has a hint
+# file that checks out, puts its records in the index (recover_record) and
+# returns eax = 1; else eax = 0 and the segment is to be read.
+# Clobbers the caller-saved registers.
+.globl hint_load
+hint_load:
+    push rbx
+    push r12
+    push r13
+    push r14
+    push r15
+    sub rsp, HINT_NAME_CAP
+    mov rbx, rdi
+    xor r14d, r14d                        # the result
+    mov rdi, rsp
+    mov rsi, rbx
+    call hint_name
+    mov edi, dword ptr [rip + dir_fd]
+    mov rsi, rsp
+    mov edx, O_RDONLY | O_CLOEXEC | O_NOFOLLOW
+    xor r10d, r10d
+    mov eax, SYS_openat
+    syscall
+    test rax, rax
+    js .Lhl_out
+    mov r12d, eax
+    mov edi, eax
+    lea rsi, [rip + w_stat]
+    mov eax, SYS_fstat
+    syscall
+    test rax, rax
+    js .Lhl_close
+    mov r13, qword ptr [rip + w_stat + ST_SIZE]
+    cmp r13, 12
+    jb .Lhl_close
+    cmp r13, HINT_MAX
+    ja .Lhl_close
+    xor edi, edi
+    mov rsi, r13
+    mov edx, PROT_READ
+    mov r10d, MAP_PRIVATE
+    mov r8d, r12d
+    xor r9d, r9d
+    mov eax, SYS_mmap
+    syscall
+    cmp rax, -4096
+    ja .Lhl_close
+    mov r15, rax                          # the hint, in memory
+    cmp dword ptr [r15], HINT_MAGIC_V1
+    jne .Lhl_unmap
+    xor edi, edi
+    mov rsi, r15
+    lea rdx, [r13 - 4]
+    call crc32c
+    cmp eax, dword ptr [r15 + r13 - 4]
+    jne .Lhl_unmap
+    mov qword ptr [rip + r_hoff], 8
+1:  mov rax, qword ptr [rip + r_hoff]     # each entry, checked against the end
+    lea rcx, [rax + HE_KEY]
+    lea rdx, [r13 - 4]
+    cmp rcx, rdx
+    ja 2f
+    lea rsi, [r15 + rax]
+    mov ecx, dword ptr [rsi + HE_KLEN]
+    test ecx, ecx
+    jz .Lhl_unmap
+    cmp ecx, NAME_MAX
+    ja .Lhl_unmap
+    lea rdi, [rax + rcx + HE_KEY]
+    cmp rdi, rdx
+    ja .Lhl_unmap
+    mov qword ptr [rip + r_klen], rcx
+    mov rdx, qword ptr [rsi + HE_SEQ]
+    mov qword ptr [rip + r_seq], rdx
+    lea rdi, [rip + r_key]
+    add rsi, HE_KEY
+    mov rdx, rcx
+    call copy
+    mov rax, qword ptr [rip + r_hoff]
+    lea rsi, [r15 + rax]
+    mov rdi, rbx
+    shl rdi, LOC_SEG_SHIFT
+    or rdi, qword ptr [rsi + HE_LOC]
+    mov esi, dword ptr [rsi + HE_LEN]
+    call recover_record
+    mov rcx, qword ptr [rip + r_klen]
+    lea rcx, [rcx + HE_KEY + 7]
+    and rcx, -8
+    add qword ptr [rip + r_hoff], rcx
+    jmp 1b
+2:  mov r14d, 1
+    mov rdi, rbx
+    call seg_entry
+    or dword ptr [rax + SG_FLAGS], SGF_HINT
+.Lhl_unmap:
+    mov rdi, r15
+    mov rsi, r13
+    mov eax, SYS_munmap
+    syscall
+.Lhl_close:
+    mov edi, r12d
+    mov eax, SYS_close
+    syscall
+.Lhl_out:
+    mov eax, r14d
+    add rsp, HINT_NAME_CAP
+    pop r15
+    pop r14
+    pop r13
+    pop r12
+    pop rbx
+    ret
+
+.section .rodata
+hint_tmp: .ascii ".tmp-hint-"
+.equ hint_tmp_len, . - hint_tmp
+
+.bss
+.p2align 3
+.globl c_hint
+c_hint:   .space 8                   # (compactor) the hint being built, HINT_MAX reserved
+c_hn:     .space 8                   # its length so far
+c_hfail:  .space 8                   # 1: too large, give up
+r_hoff:   .space 8                   # (recovery) the entry being read
+.text

@@ -360,3 +360,53 @@ fn a_small_get_is_three_system_calls() {
     }
     assert_eq!(gets, 20);
 }
+
+/// A storage error other than a full disk (here: the segment made immutable
+/// under the running server, so every write to it fails with EPERM) answers
+/// 500 to writes and deletes, keeps every value readable, and the server
+/// recovers by itself once the file can be written again.
+#[test]
+fn storage_errors_answer_500_and_the_server_recovers() {
+    if !need(
+        "storage_errors_answer_500_and_the_server_recovers",
+        "chattr",
+        "e2fsprogs",
+    ) {
+        return;
+    }
+    let s = Server::start_with(&["--workers", "1"]);
+    let a = agent();
+    assert_eq!(put(&a, &s.url("/kept"), b"before").status, 201);
+    let segments: Vec<String> = files_in(&s.data)
+        .into_iter()
+        .filter(|n| is_segment(n))
+        .collect();
+    let chattr = |flag: &str| {
+        segments.iter().all(|n| {
+            Command::new("chattr")
+                .arg(flag)
+                .arg(s.data.join(n))
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|st| st.success())
+        })
+    };
+    if !chattr("+i") {
+        skip(
+            "storage_errors_answer_500_and_the_server_recovers",
+            "cannot make a file immutable here (needs root and a file system with chattr +i)",
+        );
+        return;
+    }
+    let r = put(&a, &s.url("/kept"), b"after");
+    let d = delete(&agent(), &s.url("/kept"));
+    let got = get(&agent(), &s.url("/kept"));
+    assert!(chattr("-i"));
+    assert_eq!(r.status, 500, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.body, b"storage error\n");
+    assert_eq!(d.status, 500);
+    assert_eq!(got.body, b"before");
+    // writable again: the server goes on by itself
+    assert_eq!(put(&agent(), &s.url("/kept"), b"after").status, 204);
+    assert_eq!(get(&agent(), &s.url("/kept")).body, b"after");
+}

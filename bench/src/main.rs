@@ -399,11 +399,14 @@ fn measure_one(
 ) -> anyhow::Result<(Cell, Option<tempfile::TempDir>)> {
     let mut run = servers::start(kind, tools, workers)?;
     let mut extra = None;
+    let mut spread = sc.spread;
     if sc.name == "keys1m" {
         // fill the store with a million keys, then time a restart on them
-        let (restarted, note) = restart_with_keys(run, tools, workers, script, sc.spread * 2)?;
+        let (restarted, keys, note) = restart_with_keys(run, tools, workers, script)?;
         run = restarted;
         extra = Some(note);
+        // each of wrk's two threads wrote about half of them: read within both halves
+        spread = (keys as usize) * 45 / 100;
     }
     servers::preload(&run, "small", small)?;
     servers::preload(&run, "big", big)?;
@@ -414,7 +417,7 @@ fn measure_one(
         key: sc.key,
         body_len: sc.body_len,
         style: kind.style(),
-        spread: sc.spread,
+        spread,
         connections: sc.connections,
         threads: workers,
         duration: d,
@@ -476,38 +479,32 @@ fn dir_size(p: &Path) -> u64 {
         .unwrap_or(0)
 }
 
-/// Writes `keys` new 64-byte keys into a running asmkv (a put load, as many
-/// rounds as it takes), stops it, and starts it again on the same data:
-/// returns the new server and a line with the time to its listening line and
-/// the RSS of all its processes then.
+/// Writes a million new 64-byte keys into a running asmkv (wrk's two threads
+/// write 500,000 each within 20 s, then overwrite their last one), stops it,
+/// and starts it again on the same data: returns the new server, the number
+/// of keys, and a line with the time to its listening line and the RSS of all
+/// its processes.
 fn restart_with_keys(
     mut run: servers::Running,
     tools: &servers::Tools,
     workers: usize,
     script: &Path,
-    keys: usize,
-) -> anyhow::Result<(servers::Running, String)> {
-    let mut written = 0;
-    let mut rounds = 0;
-    while written < keys as u64 {
-        let r = wrk::run(
-            script,
-            run.addr,
-            &wrk::Load {
-                mode: "put",
-                key: "/small",
-                body_len: 64,
-                style: "kv",
-                spread: 0,
-                connections: 50,
-                threads: 2,
-                duration: Duration::from_secs(10),
-            },
-        )?;
-        written += r.requests - r.errors();
-        rounds += 1;
-        anyhow::ensure!(rounds < 20, "only {written} keys written");
-    }
+) -> anyhow::Result<(servers::Running, u64, String)> {
+    let r = wrk::run(
+        script,
+        run.addr,
+        &wrk::Load {
+            mode: "fill",
+            key: "/small",
+            body_len: 64,
+            style: "kv",
+            spread: 500_000,
+            connections: 50,
+            threads: 2,
+            duration: Duration::from_secs(20),
+        },
+    )?;
+    let keys = (r.requests - r.errors()).min(1_000_000);
     let files = run.keep_files();
     let data = run.data.clone();
     drop(run);
@@ -517,8 +514,9 @@ fn restart_with_keys(
     let rss = run.rss_kib();
     Ok((
         run,
+        keys,
         format!(
-            "{written} keys: listening {:.2} s after start, {:.1} MiB RSS (all processes) then",
+            "{keys} keys: listening {:.2} s after start, {:.1} MiB RSS (all processes) then",
             took.as_secs_f64(),
             rss as f64 / 1024.0
         ),

@@ -47,6 +47,9 @@ function request()
   counter = counter + 1
   if mode == "put" then
     return put("/p" .. id .. "-" .. counter)
+  elseif mode == "fill" then
+    -- `spread` new keys a thread, then overwrites of its last one
+    return put("/p" .. id .. "-" .. math.min(counter, spread))
   elseif mode == "hot" then
     return put("/h" .. math.random(spread))
   elseif mode == "spread" then
@@ -107,8 +110,9 @@ pub fn parse_output(out: &str) -> anyhow::Result<WrkResult> {
     Ok(serde_json::from_str(line)?)
 }
 
-/// One load run: `mode` is get, put, hot (PUT to `spread` keys), spread (GET
-/// of keys a put run made), mixed or close; `key` the key read; `style` the
+/// One load run: `mode` is get, put, fill (put, at most `spread` keys a
+/// thread), hot (PUT to `spread` keys), spread (GET of keys a put run made),
+/// mixed or close; `key` the key read; `style` the
 /// server's API (kv, webdis or etcd).
 pub struct Load<'a> {
     pub mode: &'a str,

@@ -279,7 +279,7 @@
 .equ HINT_NAME_CAP, 40
 .equ SG_SIZE, 16
 .equ IX_BUCKETS, IX_SEGS + SG_SIZE * (SEG_ID_MAX + 1)  # u32 per chain: first node's unit, 0 = empty
-.equ IX_NBUCKETS, 1 << 22
+.equ IX_NBUCKETS, 1 << 21
 .equ IX_NODES, IX_BUCKETS + 4 * IX_NBUCKETS
 .equ IX_UNIT, 16       # nodes are addressed in units of 16 bytes from the mapping's start
 .equ IX_MAP_SIZE, 1 << 36        # virtual only: pages come as nodes are added

@@ -62,96 +62,82 @@ import_files:
 # directory and does that to each value file of the old layout.
 # Returns rax = how many there are. Clobbers the caller-saved registers.
 import_pass:
+    sub rsp, 24                           # [mode, count]
+    mov qword ptr [rsp], rdi
+    mov qword ptr [rsp + 8], 0
+    lea rdi, [rip + import_entry]
+    mov rsi, rsp
+    call dir_walk
+    test rax, rax
+    js .Lip_dir
+    mov rax, qword ptr [rsp + 8]
+    add rsp, 24
+    ret
+.Lip_dir:
+    mov rdx, qword ptr [rip + cfg_data]
+    lea rdi, [rip + err_import]
+    mov esi, OFFSET err_import_len
+    mov ecx, eax
+    neg ecx
+    call fatal
+
+# import_entry: (dir_walk) rdi = an entry's name, rsi = [mode, count] of
+# import_pass. Stops the server on a foreign entry; counts a value file of the
+# old layout, and imports or removes it as the mode says. Returns rax = 0.
+# Clobbers the caller-saved registers.
+import_entry:
     push rbx
     push r12
-    push r13
-    push r14
-    push r15
-    sub rsp, 4096 + STAT_SIZE             # dirents, then a stat
-    mov r15d, edi
-    xor r13d, r13d                        # value files seen
-    mov edi, dword ptr [rip + dir_fd]
-    xor esi, esi
-    mov edx, SEEK_SET
-    mov eax, SYS_lseek
-    syscall
-    test rax, rax
-    js .Lip_dir
-.Lip_batch:
-    mov edi, dword ptr [rip + dir_fd]
-    mov rsi, rsp
-    mov edx, 4096
-    mov eax, SYS_getdents64
-    syscall
-    cmp rax, -EINTR
-    je .Lip_batch
-    test rax, rax
-    js .Lip_dir
-    jz .Lip_done
-    mov r14, rax
-    xor ebx, ebx
-.Lip_entry:
-    cmp rbx, r14
-    jae .Lip_batch
-    lea r12, [rsp + rbx + DIRENT_NAME]
-    movzx eax, word ptr [rsp + rbx + DIRENT_RECLEN]
-    add rbx, rax
-    mov rdi, r12
+    sub rsp, STAT_SIZE + 8
+    mov r12, rdi
+    mov rbx, rsi
     call import_kind
     test eax, eax
-    jz .Lip_entry                         # ours: a segment, a temporary file, . or ..
-    js .Lip_foreign
+    jz 9f                                 # ours: a segment, a hint, a temporary file, . or ..
+    js .Lie_foreign
     mov edi, dword ptr [rip + dir_fd]     # a value is a regular file, not a link
     mov rsi, r12
-    lea rdx, [rsp + 4096]
+    mov rdx, rsp
     mov r10d, AT_SYMLINK_NOFOLLOW
     mov eax, SYS_newfstatat
     syscall
     test rax, rax
-    js .Lip_foreign
-    mov eax, dword ptr [rsp + 4096 + ST_MODE]
+    js .Lie_foreign
+    mov eax, dword ptr [rsp + ST_MODE]
     and eax, S_IFMT
     cmp eax, S_IFREG
-    jne .Lip_foreign
-    inc r13
-    cmp r15d, 1
+    jne .Lie_foreign
+    inc qword ptr [rbx + 8]
+    cmp qword ptr [rbx], 1
     jne 1f
     mov rdi, r12
     call import_one
-    jmp .Lip_entry
-1:  cmp r15d, 2
-    jne .Lip_entry
+    jmp 9f
+1:  cmp qword ptr [rbx], 2
+    jne 9f
     mov edi, dword ptr [rip + dir_fd]
     mov rsi, r12
     xor edx, edx
     mov eax, SYS_unlinkat
     syscall
     test rax, rax
-    jns .Lip_entry
+    jns 9f
+    lea rdi, [rip + err_import]
+    mov esi, OFFSET err_import_len
     mov rdx, r12
-    jmp .Lip_fail_name
-.Lip_done:
-    mov rax, r13
-    add rsp, 4096 + STAT_SIZE
-    pop r15
-    pop r14
-    pop r13
+    mov ecx, eax
+    neg ecx
+    call fatal
+9:  xor eax, eax
+    add rsp, STAT_SIZE + 8
     pop r12
     pop rbx
     ret
-.Lip_foreign:
+.Lie_foreign:
     lea rdi, [rip + err_foreign]
     mov esi, OFFSET err_foreign_len
     mov rdx, r12
     xor ecx, ecx
-    call fatal
-.Lip_dir:
-    mov rdx, qword ptr [rip + cfg_data]
-.Lip_fail_name:
-    lea rdi, [rip + err_import]
-    mov esi, OFFSET err_import_len
-    mov ecx, eax
-    neg ecx
     call fatal
 
 # import_kind: rdi = a directory entry's name. Returns eax = 0 for our own

@@ -15,81 +15,22 @@
 # Exits with a clear message on any failure. Clobbers the caller-saved registers.
 .globl recover_log
 recover_log:
-    push rbx
-    push r12
-    push r13
-    push r14
-    push r15
-    sub rsp, 4096
+    sub rsp, 8
     call have_crc32c
     test eax, eax
     jz .Lrl_no_crc
     call index_init
     test rax, rax
     js .Lrl_no_index
-    xor r15d, r15d                        # the highest segment id seen
-    mov edi, dword ptr [rip + dir_fd]
+    lea rdi, [rip + recover_entry]
     xor esi, esi
-    mov edx, SEEK_SET
-    mov eax, SYS_lseek
-    syscall
+    call dir_walk
     test rax, rax
     js .Lrl_dir
-.Lrl_batch:
-    mov edi, dword ptr [rip + dir_fd]
-    mov rsi, rsp
-    mov edx, 4096
-    mov eax, SYS_getdents64
-    syscall
-    cmp rax, -EINTR
-    je .Lrl_batch
-    test rax, rax
-    js .Lrl_dir
-    jz .Lrl_done
-    mov r14, rax
-    xor ebx, ebx
-.Lrl_entry:
-    cmp rbx, r14
-    jae .Lrl_batch
-    lea r12, [rsp + rbx + DIRENT_NAME]
-    movzx eax, word ptr [rsp + rbx + DIRENT_RECLEN]
-    add rbx, rax
-    mov rdi, r12
-    call cstr_len
-    cmp rax, 5
-    jb .Lrl_entry
-    cmp dword ptr [r12 + rax - 4], 0x6765732e   # ".seg"
-    jne .Lrl_entry
-    mov rdi, r12
-    lea rsi, [rax - 4]
-    call parse_u64
-    test edx, edx
-    jnz .Lrl_entry
-    test rax, rax
-    jz .Lrl_entry
-    cmp rax, SEG_ID_MAX
-    ja .Lrl_entry
-    mov r13, rax
-    cmp rax, r15
-    jbe 1f
-    mov r15, rax
-1:  mov rdi, r13
-    call hint_load                        # its hint, if it has one that checks out,
-    test eax, eax                         # or else the segment itself
-    jnz .Lrl_entry
-    mov rdi, r12
-    mov rsi, r13
-    call recover_segment
-    jmp .Lrl_entry
-.Lrl_done:
     mov rax, qword ptr [rip + ix_base]
-    mov qword ptr [rax + IX_SEGID], r15   # new segments get new names
-    add rsp, 4096
-    pop r15
-    pop r14
-    pop r13
-    pop r12
-    pop rbx
+    mov rcx, qword ptr [rip + r_maxid]
+    mov qword ptr [rax + IX_SEGID], rcx   # new segments get new names
+    add rsp, 8
     ret
 .Lrl_no_crc:
     lea rdi, [rip + err_no_crc]
@@ -111,6 +52,46 @@ recover_log:
     mov ecx, eax
     neg ecx
     call fatal
+
+# recover_entry: (dir_walk) rdi = an entry's name. A segment ("ID.seg") goes
+# into the index, from its hint if it has one that checks out, or else read
+# record by record; its id counts for r_maxid. Returns rax = 0.
+# Clobbers the caller-saved registers.
+recover_entry:
+    push rbx
+    push r12
+    push r13
+    mov r12, rdi
+    call cstr_len
+    cmp rax, 5
+    jb 9f
+    cmp dword ptr [r12 + rax - 4], 0x6765732e   # ".seg"
+    jne 9f
+    mov rdi, r12
+    lea rsi, [rax - 4]
+    call parse_u64
+    test edx, edx
+    jnz 9f
+    test rax, rax
+    jz 9f
+    cmp rax, SEG_ID_MAX
+    ja 9f
+    mov r13, rax
+    cmp rax, qword ptr [rip + r_maxid]
+    jbe 1f
+    mov qword ptr [rip + r_maxid], rax
+1:  mov rdi, r13
+    call hint_load
+    test eax, eax
+    jnz 9f
+    mov rdi, r12
+    mov rsi, r13
+    call recover_segment
+9:  xor eax, eax
+    pop r13
+    pop r12
+    pop rbx
+    ret
 
 # recover_record: a callback of scan_segment, rdi = the LOC of a record that
 # checks out (LOC_TOMB for a delete), rsi = its length; the rest in r_*.
@@ -417,6 +398,7 @@ r_key:    .space NAME_MAX + 1
 r_ft:     .space FT_SIZE
 r_name:   .space 8                   # the segment being scanned
 r_callback: .space 8                 # what scan_segment calls for each record
+r_maxid:  .space 8                   # the highest segment id seen
 r_size:   .space 8
 r_wbase:  .space 8                   # the window's offset in it
 r_wn:     .space 8                   # bytes in the window

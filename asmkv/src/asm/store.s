@@ -26,12 +26,13 @@
 # footer exists, so a write that loses never leaves a valid record behind.
 .text
 
-# remove_temps: rdi = name prefix, rsi = prefix length.
-# Unlinks every entry of the data directory whose name starts with the prefix
-# (temporary files left by a crash). Returns rax = 0 or -errno.
-# Clobbers the caller-saved registers.
-.globl remove_temps
-remove_temps:
+# dir_walk: rdi = a function, rsi = a value for it. Calls the function for
+# each entry of the data directory, with rdi = the entry's name (NUL-
+# terminated) and rsi = the value; it returns rax >= 0 to go on, or a negative
+# rax to stop the walk. Returns rax = 0, the function's negative value, or
+# -errno of reading the directory. Clobbers the caller-saved registers.
+.globl dir_walk
+dir_walk:
     push rbx
     push r12
     push r13
@@ -46,44 +47,30 @@ remove_temps:
     mov eax, SYS_lseek                    # the descriptor is shared: rewind it
     syscall
     test rax, rax
-    js .Lrt_out
-.Lrt_batch:
+    js .Ldw_out
+.Ldw_batch:
     mov edi, dword ptr [rip + dir_fd]
     mov rsi, rsp
     mov edx, 4096
     mov eax, SYS_getdents64
     syscall
     cmp rax, -EINTR
-    je .Lrt_batch
+    je .Ldw_batch
     test rax, rax
-    jle .Lrt_out                          # 0: end of directory; <0: error
+    jle .Ldw_out                          # 0: end of directory; <0: error
     mov r14, rax                          # bytes in this batch
     xor ebx, ebx                          # offset of the entry
-.Lrt_entry:
+.Ldw_entry:
     cmp rbx, r14
-    jae .Lrt_batch
-    lea r15, [rsp + rbx + DIRENT_NAME]
+    jae .Ldw_batch
+    lea rdi, [rsp + rbx + DIRENT_NAME]
     movzx eax, word ptr [rsp + rbx + DIRENT_RECLEN]
     add rbx, rax
-    xor ecx, ecx
-1:  cmp rcx, r13
-    jae 2f
-    movzx eax, byte ptr [r15 + rcx]
-    cmp al, byte ptr [r12 + rcx]
-    jne .Lrt_entry
-    inc rcx
-    jmp 1b
-2:  mov edi, dword ptr [rip + dir_fd]
-    mov rsi, r15
-    xor edx, edx
-    mov eax, SYS_unlinkat
-    syscall
-    test rax, rax                         # ENOENT: another process beat us to it
-    jns .Lrt_entry
-    cmp rax, -ENOENT
-    je .Lrt_entry
-    jmp .Lrt_out
-.Lrt_out:
+    mov rsi, r13
+    call r12
+    test rax, rax
+    jns .Ldw_entry
+.Ldw_out:
     add rsp, 4096
     pop r15
     pop r14
@@ -91,6 +78,45 @@ remove_temps:
     pop r12
     pop rbx
     ret
+
+# remove_temps: rdi = name prefix, rsi = prefix length.
+# Unlinks every entry of the data directory whose name starts with the prefix
+# (temporary files left by a crash). Returns rax = 0 or -errno.
+# Clobbers the caller-saved registers.
+.globl remove_temps
+remove_temps:
+    sub rsp, 24
+    mov qword ptr [rsp], rdi
+    mov qword ptr [rsp + 8], rsi
+    lea rdi, [rip + remove_temp]
+    mov rsi, rsp
+    call dir_walk
+    add rsp, 24
+    ret
+
+# remove_temp: (dir_walk) rdi = an entry's name, rsi = [prefix, its length].
+# Unlinks the entry if its name starts with the prefix. Returns rax = 0 or
+# -errno. Clobbers the caller-saved registers.
+remove_temp:
+    mov r8, qword ptr [rsi]
+    mov r9, qword ptr [rsi + 8]
+    xor ecx, ecx
+1:  cmp rcx, r9
+    jae 2f
+    movzx eax, byte ptr [rdi + rcx]
+    cmp al, byte ptr [r8 + rcx]
+    jne 3f
+    inc rcx
+    jmp 1b
+2:  mov rsi, rdi
+    mov edi, dword ptr [rip + dir_fd]
+    xor edx, edx
+    mov eax, SYS_unlinkat
+    syscall
+    cmp rax, -ENOENT                      # another process beat us to it
+    jne 4f
+3:  xor eax, eax
+4:  ret
 
 # io_kind: rdi = -errno of a failed storage call.
 # Returns eax = R_507 when the disk or quota is full (and notes it in

@@ -537,6 +537,42 @@ do_get:
     mov esi, eax
     jmp .Lgt_respond
 
+# reserve_record: rdi = conn (its key), rsi = the value's length, edx =
+# REC_PUT or REC_DEL. Reserves the record in the worker's segment (C_REC_LOC)
+# and builds its header and key in w_rec (C_HCRC). Returns rax = the record's
+# length, or -errno (nothing reserved), and edx = the record's segment.
+# Clobbers the caller-saved registers.
+reserve_record:
+    push rbx
+    push r12
+    push r13
+    push r14
+    sub rsp, 8
+    mov rbx, rdi
+    mov r12, rsi
+    mov r13d, edx
+    mov rdi, qword ptr [rbx + C_NAME_LEN]
+    call rec_len
+    mov r14, rax
+    mov rdi, rax
+    call seg_reserve
+    test rax, rax
+    js 1f
+    mov qword ptr [rbx + C_REC_LOC], rax
+    mov rdi, rbx
+    mov rsi, r12
+    mov edx, r13d
+    call rec_header
+    mov dword ptr [rbx + C_HCRC], eax
+    mov rax, r14
+    mov edx, dword ptr [rip + w_seg_fd]
+1:  add rsp, 8
+    pop r14
+    pop r13
+    pop r12
+    pop rbx
+    ret
+
 # record_upload: rdi = conn with C_NAME set; PUT or POST with a
 # Content-Length within --max-body. Reserves the record and writes its header
 # and key, then streams the body (ST_BODY); a body that is already buffered
@@ -551,24 +587,15 @@ record_upload:
     push r15
     mov rbx, rdi
     mov r12, qword ptr [rbx + C_CL]       # the value's length
-    mov rdi, qword ptr [rbx + C_NAME_LEN]
-    mov rsi, r12
-    call rec_len
-    mov r13, rax
-    mov rdi, rax
-    call seg_reserve
-    test rax, rax
-    js .Lru_fail
-    mov qword ptr [rbx + C_REC_LOC], rax
-    mov r14, LOC_OFF_MASK
-    and r14, rax
-    mov r15d, dword ptr [rip + w_seg_fd]  # the record's segment
-    mov rdi, rbx
     mov rsi, r12
     mov edx, REC_PUT
-    call rec_header
-    mov dword ptr [rbx + C_HCRC], eax
-    mov dword ptr [rbx + C_UP_FD], r15d
+    call reserve_record
+    test rax, rax
+    js .Lru_fail
+    mov r13, rax
+    mov r14, LOC_OFF_MASK
+    and r14, qword ptr [rbx + C_REC_LOC]
+    mov dword ptr [rbx + C_UP_FD], edx
     or dword ptr [rbx + C_FLAGS], F_RECORD
     mov dword ptr [rbx + C_CRC], 0
     mov r15, qword ptr [rbx + C_NAME_LEN]
@@ -898,24 +925,15 @@ do_delete:
     mov esi, R_412
     test dword ptr [rbx + C_FLAGS], F_IF_NONE_STAR
     jnz .Ldl_respond
-    mov rdi, qword ptr [rbx + C_NAME_LEN]
-    xor esi, esi
-    call rec_len
-    mov r12, rax
-    mov rdi, rax
-    call seg_reserve
-    test rax, rax
-    js .Ldl_io
-    mov qword ptr [rbx + C_REC_LOC], rax
-    mov eax, dword ptr [rip + w_seg_fd]
-    mov dword ptr [rbx + C_UP_FD], eax
-    or dword ptr [rbx + C_FLAGS], F_RECORD
-    mov dword ptr [rbx + C_CRC], 0
     mov rdi, rbx
     xor esi, esi
     mov edx, REC_DEL
-    call rec_header
-    mov dword ptr [rbx + C_HCRC], eax
+    call reserve_record
+    test rax, rax
+    js .Ldl_io
+    mov dword ptr [rbx + C_UP_FD], edx
+    or dword ptr [rbx + C_FLAGS], F_RECORD
+    mov dword ptr [rbx + C_CRC], 0
     mov rdi, rbx
     mov esi, 1
     call seal_record
@@ -953,23 +971,16 @@ finish_upload:
     mov rbx, rdi
     mov r12, qword ptr [rbx + C_BODY_TOTAL]
     mov qword ptr [rbx + C_CL], r12       # the value's length, from now on
-    mov rdi, qword ptr [rbx + C_NAME_LEN]
-    mov rsi, r12
-    call rec_len
-    mov r13, rax
-    mov rdi, rax
-    call seg_reserve
-    test rax, rax
-    js .Lfu_failed
-    mov qword ptr [rbx + C_REC_LOC], rax
-    mov r14, LOC_OFF_MASK
-    and r14, rax
-    mov r15d, dword ptr [rip + w_seg_fd]
     mov rdi, rbx
     mov rsi, r12
     mov edx, REC_PUT
-    call rec_header
-    mov dword ptr [rbx + C_HCRC], eax
+    call reserve_record                   # (C_CRC is the spooled value's already)
+    test rax, rax
+    js .Lfu_failed
+    mov r13, rax
+    mov r15d, edx
+    mov r14, LOC_OFF_MASK
+    and r14, qword ptr [rbx + C_REC_LOC]
     mov edi, r15d
     lea rsi, [rip + w_rec]
     mov rdx, qword ptr [rbx + C_NAME_LEN]

@@ -410,3 +410,72 @@ fn storage_errors_answer_500_and_the_server_recovers() {
     assert_eq!(put(&agent(), &s.url("/kept"), b"after").status, 204);
     assert_eq!(get(&agent(), &s.url("/kept")).body, b"after");
 }
+
+/// A hint file names records that are on disk: even under --sync none, the
+/// process that writes a segment's hint flushes that segment first (a hint
+/// that outlived its records in a power cut would point at zeros).
+#[test]
+fn a_hint_is_written_only_after_its_segment_is_flushed() {
+    if !need(
+        "a_hint_is_written_only_after_its_segment_is_flushed",
+        "strace",
+        "strace",
+    ) {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    for i in 0..50 {
+        std::fs::write(data.join(format!("key{i}")), pattern(100, i)).unwrap();
+    }
+    let trace = tmp.path().join("trace");
+    let mut child = Command::new("strace")
+        .args(["-f", "-qq", "-e", "trace=openat,fdatasync", "-o"])
+        .arg(&trace)
+        .args([
+            BIN,
+            "--listen",
+            "127.0.0.1:0",
+            "--workers",
+            "1",
+            "--sync",
+            "none",
+            "--data",
+        ])
+        .arg(&data)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !files_in(&data).iter().any(|n| is_hint(n)) {
+        assert!(std::time::Instant::now() < deadline, "no hint written");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let master = children_of(child.id() as i32);
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(master[0]),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    wait_timeout(&mut child, std::time::Duration::from_secs(20)).expect("stop");
+    let text = std::fs::read_to_string(&trace).unwrap();
+    let hint = text
+        .lines()
+        .find(|l| l.contains("\".tmp-hint-"))
+        .expect("no hint written in the trace");
+    let pid = hint.split_whitespace().next().unwrap();
+    let flushed = text.lines().take_while(|l| *l != hint).any(|l| {
+        l.split_whitespace().next() == Some(pid)
+            && l.contains("fdatasync(")
+            && l.trim_end().ends_with("= 0")
+    });
+    assert!(
+        flushed,
+        "the hint's writer flushed nothing before it:\n{text}"
+    );
+}

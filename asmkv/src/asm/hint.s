@@ -2,8 +2,9 @@
 # place, sequence number), so startup need not read the segment itself.
 #
 # The compactor writes one for each segment that no process writes to any
-# more (no one's active segment, no record open in it): it reads the segment
-# as recovery would, writes the list to a temporary file ".tmp-hint-ID" and
+# more (no one's active segment, no record open in it): it flushes the
+# segment (under --sync none its records may not be on disk yet), reads it as
+# recovery would, writes the list to a temporary file ".tmp-hint-ID" and
 # renames it into place. A segment never changes once it has a hint; the hint
 # is removed before its segment is. At startup a hint is used only if its
 # magic and its CRC32C (over the whole file) check out; otherwise the segment
@@ -29,6 +30,14 @@ hint_write:
     push r13
     sub rsp, 2 * HINT_NAME_CAP            # [rsp] the hint's name, then the temporary one
     mov rbx, rdi
+    call seg_fd                           # the records a hint names must be on disk
+    test rax, rax                         # before it is: under --sync none nothing
+    js .Lhw_out                           # else flushed them, and a hint that outlived
+    mov edi, eax                          # them in a power cut would point at zeros
+    mov eax, SYS_fdatasync
+    syscall
+    test rax, rax
+    js .Lhw_out
     mov rax, qword ptr [rip + c_hint]
     mov dword ptr [rax], HINT_MAGIC_V1
     mov dword ptr [rax + 4], 0

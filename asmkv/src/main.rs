@@ -19,6 +19,8 @@ core::arch::global_asm!(
     include_str!("asm/commit.s"),
     include_str!("asm/crc.s"),
     include_str!("asm/index.s"),
+    include_str!("asm/flight.s"),
+    include_str!("asm/cond.s"),
     include_str!("asm/segment.s"),
     include_str!("asm/recover.s"),
     include_str!("asm/compact.s"),

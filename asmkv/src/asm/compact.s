@@ -243,7 +243,7 @@ compact_segment:
     mov rsi, qword ptr [r13 + CE_SEQ]
     mov rdx, qword ptr [r13 + CE_OLD]
     mov rcx, qword ptr [r13 + CE_NEW]
-    call index_set
+    call index_move
     test eax, eax
     jnz 5f
     lock inc dword ptr [r15 + SG_DEAD]    # overwritten meanwhile: the copy is dead
@@ -298,10 +298,8 @@ compact_record:
     jz 9f
     mov r13, rax
     mov rcx, qword ptr [r13 + N_LOC]
-    mov rdx, LOC_PENDING                  # a create-only write of this very record
-    or rdx, rbx                           # not yet durable: never here, as its
-    cmp rcx, rdx                          # segment would be busy; give up if so
-    je 8f
+    mov rdx, ~LOC_CLAIM                   # a conditional write's claim on it
+    and rcx, rdx                          # leaves it live (index_move keeps the claim)
     cmp rcx, rbx
     jne 9f                                # dead: a later write, or a delete
     mov rax, qword ptr [rip + c_n]

@@ -234,7 +234,8 @@
 .equ LOC_SEG_SHIFT, 40
 .equ LOC_OFF_MASK, (1 << 40) - 1
 .equ LOC_TOMB, 1 << 63
-.equ LOC_PENDING, 1 << 62        # a create-only write that holds the key until it is durable
+.equ LOC_CLAIM, 1 << 62          # a conditional write holds the key until it is durable or
+                                 # given up; the rest of the LOC is still the key's newest write
 .equ LOC_SEG_MASK, (1 << 22) - 1 # segment id bits, after the shift
 .equ SEG_ID_MAX, (1 << 20) - 1   # per-process descriptor table size
 .equ SEG_MAX, 64 << 20           # a segment takes no new record once this long
@@ -258,6 +259,7 @@
 .equ IX_SEED, 24       # u64 hash seed
 .equ IX_DEAD_GEN, 32   # u64 counts segments removed by compaction (workers close theirs)
 .equ IX_ACTIVE, 64     # u64 per child slot: the segment it appends to, 0 if none
+.equ IX_FLIGHT_HI, 2176 # u32 per worker slot: its flight entries are below this fd
 .equ IX_SEGS, 4096     # per segment id, SG_SIZE bytes:
 .equ SG_TOTAL, 0       #   u32 sealed records written into it
 .equ SG_DEAD, 4        #   u32 of those, no longer the newest write of their key
@@ -280,7 +282,12 @@
 .equ SG_SIZE, 16
 .equ IX_BUCKETS, IX_SEGS + SG_SIZE * (SEG_ID_MAX + 1)  # u32 per chain: first node's unit, 0 = empty
 .equ IX_NBUCKETS, 1 << 21
-.equ IX_NODES, IX_BUCKETS + 4 * IX_NBUCKETS
+.equ IX_FLIGHT, IX_BUCKETS + 4 * IX_NBUCKETS  # per worker slot, per fd: the write in flight
+.equ FL_NODE, 0        #   u64 its key's node (offset in the index), 0 = none
+.equ FL_SEQ, 8         #   u64 its sequence number, FL_UNKNOWN until it has one
+.equ FL_SIZE, 16
+.equ FL_UNKNOWN, -1
+.equ IX_NODES, IX_FLIGHT + FL_SIZE * MAX_WORKERS * MAX_FDS
 .equ IX_UNIT, 16       # nodes are addressed in units of 16 bytes from the mapping's start
 .equ IX_MAP_SIZE, 1 << 36        # virtual only: pages come as nodes are added
 .equ N_NEXT, 0         # u32 unit of the next node in the chain, 0 = end
@@ -293,6 +300,7 @@
 .equ PUB_NEW, 1        #          the key had no value
 .equ PUB_REPLACED, 2   #          the key had a value
 .equ PUB_EXISTS, 3     #          create-only, and the key has a value
+.equ SEQ_TIME_SHIFT, 20          # sequence numbers start at least at Unix seconds << this
 
 # ---- connection slot: one per fd, in a table mmap'd by each worker ----------
 # Slots are small and dense, so an idle connection costs a quarter page. The
@@ -335,8 +343,22 @@
 .equ C_RANGE_A, 240    # u64 Range: first byte, or the suffix length (F_RANGE_SUFFIX)
 .equ C_RANGE_B, 248    # u64 Range: last byte (RANGE_OPEN if not given); for a 416, the value's size
 .equ C_NAME, 256       # 256 bytes: encoded key (file name), NUL-terminated
-.equ C_OUT, 512        # response head (and short error body)
-.equ OUT_CAP, 512
+.equ C_OUT, 512        # response head (and short error body, or a small value)
+.equ OUT_CAP, 384      # the longest head (a 206 with its validators) is under 370
+# preconditions (RFC 9110 13): what the request's If-* fields say (C_COND bits)
+.equ C_COND, 896       # u32 CD_* bits
+.equ C_IM_N, 900       # u32 tags of ours in If-Match (at most TAGS_MAX kept)
+.equ C_INM_N, 904      # u32 ... in If-None-Match
+.equ C_NODE, 908       # u32 the written key's node, in IX_UNITs from the index's start
+.equ C_IM, 912         # u64 * TAGS_MAX: their sequence numbers
+.equ C_INM, 944        # u64 * TAGS_MAX
+.equ C_IMS, 976        # i64 If-Modified-Since, Unix seconds
+.equ C_IUS, 984        # i64 If-Unmodified-Since
+.equ C_IF_RANGE, 992   # u64 If-Range's tag
+.equ C_EXPECT, 1000    # u64 a conditional write: the sequence number it expects (CD_EXP_SEQ)
+.equ C_TAG_SEQ, 1008   # u64 the answer's ETag (CD_TAG)
+.equ C_TAG_TIME, 1016  # u64 the answer's Last-Modified (CD_TIME); a write's record time
+.equ TAGS_MAX, 4
 .equ CONN_SIZE, 1024
 .equ IN_CAP, 32768     # one input buffer; a power of two (IN_SHIFT)
 .equ IN_SHIFT, 15
@@ -379,7 +401,27 @@
 .equ RANGE_OPEN, -1    # C_RANGE_B when the range runs to the end
 .equ F_IF_NONE_STAR, 65536 # If-None-Match: * (PUT/POST create only; GET/HEAD 304 if present)
 .equ F_RECORD, 131072  # C_UP_FD is the segment the upload's record is written into
-.equ F_CLAIMED, 262144 # a create-only write holds its key (LOC_PENDING) until durable
+.equ F_CLAIMED, 262144 # a conditional write holds its key (LOC_CLAIM) until durable
+
+# C_COND bits
+.equ CD_IM, 1          # If-Match present
+.equ CD_IM_STAR, 2     #   as "*"
+.equ CD_IM_MORE, 4     #   with more tags of ours than TAGS_MAX
+.equ CD_INM, 8         # If-None-Match present (tags; "*" is F_IF_NONE_STAR)
+.equ CD_INM_MORE, 16
+.equ CD_IMS, 32        # a valid If-Modified-Since (C_IMS)
+.equ CD_IUS, 64        # a valid If-Unmodified-Since (C_IUS)
+.equ CD_IF_RANGE, 128  # If-Range with a strong tag of ours (C_IF_RANGE)
+.equ CD_EXP_SEQ, 256   # a write that holds only if the key's newest write is C_EXPECT
+.equ CD_EXP_ABSENT, 512  # ... only if the key has no value
+.equ CD_EXP_PRESENT, 1024 # ... only if the key has a value
+.equ CD_EXP, CD_EXP_SEQ | CD_EXP_ABSENT | CD_EXP_PRESENT
+.equ CD_TAG, 2048      # the answer carries ETag: C_TAG_SEQ
+.equ CD_TIME, 4096     # the answer carries Last-Modified: C_TAG_TIME
+.equ CD_BAD, 8192      # a malformed entity-tag list: 400
+.equ CD_IMS_SEEN, 16384 # an If-Modified-Since field was seen (a second one voids it)
+.equ CD_IUS_SEEN, 32768
+.equ CD_HAD, 65536     # the key a conditional write claimed had a value (204, not 201)
 
 # methods
 .equ M_GET, 1

@@ -310,7 +310,9 @@ identify_method:
 # handle_field: rdi = conn, rsi = field name, rdx = name length,
 #               rcx = value (trimmed), r8 = value length.
 # Records what the server acts on: Content-Length, Transfer-Encoding,
-# Connection, Expect, Host, Range, If-Range, If-None-Match. Other fields are ignored.
+# Connection, Expect, Host, Range, and the preconditions (If-Match,
+# If-None-Match, If-Modified-Since, If-Unmodified-Since, If-Range; cond.s).
+# Other fields are ignored.
 # Returns eax = 0, or an R_* kind to fail the request with.
 # Clobbers the caller-saved registers.
 handle_field:
@@ -324,7 +326,7 @@ handle_field:
     cmp rdx, 14
     je .Lhf_content_length
     cmp rdx, 17
-    je .Lhf_transfer_encoding
+    je .Lhf_17
     cmp rdx, 10
     je .Lhf_connection
     cmp rdx, 6
@@ -337,6 +339,8 @@ handle_field:
     je .Lhf_if_range
     cmp rdx, 13
     je .Lhf_if_none_match
+    cmp rdx, 19
+    je .Lhf_if_unmodified_since
 .Lhf_ok:
     xor eax, eax
 .Lhf_out:
@@ -364,6 +368,48 @@ handle_field:
     jne .Lhf_bad
 1:  mov qword ptr [rbx + C_CL], rax
     or dword ptr [rbx + C_FLAGS], F_HAS_CL
+    jmp .Lhf_ok
+
+.Lhf_17:
+    lea rsi, [rip + name_if_modified_since]
+    call ci_eq                            # (keeps rdi, rdx)
+    test eax, eax
+    jz .Lhf_transfer_encoding
+    # RFC 9110 13.1.3: ignored unless it is one valid HTTP-date (a second
+    # field makes a list of dates: ignored too)
+    mov eax, dword ptr [rbx + C_COND]
+    test eax, CD_IMS_SEEN
+    jnz 1f
+    or eax, CD_IMS_SEEN
+    mov dword ptr [rbx + C_COND], eax
+    mov rdi, r12
+    mov rsi, r13
+    call parse_http_date
+    jc .Lhf_ok
+    mov qword ptr [rbx + C_IMS], rax
+    or dword ptr [rbx + C_COND], CD_IMS
+    jmp .Lhf_ok
+1:  and dword ptr [rbx + C_COND], ~CD_IMS
+    jmp .Lhf_ok
+
+.Lhf_if_unmodified_since:
+    lea rsi, [rip + name_if_unmodified_since]
+    call ci_eq
+    test eax, eax
+    jz .Lhf_ok
+    mov eax, dword ptr [rbx + C_COND]     # 13.1.4: as If-Modified-Since
+    test eax, CD_IUS_SEEN
+    jnz 1f
+    or eax, CD_IUS_SEEN
+    mov dword ptr [rbx + C_COND], eax
+    mov rdi, r12
+    mov rsi, r13
+    call parse_http_date
+    jc .Lhf_ok
+    mov qword ptr [rbx + C_IUS], rax
+    or dword ptr [rbx + C_COND], CD_IUS
+    jmp .Lhf_ok
+1:  and dword ptr [rbx + C_COND], ~CD_IUS
     jmp .Lhf_ok
 
 .Lhf_transfer_encoding:
@@ -469,18 +515,71 @@ handle_field:
     call ci_eq
     test eax, eax
     jz .Lhf_ok
-    cmp r13, 1                            # entity tags never match: we have none
-    jne .Lhf_ok
+    cmp r13, 1
+    jne 1f
     cmp byte ptr [r12], '*'
-    jne .Lhf_ok
+    jne 1f
     or dword ptr [rbx + C_FLAGS], F_IF_NONE_STAR
+    jmp .Lhf_ok
+1:  or dword ptr [rbx + C_COND], CD_INM
+    lea rdx, [rbx + C_INM]
+    lea rcx, [rbx + C_INM_N]
+    mov r8d, 1                            # weak comparison (RFC 9110 13.1.2)
+    mov r9d, CD_INM_MORE
+    jmp .Lhf_tags
+
+.Lhf_if_match:
+    or dword ptr [rbx + C_COND], CD_IM
+    cmp r13, 1
+    jne 1f
+    cmp byte ptr [r12], '*'
+    jne 1f
+    or dword ptr [rbx + C_COND], CD_IM_STAR
+    jmp .Lhf_ok
+1:  lea rdx, [rbx + C_IM]
+    lea rcx, [rbx + C_IM_N]
+    xor r8d, r8d                          # strong comparison (RFC 9110 13.1.1)
+    mov r9d, CD_IM_MORE
+.Lhf_tags:
+    push r9
+    push r9
+    mov rdi, r12
+    mov rsi, r13
+    call parse_tags
+    pop r9
+    pop r9
+    test eax, eax
+    jz .Lhf_ok
+    js 2f
+    or dword ptr [rbx + C_COND], r9d
+    jmp .Lhf_ok
+2:  or dword ptr [rbx + C_COND], CD_BAD
     jmp .Lhf_ok
 
 .Lhf_if_range:
     lea rsi, [rip + name_if_range]
+    call ci_eq                            # (keeps rdi, rdx)
+    test eax, eax
+    jnz 3f
+    lea rsi, [rip + name_if_match]
     call ci_eq
     test eax, eax
-    jz .Lhf_ok
+    jnz .Lhf_if_match
+    jmp .Lhf_ok
+    # RFC 9110 13.1.5: the range is honoured only if a strong tag matches; a
+    # date never does here (a Last-Modified in seconds is a weak validator)
+3:  test dword ptr [rbx + C_COND], CD_IF_RANGE
+    jnz 4f                                # a second If-Range
+    test dword ptr [rbx + C_FLAGS], F_RANGE_IGNORE
+    jnz .Lhf_ok
+    mov rdi, r12
+    mov rsi, r13
+    call our_tag
+    jc 4f
+    mov qword ptr [rbx + C_IF_RANGE], rax
+    or dword ptr [rbx + C_COND], CD_IF_RANGE
+    jmp .Lhf_ok
+4:  and dword ptr [rbx + C_COND], ~CD_IF_RANGE
     or dword ptr [rbx + C_FLAGS], F_RANGE_IGNORE
     jmp .Lhf_ok
 
@@ -583,6 +682,138 @@ parse_range:
 3:  stc
     ret
 
+# our_tag: rdi = a field value, rsi = its length. Returns rax = the sequence
+# number if the value is exactly one strong entity-tag of ours ("DIGITS",
+# canonical decimal, not 0), carry clear; carry set otherwise.
+# Clobbers rcx, rdx, rsi, rdi, r8.
+our_tag:
+    cmp rsi, 3
+    jb 1f
+    cmp byte ptr [rdi], '"'
+    jne 1f
+    cmp byte ptr [rdi + rsi - 1], '"'
+    jne 1f
+    inc rdi
+    sub rsi, 2
+# tag_value: rdi = a tag's opaque part, rsi = its length. As our_tag.
+tag_value:
+    cmp rsi, 20
+    ja 1f
+    test rsi, rsi
+    jz 1f
+    cmp byte ptr [rdi], '0'               # canonical: no leading zero (nor "0")
+    je 1f
+    call parse_u64
+    test edx, edx
+    jnz 1f
+    clc
+    ret
+1:  stc
+    ret
+
+# parse_tags: rdi = a field value, rsi = its length, rdx = where the sequence
+# numbers of tags of ours go (TAGS_MAX u64), rcx = their count (u32, added
+# to), r8d = 1 if weak tags count (weak comparison), 0 if they never match.
+# Parses a list of entity-tags (RFC 9110 8.8.3): `"opaque"` or `W/"opaque"`,
+# separated by commas and blanks; empty elements are allowed (5.6.1). Tags
+# that are not ours are valid and never match.
+# Returns eax = 0, 1 if there were more than TAGS_MAX of ours (the first are
+# kept), or -1 if the list is malformed. Clobbers the caller-saved registers.
+parse_tags:
+    push rbx
+    push r12
+    push r13
+    push r14
+    push r15
+    push rbp
+    sub rsp, 8
+    mov rbx, rdi
+    lea r12, [rdi + rsi]                  # end
+    mov r13, rdx
+    mov r14, rcx
+    mov r15d, r8d
+    xor ebp, ebp                          # the answer
+.Lpt_next:
+    cmp rbx, r12
+    jae .Lpt_out
+    movzx eax, byte ptr [rbx]
+    cmp al, ','
+    je 1f
+    cmp al, SPACE
+    je 1f
+    cmp al, HT
+    jne 2f
+1:  inc rbx
+    jmp .Lpt_next
+2:  xor r10d, r10d                        # weak?
+    cmp al, 'W'
+    jne 3f
+    lea rcx, [rbx + 2]
+    cmp rcx, r12
+    jae .Lpt_bad
+    cmp byte ptr [rbx + 1], '/'
+    jne .Lpt_bad
+    add rbx, 2
+    mov r10d, 1
+    movzx eax, byte ptr [rbx]
+3:  cmp al, '"'
+    jne .Lpt_bad
+    inc rbx
+    mov rdi, rbx                          # the opaque part
+4:  cmp rbx, r12
+    jae .Lpt_bad
+    movzx eax, byte ptr [rbx]
+    cmp al, '"'
+    je 5f
+    cmp al, 0x21                          # etagc: %x21 / %x23-7E / obs-text
+    jb .Lpt_bad
+    cmp al, 0x7f
+    je .Lpt_bad
+    inc rbx
+    jmp 4b
+5:  mov rsi, rbx
+    sub rsi, rdi
+    inc rbx
+    mov rcx, rbx                          # then blanks, and a comma or the end
+6:  cmp rcx, r12
+    jae 8f
+    movzx eax, byte ptr [rcx]
+    cmp al, ','
+    je 8f
+    cmp al, SPACE
+    je 7f
+    cmp al, HT
+    jne .Lpt_bad
+7:  inc rcx
+    jmp 6b
+8:  mov rbx, rcx
+    test r10d, r10d
+    jz 9f
+    test r15d, r15d
+    jz .Lpt_next                          # weak, compared strongly: never matches
+9:  call tag_value
+    jc .Lpt_next
+    mov ecx, dword ptr [r14]
+    cmp ecx, TAGS_MAX
+    jae 10f
+    mov qword ptr [r13 + rcx*8], rax
+    inc dword ptr [r14]
+    jmp .Lpt_next
+10: mov ebp, 1
+    jmp .Lpt_next
+.Lpt_bad:
+    mov ebp, -1
+.Lpt_out:
+    mov eax, ebp
+    add rsp, 8
+    pop rbp
+    pop r15
+    pop r14
+    pop r13
+    pop r12
+    pop rbx
+    ret
+
 # route_request: rdi = conn (fields parsed), rsi = request-target, rdx = its length.
 # Applies the framing and connection rules, maps the target to a key, and
 # hands the request to its method. Clobbers the caller-saved registers.
@@ -647,7 +878,24 @@ route_request:
     jz 9f
     mov esi, eax
     jmp .Lrr_reject
-9:  mov ecx, dword ptr [rbx + C_METHOD]
+9:  test dword ptr [rbx + C_COND], CD_BAD   # a malformed entity-tag list
+    jnz .Lrr_reject_400
+    mov ecx, dword ptr [rbx + C_METHOD]
+    cmp ecx, M_GET                        # a write's preconditions are decided
+    je 15f                                # before its body is read (a client
+    cmp ecx, M_HEAD                       # waiting for 100 Continue sends none);
+    je 15f                                # the claim at its end decides again
+    test dword ptr [rbx + C_COND], CD_IM | CD_INM | CD_IUS
+    jnz 16f
+    test dword ptr [rbx + C_FLAGS], F_IF_NONE_STAR
+    jz 15f
+16: mov rdi, rbx
+    call write_conds
+    test eax, eax
+    jz 15f
+    mov esi, eax
+    jmp .Lrr_reject
+15: mov ecx, dword ptr [rbx + C_METHOD]
     cmp ecx, M_PUT
     je .Lrr_upload
     cmp ecx, M_POST
@@ -683,18 +931,7 @@ route_request:
     jbe 12f
     mov esi, R_413
     jmp .Lrr_fail
-12: test dword ptr [rbx + C_FLAGS], F_IF_NONE_STAR
-    jz 14f
-    # create-only, and the key is there already: say so before the body is
-    # sent (a client waiting for 100 Continue sends none). The rename at the
-    # end still decides, atomically, for keys created meanwhile.
-    mov rdi, rbx
-    call key_exists
-    test eax, eax
-    jz 14f
-    mov esi, R_412
-    jmp .Lrr_reject
-14: mov rdi, rbx
+12: mov rdi, rbx
     call start_upload
     jmp .Lrr_out
 
@@ -841,6 +1078,9 @@ name_host:              .ascii "host"
 name_range:             .ascii "range"
 name_if_range:          .ascii "if-range"
 name_if_none_match:     .ascii "if-none-match"
+name_if_match:          .ascii "if-match"
+name_if_modified_since: .ascii "if-modified-since"
+name_if_unmodified_since: .ascii "if-unmodified-since"
 word_bytes_eq:          .ascii "bytes="
 word_chunked:           .ascii "chunked"
 word_close:             .ascii "close"

@@ -269,7 +269,8 @@ index_publish:
 1:  cmp rax, r8
     jae 4f
     xor ecx, ecx                          # does the key have a value?
-    test rdx, rdx
+    mov rbx, ~LOC_CLAIM
+    test rdx, rbx                         # (a claim on nothing is no value)
     jz 2f
     bt rdx, 63                            # LOC_TOMB
     jc 2f
@@ -292,47 +293,49 @@ index_publish:
     pop rbx
     ret
 
-# index_claim: rdi = node, rsi = sequence number, rdx = LOC. The create-only
-# write: becomes the key's newest write only if the key has no value (nor a
-# claim) and no later write is there. Returns eax = PUB_NEW (claimed) or
-# PUB_EXISTS. Clobbers rcx, rdx, rsi, rdi, r8, r9.
-.globl index_claim
-index_claim:
+# index_move: rdi = node, rsi = sequence number, rdx = the LOC of a record the
+# key's newest write was when compaction copied it, rcx = the copy's LOC.
+# Points the key at the copy if its newest write is still that record, keeping
+# a conditional write's claim on it (LOC_CLAIM). Returns eax = 1 if moved, 0 if
+# a later write replaced the record. Clobbers rcx, rdx, rsi, r8, r9, r10.
+.globl index_move
+index_move:
     push rbx
     mov r8, rsi
     mov r9, rdx
+    mov r10, rcx
     mov rax, qword ptr [rdi + N_SEQ]
     mov rdx, qword ptr [rdi + N_LOC]
 1:  cmp rax, r8
-    jae 3f
-    test rdx, rdx
-    jz 2f
-    bt rdx, 63                            # LOC_TOMB: deleted, so absent
-    jnc 3f
-2:  mov rbx, r8
-    mov rcx, r9
+    jne 3f
+    mov rbx, LOC_CLAIM
+    mov rcx, rdx
+    and rbx, rdx                          # the claim, if any
+    xor rcx, rbx
+    cmp rcx, r9
+    jne 3f
+    or rbx, r10
+    mov rcx, rbx
+    mov rbx, r8
     lock cmpxchg16b xmmword ptr [rdi + N_SEQ]
-    jne 1b
-    mov eax, PUB_NEW
+    jne 1b                                # rdx:rax hold what is there now
+    mov eax, 1
     pop rbx
     ret
-3:  mov eax, PUB_EXISTS
+3:  xor eax, eax
     pop rbx
     ret
 
-# index_set: rdi = node, rsi = sequence number, rdx = the LOC expected, rcx =
-# the LOC to put instead. Replaces the key's newest write (seq, expected) by
-# (seq, new) if it is still that one; a later write is left alone.
-# Returns eax = 1 if replaced, else 0. Clobbers rcx, rdx.
-.globl index_set
-index_set:
-    push rbx
-    mov rax, rsi
-    mov rbx, rsi
-    lock cmpxchg16b xmmword ptr [rdi + N_SEQ]
-    sete al
-    movzx eax, al
-    pop rbx
+# index_state: rdi = node. Returns rax = the sequence number of the key's
+# newest write and rdx = its LOC (flags and all), read as one pair: the
+# sequence number only grows, so a LOC read between two equal readings of it
+# belongs to it. Clobbers nothing else.
+.globl index_state
+index_state:
+1:  mov rax, qword ptr [rdi + N_SEQ]
+    mov rdx, qword ptr [rdi + N_LOC]
+    cmp rax, qword ptr [rdi + N_SEQ]
+    jne 1b
     ret
 
 .section .rodata

@@ -15,7 +15,7 @@
 # Exits with a clear message on any failure. Clobbers the caller-saved registers.
 .globl recover_log
 recover_log:
-    sub rsp, 8
+    sub rsp, 24                           # a timespec
     call have_crc32c
     test eax, eax
     jz .Lrl_no_crc
@@ -30,7 +30,21 @@ recover_log:
     mov rax, qword ptr [rip + ix_base]
     mov rcx, qword ptr [rip + r_maxid]
     mov qword ptr [rax + IX_SEGID], rcx   # new segments get new names
-    add rsp, 8
+    # Sequence numbers are entity-tags: never reused for another value. Under
+    # --sync none a crash may lose the last writes, and their numbers would
+    # come again; so numbering restarts at least at the clock (seconds <<
+    # SEQ_TIME_SHIFT: a million writes a second could not have run ahead of it).
+    mov edi, CLOCK_REALTIME
+    mov rsi, rsp
+    mov eax, SYS_clock_gettime            # cannot fail with a valid clock and buffer
+    syscall
+    mov rax, qword ptr [rsp]
+    shl rax, SEQ_TIME_SHIFT
+    mov rcx, qword ptr [rip + ix_base]
+    cmp rax, qword ptr [rcx + IX_SEQ]
+    jbe 1f
+    mov qword ptr [rcx + IX_SEQ], rax
+1:  add rsp, 24
     ret
 .Lrl_no_crc:
     lea rdi, [rip + err_no_crc]

@@ -27,7 +27,24 @@ respond:
     mov edx, OFFSET hdr_server_len
     call copy
     mov rdi, rax
-    cmp r12d, R_405
+    cmp r12d, R_201                       # validators: of the value written, or
+    je 7f                                 # the one that is there (304, 412)
+    cmp r12d, R_204
+    je 7f
+    cmp r12d, R_412
+    je 7f
+    cmp r12d, R_304
+    jne 8f
+    mov rsi, rbx                          # 304: the tag only (RFC 9110 15.4.5)
+    mov edx, CD_TAG
+    call put_validators
+    mov rdi, rax
+    jmp 8f
+7:  mov rsi, rbx
+    mov edx, CD_TAG | CD_TIME
+    call put_validators
+    mov rdi, rax
+8:  cmp r12d, R_405
     jne 5f
     lea rsi, [rip + hdr_allow]
     mov edx, OFFSET hdr_allow_len
@@ -106,6 +123,10 @@ respond_value:
 1:  call copy
     mov rdi, rax
     call put_date
+    mov rdi, rax
+    mov rsi, rbx
+    mov edx, CD_TAG | CD_TIME
+    call put_validators
     mov rdi, rax
     lea rsi, [rip + head_200]             # ends with "Content-Length: "
     mov edx, OFFSET head_200_len
@@ -201,6 +222,44 @@ put_connection:
 2:  mov rax, rdi
     ret
 
+# put_validators: rdi = where to write, rsi = conn, edx = which of CD_TAG
+# (ETag) and CD_TIME (Last-Modified) to write, if the conn has them.
+# Returns rax = end. Clobbers rcx, rdx, rsi, rdi, r8-r11.
+put_validators:
+    push rbx
+    push r12
+    sub rsp, 8
+    mov rbx, rsi
+    mov r12d, edx
+    and r12d, dword ptr [rbx + C_COND]
+    test r12d, CD_TAG
+    jz 1f
+    lea rsi, [rip + hdr_etag]
+    mov edx, OFFSET hdr_etag_len
+    call copy
+    mov rdi, rax
+    mov rsi, qword ptr [rbx + C_TAG_SEQ]
+    call fmt_u64
+    mov dword ptr [rax], 0x0a0d22         # closing quote, CRLF
+    lea rdi, [rax + 3]
+1:  test r12d, CD_TIME
+    jz 2f
+    lea rsi, [rip + hdr_last_modified]
+    mov edx, OFFSET hdr_last_modified_len
+    call copy
+    mov qword ptr [rsp], rax
+    mov rdi, rax
+    mov rsi, qword ptr [rbx + C_TAG_TIME]
+    call format_date
+    mov rdi, qword ptr [rsp]
+    mov word ptr [rdi + DATE_LEN], 0x0a0d
+    add rdi, DATE_LEN + 2
+2:  mov rax, rdi
+    add rsp, 8
+    pop r12
+    pop rbx
+    ret
+
 # put_date: rdi = where to write. Writes the Date field of this second.
 # Returns rax = end. Clobbers rcx, rdx, rsi, rdi.
 put_date:
@@ -265,7 +324,7 @@ resp_table:                               # indexed by R_*, RESP_ENTRY bytes eac
     RESPONSE "HTTP/1.1 206 Partial Content", ""
     RESPONSE "HTTP/1.1 416 Range Not Satisfiable", "range not satisfiable\n"
     RESPONSE "HTTP/1.1 304 Not Modified", ""
-    RESPONSE "HTTP/1.1 412 Precondition Failed", "the key exists\n"
+    RESPONSE "HTTP/1.1 412 Precondition Failed", "precondition failed\n"
 
 hdr_server:     .ascii "Server: asmkv\r\n"
 .equ hdr_server_len, . - hdr_server
@@ -281,6 +340,10 @@ hdr_close:      .ascii "Connection: close\r\n"
 .equ hdr_close_len, . - hdr_close
 hdr_keep_alive: .ascii "Connection: keep-alive\r\n"
 .equ hdr_keep_alive_len, . - hdr_keep_alive
+hdr_etag:       .ascii "ETag: \""
+.equ hdr_etag_len, . - hdr_etag
+hdr_last_modified: .ascii "Last-Modified: "
+.equ hdr_last_modified_len, . - hdr_last_modified
 hdr_date:       .ascii "Date: "
 .equ hdr_date_len, . - hdr_date
 line_200:       .ascii "HTTP/1.1 200 OK\r\n"

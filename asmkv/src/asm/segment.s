@@ -271,6 +271,7 @@ pub_count:
     cmp eax, PUB_EXISTS
     je 2f
     mov rdi, rdx
+    btr rdi, 62                           # a claim on nothing is nothing
     test rdi, rdi
     jz 2f
 1:  push rax

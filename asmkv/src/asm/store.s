@@ -1,6 +1,6 @@
 # store.s - the store's named functions, what the HTTP side calls:
 #   do_get        answer a GET/HEAD from the key's record
-#   key_exists    for the create-only check before a body is read
+#   write_conds   (cond.s) a write's preconditions, before its body is read
 #   start_upload  a PUT/POST: where its body goes
 #   store_bytes   (body.s) body bytes, as they arrive
 #   finish_upload the body is complete: seal and commit its record
@@ -168,6 +168,12 @@ serve_value:
     and eax, F_RANGE | F_RANGE_IGNORE
     cmp eax, F_RANGE
     jne .Lsv_whole
+    test dword ptr [rbx + C_COND], CD_IF_RANGE  # only for the value its tag names
+    jz 1f
+    mov rax, qword ptr [rbx + C_IF_RANGE]
+    cmp rax, qword ptr [rbx + C_TAG_SEQ]
+    jne .Lsv_whole
+1:
     mov rcx, r12
     lea rsi, [rcx - 1]
     test dword ptr [rbx + C_FLAGS], F_RANGE_SUFFIX
@@ -371,14 +377,15 @@ abort_upload:
     ret
 
 
-# loc_has_value: rax = a LOC. ZF clear (jnz) if it names a value: written,
-# not a delete, not a claim still in flight. Clobbers rcx.
+# LOC_HAS_VALUE: rax = a LOC. Drops a conditional write's claim from rax
+# (the record it names is still the key's newest) and sets cl = 1 if that
+# names a value: written, not a delete. Clobbers rcx.
 .macro LOC_HAS_VALUE
-    mov rcx, LOC_TOMB | LOC_PENDING
-    test rax, rcx
-    setz cl
+    btr rax, 62                           # LOC_CLAIM
     test rax, rax
-    setnz ch
+    setnz cl
+    bt rax, 63                            # LOC_TOMB
+    setnc ch
     and cl, ch
 .endm
 
@@ -394,22 +401,6 @@ key_loc:
     jz 1f
     mov rax, qword ptr [rax + N_LOC]
 1:  pop rbx
-    ret
-
-# key_exists: rdi = conn. Returns eax = 1 if the key has a value or a
-# create-only write holds it, else 0. Clobbers the caller-saved registers.
-.globl key_exists
-key_exists:
-    sub rsp, 8
-    call key_loc
-    add rsp, 8
-    xor ecx, ecx
-    test rax, rax
-    jz 1f
-    bt rax, 63                            # LOC_TOMB
-    jc 1f
-    inc ecx
-1:  mov eax, ecx
     ret
 
 # do_get: rdi = conn with C_NAME set; method GET or HEAD.
@@ -428,15 +419,20 @@ do_get:
     mov rbx, rdi
     mov r15d, 4                           # tries: see below
 .Lgt_lookup:
-    mov rdi, rbx
-    call key_loc
-    mov r12, rax
+    and dword ptr [rbx + C_COND], ~(CD_TAG | CD_TIME)
+    lea rdi, [rbx + C_NAME]
+    mov rsi, qword ptr [rbx + C_NAME_LEN]
+    call index_lookup
+    test rax, rax
+    jz .Lgt_absent
+    mov rdi, rax
+    call index_state
+    mov qword ptr [rbx + C_TAG_SEQ], rax  # the tag, if it is a value
+    mov rax, rdx
     LOC_HAS_VALUE
+    mov r12, rax
     test cl, cl
-    jz .Lgt_404
-    mov esi, R_304                        # If-None-Match: * and the key exists
-    test dword ptr [rbx + C_FLAGS], F_IF_NONE_STAR
-    jnz .Lgt_respond
+    jz .Lgt_absent
     mov rdi, r12
     shr rdi, LOC_SEG_SHIFT
     and edi, LOC_SEG_MASK
@@ -482,6 +478,10 @@ do_get:
     lea rdi, [rbx + C_NAME]
     repe cmpsb
     jne .Lgt_corrupt
+    mov rdi, rbx
+    mov rsi, qword ptr [rbx + C_TAG_SEQ]
+    mov rdx, qword ptr [r12 + REC_TIME]
+    call set_validators
     mov edi, dword ptr [r12 + REC_KLEN]
     mov rsi, qword ptr [r12 + REC_VLEN]
     call rec_len
@@ -506,9 +506,20 @@ do_get:
     jne .Lgt_corrupt
     cmp dword ptr [r15 + FT_MAGIC], FT_MAGIC_V1
     jne .Lgt_corrupt
+    mov rax, qword ptr [r15 + FT_SEQ]     # the index and the record agree
+    cmp rax, qword ptr [rbx + C_TAG_SEQ]
+    jne .Lgt_corrupt
     mov eax, dword ptr [r12 + REC_KLEN]
     lea r8, [r12 + rax + REC_HDR]
 .Lgt_serve:
+    push r8
+    push r8
+    mov rdi, rbx
+    call eval_conds
+    pop r8
+    pop r8
+    test eax, eax
+    jnz .Lgt_cond
     mov eax, dword ptr [r12 + REC_KLEN]
     lea rcx, [r14 + rax + REC_HDR]        # the value's first byte in the file
     mov rdi, rbx
@@ -522,8 +533,14 @@ do_get:
     pop r12
     pop rbx
     ret
-.Lgt_404:
+.Lgt_absent:
+    mov rdi, rbx                          # If-Match fails; the rest do not matter
+    call eval_conds
     mov esi, R_404
+    test eax, eax
+    jz .Lgt_respond
+.Lgt_cond:
+    mov esi, eax
 .Lgt_respond:
     mov rdi, rbx
     call respond
@@ -536,6 +553,52 @@ do_get:
     call io_kind
     mov esi, eax
     jmp .Lgt_respond
+
+# rec_time: rdi = a LOC naming a value. Reads its record's header and key and
+# checks them. Returns rax = the record's time (when its write began), or
+# -errno (-EIO if the record does not check out). Clobbers the caller-saved
+# registers and w_rec.
+.globl rec_time
+rec_time:
+    push rbx
+    push r12
+    sub rsp, 8
+    mov rbx, rdi
+    shr rdi, LOC_SEG_SHIFT
+    and edi, LOC_SEG_MASK
+    call seg_fd
+    test rax, rax
+    js 9f
+    mov edi, eax
+    lea rsi, [rip + w_rec]
+    mov edx, REC_HDR + NAME_MAX
+    mov rcx, LOC_OFF_MASK
+    and rcx, rbx
+    call pread_full
+    test rax, rax
+    js 9f
+    lea r12, [rip + w_rec]
+    cmp rax, REC_HDR
+    jb 8f
+    cmp dword ptr [r12 + REC_MAGIC], REC_MAGIC_V1
+    jne 8f
+    mov edx, dword ptr [r12 + REC_KLEN]
+    add rdx, REC_HDR
+    cmp rax, rdx
+    jb 8f
+    sub rdx, 8
+    xor edi, edi
+    lea rsi, [r12 + 8]
+    call crc32c
+    cmp eax, dword ptr [r12 + REC_HCRC]
+    jne 8f
+    mov rax, qword ptr [r12 + REC_TIME]
+    jmp 9f
+8:  mov rax, -EIO
+9:  add rsp, 8
+    pop r12
+    pop rbx
+    ret
 
 # reserve_record: rdi = conn (its key), rsi = the value's length, edx =
 # REC_PUT or REC_DEL. Reserves the record in the worker's segment (C_REC_LOC)
@@ -564,6 +627,8 @@ reserve_record:
     mov edx, r13d
     call rec_header
     mov dword ptr [rbx + C_HCRC], eax
+    mov rax, qword ptr [rip + w_rec + REC_TIME]
+    mov qword ptr [rbx + C_TAG_TIME], rax  # preconditions are decided: the write's own now
     mov rax, r14
     mov edx, dword ptr [rip + w_seg_fd]
 1:  add rsp, 8
@@ -690,32 +755,40 @@ seal_record:
     push r15
     mov rbx, rdi
     mov r15d, esi
-    call next_seq
-    mov qword ptr [rbx + C_WOFF], rax
-    mov rdi, rbx
-    call upload_rec_len
-    mov r13, rax
-    mov r14, LOC_OFF_MASK
-    and r14, qword ptr [rbx + C_REC_LOC]
-    test dword ptr [rbx + C_FLAGS], F_IF_NONE_STAR
-    jz 2f
-    cmp dword ptr [rbx + C_METHOD], M_DELETE
-    je 2f
     lea rdi, [rbx + C_NAME]
     mov rsi, qword ptr [rbx + C_NAME_LEN]
     call index_node
     test rax, rax
     js .Lsr_release
-    mov rdi, rax
-    mov rsi, qword ptr [rbx + C_WOFF]
-    call claim_loc
-    call index_claim
-    cmp eax, PUB_NEW
-    jne .Lsr_taken
-    or dword ptr [rbx + C_FLAGS], F_CLAIMED
-    mov rsi, qword ptr [rbx + C_REC_LOC]
-    call pub_count                        # a delete it replaced is dead now
-2:  test r15d, r15d
+    sub rax, qword ptr [rip + ix_base]
+    shr rax, 4                            # IX_UNIT
+    mov dword ptr [rbx + C_NODE], eax
+    test dword ptr [rbx + C_COND], CD_EXP
+    jnz 1f
+    mov rdi, rbx                          # in flight before it is numbered (flight.s)
+    mov rsi, FL_UNKNOWN
+    call flight_enter
+    call next_seq
+    mov qword ptr [rbx + C_WOFF], rax
+    mov rdi, rbx
+    mov rsi, rax
+    call flight_seq
+    jmp 2f
+1:  call next_seq                         # numbered, then in flight, then the
+    mov qword ptr [rbx + C_WOFF], rax     # claim: its footer comes only after it
+    mov rdi, rbx
+    mov rsi, rax
+    call flight_enter
+    mov rdi, rbx
+    call cond_claim
+    test eax, eax
+    jnz .Lsr_taken
+2:  mov rdi, rbx
+    call upload_rec_len
+    mov r13, rax
+    mov r14, LOC_OFF_MASK
+    and r14, qword ptr [rbx + C_REC_LOC]
+    test r15d, r15d
     jz 3f
     mov rdi, rbx                          # zero the padding: from the value's end
     call upload_vlen                         # (the footer covers what spills over)
@@ -773,16 +846,6 @@ seal_record:
     call respond
     jmp .Lsr_out
 
-# claim_loc: rbx = conn. Returns rdx = the LOC a create-only write claims its
-# key with: pending until durable under --sync always. Clobbers rcx.
-claim_loc:
-    mov rdx, qword ptr [rbx + C_REC_LOC]
-    cmp dword ptr [rip + cfg_sync], 0
-    je 1f
-    mov rcx, LOC_PENDING
-    or rdx, rcx
-1:  ret
-
 # commit_record: rdi = conn whose record is sealed. --sync always: waits for the
 # group commit (commit.s), which publishes it once durable. --sync none:
 # published and answered now. Clobbers the caller-saved registers.
@@ -805,9 +868,11 @@ commit_record:
 
 # publish_record: rdi = conn whose record is sealed (and durable, with --sync
 # always). Makes it the key's newest write in the index.
-# Returns rax = R_201 (new key), R_204 (replaced, or a delete of a key that
-# had a value), R_404 (a delete of a key with no value), or -ENOMEM. The
-# upload's descriptor is no longer its own: C_UP_FD = -1.
+# A conditional write settles its claim (flight.s). Returns rax = R_201 (new
+# key), R_204 (replaced, or a delete of a key that had a value) or R_404 (a
+# delete of a key with no value); a put's answer carries its validators. The
+# write is no longer in flight, and the upload's descriptor is no longer its
+# own: C_UP_FD = -1.
 # Clobbers the caller-saved registers. Runs in the flusher thread too.
 .globl publish_record
 publish_record:
@@ -815,48 +880,60 @@ publish_record:
     push r12
     sub rsp, 8
     mov rbx, rdi
-    lea rdi, [rbx + C_NAME]
-    mov rsi, qword ptr [rbx + C_NAME_LEN]
-    call index_node
-    test rax, rax
-    js 9f
-    mov rdi, rax
-    mov rsi, qword ptr [rbx + C_WOFF]
+    mov edi, dword ptr [rbx + C_NODE]     # (seal_record found it)
+    shl rdi, 4
+    add rdi, qword ptr [rip + ix_base]
     mov rdx, qword ptr [rbx + C_REC_LOC]
-    test dword ptr [rbx + C_FLAGS], F_CLAIMED
-    jz 1f
-    call claim_loc                        # the claim becomes the value
-    mov rcx, qword ptr [rbx + C_REC_LOC]
-    call index_set
-    mov eax, R_201
-    jmp 8f
-1:  xor ecx, ecx
     cmp dword ptr [rbx + C_METHOD], M_DELETE
-    jne 2f
+    jne 1f
     mov rcx, LOC_TOMB
     or rdx, rcx
+1:  test dword ptr [rbx + C_FLAGS], F_CLAIMED
+    jz 3f
+    mov rcx, rdx                          # the claim becomes the write
+    mov rdx, qword ptr [rbx + C_WOFF]
+    mov rsi, qword ptr [rbx + C_EXPECT]
+    call index_settle
+    and dword ptr [rbx + C_FLAGS], ~F_CLAIMED
+    mov rsi, qword ptr [rbx + C_REC_LOC]
+    call pub_count
+    mov eax, R_204                        # replaced, or overwritten after it was
+    cmp dword ptr [rbx + C_METHOD], M_DELETE
+    je 8f
+    test dword ptr [rbx + C_COND], CD_HAD
+    jnz 7f
+    mov eax, R_201
+    jmp 7f
+3:  mov rsi, qword ptr [rbx + C_WOFF]
     xor ecx, ecx
     call index_publish
     mov rsi, qword ptr [rbx + C_REC_LOC]
     call pub_count
+    cmp dword ptr [rbx + C_METHOD], M_DELETE
+    jne 4f
     cmp eax, PUB_NEW
     mov eax, R_404
     je 8f
     mov eax, R_204
     jmp 8f
-2:  call index_publish
-    mov rsi, qword ptr [rbx + C_REC_LOC]
-    call pub_count
-    cmp eax, PUB_NEW
+4:  cmp eax, PUB_NEW
     mov eax, R_201
-    je 8f
+    je 7f
     mov eax, R_204
+7:  mov r12, rax                          # a value: the answer carries its validators
+    mov rdi, rbx
+    mov rsi, qword ptr [rbx + C_WOFF]
+    mov rdx, qword ptr [rbx + C_TAG_TIME]
+    call set_validators
+    mov rax, r12
 8:  mov dword ptr [rbx + C_UP_FD], -1
     mov r12, rax
+    mov rdi, rbx
+    call flight_leave
     mov rdi, qword ptr [rbx + C_REC_LOC]
     call rec_closed
     mov rax, r12
-9:  add rsp, 8
+    add rsp, 8
     pop r12
     pop rbx
     ret
@@ -879,17 +956,14 @@ abort_record:
     test dword ptr [rbx + C_FLAGS], F_CLAIMED
     jz 1f
     and dword ptr [rbx + C_FLAGS], ~F_CLAIMED
-    lea rdi, [rbx + C_NAME]
-    mov rsi, qword ptr [rbx + C_NAME_LEN]
-    call index_lookup
-    test rax, rax
-    jz 1f
-    mov rdi, rax
-    mov rsi, qword ptr [rbx + C_WOFF]
-    call claim_loc
-    mov rcx, LOC_TOMB
-    call index_set
-1:  mov edi, dword ptr [rbx + C_UP_FD]
+    mov edi, dword ptr [rbx + C_NODE]
+    shl rdi, 4
+    add rdi, qword ptr [rip + ix_base]
+    mov rsi, qword ptr [rbx + C_EXPECT]
+    call index_unclaim
+1:  mov rdi, rbx                          # (a record never sealed was not in flight:
+    call flight_leave                     # its socket's entry is clear already)
+    mov edi, dword ptr [rbx + C_UP_FD]
     lea rsi, [rip + zero_buf]
     mov edx, FT_SIZE
     mov rcx, LOC_OFF_MASK

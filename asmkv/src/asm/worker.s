@@ -54,6 +54,7 @@ worker_main:
     call index_attach
     test rax, rax
     js .Lwm_failed
+    call flight_reset                     # what a killed worker in this slot left
 
     mov edi, EPOLL_CLOEXEC
     mov eax, SYS_epoll_create1
@@ -360,6 +361,9 @@ conn_reset:
     mov dword ptr [rdi + C_HOSTS], eax
     mov dword ptr [rdi + C_METHOD], eax
     mov qword ptr [rdi + C_FILE_LEFT], rax
+    mov dword ptr [rdi + C_COND], eax
+    mov dword ptr [rdi + C_IM_N], eax
+    mov dword ptr [rdi + C_INM_N], eax
     ret
 
 # conn_drive: rdi = an open conn. Runs its state machine until it waits for

@@ -14,6 +14,7 @@ core::arch::global_asm!(
     include_str!("asm/inbuf.s"),
     include_str!("asm/http.s"),
     include_str!("asm/body.s"),
+    include_str!("asm/list.s"),
     include_str!("asm/response.s"),
     include_str!("asm/store.s"),
     include_str!("asm/commit.s"),

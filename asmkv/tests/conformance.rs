@@ -901,8 +901,10 @@ fn cases() -> Vec<Case> {
     v.push(case(k, "invalid escape", get("/a%zz"), 400, Keep));
     v.push(case(k, "escape cut short", get("/a%4"), 400, Keep));
     v.push(case(k, "lone percent", get("/a%"), 400, Keep));
-    v.push(case(k, "empty key", get("/"), 400, Keep));
-    v.push(case(k, "only a query", get("/?x=1"), 400, Keep));
+    let delete = |t: &str| get(t).replacen("GET", "DELETE", 1);
+    v.push(case(k, "empty key", delete("/"), 400, Keep));
+    v.push(case(k, "only a query", delete("/?x=1"), 400, Keep));
+    v.push(case(k, "a key ending in /", delete("/dir/"), 400, Keep));
     v.push(case(
         k,
         "the query is ignored, even malformed",

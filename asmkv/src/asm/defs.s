@@ -371,6 +371,7 @@
 .equ ST_DONE, 4        # response sent: next request or close
 .equ ST_LINGER, 5      # error response sent, write side shut, discarding input
 .equ ST_COMMIT, 6      # write or delete sealed, waiting for the group commit (commit.s)
+.equ ST_LIST, 7        # producing and sending a listing of keys (list.s)
 
 # C_COMMIT while in a group commit (then R_201/R_204/R_404 or -errno)
 .equ COMMIT_WRITTEN, 0x10000     # the record is sealed, not yet durable
@@ -402,6 +403,8 @@
 .equ F_IF_NONE_STAR, 65536 # If-None-Match: * (PUT/POST create only; GET/HEAD 304 if present)
 .equ F_RECORD, 131072  # C_UP_FD is the segment the upload's record is written into
 .equ F_CLAIMED, 262144 # a conditional write holds its key (LOC_CLAIM) until durable
+
+.equ F_LIST, 524288   # C_LIST holds a listing's state (list.s)
 
 # C_COND bits
 .equ CD_IM, 1          # If-Match present
@@ -466,17 +469,56 @@
 .equ R_416, 16
 .equ R_304, 17
 .equ R_412, 18
+.equ R_400_SLASH, 19      # a write to a path ending in "/" (a listing's)
 .equ RESP_ENTRY, 32    # resp_table entry: line ptr, line len, body ptr, body len
 
 # results of a connection step (worker.s)
 .equ STEP_GO, 0        # progress: run the next step
 .equ STEP_WAIT, 1      # the socket would block: wait for epoll
 .equ STEP_CLOSED, 2    # the connection is gone
+.equ STEP_YIELD, 3     # progress, after a long step: let other connections run first
 
 # char_class bits (table in http.s)
 .equ CC_TCHAR, 1       # char_class bit: may appear in a token (method, field name)
 .equ CC_KEY, 2         # stored in a file name as itself
 .equ CC_BADVAL, 4      # control character: not allowed in a field value
+
+# ---- listings of keys (list.s): a GET or HEAD whose path ends in "/" ---------
+.equ C_LIST, C_TMP     # u64 the listing's state (F_LIST; a GET has no spool file)
+.equ LS_PHASE, 0       # u32 LP_*
+.equ LS_PLEN, 4        # u32 the prefix's length, encoded (as keys are in the index)
+.equ LS_ALEN, 8        # u32 the after= name's length, decoded
+.equ LS_FLAGS, 12      # u32 LF_*
+.equ LS_LIMIT, 16      # u64 entries still to send
+.equ LS_SCAN, 24       # u64 the next node unit to look at
+.equ LS_END, 32        # u64 where the nodes ended when the listing began
+.equ LS_N, 40          # u64 entries gathered
+.equ LS_I, 48          # u64 the sort's or the output's position
+.equ LS_J, 56          # u64 the heap's size while sorting
+.equ LS_OUT_LEN, 64    # u64 bytes in LS_OUT
+.equ LS_OUT_POS, 72    # u64 of those, sent
+.equ LS_CAP, 80        # u64 entries LS_ENTRIES holds
+.equ LS_SET, 88        # u64 the directory set's address
+.equ LS_SETMASK, 96    # u64 its slots - 1
+.equ LS_SIZE, 104      # u64 the mapping's size
+.equ LS_SENT, 112      # u64 entries sent
+.equ LS_PREFIX, 256    # NAME_MAX + 1 bytes: the prefix, encoded
+.equ LS_AFTER, 512     # NAME_MAX + 1 bytes: the after= name, decoded
+.equ LS_OUT, 1024      # LIST_OUT bytes: the chunk being sent
+.equ LIST_OUT, 65536
+.equ LS_ENTRIES, LS_OUT + LIST_OUT  # u32 node units; then the directory set (u32 slots)
+.equ LIST_CHUNK_HEAD, 8          # "XXXXXX" CRLF: the size of each chunk, before its data
+.equ LIST_ENTRY_MAX, 2048        # the most one entry's JSON takes (a name escaped 6 bytes a byte)
+.equ LIST_SLICE, 131072          # node units looked at in one step
+.equ LIST_SORT_STEPS, 512        # sift-downs of the sort in one step
+.equ LP_SCAN, 0        # gathering the keys under the prefix
+.equ LP_HEAPIFY, 1     # sorting them (heapsort, a step at a time)
+.equ LP_EXTRACT, 2
+.equ LP_EMIT, 3        # sending them as JSON
+.equ LP_END, 4         # the last chunk is queued
+.equ LF_CHUNKED, 1     # the body is chunked (HTTP/1.1); else it ends with the connection
+.equ LF_OPEN, 2        # "[" is sent
+.equ LF_AFTER, 4       # after= was given (LS_AFTER, LS_ALEN)
 
 # flag_table entry (cli.s): name, handler, takes-a-value
 .equ FLAG_ENTRY, 24

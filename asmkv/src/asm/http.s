@@ -870,13 +870,51 @@ route_request:
     jz 8f
     mov esi, R_417
     jmp .Lrr_reject
-8:  mov rdi, rbx
+8:  xor edi, edi                          # a path ending in "/" lists keys: it is
+17: cmp rdi, r13                          # never a key (a write to one is a 400)
+    jae 18f
+    cmp byte ptr [r12 + rdi], '?'
+    je 18f
+    inc rdi
+    jmp 17b
+18: test rdi, rdi
+    jz 19f
+    cmp byte ptr [r12 + rdi - 1], '/'
+    jne 19f
+    mov ecx, dword ptr [rbx + C_METHOD]
+    cmp ecx, M_GET
+    je 20f
+    cmp ecx, M_HEAD
+    je 20f
+    mov esi, R_400_SLASH
+    jmp .Lrr_reject
+20: mov rdi, rbx                          # the prefix, encoded as keys are ("" for "/")
+    mov rsi, r12
+    mov rdx, r13
+    call decode_key
+    cmp eax, -1
+    je 21f
+    test eax, eax
+    jnz .Lrr_key_bad
+21: mov rdi, rbx
+    mov rsi, r12
+    mov rdx, r13
+    call list_prepare
+    test eax, eax
+    jz 15f
+    mov esi, eax
+    jmp .Lrr_reject
+19: mov rdi, rbx
     mov rsi, r12
     mov rdx, r13
     call decode_key
     test eax, eax
     jz 9f
+.Lrr_key_bad:
     mov esi, eax
+    cmp eax, -1                           # an empty key
+    jne .Lrr_reject
+    mov esi, R_400
     jmp .Lrr_reject
 9:  test dword ptr [rbx + C_COND], CD_BAD   # a malformed entity-tag list
     jnz .Lrr_reject_400
@@ -975,7 +1013,8 @@ has_body_rbx:
 # themselves; every other byte is "%XX" (uppercase hex). So no key can be "."
 # or "..", contain "/", or start like a temporary file (".tmp-"), and the
 # mapping is reversible. An absolute-form target ("http://host/path") uses its path.
-# Returns eax = 0, R_400 (empty key, bad escape, %00) or R_414 (too long).
+# Returns eax = 0, -1 for an empty key (C_NAME_LEN = 0: the prefix of "/"),
+# R_400 (bad escape, %00) or R_414 (too long).
 # Clobbers rcx, rdx, rsi, rdi, r8-r11.
 .globl decode_key
 decode_key:
@@ -1056,14 +1095,19 @@ decode_key:
     add r11, 3
     jmp 3b
 .Ldk_end:
+    mov byte ptr [r10 + r11], 0
+    mov qword ptr [rdi + C_NAME_LEN], r11
     test r11, r11
-    jz .Ldk_bad
+    jz .Ldk_empty
     mov byte ptr [r10 + r11], 0
     mov qword ptr [rdi + C_NAME_LEN], r11
     xor eax, eax
     ret
 .Ldk_bad:
     mov eax, R_400
+    ret
+.Ldk_empty:
+    mov eax, -1
     ret
 .Ldk_long:
     mov eax, R_414

@@ -165,6 +165,45 @@ respond_value:
     pop rbx
     ret
 
+# respond_listing: rdi = conn, esi = the state after the head (list.s).
+# Builds the head of a listing: 200, JSON, chunked unless HTTP/1.0 (whose
+# connection then ends the body). Clobbers the caller-saved registers.
+.globl respond_listing
+respond_listing:
+    push rbx
+    push r12
+    sub rsp, 8
+    mov rbx, rdi
+    mov r12d, esi
+    lea rdi, [rbx + C_OUT]
+    lea rsi, [rip + line_200]
+    mov edx, OFFSET line_200_len
+    call copy
+    mov rdi, rax
+    call put_date
+    mov rdi, rax
+    lea rsi, [rip + head_list]
+    mov edx, OFFSET head_list_len
+    call copy
+    mov rdi, rax
+    test dword ptr [rbx + C_FLAGS], F_HTTP10
+    jnz 1f
+    lea rsi, [rip + hdr_chunked]
+    mov edx, OFFSET hdr_chunked_len
+    call copy
+    mov rdi, rax
+1:  mov rsi, rbx
+    call put_connection
+    mov word ptr [rax], 0x0a0d
+    lea rsi, [rax + 2]
+    mov rdi, rbx
+    mov edx, r12d
+    call start_output
+    add rsp, 8
+    pop r12
+    pop rbx
+    ret
+
 # respond_continue: rdi = conn. Queues "100 Continue"; the body is read after it.
 # Clobbers the caller-saved registers.
 .globl respond_continue
@@ -325,6 +364,7 @@ resp_table:                               # indexed by R_*, RESP_ENTRY bytes eac
     RESPONSE "HTTP/1.1 416 Range Not Satisfiable", "range not satisfiable\n"
     RESPONSE "HTTP/1.1 304 Not Modified", ""
     RESPONSE "HTTP/1.1 412 Precondition Failed", "precondition failed\n"
+    RESPONSE "HTTP/1.1 400 Bad Request", "a key cannot end in /: a path ending in / lists keys\n"
 
 hdr_server:     .ascii "Server: asmkv\r\n"
 .equ hdr_server_len, . - hdr_server
@@ -359,6 +399,12 @@ hdr_range:      .ascii "Content-Range: bytes "
 .equ hdr_range_len, . - hdr_range
 hdr_range_none: .ascii "Content-Range: bytes */"
 .equ hdr_range_none_len, . - hdr_range_none
+head_list:
+    .ascii "Server: asmkv\r\n"
+    .ascii "Content-Type: application/json\r\n"
+.equ head_list_len, . - head_list
+hdr_chunked:    .ascii "Transfer-Encoding: chunked\r\n"
+.equ hdr_chunked_len, . - hdr_chunked
 head_100:       .ascii "HTTP/1.1 100 Continue\r\n\r\n"
 .equ head_100_len, . - head_100
 .text

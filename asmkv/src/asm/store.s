@@ -411,6 +411,8 @@ key_loc:
 # Clobbers the caller-saved registers.
 .globl do_get
 do_get:
+    test dword ptr [rdi + C_FLAGS], F_LIST  # a path ending in "/": its listing
+    jnz list_begin
     push rbx
     push r12
     push r13

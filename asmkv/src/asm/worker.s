@@ -388,7 +388,13 @@ conn_drive:
     je 4f
     cmp eax, ST_COMMIT                    # nothing to do until the group commit
     je .Lcd_out
+    cmp eax, ST_LIST
+    je 6f
     call linger_step
+    jmp 5f
+6:  call list_step
+    cmp eax, STEP_YIELD                   # a long step: the others first
+    je 7f
     jmp 5f
 1:  call head_step
     jmp 5f
@@ -401,7 +407,7 @@ conn_drive:
     jne .Lcd_out
     dec r12d
     jnz .Lcd_step
-    cmp dword ptr [rbx + C_QUEUED], 0
+7:  cmp dword ptr [rbx + C_QUEUED], 0
     jne .Lcd_out
     mov dword ptr [rbx + C_QUEUED], 1
     mov eax, dword ptr [rip + w_ready_n]
@@ -779,6 +785,8 @@ conn_close:
     jl 1f
     call abort_upload
 1:  mov dword ptr [rbx + C_GET_FD], -1    # a segment: the process keeps it open
+    mov rdi, rbx
+    call list_free
     mov rdi, rbx
     call inbuf_put
     mov edi, dword ptr [rbx + C_FD]

@@ -169,6 +169,28 @@ const SCENARIOS: &[Scenario] = &[
         spread: 1000,
     },
     Scenario {
+        name: "get304",
+        title: "conditional GET 64 B answered 304, 50 conns",
+        mode: "cond",
+        key: "/small",
+        body_len: 64,
+        connections: 50,
+        idle: 0,
+        seed: false,
+        spread: 1000,
+    },
+    Scenario {
+        name: "list100k",
+        title: "listing of 100,000 keys (JSON), 4 conns",
+        mode: "get",
+        key: "/l/",
+        body_len: 64,
+        connections: 4,
+        idle: 0,
+        seed: false,
+        spread: 100_000,
+    },
+    Scenario {
         name: "keys1m",
         title: "GET 64 B of 1M keys after a restart, 50 conns",
         mode: "spread",
@@ -281,6 +303,10 @@ fn main() -> anyhow::Result<()> {
             }
             if sc.name == "keys1m" && kind != Kind::Asmkv {
                 cells.push((kind, Cell::skipped("–")));
+                continue;
+            }
+            if sc.name == "list100k" && !matches!(kind, Kind::Asmkv | Kind::NginxDav) {
+                cells.push((kind, Cell::skipped("no listing")));
                 continue;
             }
             if sc.idle + sc.connections + 100 > nofile as usize {
@@ -410,9 +436,34 @@ fn measure_one(
     }
     servers::preload(&run, "small", small)?;
     servers::preload(&run, "big", big)?;
+    let mut tag = String::new();
+    if sc.mode == "cond" {
+        // the value's tag, and a check that it really earns a 304
+        let url = match kind.style() {
+            "webdis" => format!("http://{}/GET{}.txt", run.addr, sc.key),
+            "etcd" => return Ok((Cell::skipped("no ETag"), run.keep_files())),
+            _ => format!("http://{}{}", run.addr, sc.key),
+        };
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let Some(t) = agent.get(&url).call()?.headers().get("etag").cloned() else {
+            return Ok((Cell::skipped("no ETag"), run.keep_files()));
+        };
+        tag = t.to_str()?.to_string();
+        let again = agent.get(&url).header("If-None-Match", &tag).call()?;
+        if again.status() != 304 {
+            return Ok((Cell::skipped("no 304"), run.keep_files()));
+        }
+    }
+    if sc.name == "list100k" {
+        extra = Some(listing_times(&run, sc.spread)?);
+    }
     nix::unistd::sync();
     let idle = hold_idle(run.addr, sc.idle)?;
     let load = |d| wrk::Load {
+        tag: &tag,
         mode: sc.mode,
         key: sc.key,
         body_len: sc.body_len,
@@ -502,6 +553,7 @@ fn restart_with_keys(
             connections: 50,
             threads: 2,
             duration: Duration::from_secs(20),
+            tag: "",
         },
     )?;
     let keys = (r.requests - r.errors()).min(1_000_000);
@@ -520,6 +572,76 @@ fn restart_with_keys(
             took.as_secs_f64(),
             rss as f64 / 1024.0
         ),
+    ))
+}
+
+/// Stores `n` keys under /l/ (asmkv: pipelined PUTs; nginx: files in its
+/// directory), then lists them: returns a line with the median time to the
+/// first byte of the answer and to its end, over a few listings.
+fn listing_times(run: &Running, n: usize) -> anyhow::Result<String> {
+    use std::io::{Read, Write};
+    let name = |i: usize| format!("k{i:07}");
+    if run.kind == Kind::NginxDav {
+        let dir = run.data.join("l");
+        std::fs::create_dir_all(&dir)?;
+        for i in 0..n {
+            std::fs::write(dir.join(name(i)), b"v")?; // readable by nginx's worker
+        }
+    } else {
+        let mut c = TcpStream::connect(run.addr)?;
+        let mut w = c.try_clone()?;
+        let writer = std::thread::spawn(move || -> std::io::Result<()> {
+            let mut batch = Vec::new();
+            for i in 0..n {
+                batch.extend_from_slice(
+                    format!(
+                        "PUT /l/{} HTTP/1.1\r\nHost: b\r\nContent-Length: 1\r\n\r\nv",
+                        name(i)
+                    )
+                    .as_bytes(),
+                );
+                if batch.len() > 1 << 16 || i == n - 1 {
+                    w.write_all(&batch)?;
+                    batch.clear();
+                }
+            }
+            Ok(())
+        });
+        let (mut seen, mut buf, mut tail) = (0, vec![0u8; 1 << 16], Vec::new());
+        while seen < n {
+            let got = c.read(&mut buf)?;
+            anyhow::ensure!(got > 0, "the server closed while keys were stored");
+            tail.extend_from_slice(&buf[..got]);
+            seen += tail.windows(12).filter(|w| w == b"HTTP/1.1 201").count();
+            let keep = tail.len().min(11);
+            tail.drain(..tail.len() - keep);
+        }
+        writer.join().unwrap()?;
+    }
+    let mut first = Vec::new();
+    let mut total = Vec::new();
+    let mut size = 0;
+    for _ in 0..5 {
+        let mut c = TcpStream::connect(run.addr)?;
+        let started = Instant::now();
+        c.write_all(b"GET /l/ HTTP/1.1\r\nHost: b\r\nConnection: close\r\n\r\n")?;
+        let mut buf = vec![0u8; 1 << 16];
+        let mut got = c.read(&mut buf)?;
+        first.push(started.elapsed());
+        size = got;
+        while got > 0 {
+            got = c.read(&mut buf)?;
+            size += got;
+        }
+        total.push(started.elapsed());
+    }
+    first.sort();
+    total.sort();
+    Ok(format!(
+        "{n} keys: first byte after {:.1} ms, whole listing ({:.1} MB) after {:.1} ms (medians of 5)",
+        first[2].as_secs_f64() * 1e3,
+        size as f64 / 1e6,
+        total[2].as_secs_f64() * 1e3
     ))
 }
 

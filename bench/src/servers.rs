@@ -435,6 +435,8 @@ http {{
         listen 127.0.0.1:{port};
         root {data};
         location / {{
+            autoindex on;
+            autoindex_format json;
             dav_methods PUT DELETE;
             create_full_put_path on;
             client_max_body_size 0;

@@ -23,6 +23,7 @@ function init(args)
   body = string.rep("v", tonumber(args[3] or "64"))
   style = args[4] or "kv"
   spread = tonumber(args[5] or "1000")
+  tag = args[6] or ""
 end
 -- one API a style: asmkv, nginx and the Rust peer take the key as the path;
 -- Webdis maps Redis commands to paths; etcd's v2 API takes a form
@@ -61,6 +62,8 @@ function request()
     return get(key)
   elseif mode == "close" then
     return get(key, {["Connection"] = "close"})
+  elseif mode == "cond" then
+    return get(key, {["If-None-Match"] = tag})
   end
   return get(key)
 end
@@ -112,7 +115,7 @@ pub fn parse_output(out: &str) -> anyhow::Result<WrkResult> {
 
 /// One load run: `mode` is get, put, fill (put, at most `spread` keys a
 /// thread), hot (PUT to `spread` keys), spread (GET of keys a put run made),
-/// mixed or close; `key` the key read; `style` the
+/// mixed, close, or cond (GET with If-None-Match: `tag`, answered 304); `key` the key read; `style` the
 /// server's API (kv, webdis or etcd).
 pub struct Load<'a> {
     pub mode: &'a str,
@@ -123,6 +126,8 @@ pub struct Load<'a> {
     pub connections: usize,
     pub threads: usize,
     pub duration: Duration,
+    /// the entity-tag a `cond` load sends in If-None-Match
+    pub tag: &'a str,
 }
 
 pub fn run(script: &Path, addr: SocketAddr, load: &Load) -> anyhow::Result<WrkResult> {
@@ -141,6 +146,7 @@ pub fn run(script: &Path, addr: SocketAddr, load: &Load) -> anyhow::Result<WrkRe
         .arg(load.body_len.to_string())
         .arg(load.style)
         .arg(load.spread.to_string())
+        .arg(load.tag)
         .output()
         .context("running wrk")?;
     let text = String::from_utf8_lossy(&out.stdout);

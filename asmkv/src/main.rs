@@ -13,6 +13,7 @@ core::arch::global_asm!(
     include_str!("asm/worker.s"),
     include_str!("asm/inbuf.s"),
     include_str!("asm/http.s"),
+    include_str!("asm/auth.s"),
     include_str!("asm/body.s"),
     include_str!("asm/list.s"),
     include_str!("asm/response.s"),

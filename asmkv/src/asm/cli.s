@@ -91,6 +91,17 @@ parse_args:
     lea r13, [rip + cfg_request_timeout]
     mov r14d, MAX_TIMEOUT
     jmp .Largs_count
+.Largs_token_file:
+    lea r13, [rip + cfg_token_file]
+    jmp 1f
+.Largs_read_token_file:
+    lea r13, [rip + cfg_read_token_file]
+1:  mov rdi, qword ptr [r12 + rbx*8 + 8]
+    cmp byte ptr [rdi], 0
+    je .Largs_bad_value
+    mov qword ptr [r13], rdi
+    jmp .Largs_step2
+
 .Largs_io_timeout:
     lea r13, [rip + cfg_io_timeout]
     mov r14d, MAX_TIMEOUT
@@ -344,11 +355,14 @@ parse_listen6:
 .globl cfg_data, cfg_max_body, cfg_addr, cfg_port, cfg_workers, cfg_sync
 .globl cfg_family, cfg_addr6, cfg_addr6_text, cfg_addr6_len
 .globl cfg_idle_timeout, cfg_request_timeout, cfg_io_timeout
+.globl cfg_token_file, cfg_read_token_file
 cfg_data:     .quad default_data     # data directory path
 cfg_max_body: .quad DEFAULT_MAX_BODY # largest accepted value, bytes
 cfg_idle_timeout:    .quad DEFAULT_IDLE_TIMEOUT    # seconds a connection may wait between requests
 cfg_request_timeout: .quad DEFAULT_REQUEST_TIMEOUT # seconds from a head's first byte to its end
 cfg_io_timeout:      .quad DEFAULT_IO_TIMEOUT      # seconds a body or an answer may stall
+cfg_token_file:      .quad 0        # --token-file path, or 0
+cfg_read_token_file: .quad 0        # --read-token-file path, or 0
 cfg_workers:  .quad 0                # 0: one per CPU we may run on (read as a dword)
 cfg_addr:     .long DEFAULT_ADDR     # IPv4 address, network order
 .p2align 3
@@ -372,6 +386,8 @@ flag_table:                         # name, handler, takes a value; ends with 0
     .quad flag_idle_timeout, .Largs_idle_timeout, 1
     .quad flag_request_timeout, .Largs_request_timeout, 1
     .quad flag_io_timeout, .Largs_io_timeout, 1
+    .quad flag_token_file, .Largs_token_file, 1
+    .quad flag_read_token_file, .Largs_read_token_file, 1
     .quad 0
 default_data:  .asciz "./data"
 flag_help:     .asciz "--help"
@@ -384,6 +400,8 @@ flag_max_body: .asciz "--max-body"
 flag_idle_timeout:    .asciz "--idle-timeout"
 flag_request_timeout: .asciz "--request-timeout"
 flag_io_timeout:      .asciz "--io-timeout"
+flag_token_file:      .asciz "--token-file"
+flag_read_token_file: .asciz "--read-token-file"
 word_always:   .asciz "always"
 word_none:     .asciz "none"
 err_missing:   .ascii "missing value for flag"
@@ -401,7 +419,8 @@ version_text:  .ascii "asmkv 0.1.0\n"
 usage_text:
     .ascii "usage: asmkv [--listen ADDR:PORT] [--data DIR] [--workers N] [--sync always|none]\n"
     .ascii "             [--max-body BYTES] [--idle-timeout S] [--request-timeout S]\n"
-    .ascii "             [--io-timeout S] [--help] [--version]\n\n"
+    .ascii "             [--io-timeout S] [--token-file PATH] [--read-token-file PATH]\n"
+    .ascii "             [--help] [--version]\n\n"
     .ascii "A durable HTTP/1.1 key-value store: GET, HEAD, PUT, POST and DELETE /KEY.\n\n"
     .ascii "  --listen ADDR:PORT   A.B.C.D:PORT, [IPV6]:PORT or localhost:PORT (default 127.0.0.1:8080;\n                       port 0 picks a free one)\n"
     .ascii "  --data DIR           the segments of values live here (default ./data, created if missing)\n"
@@ -412,6 +431,8 @@ usage_text:
     .ascii "  --idle-timeout S     close a connection idle between requests for S seconds (default 60)\n"
     .ascii "  --request-timeout S  answer 408 and close if a request head takes over S seconds (default 10)\n"
     .ascii "  --io-timeout S       answer 408 (upload) or close (download) after S seconds without progress (default 30)\n"
+    .ascii "  --token-file PATH    PUT, POST and DELETE need Authorization: Bearer TOKEN, TOKEN a line of PATH\n"
+    .ascii "  --read-token-file PATH  so do GET and HEAD, with a token of either file (default: reads are open)\n"
     .ascii "  --help, --version    print this text or the version, and exit\n"
 .equ usage_len, . - usage_text
 .text

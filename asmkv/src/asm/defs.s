@@ -425,6 +425,7 @@
 .equ CD_IMS_SEEN, 16384 # an If-Modified-Since field was seen (a second one voids it)
 .equ CD_IUS_SEEN, 32768
 .equ CD_HAD, 65536     # the key a conditional write claimed had a value (204, not 201)
+.equ CD_AUTH, 131072  # an Authorization: Bearer field (C_AUTH, C_AUTH_LEN)
 
 # methods
 .equ M_GET, 1
@@ -470,6 +471,7 @@
 .equ R_304, 17
 .equ R_412, 18
 .equ R_400_SLASH, 19      # a write to a path ending in "/" (a listing's)
+.equ R_401, 20
 .equ RESP_ENTRY, 32    # resp_table entry: line ptr, line len, body ptr, body len
 
 # results of a connection step (worker.s)
@@ -519,6 +521,16 @@
 .equ LF_CHUNKED, 1     # the body is chunked (HTTP/1.1); else it ends with the connection
 .equ LF_OPEN, 2        # "[" is sent
 .equ LF_AFTER, 4       # after= was given (LS_AFTER, LS_ALEN)
+
+# ---- access tokens (auth.s) ---------------------------------------------------
+.equ C_AUTH, C_TMP     # u64 the presented token (in the request head: parse and route only)
+.equ C_AUTH_LEN, C_TMP + 8  # u64 its length
+.equ TOKENS_MAX, 1024
+.equ TOKEN_FILE_MAX, 65536
+.equ TS_N, 0           # a token set: u32 tokens
+.equ TS_TOKENS, 8      #   TOKENS_MAX * (u32 offset in TS_BUF, u32 length)
+.equ TS_BUF, TS_TOKENS + 8 * TOKENS_MAX   # the file, TOKEN_FILE_MAX + 1 bytes
+.equ TS_SIZE, TS_BUF + TOKEN_FILE_MAX + 8
 
 # flag_table entry (cli.s): name, handler, takes-a-value
 .equ FLAG_ENTRY, 24

@@ -512,9 +512,9 @@ handle_field:
 
 .Lhf_if_none_match:
     lea rsi, [rip + name_if_none_match]
-    call ci_eq
+    call ci_eq                            # (keeps rdi, rdx)
     test eax, eax
-    jz .Lhf_ok
+    jz .Lhf_authorization
     cmp r13, 1
     jne 1f
     cmp byte ptr [r12], '*'
@@ -527,6 +527,38 @@ handle_field:
     mov r8d, 1                            # weak comparison (RFC 9110 13.1.2)
     mov r9d, CD_INM_MORE
     jmp .Lhf_tags
+
+.Lhf_authorization:
+    lea rsi, [rip + name_authorization]
+    call ci_eq
+    test eax, eax
+    jz .Lhf_ok
+    test dword ptr [rbx + C_COND], CD_AUTH
+    jnz 2f                                # a second one: no token matches an empty one
+    cmp r13, 7                            # "Bearer" 1*SP token (RFC 6750 2.1)
+    jb .Lhf_ok
+    mov rdi, r12
+    lea rsi, [rip + word_bearer]
+    mov edx, 6
+    call ci_eq
+    test eax, eax
+    jz .Lhf_ok
+    lea rcx, [r12 + 6]
+    lea rdx, [r12 + r13]
+    cmp byte ptr [rcx], SPACE
+    jne .Lhf_ok
+1:  cmp byte ptr [rcx], SPACE
+    jne 3f
+    inc rcx
+    cmp rcx, rdx
+    jb 1b
+3:  mov qword ptr [rbx + C_AUTH], rcx
+    sub rdx, rcx
+    mov qword ptr [rbx + C_AUTH_LEN], rdx
+    or dword ptr [rbx + C_COND], CD_AUTH
+    jmp .Lhf_ok
+2:  mov qword ptr [rbx + C_AUTH_LEN], 0
+    jmp .Lhf_ok
 
 .Lhf_if_match:
     or dword ptr [rbx + C_COND], CD_IM
@@ -870,7 +902,13 @@ route_request:
     jz 8f
     mov esi, R_417
     jmp .Lrr_reject
-8:  xor edi, edi                          # a path ending in "/" lists keys: it is
+8:  mov rdi, rbx                          # access tokens, before anything else
+    call check_auth
+    test eax, eax
+    jz 22f
+    mov esi, eax
+    jmp .Lrr_reject
+22: xor edi, edi                          # a path ending in "/" lists keys: it is
 17: cmp rdi, r13                          # never a key (a write to one is a 400)
     jae 18f
     cmp byte ptr [r12 + rdi], '?'
@@ -1123,6 +1161,8 @@ name_range:             .ascii "range"
 name_if_range:          .ascii "if-range"
 name_if_none_match:     .ascii "if-none-match"
 name_if_match:          .ascii "if-match"
+name_authorization:     .ascii "authorization"
+word_bearer:            .ascii "bearer"
 name_if_modified_since: .ascii "if-modified-since"
 name_if_unmodified_since: .ascii "if-unmodified-since"
 word_bytes_eq:          .ascii "bytes="

@@ -12,6 +12,7 @@ _start:
     mov edi, dword ptr [rsp]              # argc
     lea rsi, [rsp + 8]                    # argv
     call parse_args
+    call load_tokens
     call setup_signals
     call open_data_dir
     call recover_log                      # before listening: the index is whole

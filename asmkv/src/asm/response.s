@@ -50,7 +50,21 @@ respond:
     mov edx, OFFSET hdr_allow_len
     call copy
     mov rdi, rax
-5:  cmp r12d, R_503
+5:  cmp r12d, R_401
+    jne 9f
+    lea rsi, [rip + hdr_www_auth]         # RFC 6750 3: and why, if a token came
+    mov edx, OFFSET hdr_www_auth_len
+    call copy
+    mov rdi, rax
+    test dword ptr [rbx + C_COND], CD_AUTH
+    jz 10f
+    lea rsi, [rip + hdr_invalid_token]
+    mov edx, OFFSET hdr_invalid_token_len
+    call copy
+    mov rdi, rax
+10: mov word ptr [rdi], 0x0a0d
+    add rdi, 2
+9:  cmp r12d, R_503
     jne 6f
     lea rsi, [rip + hdr_retry]
     mov edx, OFFSET hdr_retry_len
@@ -365,11 +379,16 @@ resp_table:                               # indexed by R_*, RESP_ENTRY bytes eac
     RESPONSE "HTTP/1.1 304 Not Modified", ""
     RESPONSE "HTTP/1.1 412 Precondition Failed", "precondition failed\n"
     RESPONSE "HTTP/1.1 400 Bad Request", "a key cannot end in /: a path ending in / lists keys\n"
+    RESPONSE "HTTP/1.1 401 Unauthorized", "a valid access token is needed\n"
 
 hdr_server:     .ascii "Server: asmkv\r\n"
 .equ hdr_server_len, . - hdr_server
 hdr_allow:      .ascii "Allow: GET, HEAD, PUT, POST, DELETE\r\n"
 .equ hdr_allow_len, . - hdr_allow
+hdr_www_auth:   .ascii "WWW-Authenticate: Bearer realm=\"asmkv\""
+.equ hdr_www_auth_len, . - hdr_www_auth
+hdr_invalid_token: .ascii ", error=\"invalid_token\""
+.equ hdr_invalid_token_len, . - hdr_invalid_token
 hdr_retry:      .ascii "Retry-After: 1\r\n"
 .equ hdr_retry_len, . - hdr_retry
 hdr_text:       .ascii "Content-Type: text/plain\r\n"

@@ -29,6 +29,9 @@ core::arch::global_asm!(
     include_str!("asm/hint.s"),
     include_str!("asm/import.s"),
     include_str!("asm/sys.s"),
+    include_str!("asm/log.s"),
+    include_str!("asm/alog.s"),
+    include_str!("asm/metrics.s"),
     include_str!("asm/util.s"),
     include_str!("asm/clock.s"),
 );

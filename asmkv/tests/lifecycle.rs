@@ -67,10 +67,8 @@ fn startup_errors_are_one_clear_line_and_exit_2() {
         let (code, out, err) = run(&args);
         assert_eq!(code, 2, "{args:?}");
         assert!(out.is_empty(), "{args:?}");
-        assert!(
-            err.starts_with("asmkv: ") && err.contains(want),
-            "{args:?}: {err}"
-        );
+        let (_, msg) = log_line(err.trim_end());
+        assert!(msg.contains(want), "{args:?}: {err}");
         assert_eq!(err.lines().count(), 1, "{err}");
     }
 }
@@ -127,8 +125,8 @@ fn port_in_use_is_reported() {
     let (code, _, err) = run(&["--listen", &listen, "--data", tmp.path().to_str().unwrap()]);
     assert_eq!(code, 2);
     assert_eq!(
-        err.trim(),
-        format!("asmkv: cannot listen on: {listen}: address already in use")
+        log_line(err.trim()).1,
+        format!("cannot listen on: {listen}: address already in use")
     );
 }
 

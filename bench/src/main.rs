@@ -66,6 +66,8 @@ struct Scenario {
     seed: bool,
     /// keys a `hot` load writes (a `spread` load reads as many)
     spread: usize,
+    /// asmkv and nginx log every request (the others are not measured)
+    access_log: bool,
 }
 
 const SCENARIOS: &[Scenario] = &[
@@ -79,6 +81,7 @@ const SCENARIOS: &[Scenario] = &[
         idle: 0,
         seed: true,
         spread: 1000,
+        access_log: false,
     },
     Scenario {
         name: "get64-c1000",
@@ -90,6 +93,7 @@ const SCENARIOS: &[Scenario] = &[
         idle: 0,
         seed: false,
         spread: 1000,
+        access_log: false,
     },
     Scenario {
         name: "get1m",
@@ -101,6 +105,7 @@ const SCENARIOS: &[Scenario] = &[
         idle: 0,
         seed: false,
         spread: 1000,
+        access_log: false,
     },
     Scenario {
         name: "put64",
@@ -112,6 +117,7 @@ const SCENARIOS: &[Scenario] = &[
         idle: 0,
         seed: true,
         spread: 1000,
+        access_log: false,
     },
     Scenario {
         name: "overwrite",
@@ -123,6 +129,7 @@ const SCENARIOS: &[Scenario] = &[
         idle: 0,
         seed: false,
         spread: 1000,
+        access_log: false,
     },
     Scenario {
         name: "put1m",
@@ -134,6 +141,7 @@ const SCENARIOS: &[Scenario] = &[
         idle: 0,
         seed: false,
         spread: 1000,
+        access_log: false,
     },
     Scenario {
         name: "mixed",
@@ -145,6 +153,7 @@ const SCENARIOS: &[Scenario] = &[
         idle: 0,
         seed: true,
         spread: 1000,
+        access_log: false,
     },
     Scenario {
         name: "close",
@@ -156,6 +165,7 @@ const SCENARIOS: &[Scenario] = &[
         idle: 0,
         seed: true,
         spread: 1000,
+        access_log: false,
     },
     Scenario {
         name: "idle10k",
@@ -167,6 +177,31 @@ const SCENARIOS: &[Scenario] = &[
         idle: 10_000,
         seed: false,
         spread: 1000,
+        access_log: false,
+    },
+    Scenario {
+        name: "get64-log",
+        title: "GET 64 B, 50 conns, access log on",
+        mode: "get",
+        key: "/small",
+        body_len: 64,
+        connections: 50,
+        idle: 0,
+        seed: false,
+        spread: 1000,
+        access_log: true,
+    },
+    Scenario {
+        name: "put64-log",
+        title: "PUT 64 B new keys, 50 conns, access log on",
+        mode: "put",
+        key: "/small",
+        body_len: 64,
+        connections: 50,
+        idle: 0,
+        seed: false,
+        spread: 1000,
+        access_log: true,
     },
     Scenario {
         name: "get304",
@@ -178,6 +213,7 @@ const SCENARIOS: &[Scenario] = &[
         idle: 0,
         seed: false,
         spread: 1000,
+        access_log: false,
     },
     Scenario {
         name: "list100k",
@@ -189,6 +225,7 @@ const SCENARIOS: &[Scenario] = &[
         idle: 0,
         seed: false,
         spread: 100_000,
+        access_log: false,
     },
     Scenario {
         name: "keys1m",
@@ -200,6 +237,7 @@ const SCENARIOS: &[Scenario] = &[
         idle: 0,
         seed: false,
         spread: 500_000,
+        access_log: false,
     },
 ];
 
@@ -302,6 +340,10 @@ fn main() -> anyhow::Result<()> {
                 continue;
             }
             if sc.name == "keys1m" && kind != Kind::Asmkv {
+                cells.push((kind, Cell::skipped("–")));
+                continue;
+            }
+            if sc.access_log && !matches!(kind, Kind::Asmkv | Kind::NginxDav) {
                 cells.push((kind, Cell::skipped("–")));
                 continue;
             }
@@ -423,6 +465,7 @@ fn measure_one(
     small: &[u8],
     big: &[u8],
 ) -> anyhow::Result<(Cell, Option<tempfile::TempDir>)> {
+    servers::ACCESS_LOG.store(sc.access_log, Ordering::Relaxed);
     let mut run = servers::start(kind, tools, workers)?;
     let mut extra = None;
     let mut spread = sc.spread;

@@ -235,6 +235,14 @@ pub fn preload(run: &Running, key: &str, value: &[u8]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Whether the next servers started log every request: asmkv to
+/// `--access-log FILE`, nginx to `access_log FILE` (its default, combined).
+pub static ACCESS_LOG: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+fn access_log_on() -> bool {
+    ACCESS_LOG.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 pub fn start(kind: Kind, tools: &Tools, workers: usize) -> anyhow::Result<Running> {
     let dir = tempfile::tempdir()?;
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))?;
@@ -326,6 +334,10 @@ pub fn start_on(
                 .arg(&data);
             if kind == Kind::AsmkvNoSync {
                 cmd.args(["--sync", "none"]);
+            }
+            if access_log_on() {
+                cmd.arg("--access-log")
+                    .arg(scratch.path().join("access.log"));
             }
             let mut child = cmd.stdout(Stdio::piped()).process_group(0).spawn()?;
             let addr = read_address(&mut child)?;
@@ -420,7 +432,7 @@ pid {p}/nginx.pid;
 worker_rlimit_nofile 20000;
 events {{ worker_connections 20000; }}
 http {{
-    access_log off;
+    access_log {access_log};
     error_log {p}/error.log warn;
     client_body_temp_path {p}/body;
     proxy_temp_path {p}/proxy;
@@ -445,7 +457,12 @@ http {{
     }}
 }}
 "#,
-        data = data.display()
+        data = data.display(),
+        access_log = if access_log_on() {
+            format!("{p}/access.log")
+        } else {
+            "off".to_string()
+        }
     )
 }
 

@@ -91,6 +91,25 @@ parse_args:
     lea r13, [rip + cfg_request_timeout]
     mov r14d, MAX_TIMEOUT
     jmp .Largs_count
+.Largs_metrics:
+    # parse_listen fills the listening address: parse it there, between two
+    # swaps with the metrics address
+    call swap_listen_metrics
+    mov rdi, qword ptr [r12 + rbx*8 + 8]
+    call parse_listen
+    push rax
+    push rax
+    call swap_listen_metrics
+    pop rax
+    pop rax
+    test eax, eax
+    jnz .Largs_bad_metrics
+    mov dword ptr [rip + cfg_metrics + CM_GIVEN], 1
+    jmp .Largs_step2
+
+.Largs_access_log:
+    lea r13, [rip + cfg_access_log]
+    jmp 1f
 .Largs_token_file:
     lea r13, [rip + cfg_token_file]
     jmp 1f
@@ -157,6 +176,13 @@ parse_args:
     xor ecx, ecx
     call fatal
 
+.Largs_bad_metrics:
+    lea rdi, [rip + err_bad_metrics]
+    mov esi, OFFSET err_bad_metrics_len
+    mov rdx, qword ptr [r12 + rbx*8 + 8]
+    xor ecx, ecx
+    call fatal
+
 .Largs_bad_listen:
     lea rdi, [rip + err_bad_listen]
     mov esi, OFFSET err_bad_listen_len
@@ -170,6 +196,38 @@ parse_args:
     mov rdx, qword ptr [r12 + rbx*8]
     xor ecx, ecx
     call fatal
+
+# swap_listen_metrics: exchanges the listening address (cfg_family, cfg_addr,
+# cfg_addr6 and its text, cfg_port) with the metrics address (cfg_metrics),
+# so what reads or writes the one can be used for the other.
+# Clobbers rax, rcx, rdx.
+.globl swap_listen_metrics
+swap_listen_metrics:
+    lea rcx, [rip + cfg_metrics]
+    mov rax, qword ptr [rip + cfg_addr6]
+    xchg rax, qword ptr [rcx + CM_ADDR6]
+    mov qword ptr [rip + cfg_addr6], rax
+    mov rax, qword ptr [rip + cfg_addr6 + 8]
+    xchg rax, qword ptr [rcx + CM_ADDR6 + 8]
+    mov qword ptr [rip + cfg_addr6 + 8], rax
+    mov rax, qword ptr [rip + cfg_addr6_text]
+    xchg rax, qword ptr [rcx + CM_TEXT]
+    mov qword ptr [rip + cfg_addr6_text], rax
+    mov rax, qword ptr [rip + cfg_addr6_len]
+    xchg rax, qword ptr [rcx + CM_TEXT_LEN]
+    mov qword ptr [rip + cfg_addr6_len], rax
+    mov eax, dword ptr [rip + cfg_addr]
+    xchg eax, dword ptr [rcx + CM_ADDR]
+    mov dword ptr [rip + cfg_addr], eax
+    movzx eax, word ptr [rip + cfg_family]
+    movzx edx, word ptr [rcx + CM_FAMILY]
+    mov word ptr [rcx + CM_FAMILY], ax
+    mov word ptr [rip + cfg_family], dx
+    movzx eax, word ptr [rip + cfg_port]
+    movzx edx, word ptr [rcx + CM_PORT]
+    mov word ptr [rcx + CM_PORT], ax
+    mov word ptr [rip + cfg_port], dx
+    ret
 
 # parse_listen: rdi = "A.B.C.D:PORT", "localhost:PORT" or "[IPV6]:PORT"
 # (NUL-terminated). On success stores cfg_family, cfg_addr (or cfg_addr6 and
@@ -355,12 +413,14 @@ parse_listen6:
 .globl cfg_data, cfg_max_body, cfg_addr, cfg_port, cfg_workers, cfg_sync
 .globl cfg_family, cfg_addr6, cfg_addr6_text, cfg_addr6_len
 .globl cfg_idle_timeout, cfg_request_timeout, cfg_io_timeout
-.globl cfg_token_file, cfg_read_token_file
+.globl cfg_token_file, cfg_read_token_file, cfg_metrics, cfg_access_log
 cfg_data:     .quad default_data     # data directory path
 cfg_max_body: .quad DEFAULT_MAX_BODY # largest accepted value, bytes
 cfg_idle_timeout:    .quad DEFAULT_IDLE_TIMEOUT    # seconds a connection may wait between requests
 cfg_request_timeout: .quad DEFAULT_REQUEST_TIMEOUT # seconds from a head's first byte to its end
 cfg_io_timeout:      .quad DEFAULT_IO_TIMEOUT      # seconds a body or an answer may stall
+cfg_metrics:  .space CM_SIZE         # --metrics: the address, as the listening one's
+cfg_access_log:      .quad 0        # --access-log path ("-": stdout), or 0
 cfg_token_file:      .quad 0        # --token-file path, or 0
 cfg_read_token_file: .quad 0        # --read-token-file path, or 0
 cfg_workers:  .quad 0                # 0: one per CPU we may run on (read as a dword)
@@ -387,6 +447,8 @@ flag_table:                         # name, handler, takes a value; ends with 0
     .quad flag_request_timeout, .Largs_request_timeout, 1
     .quad flag_io_timeout, .Largs_io_timeout, 1
     .quad flag_token_file, .Largs_token_file, 1
+    .quad flag_metrics, .Largs_metrics, 1
+    .quad flag_access_log, .Largs_access_log, 1
     .quad flag_read_token_file, .Largs_read_token_file, 1
     .quad 0
 default_data:  .asciz "./data"
@@ -401,6 +463,10 @@ flag_idle_timeout:    .asciz "--idle-timeout"
 flag_request_timeout: .asciz "--request-timeout"
 flag_io_timeout:      .asciz "--io-timeout"
 flag_token_file:      .asciz "--token-file"
+flag_metrics:         .asciz "--metrics"
+flag_access_log:      .asciz "--access-log"
+err_bad_metrics: .ascii "bad value for flag --metrics (want A.B.C.D:PORT, [IPV6]:PORT or localhost:PORT)"
+.equ err_bad_metrics_len, . - err_bad_metrics
 flag_read_token_file: .asciz "--read-token-file"
 word_always:   .asciz "always"
 word_none:     .asciz "none"
@@ -420,7 +486,7 @@ usage_text:
     .ascii "usage: asmkv [--listen ADDR:PORT] [--data DIR] [--workers N] [--sync always|none]\n"
     .ascii "             [--max-body BYTES] [--idle-timeout S] [--request-timeout S]\n"
     .ascii "             [--io-timeout S] [--token-file PATH] [--read-token-file PATH]\n"
-    .ascii "             [--help] [--version]\n\n"
+    .ascii "             [--metrics ADDR:PORT] [--access-log PATH] [--help] [--version]\n\n"
     .ascii "A durable HTTP/1.1 key-value store: GET, HEAD, PUT, POST and DELETE /KEY.\n\n"
     .ascii "  --listen ADDR:PORT   A.B.C.D:PORT, [IPV6]:PORT or localhost:PORT (default 127.0.0.1:8080;\n                       port 0 picks a free one)\n"
     .ascii "  --data DIR           the segments of values live here (default ./data, created if missing)\n"
@@ -433,6 +499,9 @@ usage_text:
     .ascii "  --io-timeout S       answer 408 (upload) or close (download) after S seconds without progress (default 30)\n"
     .ascii "  --token-file PATH    PUT, POST and DELETE need Authorization: Bearer TOKEN, TOKEN a line of PATH\n"
     .ascii "  --read-token-file PATH  so do GET and HEAD, with a token of either file (default: reads are open)\n"
+    .ascii "  --metrics ADDR:PORT  serve GET /metrics (Prometheus text) on this second address\n"
+    .ascii "  --access-log PATH    a line per answer (combined format, then microseconds and worker);\n"
+    .ascii "                       - for stdout; SIGUSR1 reopens it\n"
     .ascii "  --help, --version    print this text or the version, and exit\n"
 .equ usage_len, . - usage_text
 .text

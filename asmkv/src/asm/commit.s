@@ -175,6 +175,9 @@ flush_group:
     push r13
     push r14
     push r15
+    push rbp
+    sub rsp, 40                           # two timespecs
+    xor ebp, ebp                          # ns in fdatasync
     mov r13d, dword ptr [rip + w_group_n]
     mov r14d, -1                          # the segment flushed last, and how it went
     xor r15d, r15d
@@ -187,9 +190,24 @@ flush_group:
     cmp edi, r14d
     je 2f                                 # flushed after this record was written
     mov r14d, edi
+    mov edi, CLOCK_MONOTONIC
+    mov rsi, rsp
+    mov eax, SYS_clock_gettime            # cannot fail with a valid clock and buffer
+    syscall
+    mov edi, r14d
     mov eax, SYS_fdatasync
     syscall
     mov r15, rax
+    mov edi, CLOCK_MONOTONIC
+    lea rsi, [rsp + 16]
+    mov eax, SYS_clock_gettime
+    syscall
+    mov rax, qword ptr [rsp + 16]
+    sub rax, qword ptr [rsp]
+    imul rax, rax, 1000000000
+    add rax, qword ptr [rsp + 24]
+    sub rax, qword ptr [rsp + 8]
+    add rbp, rax
 2:  mov qword ptr [rbx + C_COMMIT], r15
     test r15, r15
     js 1b
@@ -197,7 +215,12 @@ flush_group:
     call publish_record
     mov qword ptr [rbx + C_COMMIT], rax
     jmp 1b
-4:  pop r15
+4:  mov edi, r13d
+    mov rsi, rbp
+    call stat_group
+    add rsp, 40
+    pop rbp
+    pop r15
     pop r14
     pop r13
     pop r12

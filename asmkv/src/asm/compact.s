@@ -26,6 +26,7 @@ compactor_main:
     call index_attach
     test rax, rax
     js 9f
+    call stats_init                       # (its restarts are counted)
     call seg_init
     test rax, rax
     js 9f

@@ -106,6 +106,7 @@
 .equ PROT_RW, 3
 .equ MAP_PRIVATE, 2
 .equ O_TRUNC, 0x200
+.equ O_APPEND, 0x400
 .equ MAP_PRIVATE_ANON_NORESERVE, 0x4022   # MAP_PRIVATE|MAP_ANONYMOUS|MAP_NORESERVE
 .equ MAP_SHARED, 1
 .equ MFD_CLOEXEC, 1
@@ -138,13 +139,16 @@
 .equ SIG_IGN, 1
 .equ SIGINT, 2
 .equ SIGKILL, 9
+.equ SIGUSR1, 10
 .equ SIGPIPE, 13
 .equ SIGTERM, 15
 .equ SIGCHLD, 17
 .equ SIG_BLOCK, 0
 .equ SIGSET_SIZE, 8
 .equ STOP_SIGNALS, (1 << (SIGINT - 1)) | (1 << (SIGTERM - 1))
-.equ MASTER_SIGNALS, STOP_SIGNALS | (1 << (SIGCHLD - 1))
+.equ REOPEN_SIGNAL, 1 << (SIGUSR1 - 1)  # reopen the access log
+.equ WORKER_SIGNALS, STOP_SIGNALS | REOPEN_SIGNAL
+.equ MASTER_SIGNALS, STOP_SIGNALS | REOPEN_SIGNAL | (1 << (SIGCHLD - 1))
 .equ SFD_NONBLOCK, 0x800
 .equ SFD_CLOEXEC, 0x80000
 .equ SIGNALFD_INFO_SIZE, 128
@@ -258,6 +262,7 @@
 .equ IX_NEXT, 16       # u64 next free node unit
 .equ IX_SEED, 24       # u64 hash seed
 .equ IX_DEAD_GEN, 32   # u64 counts segments removed by compaction (workers close theirs)
+.equ IX_KEYS, 40       # u64 keys that have a value (metrics)
 .equ IX_ACTIVE, 64     # u64 per child slot: the segment it appends to, 0 if none
 .equ IX_FLIGHT_HI, 2176 # u32 per worker slot: its flight entries are below this fd
 .equ IX_SEGS, 4096     # per segment id, SG_SIZE bytes:
@@ -287,7 +292,9 @@
 .equ FL_SEQ, 8         #   u64 its sequence number, FL_UNKNOWN until it has one
 .equ FL_SIZE, 16
 .equ FL_UNKNOWN, -1
-.equ IX_NODES, IX_FLIGHT + FL_SIZE * MAX_WORKERS * MAX_FDS
+.equ STATS_SIZE, 4096 # a child's block of counters (metrics.s)
+.equ IX_STATS, IX_FLIGHT + FL_SIZE * MAX_WORKERS * MAX_FDS  # per child slot: its counters
+.equ IX_NODES, IX_STATS + STATS_SIZE * MAX_CHILDREN
 .equ IX_UNIT, 16       # nodes are addressed in units of 16 bytes from the mapping's start
 .equ IX_MAP_SIZE, 1 << 36        # virtual only: pages come as nodes are added
 .equ N_NEXT, 0         # u32 unit of the next node in the chain, 0 = end
@@ -380,6 +387,7 @@
 # until the next event, so the read that would say EAGAIN is skipped
 .equ RX_DRAINED, 1               # the last read was short: wait for an input event
 .equ RX_PEER_DONE, 2             # the peer closed or failed: always read to the end
+.equ RX_METRICS, 4               # it came in on the metrics socket (metrics.s)
 
 # C_FLAGS bits
 .equ F_CLOSE, 1        # close after this response
@@ -521,6 +529,66 @@
 .equ LF_CHUNKED, 1     # the body is chunked (HTTP/1.1); else it ends with the connection
 .equ LF_OPEN, 2        # "[" is sent
 .equ LF_AFTER, 4       # after= was given (LS_AFTER, LS_ALEN)
+
+# ---- metrics (metrics.s): each child's counters, in the index, summed when scraped
+.equ STAT_KINDS, 32    # answers by R_* kind; STAT_200 for a 200
+.equ STAT_200, 31
+.equ STAT_METHODS, 6   # other, GET, HEAD, PUT, POST, DELETE
+.equ ST_REQ, 0         # u64 [STAT_METHODS][STAT_KINDS] answers
+.equ ST_IN, 1536       # u64 bytes received
+.equ ST_OUT, 1544      # u64 bytes sent
+.equ ST_OPEN, 1552     # u64 open connections (a gauge)
+.equ ST_STARTS, 1560   # u64 times a process started in this slot
+.equ ST_GROUPS, 1568   # u64 group commits
+.equ ST_GROUP_WRITES, 1576  # u64 writes in them
+.equ ST_FLUSH_NS, 1584 # u64 time in their fdatasyncs, ns
+.equ ST_GROUP_LE, 1600 # u64 [GROUP_BUCKETS]: groups of at most 1, 2, 4, ... writes
+.equ GROUP_BUCKETS, 10
+.equ ST_FLUSH_LE, 1680 # u64 [FLUSH_BUCKETS]: flushes of at most FLUSH_BOUNDS
+.equ FLUSH_BUCKETS, 11
+.equ ST_TIMEOUTS, 1768 # u64 [4]: idle, request head, upload, download
+
+# cfg_metrics (cli.s): the --metrics address, laid out to swap with the listening one's
+.equ CM_ADDR6, 0       # 16 bytes
+.equ CM_TEXT, 16       # u64 the IPv6 address as given
+.equ CM_TEXT_LEN, 24   # u64
+.equ CM_ADDR, 32       # u32
+.equ CM_FAMILY, 36     # u16
+.equ CM_PORT, 38       # u16
+.equ CM_GIVEN, 40      # u32 1 if --metrics was given
+.equ CM_SIZE, 48
+
+# ---- the access log (alog.s): per connection, what its line needs -----------
+.equ LG_SLOT, 1024     # bytes per fd, in a table reserved only with --access-log
+.equ LG_ADDR, 0        # 48 bytes: the client's address, as text
+.equ LG_ADDR_LEN, 48   # u32
+.equ LG_KIND, 52       # u32 the answer's R_* kind, or STAT_200
+.equ LG_START, 56      # u64 when the request's head began, µs (w_now_us)
+.equ LG_SENT, 64       # u64 bytes sent of the answer, head included
+.equ LG_REQ_LEN, 72    # u32
+.equ LG_REF_LEN, 76    # u32
+.equ LG_UA_LEN, 80     # u32
+.equ LG_PENDING, 84    # u32 1: an answer began and has no line yet
+.equ LG_REQ, 96        # the request line, escaped
+.equ LG_REQ_CAP, 448
+.equ LG_REF, 544       # Referer, escaped
+.equ LG_REF_CAP, 192
+.equ LG_UA, 736        # User-Agent, escaped
+.equ LG_UA_CAP, 288
+.equ ALOG_DATE_LEN, 26  # "26/Nov/2026:08:45:00 +0000"
+.equ ALOG_BUF, 65536   # a worker's buffer of lines
+.equ ALOG_FLUSH, ALOG_BUF - 4096  # written out once this full (a line fits in the rest)
+.equ SOCKADDR_MAX, 128
+.equ LOG_ALOG, 5       # a counted event: access log lines that could not be written
+
+# ---- the error log (log.s) ----------------------------------------------------
+.equ ISO_LEN, 20       # "2026-11-26T08:40:12Z"
+.equ LOG_500, 0        # kinds of counted events
+.equ LOG_507, 1
+.equ LOG_503, 2
+.equ LOG_CORRUPT, 3
+.equ LOG_SHED, 4
+.equ LOG_KINDS, 6
 
 # ---- access tokens (auth.s) ---------------------------------------------------
 .equ C_AUTH, C_TMP     # u64 the presented token (in the request head: parse and route only)

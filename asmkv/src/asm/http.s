@@ -65,7 +65,20 @@ parse_request:
     add r13, qword ptr [rbx + C_HEAD_LEN]
     add rax, qword ptr [rbx + C_HEAD_LEN]
     mov qword ptr [rbx + C_IN_POS], rax  # the head is consumed whatever comes of it
-    lea r8, [rip + char_class]
+    cmp qword ptr [rip + w_lgtab], 0      # the access log keeps its request line
+    je 1f
+    mov rdx, r12
+2:  cmp rdx, r13
+    jae 3f
+    cmp byte ptr [rdx], CR
+    je 3f
+    inc rdx
+    jmp 2b
+3:  sub rdx, r12
+    mov rdi, rbx
+    mov rsi, r12
+    call alog_request
+1:  lea r8, [rip + char_class]
 
     # method = token SPACE
     mov r14, r12
@@ -341,6 +354,8 @@ handle_field:
     je .Lhf_if_none_match
     cmp rdx, 19
     je .Lhf_if_unmodified_since
+    cmp rdx, 7
+    je .Lhf_referer
 .Lhf_ok:
     xor eax, eax
 .Lhf_out:
@@ -392,6 +407,29 @@ handle_field:
 1:  and dword ptr [rbx + C_COND], ~CD_IMS
     jmp .Lhf_ok
 
+.Lhf_referer:
+    mov esi, LG_REF
+    lea r8, [rip + name_referer]
+    jmp 1f
+.Lhf_user_agent:
+    mov esi, LG_UA
+    lea r8, [rip + name_user_agent]
+1:  cmp qword ptr [rip + w_lgtab], 0      # kept only for the access log
+    je .Lhf_ok
+    push rsi
+    push rsi
+    mov rsi, r8
+    call ci_eq
+    pop rsi
+    pop rsi
+    test eax, eax
+    jz .Lhf_ok
+    mov rdi, rbx
+    mov rdx, r12
+    mov rcx, r13
+    call alog_field
+    jmp .Lhf_ok
+
 .Lhf_if_unmodified_since:
     lea rsi, [rip + name_if_unmodified_since]
     call ci_eq
@@ -437,9 +475,9 @@ handle_field:
 
 .Lhf_connection:
     lea rsi, [rip + name_connection]
-    call ci_eq
+    call ci_eq                            # (keeps rdi, rdx)
     test eax, eax
-    jz .Lhf_ok
+    jz .Lhf_user_agent
     # comma-separated options; only "close" and "keep-alive" matter
     add r13, r12                          # r13 = end of value
 3:  cmp r12, r13
@@ -902,7 +940,16 @@ route_request:
     jz 8f
     mov esi, R_417
     jmp .Lrr_reject
-8:  mov rdi, rbx                          # access tokens, before anything else
+8:  test dword ptr [rbx + C_RX], RX_METRICS  # the metrics socket serves /metrics only
+    jz 23f
+    mov rdi, rbx
+    mov rsi, r12
+    mov rdx, r13
+    call decode_key
+    mov rdi, rbx
+    call metrics_route
+    jmp .Lrr_out
+23: mov rdi, rbx                          # access tokens, before anything else
     call check_auth
     test eax, eax
     jz 22f
@@ -1162,6 +1209,8 @@ name_if_range:          .ascii "if-range"
 name_if_none_match:     .ascii "if-none-match"
 name_if_match:          .ascii "if-match"
 name_authorization:     .ascii "authorization"
+name_referer:           .ascii "referer"
+name_user_agent:        .ascii "user-agent"
 word_bearer:            .ascii "bearer"
 name_if_modified_since: .ascii "if-modified-since"
 name_if_unmodified_since: .ascii "if-unmodified-since"

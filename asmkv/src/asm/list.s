@@ -243,8 +243,10 @@ list_begin:
     mov edx, ST_DONE
 1:  mov rdi, rbx
     mov esi, edx
+    lea rdx, [rip + hdr_json]
+    mov ecx, OFFSET hdr_json_len
     pop rbx
-    jmp respond_listing
+    jmp respond_generated
 
 # list_free: rdi = conn. Gives its listing's state back, if it has one.
 # Clobbers rax, rcx, rsi, rdi, r11.
@@ -285,6 +287,10 @@ list_step:
     test rax, rax
     js .Lst_error
     add qword ptr [r12 + LS_OUT_POS], rax
+    mov rcx, qword ptr [rip + w_stats]
+    add qword ptr [rcx + ST_OUT], rax
+    mov rdi, rbx
+    call alog_sent
     mov rdi, rbx                          # the client is reading: restart its stall clock
     mov rsi, qword ptr [rip + cfg_io_timeout]
     call set_deadline
@@ -315,6 +321,8 @@ list_step:
     jmp .Lst_go                           # listing ends unfinished, as a client sees
 3:  mov rdi, rbx
     call list_free
+    mov rdi, rbx
+    call alog_done
     mov dword ptr [rbx + C_STATE], ST_DONE
 .Lst_go:
     mov eax, STEP_GO
@@ -823,35 +831,10 @@ list_emit:
     inc r14
     mov dword ptr [r12 + LS_PHASE], LP_END
 .Lle_chunk:
-    mov r15, r14
-    sub r15, r13                          # the data's length
-    test dword ptr [r12 + LS_FLAGS], LF_CHUNKED
-    jz 4f
-    test r15, r15                         # an empty chunk would end the body
-    jnz 1f
-    lea r14, [r12 + LS_OUT]
-    jmp 5f
-1:  lea rdi, [r12 + LS_OUT]               # its size: six hex digits, CRLF
-    mov ecx, 6
-2:  mov eax, r15d
-    and eax, 15
-    lea rdx, [rip + hex_upper]
-    movzx eax, byte ptr [rdx + rax]
-    mov byte ptr [rdi + rcx - 1], al
-    shr r15d, 4
-    dec ecx
-    jnz 2b
-    mov word ptr [rdi + 6], 0x0a0d
-    mov word ptr [r14], 0x0a0d
-    add r14, 2
-5:  cmp dword ptr [r12 + LS_PHASE], LP_END
-    jne 4f
-    mov byte ptr [r14], '0'               # the last chunk, and no trailer
-    mov dword ptr [r14 + 1], 0x0a0d0a0d
-    add r14, 5
-4:  sub r14, r12
-    sub r14, LS_OUT
-    mov qword ptr [r12 + LS_OUT_LEN], r14
+    mov rdi, r12
+    mov rsi, r13
+    mov rdx, r14
+    call list_frame
     xor eax, eax
 .Lle_out:
     pop r15
@@ -859,6 +842,45 @@ list_emit:
     pop r13
     pop r12
     pop rbx
+    ret
+
+# list_frame: rdi = state, rsi = the data's start in LS_OUT (LIST_CHUNK_HEAD
+# after LS_OUT when chunked), rdx = its end. Frames it as a chunk (its size
+# before it, CRLF after; nothing if it is empty: that would end the body),
+# and the last chunk after it once the phase is LP_END; sets LS_OUT_LEN.
+# Clobbers rax, rcx, rdx, rdi, r8.
+.globl list_frame
+list_frame:
+    mov r8, rdx
+    sub r8, rsi                           # the data's length
+    test dword ptr [rdi + LS_FLAGS], LF_CHUNKED
+    jz 4f
+    test r8, r8
+    jnz 1f
+    lea rdx, [rdi + LS_OUT]
+    jmp 5f
+1:  mov ecx, 6                            # six hex digits, CRLF
+2:  mov eax, r8d
+    and eax, 15
+    push rdx
+    lea rdx, [rip + hex_upper]
+    movzx eax, byte ptr [rdx + rax]
+    pop rdx
+    mov byte ptr [rdi + rcx + LS_OUT - 1], al
+    shr r8d, 4
+    dec ecx
+    jnz 2b
+    mov word ptr [rdi + LS_OUT + 6], 0x0a0d
+    mov word ptr [rdx], 0x0a0d
+    add rdx, 2
+5:  cmp dword ptr [rdi + LS_PHASE], LP_END
+    jne 4f
+    mov byte ptr [rdx], '0'               # the last chunk, and no trailer
+    mov dword ptr [rdx + 1], 0x0a0d0a0d
+    add rdx, 5
+4:  sub rdx, rdi
+    sub rdx, LS_OUT
+    mov qword ptr [rdi + LS_OUT_LEN], rdx
     ret
 
 # list_entry: rdi = conn, rsi = where the entry's JSON goes, edx = the node
@@ -1133,6 +1155,8 @@ utf8_len:
     ret
 
 .section .rodata
+hdr_json: .ascii "Content-Type: application/json\r\n"
+.equ hdr_json_len, . - hdr_json
 json_name:  .byte 0x7b                    # an opening brace
             .ascii "\"name\":\""
 .equ json_name_len, . - json_name

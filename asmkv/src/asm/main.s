@@ -13,6 +13,7 @@ _start:
     lea rsi, [rsp + 8]                    # argv
     call parse_args
     call load_tokens
+    call alog_open
     call setup_signals
     call open_data_dir
     call recover_log                      # before listening: the index is whole
@@ -21,6 +22,7 @@ _start:
     call raise_fd_limit
     call count_workers
     call open_listener
+    call open_metrics
     jmp supervise
 
 # setup_signals: ignores SIGPIPE (a vanished client must not kill a worker)
@@ -292,6 +294,23 @@ open_listener:
     neg ecx
     call fatal
 
+# open_metrics: with --metrics, opens its listening socket (metrics_fd) as
+# open_listener does the other, and notes the port it got. Exits with a
+# clear message if the address cannot be used. Clobbers the caller-saved registers.
+open_metrics:
+    cmp dword ptr [rip + cfg_metrics + CM_GIVEN], 0
+    je 1f
+    push rbx
+    mov ebx, dword ptr [rip + listen_fd]
+    call swap_listen_metrics
+    call open_listener
+    mov eax, dword ptr [rip + listen_fd]
+    mov dword ptr [rip + metrics_fd], eax
+    mov dword ptr [rip + listen_fd], ebx
+    call swap_listen_metrics
+    pop rbx
+1:  ret
+
 # announce: prints "asmkv listening on http://ADDR:PORT". Called once every
 # worker exists, so whoever reads the line may rely on a ready server.
 # Clobbers the caller-saved registers.
@@ -309,6 +328,36 @@ announce:
     sub rdx, rsi
     mov edi, STDOUT
     call write_all                        # a closed stdout is no reason to stop
+    cmp dword ptr [rip + cfg_metrics + CM_GIVEN], 0
+    je 1f
+    mov rdi, rsp                          # then "asmkv metrics on http://ADDR:PORT/metrics"
+    lea rsi, [rip + msg_metrics_on]
+    mov edx, OFFSET msg_metrics_on_len
+    call copy
+    push rax
+    push rax
+    call swap_listen_metrics
+    pop rdi
+    pop rdi
+    call format_address
+    push rax
+    push rax
+    call swap_listen_metrics
+    pop rax
+    pop rax
+    mov dword ptr [rax], 0x74656d2f       # "/metrics", LF
+    mov dword ptr [rax + 4], 0x73636972
+    mov byte ptr [rax + 8], LF
+    lea rdx, [rax + 9]
+    mov rsi, rsp
+    sub rdx, rsi
+    mov edi, STDOUT
+    call write_all
+1:  lea rdi, [rip + msg_started]          # and in the error log
+    mov esi, OFFSET msg_started_len
+    xor edx, edx
+    xor ecx, ecx
+    call log_line
     add rsp, 88
     ret
 
@@ -395,10 +444,28 @@ supervise:
     je .Lsv_stop
     cmp eax, SIGINT
     je .Lsv_stop
-    jmp .Lsv_wait                         # EINTR and the like
+    cmp eax, SIGUSR1
+    jne .Lsv_wait                         # EINTR and the like
+    xor ebx, ebx                          # the access log's rotation: tell the workers
+8:  cmp ebx, dword ptr [rip + cfg_workers]
+    jae .Lsv_wait
+    lea rax, [rip + worker_pids]
+    mov edi, dword ptr [rax + rbx*4]
+    inc ebx
+    test edi, edi
+    jz 8b
+    mov esi, SIGUSR1
+    mov eax, SYS_kill
+    syscall
+    jmp 8b
 2:  call reap_workers
     jmp .Lsv_wait
 .Lsv_stop:
+    lea rdi, [rip + msg_stopping]
+    mov esi, OFFSET msg_stopping_len
+    xor edx, edx
+    xor ecx, ecx
+    call log_line
     mov edi, dword ptr [rip + listen_fd]  # new connections are refused from now
     mov eax, SYS_close
     syscall
@@ -423,6 +490,11 @@ supervise:
     syscall
     cmp rax, -ECHILD
     jne 5b
+    lea rdi, [rip + msg_stopped]
+    mov esi, OFFSET msg_stopped_len
+    xor edx, edx
+    xor ecx, ecx
+    call log_line
     xor edi, edi
     mov eax, SYS_exit_group
     syscall
@@ -483,7 +555,7 @@ set_name:
 reap_workers:
     push rbx
     push r12
-    sub rsp, 40                           # [rsp] status, [rsp+8] prefix text
+    sub rsp, 72                           # [rsp] status, [rsp+8] text (a prefix, a detail)
 .Lrw_next:
     mov edi, -1
     mov rsi, rsp
@@ -503,9 +575,35 @@ reap_workers:
     inc ebx
     jmp 1b
 2:  mov dword ptr [rcx + rbx*4], 0
-    mov edi, STDERR
-    lea rsi, [rip + msg_restart]
-    call print_cstr
+    # "pid N, killed by signal S" or "pid N, exit status S" (wait4's status)
+    lea rdi, [rsp + 8]
+    mov dword ptr [rdi], 0x20646970       # "pid "
+    add rdi, 4
+    mov esi, r12d
+    call fmt_u64
+    mov rdi, rax
+    mov ecx, dword ptr [rsp]
+    and ecx, 0x7f                         # the signal that ended it, or 0
+    jz 3f
+    lea rsi, [rip + msg_signal]
+    mov edx, OFFSET msg_signal_len
+    call copy
+    mov rdi, rax
+    mov esi, dword ptr [rsp]
+    and esi, 0x7f
+    jmp 4f
+3:  lea rsi, [rip + msg_status]
+    mov edx, OFFSET msg_status_len
+    call copy
+    mov rdi, rax
+    movzx esi, byte ptr [rsp + 1]         # its exit status
+4:  call fmt_u64
+    mov byte ptr [rax], 0
+    lea rdi, [rip + msg_restart]
+    mov esi, OFFSET msg_restart_len
+    lea rdx, [rsp + 8]
+    xor ecx, ecx
+    call log_line
     # its unfinished uploads: ".tmp-PID-*"
     lea rdi, [rsp + 8]
     lea rsi, [rip + tmp_prefix]
@@ -531,7 +629,7 @@ reap_workers:
     call spawn_worker
     jmp .Lrw_next
 .Lrw_out:
-    add rsp, 40
+    add rsp, 72
     pop r12
     pop rbx
     ret
@@ -540,7 +638,20 @@ reap_workers:
 master_sigset:  .quad MASTER_SIGNALS
 msg_listening:  .ascii "asmkv listening on http://"
 .equ msg_listening_len, . - msg_listening
-msg_restart:    .asciz "asmkv: a worker exited unexpectedly; starting another\n"
+msg_restart:    .ascii "a worker exited unexpectedly; starting another"
+.equ msg_restart_len, . - msg_restart
+msg_signal:     .ascii ", killed by signal "
+.equ msg_signal_len, . - msg_signal
+msg_status:     .ascii ", exit status "
+.equ msg_status_len, . - msg_status
+msg_metrics_on: .ascii "asmkv metrics on http://"
+.equ msg_metrics_on_len, . - msg_metrics_on
+msg_started:    .ascii "started"
+.equ msg_started_len, . - msg_started
+msg_stopping:   .ascii "stopping: no new connections; finishing the requests in flight"
+.equ msg_stopping_len, . - msg_stopping
+msg_stopped:    .ascii "stopped"
+.equ msg_stopped_len, . - msg_stopped
 probe_name:     .asciz ".tmp-probe"
 master_name:    .asciz "asmkv"
 err_signals:    .ascii "cannot set up signal handling"
@@ -559,6 +670,10 @@ err_listen:     .ascii "cannot listen on"
 .equ err_listen_len, . - err_listen
 err_fork:       .ascii "cannot start worker processes"
 .equ err_fork_len, . - err_fork
+
+.data
+.globl metrics_fd
+metrics_fd:  .long -1                # the --metrics socket, if any
 
 .bss
 .p2align 3

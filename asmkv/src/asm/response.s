@@ -13,6 +13,7 @@ respond:
     push r13
     mov rbx, rdi
     mov r12d, esi
+    call stat_answer
     lea r13, [rip + resp_table]
     shl esi, 5                            # RESP_ENTRY = 32
     add r13, rsi
@@ -127,6 +128,11 @@ respond_value:
     mov r12, rsi
     mov r13, rdx
     mov r14, rcx
+    mov esi, STAT_200
+    cmp r14, RANGE_OPEN
+    je 3f
+    mov esi, R_206
+3:  call stat_answer
     lea rdi, [rbx + C_OUT]
     lea rsi, [rip + line_200]
     mov edx, OFFSET line_200_len
@@ -179,16 +185,24 @@ respond_value:
     pop rbx
     ret
 
-# respond_listing: rdi = conn, esi = the state after the head (list.s).
-# Builds the head of a listing: 200, JSON, chunked unless HTTP/1.0 (whose
-# connection then ends the body). Clobbers the caller-saved registers.
-.globl respond_listing
-respond_listing:
+# respond_generated: rdi = conn, esi = the state after the head, rdx = its
+# Content-Type field (with CRLF), ecx = that field's length. Builds the head of
+# a 200 whose body is made as it goes (a listing, the metrics; list.s): chunked,
+# unless HTTP/1.0 (whose connection then ends the body).
+# Clobbers the caller-saved registers.
+.globl respond_generated
+respond_generated:
     push rbx
     push r12
+    push r13
+    push r14
     sub rsp, 8
     mov rbx, rdi
     mov r12d, esi
+    mov r13, rdx
+    mov r14d, ecx
+    mov esi, STAT_200
+    call stat_answer
     lea rdi, [rbx + C_OUT]
     lea rsi, [rip + line_200]
     mov edx, OFFSET line_200_len
@@ -196,8 +210,12 @@ respond_listing:
     mov rdi, rax
     call put_date
     mov rdi, rax
-    lea rsi, [rip + head_list]
-    mov edx, OFFSET head_list_len
+    lea rsi, [rip + hdr_server]
+    mov edx, OFFSET hdr_server_len
+    call copy
+    mov rdi, rax
+    mov rsi, r13
+    mov edx, r14d
     call copy
     mov rdi, rax
     test dword ptr [rbx + C_FLAGS], F_HTTP10
@@ -214,6 +232,8 @@ respond_listing:
     mov edx, r12d
     call start_output
     add rsp, 8
+    pop r14
+    pop r13
     pop r12
     pop rbx
     ret
@@ -418,10 +438,6 @@ hdr_range:      .ascii "Content-Range: bytes "
 .equ hdr_range_len, . - hdr_range
 hdr_range_none: .ascii "Content-Range: bytes */"
 .equ hdr_range_none_len, . - hdr_range_none
-head_list:
-    .ascii "Server: asmkv\r\n"
-    .ascii "Content-Type: application/json\r\n"
-.equ head_list_len, . - head_list
 hdr_chunked:    .ascii "Transfer-Encoding: chunked\r\n"
 .equ hdr_chunked_len, . - hdr_chunked
 head_100:       .ascii "HTTP/1.1 100 Continue\r\n\r\n"

@@ -259,13 +259,26 @@ rec_closed:
     lock dec dword ptr [rax + SG_BUSY]
     ret
 
-# pub_count: eax = the PUB_* outcome of publishing the record at LOC rsi,
-# rdx = the LOC it replaced (when applied). Counts the record that stopped
-# being the newest of its key as dead in its segment, which is what makes a
-# segment worth compacting. Clobbers rdi; keeps rax.
+# pub_count: eax = the PUB_* outcome of publishing the record at LOC rsi
+# (LOC_TOMB set for a delete), rdx = the LOC it replaced (when applied).
+# Counts the record that stopped being the newest of its key as dead in its
+# segment, which is what makes a segment worth compacting, and keys that
+# gained or lost their value (IX_KEYS). Clobbers rdi; keeps rax.
 .globl pub_count
 pub_count:
-    mov rdi, rsi
+    mov rdi, qword ptr [rip + ix_base]    # the count of keys with a value (metrics)
+    cmp eax, PUB_NEW
+    jne 3f
+    bt rsi, 63                            # LOC_TOMB: a delete of nothing
+    jc 4f
+    lock inc qword ptr [rdi + IX_KEYS]
+    jmp 4f
+3:  cmp eax, PUB_REPLACED
+    jne 4f
+    bt rsi, 63
+    jnc 4f
+    lock dec qword ptr [rdi + IX_KEYS]
+4:  mov rdi, rsi
     cmp eax, PUB_LOST
     je 1f                                 # this one: overwritten already
     cmp eax, PUB_EXISTS

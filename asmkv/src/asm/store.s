@@ -121,25 +121,35 @@ remove_temp:
 # io_kind: rdi = -errno of a failed storage call.
 # Returns eax = R_507 when the disk or quota is full (and notes it in
 # w_disk_full), R_503 when the process or the system is out of descriptors or
-# memory (it passes), else R_500.
+# memory (it passes), else R_500; counts it for the error log.
 # Clobbers nothing else.
 .globl io_kind
 io_kind:
+    push rdi
+    push rsi
+    mov esi, edi
+    neg esi                               # the errno, for the error log
     mov eax, R_507
-    cmp rdi, -ENOSPC
+    mov edi, LOG_507
+    cmp esi, ENOSPC
     je 2f
-    cmp rdi, -EDQUOT
+    cmp esi, EDQUOT
     je 2f
     mov eax, R_503
-    cmp rdi, -EMFILE
+    mov edi, LOG_503
+    cmp esi, EMFILE
     je 1f
-    cmp rdi, -ENFILE
+    cmp esi, ENFILE
     je 1f
-    cmp rdi, -ENOMEM
+    cmp esi, ENOMEM
     je 1f
     mov eax, R_500
-1:  ret
+    mov edi, LOG_500
+    jmp 1f
 2:  mov byte ptr [rip + w_disk_full], 1   # seal_idle: let compaction make room now
+1:  call log_count
+    pop rsi
+    pop rdi
     ret
 
 # serve_value: rdi = conn (GET or HEAD), rsi = the value's size, edx = the
@@ -548,6 +558,9 @@ do_get:
     call respond
     jmp .Lgt_out
 .Lgt_corrupt:
+    mov edi, LOG_CORRUPT
+    mov esi, EIO
+    call log_count
     mov esi, R_500
     jmp .Lgt_respond
 .Lgt_io:
@@ -897,8 +910,13 @@ publish_record:
     mov rsi, qword ptr [rbx + C_EXPECT]
     call index_settle
     and dword ptr [rbx + C_FLAGS], ~F_CLAIMED
-    mov rsi, qword ptr [rbx + C_REC_LOC]
-    call pub_count
+    call rec_loc_flagged
+    cmp eax, PUB_REPLACED                 # it replaced no value: a new key
+    jne 5f
+    test dword ptr [rbx + C_COND], CD_HAD
+    jnz 5f
+    mov eax, PUB_NEW
+5:  call pub_count
     mov eax, R_204                        # replaced, or overwritten after it was
     cmp dword ptr [rbx + C_METHOD], M_DELETE
     je 8f
@@ -909,7 +927,7 @@ publish_record:
 3:  mov rsi, qword ptr [rbx + C_WOFF]
     xor ecx, ecx
     call index_publish
-    mov rsi, qword ptr [rbx + C_REC_LOC]
+    call rec_loc_flagged
     call pub_count
     cmp dword ptr [rbx + C_METHOD], M_DELETE
     jne 4f
@@ -939,6 +957,15 @@ publish_record:
     pop r12
     pop rbx
     ret
+
+# rec_loc_flagged: rbx = conn with a record. Returns rsi = its LOC, with
+# LOC_TOMB for a delete. Clobbers nothing else.
+rec_loc_flagged:
+    mov rsi, qword ptr [rbx + C_REC_LOC]
+    cmp dword ptr [rbx + C_METHOD], M_DELETE
+    jne 1f
+    bts rsi, 63
+1:  ret
 
 # abort_record: rdi = conn with an unfinished or failed record (F_RECORD,
 # C_UP_FD >= 0). Makes sure the record never counts: its footer is zeroed (it

@@ -56,77 +56,17 @@ errno_text:
 
 # fatal: rdi = message, rsi = its length, rdx = detail (NUL-terminated) or 0,
 #        ecx = errno (positive) or 0.
-# Prints "asmkv: MESSAGE[: DETAIL][: ERRNO TEXT]\n" on stderr and exits 2.
+# Writes the error log's line for it (log.s) on stderr and exits 2.
 # Never returns.
 .globl fatal
 fatal:
-    mov r12, rdi
-    mov r13, rsi
-    mov r14, rdx
-    mov r15d, ecx
-    sub rsp, 512
-    mov rdi, rsp
-    lea rsi, [rip + msg_prefix]
-    mov edx, OFFSET msg_prefix_len
-    call copy
-    mov rdi, rax
-    mov rsi, r12
-    mov rdx, r13
-    call copy
-    mov rdi, rax
-    test r14, r14
-    jz 2f
-    mov word ptr [rdi], 0x203a   # ": "
-    add rdi, 2
-    lea r8, [rsp + 400]          # a long detail is cut, leaving room for the rest
-1:  movzx eax, byte ptr [r14]
-    test al, al
-    jz 2f
-    cmp rdi, r8
-    jae 2f
-    mov byte ptr [rdi], al
-    inc rdi
-    inc r14
-    jmp 1b
-2:  test r15d, r15d
-    jz 3f
-    mov word ptr [rdi], 0x203a
-    add rdi, 2
-    mov rbx, rdi
-    mov edi, r15d
-    call errno_text
-    mov rdi, rbx
-    mov rsi, rax
-    call copy
-    mov rdi, rax
-3:  mov byte ptr [rdi], LF
-    inc rdi
-    mov rdx, rdi
-    sub rdx, rsp
-    mov rsi, rsp
-    mov edi, STDERR
-    call write_all
+    and rsp, -16                          # from anywhere: align for the calls
+    call log_line
     mov edi, EXIT_USAGE
     mov eax, SYS_exit_group
     syscall
 
-# print_cstr: edi = fd, rsi = NUL-terminated string. Writes it; result ignored
-# (used for best-effort log lines). Clobbers rax, rcx, rdx, rsi, rdi, r8, r11.
-.globl print_cstr
-print_cstr:
-    push rbx
-    mov ebx, edi
-    mov rdi, rsi
-    call cstr_len
-    mov rdx, rax
-    mov edi, ebx
-    call write_all
-    pop rbx
-    ret
-
 .section .rodata
-msg_prefix: .ascii "asmkv: "
-.equ msg_prefix_len, . - msg_prefix
 
 .macro ERRNO num, text
     .quad \num

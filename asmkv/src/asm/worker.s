@@ -55,6 +55,7 @@ worker_main:
     test rax, rax
     js .Lwm_failed
     call flight_reset                     # what a killed worker in this slot left
+    call stats_init
 
     mov edi, EPOLL_CLOEXEC
     mov eax, SYS_epoll_create1
@@ -79,6 +80,13 @@ worker_main:
     test rax, rax
     js .Lwm_failed
     mov dword ptr [rip + w_timerfd], eax
+    push rax
+    push rax
+    call alog_init
+    test rax, rax
+    pop rax
+    pop rax
+    js .Lwm_failed
     mov edi, eax
     mov esi, EPOLLIN
     call watch
@@ -90,6 +98,14 @@ worker_main:
     call watch
     test rax, rax
     js .Lwm_failed
+    mov edi, dword ptr [rip + metrics_fd]
+    test edi, edi
+    js 1f
+    mov esi, EPOLLIN | EPOLLEXCLUSIVE
+    call watch
+    test rax, rax
+    js .Lwm_failed
+1:
     mov edi, dword ptr [rip + w_sigfd]
     mov esi, EPOLLIN
     call watch
@@ -122,7 +138,12 @@ worker_main:
     cmp rax, -EINTR
     je .Lwm_loop
     jmp .Lwm_failed
-2:  push rbx
+2:  push rax
+    push rax
+    call alog_now                         # the access log's clock, once a round
+    pop rax
+    pop rax
+    push rbx
     push r12
     mov r12, rax                          # events
     xor ebx, ebx
@@ -137,6 +158,8 @@ worker_main:
     je 4f
     cmp edi, dword ptr [rip + listen_fd]
     je 5f
+    cmp edi, dword ptr [rip + metrics_fd]
+    je 8f
     cmp edi, dword ptr [rip + w_timerfd]
     je 7f
     cmp edi, dword ptr [rip + w_done_fd]
@@ -151,6 +174,14 @@ worker_main:
     jmp 3b
 5:  cmp dword ptr [rip + w_stopping], 0
     jne 3b
+    mov edi, dword ptr [rip + listen_fd]
+    xor esi, esi
+    call accept_all
+    jmp 3b
+8:  cmp dword ptr [rip + w_stopping], 0
+    jne 3b
+    mov edi, dword ptr [rip + metrics_fd]
+    mov esi, RX_METRICS
     call accept_all
     jmp 3b
 6:  call run_ready
@@ -161,6 +192,7 @@ worker_main:
     je .Lwm_loop
     cmp qword ptr [rip + w_active], 0
     jne .Lwm_loop
+    call alog_flush                       # the last lines
     xor edi, edi                          # stopped and every connection done
     mov eax, SYS_exit_group
     syscall
@@ -170,9 +202,12 @@ worker_main:
     mov eax, SYS_exit_group
     syscall
 .Lwm_failed:
-    mov edi, STDERR
-    lea rsi, [rip + msg_worker_failed]
-    call print_cstr
+    lea rdi, [rip + msg_worker_failed]
+    mov esi, OFFSET msg_worker_failed_len
+    xor edx, edx
+    mov ecx, eax
+    neg ecx
+    call log_line
     mov edi, 1
     mov eax, SYS_exit_group
     syscall
@@ -252,21 +287,28 @@ run_ready:
     pop rbx
     ret
 
-# accept_all: accepts up to ACCEPT_BATCH pending connections and registers
-# each. Taking only a few per wakeup leaves the rest to the other workers
+# accept_all: edi = a listening socket, esi = C_RX bits for what it accepts
+# (RX_METRICS for the metrics socket). Accepts up to ACCEPT_BATCH pending
+# connections and registers each. Taking only a few per wakeup leaves the rest to the other workers
 # (the listener is level-triggered and shared with EPOLLEXCLUSIVE), so a burst
 # of connections is spread over the workers instead of landing on one.
 # Clobbers the caller-saved registers.
 accept_all:
     push rbx
     push r12
+    push r13
+    push r14
+    sub rsp, 8
+    mov r13d, edi
+    mov r14d, esi
     mov r12d, ACCEPT_BATCH
 .Laa_next:
     dec r12d
     js .Laa_done
-    mov edi, dword ptr [rip + listen_fd]
-    xor esi, esi
-    xor edx, edx
+    mov edi, r13d
+    lea rsi, [rip + w_peer]               # the client's address, for the access log
+    lea rdx, [rip + w_peer_len]
+    mov dword ptr [rdx], SOCKADDR_MAX
     mov r10d, SOCK_NONBLOCK | SOCK_CLOEXEC
     mov eax, SYS_accept4
     syscall
@@ -289,7 +331,7 @@ accept_all:
     mov qword ptr [rdi + C_IN_LEN], rax
     mov qword ptr [rdi + C_IN_BUF], rax   # lent when the first bytes come
     mov byte ptr [rdi + C_TMP], al
-    mov dword ptr [rdi + C_RX], eax
+    mov dword ptr [rdi + C_RX], r14d      # (which socket it came in on)
     mov rsi, qword ptr [rip + cfg_idle_timeout]
     call set_deadline
     mov edi, ebx
@@ -298,6 +340,12 @@ accept_all:
     test rax, rax
     js .Laa_unwatched
     inc qword ptr [rip + w_active]
+    call stat_open
+    mov edi, ebx
+    imul rdi, rdi, CONN_SIZE
+    add rdi, qword ptr [rip + w_table]
+    lea rsi, [rip + w_peer]
+    call alog_accept
     jmp .Laa_next
 .Laa_unwatched:
     mov eax, ebx
@@ -323,10 +371,16 @@ accept_all:
     cmp rax, -ENFILE
     je .Laa_shed
 .Laa_done:                                # EAGAIN: all taken; others: retry on next event
+    add rsp, 8
+    pop r14
+    pop r13
     pop r12
     pop rbx
     ret
 .Laa_shed:
+    mov edi, LOG_SHED
+    mov esi, EMFILE
+    call log_count
     # out of descriptors: close the spare, accept and close one connection so
     # the client hears a close instead of waiting, then take the spare back
     mov edi, dword ptr [rip + w_spare]
@@ -334,7 +388,7 @@ accept_all:
     js 1f
     mov eax, SYS_close
     syscall
-    mov edi, dword ptr [rip + listen_fd]
+    mov edi, r13d
     xor esi, esi
     xor edx, edx
     mov r10d, SOCK_CLOEXEC
@@ -346,9 +400,7 @@ accept_all:
     mov eax, SYS_close
     syscall
 1:  call open_spare
-    pop r12
-    pop rbx
-    ret
+    jmp .Laa_done
 
 # conn_reset: rdi = conn. Clears the per-request fields for a new request.
 # Clobbers nothing else (rax).
@@ -484,6 +536,8 @@ head_step:
     mov rdi, rbx
     mov rsi, qword ptr [rip + cfg_request_timeout]
     call set_deadline
+    mov rdi, rbx
+    call alog_begin
 .Lhs_go:
     mov eax, STEP_GO
     pop rbx
@@ -527,11 +581,16 @@ head_step:
     jmp .Lhs_go
 
 # note_short_read: rdi = conn, rax = bytes a read returned, rdx = bytes asked.
-# A short read emptied the socket: until the next input event there is
-# nothing to read (unless the peer has closed, which brings no further event).
+# Counts them as received. A short read emptied the socket: until the next
+# input event there is nothing to read (unless the peer has closed, which
+# brings no further event).
 # Clobbers nothing.
 .globl note_short_read
 note_short_read:
+    push rcx                              # the bytes count as received (metrics)
+    mov rcx, qword ptr [rip + w_stats]
+    add qword ptr [rcx + ST_IN], rax
+    pop rcx
     cmp rax, rdx
     jae 1f
     test dword ptr [rdi + C_RX], RX_PEER_DONE
@@ -574,6 +633,10 @@ write_step:
     test rax, rax
     js .Lws_error
     add qword ptr [rbx + C_OUT_POS], rax
+    mov rcx, qword ptr [rip + w_stats]
+    add qword ptr [rcx + ST_OUT], rax
+    mov rdi, rbx
+    call alog_sent
     jmp .Lws_progress
 .Lws_file:
     mov rdx, qword ptr [rbx + C_FILE_LEFT]
@@ -592,6 +655,10 @@ write_step:
     js .Lws_error
     jz .Lws_close                         # the file shrank under us: cannot finish
     sub qword ptr [rbx + C_FILE_LEFT], rax
+    mov rcx, qword ptr [rip + w_stats]
+    add qword ptr [rcx + ST_OUT], rax
+    mov rdi, rbx
+    call alog_sent
 .Lws_progress:
     mov rdi, rbx                          # the client is reading: restart its stall clock
     mov rsi, qword ptr [rip + cfg_io_timeout]
@@ -602,6 +669,10 @@ write_step:
     ret
 .Lws_done:
     mov dword ptr [rbx + C_GET_FD], -1    # a segment: the process keeps it open
+    cmp dword ptr [rbx + C_NEXT], ST_LIST # (a listing is logged at its end)
+    je 3f
+    mov rdi, rbx
+    call alog_done
 3:  mov eax, dword ptr [rbx + C_NEXT]
     mov dword ptr [rbx + C_STATE], eax
     jmp .Lws_go
@@ -639,6 +710,9 @@ done_step:
     mov rsi, qword ptr [rip + cfg_idle_timeout]
     cmp qword ptr [rbx + C_IN_LEN], 0     # a pipelined head has begun already
     je 4f
+    mov rsi, qword ptr [rip + cfg_request_timeout]
+    mov rdi, rbx
+    call alog_begin
     mov rsi, qword ptr [rip + cfg_request_timeout]
 4:  mov rdi, rbx
     call set_deadline
@@ -730,6 +804,8 @@ on_tick:
     syscall
     call clock_tick
     call seg_sweep
+    call log_counted
+    call alog_tick
     mov rbx, qword ptr [rip + w_table]
     xor r12d, r12d
 .Lot_next:
@@ -743,15 +819,24 @@ on_tick:
     mov rcx, qword ptr [rip + w_now]
     cmp rcx, qword ptr [rbx + C_DEADLINE]
     jb .Lot_step
+    mov rdx, qword ptr [rip + w_stats]
     cmp eax, ST_BODY
     je .Lot_body
     cmp eax, ST_HEAD
-    jne .Lot_close
+    jne .Lot_send
     mov rcx, qword ptr [rbx + C_IN_LEN]
     cmp rcx, qword ptr [rbx + C_IN_POS]
-    je .Lot_close                         # idle between requests: just close
+    jne .Lot_head
+    inc qword ptr [rdx + ST_TIMEOUTS]     # idle between requests: just close
+    jmp .Lot_close
+.Lot_send:
+    inc qword ptr [rdx + ST_TIMEOUTS + 24] # an answer (or a drain) stalled
+    jmp .Lot_close
+.Lot_head:
+    inc qword ptr [rdx + ST_TIMEOUTS + 8]
     jmp .Lot_408
 .Lot_body:
+    inc qword ptr [rdx + ST_TIMEOUTS + 16]
     mov rdi, rbx
     call abort_upload
 .Lot_408:
@@ -786,6 +871,8 @@ conn_close:
     call abort_upload
 1:  mov dword ptr [rbx + C_GET_FD], -1    # a segment: the process keeps it open
     mov rdi, rbx
+    call alog_done                        # an answer cut short is logged too
+    mov rdi, rbx
     call list_free
     mov rdi, rbx
     call inbuf_put
@@ -794,11 +881,13 @@ conn_close:
     syscall
     mov dword ptr [rbx + C_STATE], ST_FREE
     dec qword ptr [rip + w_active]
+    call stat_open
     pop rbx
     ret
 
-# begin_stop: on SIGTERM/SIGINT. Stops accepting, closes idle connections and
-# lets the others finish their current request (they close after it).
+# begin_stop: on a signal: SIGUSR1 reopens the access log; SIGTERM/SIGINT
+# stop accepting, close idle connections and let the others finish their
+# current request (they close after it).
 # Clobbers the caller-saved registers.
 begin_stop:
     sub rsp, SIGNALFD_INFO_SIZE + 8
@@ -807,7 +896,14 @@ begin_stop:
     mov edx, SIGNALFD_INFO_SIZE
     mov eax, SYS_read                     # consume it; EAGAIN if already read
     syscall
+    mov ecx, dword ptr [rsp]              # ssi_signo
     add rsp, SIGNALFD_INFO_SIZE + 8
+    cmp rax, SIGNALFD_INFO_SIZE
+    jne 7f
+    cmp ecx, SIGUSR1
+    jne 7f
+    jmp alog_reopen                       # not a stop: the access log's rotation
+7:
     cmp dword ptr [rip + w_stopping], 0
     jne 3f
     mov dword ptr [rip + w_stopping], 1
@@ -822,7 +918,20 @@ begin_stop:
     mov edi, dword ptr [rip + listen_fd]
     mov eax, SYS_close
     syscall
-    push rbx
+    mov edx, dword ptr [rip + metrics_fd]
+    test edx, edx
+    js 6f
+    sub rsp, 24
+    mov edi, dword ptr [rip + w_epfd]
+    mov esi, EPOLL_CTL_DEL
+    mov r10, rsp
+    mov eax, SYS_epoll_ctl
+    syscall
+    add rsp, 24
+    mov edi, dword ptr [rip + metrics_fd]
+    mov eax, SYS_close
+    syscall
+6:  push rbx
     push r12
     mov rbx, qword ptr [rip + w_table]
     xor r12d, r12d
@@ -851,9 +960,10 @@ begin_stop:
 3:  ret
 
 .section .rodata
-stop_sigset:       .quad STOP_SIGNALS
+stop_sigset:       .quad WORKER_SIGNALS   # stop; SIGUSR1: reopen the access log
 dev_null:          .asciz "/dev/null"
-msg_worker_failed: .asciz "asmkv: worker could not start its event loop\n"
+msg_worker_failed: .ascii "a worker could not start its event loop"
+.equ msg_worker_failed_len, . - msg_worker_failed
 
 .bss
 .p2align 3
@@ -870,6 +980,9 @@ w_stopping: .space 4           # 1 after SIGTERM/SIGINT
 w_ready_n:  .space 4           # entries in w_ready
 w_maxfd:    .space 4           # highest connection fd so far
 w_stat:     .space STAT_SIZE   # fstat results (one worker, one thread)
+w_peer_len: .space 4           # accept's room for the client's address
+.p2align 3
+w_peer:     .space SOCKADDR_MAX
 .p2align 3
 w_events:   .space MAX_EVENTS * EPOLL_EVENT_SIZE
 w_ready:    .space MAX_FDS * 4 # fds that spent their budget, to run again

@@ -39,6 +39,16 @@ impl Server {
 
     /// Starts on `data` (kept after the server stops, for restart tests).
     pub fn start_in(data: &Path, extra: &[&str]) -> Server {
+        Server::start_full(data, extra, Stdio::inherit())
+    }
+
+    /// Starts with its stderr (the error log) going to a file.
+    pub fn start_logged(data: &Path, extra: &[&str], log: &Path) -> Server {
+        let f = std::fs::File::create(log).expect("error log file");
+        Server::start_full(data, extra, Stdio::from(f))
+    }
+
+    fn start_full(data: &Path, extra: &[&str], stderr: Stdio) -> Server {
         let mut args = vec![
             "--listen",
             "127.0.0.1:0",
@@ -51,7 +61,7 @@ impl Server {
         let mut child = Command::new(BIN)
             .args(&args)
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .spawn()
             .expect("spawn asmkv");
         let mut stdout = BufReader::new(child.stdout.take().unwrap());
@@ -82,6 +92,14 @@ impl Server {
             "workers missing after the startup line"
         );
         server
+    }
+
+    /// The next line the server prints on stdout (after the listening line:
+    /// "asmkv metrics on http://ADDR:PORT/metrics" with --metrics).
+    pub fn stdout_line(&mut self) -> String {
+        let mut line = String::new();
+        self._stdout.read_line(&mut line).expect("a line on stdout");
+        line.trim_end().to_string()
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -166,6 +184,73 @@ impl Server {
         // directory is free when its lock is.
         wait_unlocked(&self.data);
     }
+}
+
+/// Checks one line of the error log - "TIME asmkv[PID]: MESSAGE", TIME in
+/// ISO 8601 UTC ("2026-11-26T08:40:12Z") within a minute of now - and
+/// returns (PID, MESSAGE).
+pub fn log_line(line: &str) -> (u32, String) {
+    let (time, rest) = line
+        .split_once(' ')
+        .unwrap_or_else(|| panic!("no time: {line:?}"));
+    assert_eq!(time.len(), 20, "{line:?}");
+    let b = time.as_bytes();
+    for (i, c) in b.iter().enumerate() {
+        let want_digit = ![4, 7, 10, 13, 16, 19].contains(&i);
+        assert_eq!(c.is_ascii_digit(), want_digit, "{line:?}");
+    }
+    assert_eq!(
+        (b[4], b[7], b[10], b[13], b[16], b[19]),
+        (b'-', b'-', b'T', b':', b':', b'Z'),
+        "{line:?}"
+    );
+    // "YYYY-MM-DDTHH:MM:SSZ" as an IMF-fixdate, to compare with the clock
+    let months = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let m: usize = time[5..7].parse().unwrap();
+    let imf = format!(
+        "Mon, {} {} {} {} GMT",
+        &time[8..10],
+        months[m - 1],
+        &time[0..4],
+        &time[11..19]
+    );
+    let t = httpdate_loose(&imf);
+    let now = std::time::SystemTime::now();
+    let apart = now.duration_since(t).unwrap_or_else(|e| e.duration());
+    assert!(apart < Duration::from_secs(60), "{line:?} is not now");
+    let rest = rest
+        .strip_prefix("asmkv[")
+        .unwrap_or_else(|| panic!("{line:?}"));
+    let (pid, msg) = rest.split_once("]: ").unwrap_or_else(|| panic!("{line:?}"));
+    (pid.parse().expect("pid"), msg.to_string())
+}
+
+/// Seconds since the epoch of "Www, DD Mon YYYY HH:MM:SS GMT", ignoring the weekday.
+fn httpdate_loose(s: &str) -> std::time::SystemTime {
+    let p: Vec<&str> = s.split([' ', ':']).collect();
+    let months = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let (d, mo, y): (i64, i64, i64) = (
+        p[1].parse().unwrap(),
+        months.iter().position(|m| *m == p[2]).unwrap() as i64 + 1,
+        p[3].parse().unwrap(),
+    );
+    let (h, mi, se): (i64, i64, i64) = (
+        p[4].parse().unwrap(),
+        p[5].parse().unwrap(),
+        p[6].parse().unwrap(),
+    );
+    // days from civil (Howard Hinnant's algorithm)
+    let y2 = if mo <= 2 { y - 1 } else { y };
+    let era = y2.div_euclid(400);
+    let yoe = y2 - era * 400;
+    let doy = (153 * (if mo > 2 { mo - 3 } else { mo + 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146097 + doe - 719468;
+    std::time::UNIX_EPOCH + Duration::from_secs((days * 86400 + h * 3600 + mi * 60 + se) as u64)
 }
 
 /// Waits (up to 10 s) until no process holds the lock of a data directory,

@@ -1,0 +1,561 @@
+# alog.s - the access log (--access-log PATH, "-" for stdout): one line per
+# answer, nginx's "combined" format and two more fields:
+#   ADDR - - [26/Nov/2026:08:45:00 +0000] "GET /k HTTP/1.1" 200 5 "REFERER" "USER-AGENT" US WORKER
+# US: microseconds from the request's first byte to its answer's last;
+# WORKER: the worker's slot. Bytes outside printable ASCII, quotes and
+# backslashes in the request line, Referer and User-Agent are written \xHH,
+# as nginx does; the Authorization field is never logged.
+#
+# What a line needs is kept per connection in a table (LG_*) reserved only
+# when the log is on. Lines gather in the worker's buffer and are written
+# when it is nearly full, on every tick, and before the worker exits: one
+# write(2) for many lines, never one per request. A write that fails (a full
+# disk) drops the buffer's lines and counts them for the error log; serving
+# goes on. SIGUSR1 (to the master, which passes it on) reopens the file, the
+# logrotate convention. Time is read once per round of the event loop.
+.text
+
+# alog_open: (master, at startup) opens --access-log, if given.
+# Exits 2 with one clear line if it cannot. Clobbers the caller-saved registers.
+.globl alog_open
+alog_open:
+    mov rdi, qword ptr [rip + cfg_access_log]
+    test rdi, rdi
+    jz 2f
+    cmp word ptr [rdi], 0x2d              # "-": stdout
+    jne 1f
+    mov dword ptr [rip + alog_fd], STDOUT
+    ret
+1:  sub rsp, 8
+    call alog_open_file
+    add rsp, 8
+    test rax, rax
+    js 3f
+    mov dword ptr [rip + alog_fd], eax
+2:  ret
+3:  lea rdi, [rip + err_alog]
+    mov esi, OFFSET err_alog_len
+    mov rdx, qword ptr [rip + cfg_access_log]
+    mov ecx, eax
+    neg ecx
+    call fatal
+
+# alog_open_file: opens the access log's path for appending (created if
+# missing). Returns rax = the descriptor, or -errno. Clobbers the caller-saved registers.
+alog_open_file:
+    mov edi, AT_FDCWD
+    mov rsi, qword ptr [rip + cfg_access_log]
+    mov edx, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC
+    mov r10d, 0640
+    mov eax, SYS_openat
+    syscall
+    ret
+
+# alog_init: (worker, at start) reserves the per-connection table if the log
+# is on. Returns rax = 0 or -errno. Clobbers the caller-saved registers.
+.globl alog_init
+alog_init:
+    xor eax, eax
+    cmp dword ptr [rip + alog_fd], 0
+    jl 1f
+    mov rdi, MAX_FDS * LG_SLOT
+    call reserve_memory
+    cmp rax, -4096
+    ja 1f
+    mov qword ptr [rip + w_lgtab], rax
+    call alog_tick
+    xor eax, eax
+1:  ret
+
+# alog_reopen: (worker, on SIGUSR1) writes what is buffered to the old file,
+# then opens the path again (the file may have been renamed away). If that
+# fails the old descriptor stays. Clobbers the caller-saved registers.
+.globl alog_reopen
+alog_reopen:
+    cmp dword ptr [rip + alog_fd], STDOUT
+    jle 1f                                # off, or stdout: nothing to reopen
+    call alog_flush
+    call alog_open_file
+    test rax, rax
+    js 1f
+    push rax
+    mov edi, dword ptr [rip + alog_fd]
+    mov eax, SYS_close                    # flushed above: nothing is lost
+    syscall
+    pop rax
+    mov dword ptr [rip + alog_fd], eax
+1:  ret
+
+# alog_now: (worker) every round of the event loop, with the log on: the
+# monotonic time in µs, for the lines' durations. Clobbers the caller-saved registers.
+.globl alog_now
+alog_now:
+    cmp qword ptr [rip + w_lgtab], 0
+    je 1f
+    sub rsp, 24
+    mov edi, CLOCK_MONOTONIC
+    mov rsi, rsp
+    mov eax, SYS_clock_gettime            # cannot fail with a valid clock and buffer
+    syscall
+    imul rax, qword ptr [rsp], 1000000
+    mov rcx, qword ptr [rsp + 8]
+    imul rcx, rcx, 274877907              # ns / 1000, without a division:
+    shr rcx, 38                           # (n * 2^38 / 1000) >> 38, exact below 2^32
+    add rax, rcx
+    mov qword ptr [rip + w_now_us], rax
+    add rsp, 24
+1:  ret
+
+# alog_tick: (worker, every second) the date of the lines, and a flush.
+# Clobbers the caller-saved registers.
+.globl alog_tick
+alog_tick:
+    cmp qword ptr [rip + w_lgtab], 0
+    je 1f
+    sub rsp, 40
+    mov rdi, rsp
+    mov rsi, qword ptr [rip + w_unix]
+    call format_date                      # "Sun, 06 Nov 1994 08:49:37 GMT"
+    lea rdi, [rip + w_alog_date]          # "06/Nov/1994:08:49:37 +0000"
+    movzx eax, word ptr [rsp + 5]
+    mov word ptr [rdi], ax
+    mov byte ptr [rdi + 2], '/'
+    mov eax, dword ptr [rsp + 8]          # "Nov " (then overwritten)
+    mov dword ptr [rdi + 3], eax
+    mov byte ptr [rdi + 6], '/'
+    mov eax, dword ptr [rsp + 12]
+    mov dword ptr [rdi + 7], eax
+    mov byte ptr [rdi + 11], ':'
+    mov rax, qword ptr [rsp + 17]
+    mov qword ptr [rdi + 12], rax
+    mov dword ptr [rdi + 20], 0x30302b20  # " +00"
+    mov word ptr [rdi + 24], 0x3030       # "00"
+    add rsp, 40
+    call alog_flush
+1:  ret
+
+# alog_flush: writes the buffered lines. A failed write drops them (counted
+# for the error log). Clobbers the caller-saved registers.
+.globl alog_flush
+alog_flush:
+    mov rdx, qword ptr [rip + w_alog_len]
+    test rdx, rdx
+    jz 3f
+    mov edi, dword ptr [rip + alog_fd]
+    lea rsi, [rip + w_alog]
+    call write_all                        # a regular file: the page cache takes it
+    test rax, rax
+    jns 2f
+    neg eax
+    mov esi, eax
+    mov edi, LOG_ALOG
+    call log_count
+2:  mov qword ptr [rip + w_alog_len], 0
+3:  ret
+
+# alog_slot: edi = a connection's fd. Returns rax = its line's slot, or 0
+# when the log is off. Clobbers rcx.
+.globl alog_slot
+alog_slot:
+    mov rax, qword ptr [rip + w_lgtab]
+    test rax, rax
+    jz 1f
+    mov ecx, edi
+    shl rcx, 10                           # LG_SLOT
+    add rax, rcx
+1:  ret
+
+# alog_accept: rdi = conn just accepted, rsi = its peer's sockaddr.
+# Writes the peer's address as text into its slot. Clobbers the caller-saved registers.
+.globl alog_accept
+alog_accept:
+    push rbx
+    push r12
+    sub rsp, 8
+    mov r12, rsi
+    mov edi, dword ptr [rdi + C_FD]
+    call alog_slot
+    test rax, rax
+    jz 9f
+    mov rbx, rax
+    mov dword ptr [rbx + LG_PENDING], 0
+    lea rdi, [rbx + LG_ADDR]
+    cmp word ptr [r12], AF_INET6
+    je 2f
+    mov esi, dword ptr [r12 + 4]          # IPv4: four octets
+    call put_ipv4
+    jmp 8f
+2:  cmp qword ptr [r12 + 8], 0            # IPv4-mapped (::ffff:a.b.c.d): as IPv4
+    jne 3f
+    cmp dword ptr [r12 + 16], 0xffff0000
+    jne 3f
+    mov esi, dword ptr [r12 + 20]
+    call put_ipv4
+    jmp 8f
+3:  xor ecx, ecx                          # eight groups of hex, unabridged
+4:  movzx eax, word ptr [r12 + rcx*2 + 8]
+    xchg al, ah
+    push rcx
+    push rdi
+    mov esi, eax
+    call fmt_hex16
+    pop rdi
+    pop rcx
+    mov rdi, rax
+    inc ecx
+    cmp ecx, 8
+    jae 8f
+    mov byte ptr [rdi], ':'
+    inc rdi
+    jmp 4b
+8:  lea rcx, [rbx + LG_ADDR]
+    sub rdi, rcx
+    mov dword ptr [rbx + LG_ADDR_LEN], edi
+9:  add rsp, 8
+    pop r12
+    pop rbx
+    ret
+
+# put_ipv4: rdi = where, esi = an IPv4 address as stored (network order).
+# Returns rax = the end of "a.b.c.d". Clobbers rcx, rdx, rsi, rdi, r8, r9.
+put_ipv4:
+    push rbx
+    push r12
+    sub rsp, 8
+    mov ebx, esi
+    xor r12d, r12d
+1:  movzx esi, bl
+    call fmt_u64
+    mov rdi, rax
+    shr ebx, 8
+    inc r12d
+    cmp r12d, 4
+    jae 2f
+    mov byte ptr [rdi], '.'
+    inc rdi
+    jmp 1b
+2:  mov rax, rdi
+    add rsp, 8
+    pop r12
+    pop rbx
+    ret
+
+# fmt_hex16: rdi = where, esi = 0..65535. Writes it in lowercase hex, no
+# leading zeros. Returns rax = the end. Clobbers rcx, rdx.
+fmt_hex16:
+    mov ecx, 12
+    xor edx, edx                          # 1 once a digit is written
+1:  mov eax, esi
+    shr eax, cl
+    and eax, 15
+    jnz 2f
+    test edx, edx
+    jnz 2f
+    test ecx, ecx
+    jnz 3f
+2:  mov edx, 1
+    cmp eax, 10
+    jb 4f
+    add eax, 'a' - 10 - '0'
+4:  add eax, '0'
+    mov byte ptr [rdi], al
+    inc rdi
+3:  sub ecx, 4
+    jns 1b
+    mov rax, rdi
+    ret
+
+# alog_request: rdi = conn whose head is complete, rsi = its request line,
+# rdx = that line's length. Keeps the line for the log. Clobbers the
+# caller-saved registers.
+.globl alog_request
+alog_request:
+    push rbx
+    push r12
+    push r13
+    mov r12, rsi
+    mov r13, rdx
+    mov edi, dword ptr [rdi + C_FD]
+    call alog_slot
+    test rax, rax
+    jz 1f
+    mov rbx, rax
+    mov dword ptr [rbx + LG_REF_LEN], 0
+    mov dword ptr [rbx + LG_UA_LEN], 0
+    lea rdi, [rbx + LG_REQ]
+    mov rsi, r12
+    mov rdx, r13
+    mov ecx, LG_REQ_CAP
+    call log_escape
+    mov dword ptr [rbx + LG_REQ_LEN], eax
+1:  pop r13
+    pop r12
+    pop rbx
+    ret
+
+# alog_field: rdi = conn, esi = LG_REF or LG_UA, rdx = the value, rcx = its
+# length. Keeps the Referer or User-Agent for the log. Clobbers the
+# caller-saved registers.
+.globl alog_field
+alog_field:
+    push rbx
+    push r12
+    push r13
+    push r14
+    sub rsp, 8
+    mov r12d, esi
+    mov r13, rdx
+    mov r14, rcx
+    mov edi, dword ptr [rdi + C_FD]
+    call alog_slot
+    test rax, rax
+    jz 1f
+    mov rbx, rax
+    lea rdi, [rbx + r12]
+    mov rsi, r13
+    mov rdx, r14
+    mov ecx, LG_UA_CAP
+    cmp r12d, LG_UA
+    je 2f
+    mov ecx, LG_REF_CAP
+2:  call log_escape
+    mov ecx, LG_UA_LEN
+    cmp r12d, LG_UA
+    je 3f
+    mov ecx, LG_REF_LEN
+3:  mov dword ptr [rbx + rcx], eax
+1:  add rsp, 8
+    pop r14
+    pop r13
+    pop r12
+    pop rbx
+    ret
+
+# log_escape: rdi = where, rsi = bytes, rdx = their length, ecx = room.
+# Copies them, quotes, backslashes and bytes outside printable ASCII as
+# \xHH, as much as fits. Returns eax = bytes written. Clobbers r8-r11.
+log_escape:
+    xor eax, eax
+    lea r8, [rsi + rdx]
+1:  cmp rsi, r8
+    jae 9f
+    movzx r9d, byte ptr [rsi]
+    cmp r9d, 0x20
+    jb 3f
+    cmp r9d, 0x7f
+    jae 3f
+    cmp r9d, '"'
+    je 3f
+    cmp r9d, '\\'
+    je 3f
+    lea r10d, [eax + 1]
+    cmp r10d, ecx
+    ja 9f
+    mov byte ptr [rdi + rax], r9b
+    mov eax, r10d
+    inc rsi
+    jmp 1b
+3:  lea r10d, [eax + 4]
+    cmp r10d, ecx
+    ja 9f
+    mov word ptr [rdi + rax], 0x785c      # "\x"
+    lea r11, [rip + hex_upper]
+    mov r10d, r9d
+    shr r10d, 4
+    movzx r10d, byte ptr [r11 + r10]
+    mov byte ptr [rdi + rax + 2], r10b
+    and r9d, 15
+    movzx r9d, byte ptr [r11 + r9]
+    mov byte ptr [rdi + rax + 3], r9b
+    add eax, 4
+    inc rsi
+    jmp 1b
+9:  ret
+
+# alog_begin: rdi = conn. Its request's clock starts now (its first bytes).
+# Clobbers rax, rcx, rdi.
+.globl alog_begin
+alog_begin:
+    mov edi, dword ptr [rdi + C_FD]
+    call alog_slot
+    test rax, rax
+    jz 1f
+    mov rcx, qword ptr [rip + w_now_us]
+    mov qword ptr [rax + LG_START], rcx
+1:  ret
+
+# alog_answer: rdi = conn, esi = its answer's kind (R_*, or STAT_200). An
+# answer begins: its line is pending. Clobbers rax, rcx.
+.globl alog_answer
+alog_answer:
+    push rdi
+    mov edi, dword ptr [rdi + C_FD]
+    call alog_slot
+    pop rdi
+    test rax, rax
+    jz 1f
+    mov dword ptr [rax + LG_KIND], esi
+    mov qword ptr [rax + LG_SENT], 0
+    mov dword ptr [rax + LG_PENDING], 1
+1:  ret
+
+# alog_sent: rdi = conn, rax = bytes of its answer just sent. Clobbers rcx, rdx.
+.globl alog_sent
+alog_sent:
+    mov rdx, qword ptr [rip + w_lgtab]
+    test rdx, rdx
+    jz 1f
+    mov ecx, dword ptr [rdi + C_FD]
+    shl rcx, 10
+    add qword ptr [rdx + rcx + LG_SENT], rax
+1:  ret
+
+# alog_done: rdi = conn whose answer is sent (or abandoned). Writes its line
+# if one is pending. Clobbers the caller-saved registers.
+.globl alog_done
+alog_done:
+    push rbx
+    push r12
+    push r13
+    mov r12, rdi
+    mov edi, dword ptr [r12 + C_FD]
+    call alog_slot
+    test rax, rax
+    jz .Lad_out
+    mov rbx, rax
+    cmp dword ptr [rbx + LG_PENDING], 0
+    je .Lad_out
+    mov dword ptr [rbx + LG_PENDING], 0
+    cmp qword ptr [rip + w_alog_len], ALOG_FLUSH
+    jb 1f
+    call alog_flush
+1:  lea rdi, [rip + w_alog]
+    add rdi, qword ptr [rip + w_alog_len]
+    lea rsi, [rbx + LG_ADDR]
+    mov edx, dword ptr [rbx + LG_ADDR_LEN]
+    call copy
+    mov rdi, rax
+    lea rsi, [rip + al_user]              # " - - [" (no user: tokens are not logged)
+    mov edx, OFFSET al_user_len
+    call copy
+    mov rdi, rax
+    lea rsi, [rip + w_alog_date]
+    mov edx, ALOG_DATE_LEN
+    call copy
+    mov rdi, rax
+    lea rsi, [rip + al_request]           # "] \""
+    mov edx, OFFSET al_request_len
+    call copy
+    mov rdi, rax
+    lea rsi, [rbx + LG_REQ]
+    mov edx, dword ptr [rbx + LG_REQ_LEN]
+    call copy
+    mov word ptr [rax], 0x2022            # quote, space
+    lea r13, [rax + 2]
+    mov ecx, dword ptr [rbx + LG_KIND]    # the status code, from its status line
+    lea rsi, [rip + m_200]
+    cmp ecx, STAT_200
+    je 2f
+    shl ecx, 5                            # RESP_ENTRY
+    lea rdx, [rip + resp_table]
+    mov rsi, qword ptr [rdx + rcx]
+    add rsi, 9                            # "HTTP/1.1 "
+2:  mov rdi, r13
+    mov edx, 3
+    call copy
+    mov byte ptr [rax], SPACE
+    lea r13, [rax + 1]
+    mov rdi, r12                          # the body: what was sent, less the head
+    call head_len_in_out
+    mov rsi, qword ptr [rbx + LG_SENT]
+    sub rsi, rax
+    jae 3f
+    xor esi, esi
+3:  mov rdi, r13
+    call fmt_u64
+    mov word ptr [rax], 0x2220            # space, quote
+    lea rdi, [rax + 2]
+    lea rsi, [rbx + LG_REF]
+    mov edx, dword ptr [rbx + LG_REF_LEN]
+    call copy_or_dash
+    mov rdi, rax
+    lea rsi, [rip + al_between]           # "\" \""
+    mov edx, OFFSET al_between_len
+    call copy
+    mov rdi, rax
+    lea rsi, [rbx + LG_UA]
+    mov edx, dword ptr [rbx + LG_UA_LEN]
+    call copy_or_dash
+    mov word ptr [rax], 0x2022            # quote, space
+    lea rdi, [rax + 2]
+    mov rsi, qword ptr [rip + w_now_us]
+    sub rsi, qword ptr [rbx + LG_START]
+    jae 5f
+    xor esi, esi
+5:  call fmt_u64
+    mov byte ptr [rax], SPACE
+    lea rdi, [rax + 1]
+    mov esi, dword ptr [rip + w_slot]
+    call fmt_u64
+    mov byte ptr [rax], LF
+    inc rax
+    lea rcx, [rip + w_alog]
+    sub rax, rcx
+    mov qword ptr [rip + w_alog_len], rax
+.Lad_out:
+    pop r13
+    pop r12
+    pop rbx
+    ret
+
+# copy_or_dash: rdi = where, rsi = bytes, edx = their length; "-" if none.
+# Returns rax = the end. Clobbers rcx, rdx, rsi, rdi.
+copy_or_dash:
+    test edx, edx
+    jnz copy
+    mov byte ptr [rdi], '-'
+    lea rax, [rdi + 1]
+    ret
+
+# head_len_in_out: rdi = conn. Returns rax = the length of the answer's head
+# in C_OUT (to its empty line), from which the bytes after it in C_OUT are
+# body. Clobbers rcx, rdx, r8.
+head_len_in_out:
+    lea rdx, [rdi + C_OUT]
+    mov rcx, qword ptr [rdi + C_OUT_LEN]
+    xor eax, eax
+1:  lea r8, [rax + 4]
+    cmp r8, rcx
+    ja 2f
+    cmp dword ptr [rdx + rax], 0x0a0d0a0d
+    je 3f
+    inc rax
+    jmp 1b
+2:  mov rax, rcx
+    ret
+3:  lea rax, [rax + 4]
+    ret
+
+.section .rodata
+al_user: .ascii " - - ["
+.equ al_user_len, . - al_user
+al_request: .ascii "] \""
+.equ al_request_len, . - al_request
+al_between: .ascii "\" \""
+.equ al_between_len, . - al_between
+err_alog: .ascii "cannot open the access log"
+.equ err_alog_len, . - err_alog
+
+.data
+.globl alog_fd
+alog_fd: .long -1                         # the access log, or -1 when off
+
+.bss
+.p2align 3
+.globl w_now_us, w_lgtab
+w_lgtab:     .space 8                     # per-fd slots, when the log is on
+w_now_us:    .space 8                     # monotonic µs, as of this round of the loop
+w_alog_len:  .space 8
+w_alog_date: .space 32                    # "26/Nov/2026:08:45:00 +0000"
+w_alog:      .space ALOG_BUF
+.text

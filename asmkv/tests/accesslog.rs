@@ -1,0 +1,288 @@
+//! The access log (`--access-log PATH`, `-` for stdout): nginx's combined
+//! format plus the request's microseconds and the worker; lines checked field
+//! by field under concurrent load; SIGUSR1 reopens the file; a full disk for
+//! the log never stops serving; tokens are never logged.
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+/// One line, field by field.
+#[derive(Debug, Clone, PartialEq)]
+struct Line {
+    addr: String,
+    time: String,
+    request: String,
+    status: u16,
+    bytes: u64,
+    referer: String,
+    agent: String,
+    micros: u64,
+    worker: u32,
+}
+
+/// Parses `ADDR - - [TIME] "REQUEST" STATUS BYTES "REFERER" "AGENT" US WORKER`.
+fn parse(line: &str) -> Line {
+    let split = |s: &'_ str, sep: &str| -> (String, String) {
+        let (a, b) = s
+            .split_once(sep)
+            .unwrap_or_else(|| panic!("not a log line (no {sep:?}): {line:?}"));
+        (a.to_string(), b.to_string())
+    };
+    let num = |s: &str| -> u64 {
+        s.parse()
+            .unwrap_or_else(|_| panic!("not a number {s:?}: {line:?}"))
+    };
+    let (addr, rest) = split(line, " - - [");
+    let (time, rest) = split(&rest, "] \"");
+    // "26/Nov/2026:08:45:00 +0000"
+    assert_eq!(time.len(), 26, "{line}");
+    assert!(time.ends_with(" +0000"), "{line}");
+    let (request, rest) = split(&rest, "\" ");
+    let (status, rest) = split(&rest, " ");
+    let (bytes, rest) = split(&rest, " \"");
+    let (referer, rest) = split(&rest, "\" \"");
+    let (agent, rest) = split(&rest, "\" ");
+    let (micros, worker) = split(&rest, " ");
+    for f in [&request, &referer, &agent] {
+        assert!(!f.contains('"'), "quotes are escaped: {line}");
+        assert!(f.bytes().all(|b| (0x20..0x7f).contains(&b)), "{line}");
+    }
+    Line {
+        addr,
+        time,
+        request,
+        status: num(&status) as u16,
+        bytes: num(&bytes),
+        referer,
+        agent,
+        micros: num(&micros),
+        worker: num(&worker) as u32,
+    }
+}
+
+fn lines_of(path: &Path) -> Vec<Line> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(parse)
+        .collect()
+}
+
+/// Waits (up to 10 s) until the file holds `n` lines.
+fn wait_lines(path: &Path, n: usize) -> Vec<Line> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let l = lines_of(path);
+        if l.len() >= n || Instant::now() > deadline {
+            return l;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn every_answer_is_a_line_checked_field_by_field() {
+    let tmp = tempfile::tempdir().unwrap();
+    let log = tmp.path().join("access.log");
+    let s = Server::start_with(&["--access-log", log.to_str().unwrap()]);
+    let threads: Vec<_> = (0..8)
+        .map(|t| {
+            let base = s.url("");
+            std::thread::spawn(move || {
+                let a = agent();
+                let mut want = Vec::new();
+                for i in 0..25 {
+                    let key = format!("/t{t}-{i}");
+                    let value = vec![b'v'; 10 + i];
+                    let ua = format!("tester \"{t}\"/{i}");
+                    let r = a
+                        .put(&format!("{base}{key}"))
+                        .header("User-Agent", &ua)
+                        .header("Referer", "http://example.com/page")
+                        .header("Authorization", "Bearer sekrit-token")
+                        .send(&value[..])
+                        .unwrap();
+                    assert_eq!(r.status().as_u16(), 201);
+                    want.push((format!("PUT {key} HTTP/1.1"), 201, 0, ua.clone()));
+                    let r = a
+                        .get(&format!("{base}{key}"))
+                        .header("User-Agent", &ua)
+                        .call()
+                        .unwrap();
+                    assert_eq!(r.status().as_u16(), 200);
+                    want.push((
+                        format!("GET {key} HTTP/1.1"),
+                        200,
+                        value.len() as u64,
+                        ua.clone(),
+                    ));
+                    let r = a
+                        .get(&format!("{base}{key}-missing"))
+                        .header("User-Agent", &ua)
+                        .call()
+                        .unwrap();
+                    assert_eq!(r.status().as_u16(), 404);
+                    want.push((format!("GET {key}-missing HTTP/1.1"), 404, 10, ua));
+                }
+                want
+            })
+        })
+        .collect();
+    let want: Vec<_> = threads
+        .into_iter()
+        .flat_map(|t| t.join().unwrap())
+        .collect();
+    let got = wait_lines(&log, want.len());
+    assert_eq!(got.len(), want.len(), "one line per answer");
+    let mut by_request: BTreeMap<String, Line> = BTreeMap::new();
+    for l in &got {
+        assert_eq!(l.addr, "127.0.0.1");
+        assert!(l.worker < 2, "{l:?}");
+        assert!(l.micros < 60_000_000, "{l:?}");
+        httpdate_of(&l.time);
+        assert!(
+            by_request.insert(l.request.clone(), l.clone()).is_none(),
+            "once: {l:?}"
+        );
+    }
+    for (request, status, bytes, ua) in &want {
+        let l = &by_request[request];
+        assert_eq!(l.status, *status, "{request}");
+        assert_eq!(l.bytes, *bytes, "{request}: the body's bytes");
+        assert_eq!(l.agent, ua.replace('"', "\\x22"), "{request}");
+        if request.starts_with("PUT") {
+            assert_eq!(l.referer, "http://example.com/page");
+        } else {
+            assert_eq!(l.referer, "-");
+        }
+    }
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(!text.contains("sekrit"), "tokens are never logged");
+}
+
+/// "26/Nov/2026:08:45:00 +0000" is a time within a minute of now (checked
+/// as the error log's ISO 8601 time is).
+fn httpdate_of(t: &str) {
+    let months = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let m = months.iter().position(|m| *m == &t[3..6]).unwrap() + 1;
+    let iso = format!("{}-{m:02}-{}T{}Z", &t[7..11], &t[0..2], &t[12..20]);
+    log_line(&format!("{iso} asmkv[1]: x"));
+}
+
+#[test]
+fn sigusr1_reopens_the_log_and_loses_no_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let log = tmp.path().join("access.log");
+    let s = Server::start_with(&["--access-log", log.to_str().unwrap()]);
+    let a = agent();
+    for i in 0..20 {
+        put(&a, &s.url(&format!("/before{i}")), b"x");
+    }
+    // logrotate: rename, then SIGUSR1 to the master
+    let rotated = tmp.path().join("access.log.1");
+    std::fs::rename(&log, &rotated).unwrap();
+    s.signal(Signal::SIGUSR1);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !log.exists() {
+        assert!(Instant::now() < deadline, "the log was not reopened");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    for i in 0..20 {
+        put(&a, &s.url(&format!("/after{i}")), b"x");
+    }
+    let after = wait_lines(&log, 20);
+    let before = lines_of(&rotated);
+    assert_eq!(before.len(), 20, "{before:?}");
+    assert!(before.iter().all(|l| l.request.starts_with("PUT /before")));
+    assert_eq!(after.len(), 20);
+    assert!(after.iter().all(|l| l.request.starts_with("PUT /after")));
+    // the server is still whole
+    assert_eq!(s.workers().len(), 2);
+    assert!(s.stop().success());
+}
+
+#[test]
+fn a_full_disk_for_the_log_never_stops_serving() {
+    let dir = tempfile::tempdir().unwrap();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"])
+        .arg(dir.path())
+        .stderr(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    if !mounted {
+        skip(
+            "a_full_disk_for_the_log_never_stops_serving",
+            "cannot mount a tmpfs here (needs root)",
+        );
+        return;
+    }
+    struct Unmount<'a>(&'a Path);
+    impl Drop for Unmount<'_> {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg(self.0).status();
+        }
+    }
+    let _unmount = Unmount(dir.path());
+    let log = dir.path().join("access.log");
+    let tmp = tempfile::tempdir().unwrap();
+    let errlog = tmp.path().join("stderr");
+    let s = Server::start_logged(
+        &tmp.path().join("data"),
+        &["--access-log", log.to_str().unwrap()],
+        &errlog,
+    );
+    let a = agent();
+    let long = "x".repeat(200);
+    for i in 0..2000 {
+        let r = a
+            .get(&s.url(&format!("/missing-{i}-{long}")))
+            .call()
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 404, "request {i}");
+    }
+    assert_eq!(put(&a, &s.url("/k"), b"v").status, 201);
+    assert_eq!(get(&a, &s.url("/k")).body, b"v");
+    // the dropped lines are reported in the error log
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = std::fs::read_to_string(&errlog).unwrap_or_default();
+        if text.contains("access log lines that could not be written") {
+            assert!(text.contains("no space left on device"), "{text}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "{text}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = kill(Pid::from_raw(s.pid()), Signal::SIGTERM);
+}
+
+#[test]
+fn the_log_can_go_to_stdout() {
+    let mut s = Server::start_with(&["--access-log", "-"]);
+    put(&agent(), &s.url("/k"), b"v");
+    let line = parse(&s.stdout_line());
+    assert_eq!(line.request, "PUT /k HTTP/1.1");
+    assert_eq!(line.status, 201);
+    // an unusable path stops the start
+    let out = Command::new(BIN)
+        .args(["--access-log", "/nonexistent/dir/log"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("cannot open the access log: /nonexistent/dir/log"),
+        "{err}"
+    );
+}

@@ -1,0 +1,312 @@
+//! `--metrics ADDR:PORT`: GET /metrics in the Prometheus text format on its
+//! own socket. A scrape, a known mix of requests, another scrape: the
+//! differences match exactly.
+mod common;
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+use common::*;
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+type Scrape = BTreeMap<String, f64>;
+
+fn metrics_addr(s: &mut Server) -> SocketAddr {
+    let line = s.stdout_line();
+    line.strip_prefix("asmkv metrics on http://")
+        .and_then(|r| r.strip_suffix("/metrics"))
+        .unwrap_or_else(|| panic!("{line:?}"))
+        .parse()
+        .unwrap()
+}
+
+/// One exchange on a new connection: returns (bytes sent, the answer's bytes).
+fn exchange(addr: SocketAddr, request: &[u8]) -> (usize, Vec<u8>) {
+    let mut c = TcpStream::connect(addr).unwrap();
+    c.write_all(request).unwrap();
+    c.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut out = Vec::new();
+    c.read_to_end(&mut out).unwrap();
+    (request.len(), out)
+}
+
+/// Checks the text format line by line (HELP and TYPE before a family's
+/// samples, a known type, names and labels well formed, every value a
+/// number, no series twice) and returns every series' value.
+fn parse(text: &str) -> Scrape {
+    let mut out = Scrape::new();
+    let mut typed: BTreeMap<String, String> = BTreeMap::new();
+    let name_ok = |n: &str| {
+        !n.is_empty()
+            && n.chars().enumerate().all(|(i, c)| {
+                c.is_ascii_alphabetic() || c == '_' || c == ':' || (i > 0 && c.is_ascii_digit())
+            })
+    };
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("# HELP ") {
+            let (name, help) = rest.split_once(' ').expect("HELP name text");
+            assert!(name_ok(name) && !help.is_empty(), "{line}");
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let (name, kind) = rest.split_once(' ').expect("TYPE name type");
+            assert!(name_ok(name), "{line}");
+            assert!(["counter", "gauge", "histogram"].contains(&kind), "{line}");
+            assert!(
+                typed.insert(name.to_string(), kind.to_string()).is_none(),
+                "{line}"
+            );
+            continue;
+        }
+        assert!(!line.starts_with('#') && !line.is_empty(), "{line:?}");
+        let (series, value) = line.rsplit_once(' ').expect("series value");
+        let name = series.split('{').next().unwrap();
+        assert!(name_ok(name), "{line}");
+        if let Some(labels) = series.strip_prefix(name) {
+            if !labels.is_empty() {
+                let inner = labels
+                    .strip_prefix('{')
+                    .and_then(|l| l.strip_suffix('}'))
+                    .unwrap_or_else(|| panic!("{line}"));
+                for pair in inner.split(',') {
+                    let (k, v) = pair.split_once('=').unwrap_or_else(|| panic!("{line}"));
+                    assert!(name_ok(k), "{line}");
+                    assert!(
+                        v.len() >= 2 && v.starts_with('"') && v.ends_with('"'),
+                        "{line}"
+                    );
+                }
+            }
+        }
+        let family = typed
+            .keys()
+            .find(|f| {
+                name == f.as_str()
+                    || (typed[*f] == "histogram"
+                        && ["_bucket", "_sum", "_count"]
+                            .iter()
+                            .any(|s| name == format!("{f}{s}")))
+            })
+            .unwrap_or_else(|| panic!("no TYPE before {line}"));
+        assert!(!family.is_empty());
+        let v: f64 = value.parse().unwrap_or_else(|_| panic!("{line}"));
+        assert!(v >= 0.0, "{line}");
+        assert!(out.insert(series.to_string(), v).is_none(), "twice: {line}");
+    }
+    out
+}
+
+fn scrape(addr: SocketAddr) -> (Scrape, usize, usize) {
+    let req = b"GET /metrics HTTP/1.1\r\nHost: m\r\nConnection: close\r\n\r\n";
+    let (sent, answer) = exchange(addr, req);
+    let text = String::from_utf8(answer.clone()).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+    assert!(
+        head.contains("Content-Type: text/plain; version=0.0.4"),
+        "{head}"
+    );
+    assert!(head.contains("Transfer-Encoding: chunked"), "{head}");
+    // de-chunk
+    let mut plain = String::new();
+    let mut rest = body;
+    loop {
+        let (size, after) = rest.split_once("\r\n").unwrap();
+        let size = usize::from_str_radix(size, 16).unwrap();
+        if size == 0 {
+            break;
+        }
+        plain.push_str(&after[..size]);
+        rest = &after[size + 2..];
+    }
+    (parse(&plain), sent, answer.len())
+}
+
+fn diff(a: &Scrape, b: &Scrape, series: &str) -> f64 {
+    b.get(series).copied().unwrap_or(0.0) - a.get(series).copied().unwrap_or(0.0)
+}
+
+fn req_series(method: &str, code: u16) -> String {
+    format!("asmkv_requests_total{{method=\"{method}\",code=\"{code}\"}}")
+}
+
+#[test]
+fn scrapes_count_a_known_mix_exactly() {
+    let mut s = Server::start_with(&["--metrics", "127.0.0.1:0"]);
+    let m = metrics_addr(&mut s);
+    let (before, _, first_answer) = scrape(m);
+    assert_eq!(before["asmkv_keys"], 0.0);
+
+    let put = |k: &str, v: &str| {
+        format!(
+            "PUT /{k} HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{v}",
+            v.len()
+        )
+    };
+    let simple =
+        |m: &str, k: &str| format!("{m} /{k} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+    let mut mix = Vec::new();
+    for i in 0..5 {
+        mix.push((put(&format!("k{i}"), "value"), 201));
+    }
+    for i in 0..3 {
+        mix.push((put(&format!("k{i}"), "other value"), 204));
+    }
+    for i in 0..4 {
+        mix.push((simple("GET", &format!("k{i}")), 200));
+    }
+    mix.push((simple("GET", "missing"), 404));
+    mix.push((simple("GET", "missing2"), 404));
+    mix.push((simple("HEAD", "k4"), 200));
+    mix.push((simple("DELETE", "k3"), 204));
+    mix.push((simple("DELETE", "k4"), 204));
+    mix.push((simple("DELETE", "k4"), 404));
+    mix.push((simple("GET", "a%zz"), 400));
+    mix.push((
+        "POST /k9 HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\nConnection: close\r\n\r\nx".into(),
+        201,
+    ));
+    mix.push((simple("GET", "k0").replace("GET", "PATCH"), 405));
+    let (mut sent, mut received) = (0, 0);
+    for (r, want) in &mix {
+        let (n, answer) = exchange(s.addr, r.as_bytes());
+        assert_eq!(&answer[9..12], want.to_string().as_bytes(), "{r}");
+        sent += n;
+        received += answer.len();
+    }
+    // the connections are closed: wait for the gauge to say so
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut polls = 0;
+    let (after, scrape_sent) = loop {
+        let (a, n, _) = scrape(m);
+        polls += 1;
+        if a["asmkv_open_connections"] == 1.0 || Instant::now() > deadline {
+            break (a, n);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(after["asmkv_open_connections"], 1.0, "the scrape's own");
+
+    let mut want: BTreeMap<(String, u16), f64> = BTreeMap::new();
+    for (r, code) in &mix {
+        let method = r.split(' ').next().unwrap();
+        let method = if method == "PATCH" { "other" } else { method };
+        *want.entry((method.to_string(), *code)).or_default() += 1.0;
+    }
+    // scrapes count as GET 200 once answered: the first one, and every one
+    // but the last of the polls (each scrape's text is made before its answer)
+    *want.entry(("GET".into(), 200)).or_default() += polls as f64;
+    for ((method, code), n) in &want {
+        assert_eq!(
+            diff(&before, &after, &req_series(method, *code)),
+            *n,
+            "{method} {code}"
+        );
+    }
+    let series: Vec<_> = after
+        .keys()
+        .filter(|k| k.starts_with("asmkv_requests_total"))
+        .cloned()
+        .collect();
+    assert_eq!(series.len(), want.len(), "no other answers: {series:?}");
+    // keys: k0, k1, k2 and k9 (k3 and k4 were deleted)
+    assert_eq!(after["asmkv_keys"], 4.0);
+    // bytes received: exactly what the clients sent (the polls' requests are
+    // read before their text is made)
+    let got_in = diff(&before, &after, "asmkv_received_bytes_total");
+    assert_eq!(got_in, (sent + polls * scrape_sent) as f64);
+    let got_out = diff(&before, &after, "asmkv_sent_bytes_total");
+    assert!(
+        got_out >= (received + first_answer) as f64,
+        "{got_out} < {received} + {first_answer}"
+    );
+    // group commits: every write that reached the disk, in groups
+    let writes = diff(&before, &after, "asmkv_group_commit_writes_sum");
+    assert_eq!(
+        writes,
+        5.0 + 3.0 + 2.0 + 1.0,
+        "PUTs, DELETEs of keys, the POST"
+    );
+    let groups = diff(&before, &after, "asmkv_group_commits_total");
+    assert!(groups >= 1.0 && groups <= writes);
+    assert_eq!(
+        diff(&before, &after, "asmkv_group_commit_writes_count"),
+        groups
+    );
+    assert_eq!(diff(&before, &after, "asmkv_flush_seconds_count"), groups);
+    assert_eq!(
+        diff(&before, &after, "asmkv_flush_seconds_bucket{le=\"+Inf\"}"),
+        groups
+    );
+    assert!(diff(&before, &after, "asmkv_flush_seconds_sum") > 0.0);
+    let mut last = 0.0;
+    for le in ["1", "2", "4", "8", "16", "32", "64", "128", "256", "+Inf"] {
+        let v = after[&format!("asmkv_group_commit_writes_bucket{{le=\"{le}\"}}")];
+        assert!(v >= last, "cumulative buckets");
+        last = v;
+    }
+    // records: the newest of each key are live (k0-k2, k9, and the deletes
+    // of k3 and k4), the older ones dead (the first k0-k2, k3, k4)
+    assert_eq!(after["asmkv_records{state=\"live\"}"], 6.0);
+    assert_eq!(after["asmkv_records{state=\"dead\"}"], 5.0);
+}
+
+#[test]
+fn timeouts_restarts_and_other_paths_are_counted() {
+    let mut s = Server::start_with(&["--metrics", "127.0.0.1:0", "--idle-timeout", "1"]);
+    let m = metrics_addr(&mut s);
+    let (before, _, _) = scrape(m);
+    // an idle connection, closed by the server
+    let mut idle = TcpStream::connect(s.addr).unwrap();
+    idle.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut b = [0u8; 1];
+    assert_eq!(idle.read(&mut b).unwrap_or(0), 0);
+    // a worker killed and replaced
+    let victim = s.workers()[0];
+    kill(Pid::from_raw(victim), Signal::SIGKILL).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while s.workers().contains(&victim) || s.workers().len() < 2 {
+        assert!(Instant::now() < deadline);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let (after, _, _) = scrape(m);
+    assert_eq!(
+        diff(&before, &after, "asmkv_timeouts_total{kind=\"idle\"}"),
+        1.0
+    );
+    assert_eq!(
+        diff(&before, &after, "asmkv_restarts_total{process=\"worker\"}"),
+        1.0
+    );
+    // only /metrics, GET and HEAD, on the metrics socket
+    let (_, a) = exchange(m, b"GET /other HTTP/1.1\r\nHost: m\r\n\r\n");
+    assert_eq!(&a[9..12], b"404");
+    let (_, a) = exchange(
+        m,
+        b"PUT /metrics HTTP/1.1\r\nHost: m\r\nContent-Length: 0\r\n\r\n",
+    );
+    assert_eq!(&a[9..12], b"405");
+    let (_, a) = exchange(
+        m,
+        b"HEAD /metrics HTTP/1.1\r\nHost: m\r\nConnection: close\r\n\r\n",
+    );
+    let text = String::from_utf8_lossy(&a);
+    assert!(
+        text.starts_with("HTTP/1.1 200 OK") && text.ends_with("\r\n\r\n"),
+        "{text}"
+    );
+    // ... and the key-value API is not served there
+    let (_, a) = exchange(m, b"GET /k HTTP/1.1\r\nHost: m\r\n\r\n");
+    assert_eq!(&a[9..12], b"404");
+    // a bad address stops the start
+    let out = std::process::Command::new(BIN)
+        .args(["--metrics", "nowhere"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bad value for flag --metrics"));
+}

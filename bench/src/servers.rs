@@ -339,7 +339,13 @@ pub fn start_on(
                 cmd.arg("--access-log")
                     .arg(scratch.path().join("access.log"));
             }
-            let mut child = cmd.stdout(Stdio::piped()).process_group(0).spawn()?;
+            // its error log, out of the harness's own output
+            let errors = std::fs::File::create(scratch.path().join("error.log"))?;
+            let mut child = cmd
+                .stdout(Stdio::piped())
+                .stderr(errors)
+                .process_group(0)
+                .spawn()?;
             let addr = read_address(&mut child)?;
             (child, addr)
         }

@@ -833,7 +833,9 @@ pub fn skip(test: &str, why: &str) -> bool {
     if std::env::var_os("ASMKV_NO_SKIP").is_some() {
         panic!("{line} (ASMKV_NO_SKIP is set)");
     }
-    eprintln!("{line}");
+    // straight to stderr: the test harness captures eprintln! of passing tests
+    use std::io::Write;
+    let _ = std::io::stderr().write_all(format!("{line}\n").as_bytes());
     false
 }
 

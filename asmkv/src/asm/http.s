@@ -392,19 +392,30 @@ handle_field:
     jz .Lhf_transfer_encoding
     # RFC 9110 13.1.3: ignored unless it is one valid HTTP-date (a second
     # field makes a list of dates: ignored too)
+    mov r8d, CD_IMS_SEEN
+    mov r9d, CD_IMS
+    mov r10d, C_IMS
+# .Lhf_date: a date precondition: r8d = its "seen" bit, r9d = its bit,
+# r10 = where its time goes in the conn. Only one valid date counts.
+.Lhf_date:
     mov eax, dword ptr [rbx + C_COND]
-    test eax, CD_IMS_SEEN
+    test eax, r8d
     jnz 1f
-    or eax, CD_IMS_SEEN
+    or eax, r8d
     mov dword ptr [rbx + C_COND], eax
+    push r9
+    push r10
     mov rdi, r12
     mov rsi, r13
     call parse_http_date
+    pop r10
+    pop r9
     jc .Lhf_ok
-    mov qword ptr [rbx + C_IMS], rax
-    or dword ptr [rbx + C_COND], CD_IMS
+    mov qword ptr [rbx + r10], rax
+    or dword ptr [rbx + C_COND], r9d
     jmp .Lhf_ok
-1:  and dword ptr [rbx + C_COND], ~CD_IMS
+1:  not r9d                               # a second field: a list of dates, ignored
+    and dword ptr [rbx + C_COND], r9d
     jmp .Lhf_ok
 
 .Lhf_referer:
@@ -435,20 +446,10 @@ handle_field:
     call ci_eq
     test eax, eax
     jz .Lhf_ok
-    mov eax, dword ptr [rbx + C_COND]     # 13.1.4: as If-Modified-Since
-    test eax, CD_IUS_SEEN
-    jnz 1f
-    or eax, CD_IUS_SEEN
-    mov dword ptr [rbx + C_COND], eax
-    mov rdi, r12
-    mov rsi, r13
-    call parse_http_date
-    jc .Lhf_ok
-    mov qword ptr [rbx + C_IUS], rax
-    or dword ptr [rbx + C_COND], CD_IUS
-    jmp .Lhf_ok
-1:  and dword ptr [rbx + C_COND], ~CD_IUS
-    jmp .Lhf_ok
+    mov r8d, CD_IUS_SEEN                  # 13.1.4: as If-Modified-Since
+    mov r9d, CD_IUS
+    mov r10d, C_IUS
+    jmp .Lhf_date
 
 .Lhf_transfer_encoding:
     lea rsi, [rip + name_transfer_encoding]

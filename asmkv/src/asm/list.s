@@ -86,15 +86,9 @@ list_prepare:
     call list_query
     test eax, eax
     jnz .Llp_bad
-    mov eax, dword ptr [rbx + C_FLAGS]
-    test eax, F_HTTP10
-    jz 3f
-    or eax, F_CLOSE                       # no chunked coding: the body ends with the connection
-    jmp 4f
-3:  or dword ptr [r14 + LS_FLAGS], LF_CHUNKED
-4:  or eax, F_LIST
-    mov dword ptr [rbx + C_FLAGS], eax
-    mov qword ptr [rbx + C_LIST], r14
+    mov rdi, rbx
+    mov rsi, r14
+    call list_attach
     xor eax, eax
 .Llp_out:
     add rsp, 16
@@ -227,6 +221,22 @@ list_query:
 12: pop r13
     pop r12
     pop rbx
+    ret
+
+# list_attach: rdi = conn, rsi = a listing's state (or the metrics').
+# Gives the state to the conn (C_LIST, F_LIST); the body will be chunked, or,
+# to an HTTP/1.0 client, end with the connection. Clobbers rax.
+.globl list_attach
+list_attach:
+    mov eax, dword ptr [rdi + C_FLAGS]
+    test eax, F_HTTP10
+    jz 1f
+    or eax, F_CLOSE
+    jmp 2f
+1:  or dword ptr [rsi + LS_FLAGS], LF_CHUNKED
+2:  or eax, F_LIST
+    mov dword ptr [rdi + C_FLAGS], eax
+    mov qword ptr [rdi + C_LIST], rsi
     ret
 
 # list_begin: rdi = conn with F_LIST. Answers 200 with the listing's head; a

@@ -138,15 +138,9 @@ metrics_begin:
     mov r12, rax
     mov qword ptr [r12 + LS_SIZE], LS_ENTRIES
     mov dword ptr [r12 + LS_PHASE], LP_END
-    mov eax, dword ptr [rbx + C_FLAGS]
-    test eax, F_HTTP10
-    jz 1f
-    or eax, F_CLOSE
-    jmp 2f
-1:  or dword ptr [r12 + LS_FLAGS], LF_CHUNKED
-2:  or eax, F_LIST
-    mov dword ptr [rbx + C_FLAGS], eax
-    mov qword ptr [rbx + C_LIST], r12
+    mov rdi, rbx
+    mov rsi, r12
+    call list_attach
     lea r13, [r12 + LS_OUT + LIST_CHUNK_HEAD]  # where the text goes
     mov r14, r13
     call .Lmb_requests

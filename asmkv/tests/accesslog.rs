@@ -191,8 +191,17 @@ fn sigusr1_reopens_the_log_and_loses_no_line() {
     let rotated = tmp.path().join("access.log.1");
     std::fs::rename(&log, &rotated).unwrap();
     s.signal(Signal::SIGUSR1);
+    // every worker has the new file open (each reopens on its own)
     let deadline = Instant::now() + Duration::from_secs(10);
-    while !log.exists() {
+    let reopened = |pid: i32| {
+        std::fs::read_dir(format!("/proc/{pid}/fd"))
+            .map(|d| {
+                d.flatten()
+                    .any(|e| std::fs::read_link(e.path()).is_ok_and(|t| t == log))
+            })
+            .unwrap_or(false)
+    };
+    while !s.workers().into_iter().all(reopened) {
         assert!(Instant::now() < deadline, "the log was not reopened");
         std::thread::sleep(Duration::from_millis(20));
     }

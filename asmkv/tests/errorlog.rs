@@ -42,6 +42,7 @@ fn start_worker_death_and_stop_are_logged() {
     let log = tmp.path().join("stderr");
     let s = Server::start_logged(&tmp.path().join("data"), &[], &log);
     let master = s.pid() as u32;
+    // written before the listening line, so it is there now
     assert_eq!(lines(&log), vec![(master, "started".to_string())]);
     let victim = s.workers()[0];
     kill(Pid::from_raw(victim), Signal::SIGKILL).unwrap();

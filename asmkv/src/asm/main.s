@@ -316,6 +316,11 @@ open_metrics:
 # Clobbers the caller-saved registers.
 announce:
     sub rsp, 88                           # the line: at most 26 + 47 + 6 + 1 bytes
+    lea rdi, [rip + msg_started]          # the error log first: whoever saw the
+    mov esi, OFFSET msg_started_len       # listening line finds it there
+    xor edx, edx
+    xor ecx, ecx
+    call log_line
     mov rdi, rsp
     lea rsi, [rip + msg_listening]
     mov edx, OFFSET msg_listening_len
@@ -353,12 +358,7 @@ announce:
     sub rdx, rsi
     mov edi, STDOUT
     call write_all
-1:  lea rdi, [rip + msg_started]          # and in the error log
-    mov esi, OFFSET msg_started_len
-    xor edx, edx
-    xor ecx, ecx
-    call log_line
-    add rsp, 88
+1:  add rsp, 88
     ret
 
 # set_int_option: edi = socket, esi = level, edx = option. Sets it to 1.

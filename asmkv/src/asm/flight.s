@@ -57,7 +57,8 @@ flight_reset:
 
 # flight_enter: rdi = conn (C_NODE set), rsi = its sequence number, or
 # FL_UNKNOWN before it has one (then flight_seq follows). Registers the write
-# as in flight. Clobbers rax, rcx, rdx, rdi.
+# as in flight. No fence: a plain write's `lock xadd` for its number comes
+# next and orders the entry before it; a conditional write fences in cond_claim. Clobbers rax, rcx, rdx, rdi.
 .globl flight_enter
 flight_enter:
     mov rdx, rdi
@@ -73,7 +74,6 @@ flight_enter:
     mov qword ptr [rax + FL_SEQ], rsi     # the number first, then the node
     mov ecx, dword ptr [rdx + C_NODE]
     mov qword ptr [rax + FL_NODE], rcx
-    mfence                                # visible before anything we read next
     ret
 
 # flight_seq: rdi = conn (registered), rsi = the sequence number it took.
@@ -156,7 +156,8 @@ cond_claim:
     push r12
     push r13
     mov rbx, rdi
-    xor esi, esi
+    mfence                                # our entry is seen before we read theirs
+    xor esi, esi                          # (a plain write's lock xadd orders its own)
     call flight_conflict
     test eax, eax
     jnz .Lcc_refuse_now

@@ -372,8 +372,8 @@ metrics_begin:
 2:  lea rsi, [rip + m_inf]
     mov edx, OFFSET m_inf_len
     call .Lmb_text
-3:  lea rsi, [rip + m_close_le]
-    mov edx, OFFSET m_close_le_len
+3:  lea rsi, [rip + m_close]
+    mov edx, OFFSET m_close_len
     call .Lmb_text
     lea rdi, [r15*8 + ST_GROUP_LE]
     call .Lmb_sum
@@ -386,11 +386,11 @@ metrics_begin:
     lea rsi, [rip + m_gsize_sum]
     mov edx, OFFSET m_gsize_sum_len
     mov edi, ST_GROUP_WRITES
-    call .Lmb_summed_raw
+    call .Lmb_summed
     lea rsi, [rip + m_gsize_count]
     mov edx, OFFSET m_gsize_count_len
     mov edi, ST_GROUPS
-    call .Lmb_summed_raw
+    call .Lmb_summed
     lea rsi, [rip + m_flush_head]
     mov edx, OFFSET m_flush_head_len
     call .Lmb_text
@@ -405,8 +405,8 @@ metrics_begin:
     call cstr_len
     mov rdx, rax
     call .Lmb_text
-    lea rsi, [rip + m_close_le]
-    mov edx, OFFSET m_close_le_len
+    lea rsi, [rip + m_close]
+    mov edx, OFFSET m_close_len
     call .Lmb_text
     lea rdi, [r15*8 + ST_FLUSH_LE]
     call .Lmb_sum
@@ -446,7 +446,7 @@ metrics_begin:
     lea rsi, [rip + m_flush_count]
     mov edx, OFFSET m_flush_count_len
     mov edi, ST_GROUPS
-    call .Lmb_summed_raw
+    call .Lmb_summed
     add rsp, 24
     ret
 
@@ -493,9 +493,6 @@ metrics_begin:
     mov rsi, rax
     jmp .Lmb_number_line
 
-# .Lmb_summed_raw: as .Lmb_summed (for a name with no HELP or TYPE).
-.Lmb_summed_raw:
-    jmp .Lmb_summed
 
 .section .rodata
 word_metrics: .ascii "metrics"
@@ -547,9 +544,6 @@ m_code: .ascii "\",code=\""
 m_close: .ascii "\""
     .byte 0x7d
 .equ m_close_len, . - m_close
-m_close_le: .ascii "\""
-    .byte 0x7d
-.equ m_close_le_len, . - m_close_le
 m_inf: .ascii "+Inf"
 .equ m_inf_len, . - m_inf
 m_in:

@@ -321,12 +321,19 @@ put_validators:
     mov edx, OFFSET hdr_last_modified_len
     call copy
     mov qword ptr [rsp], rax
-    mov rdi, rax
-    mov rsi, qword ptr [rbx + C_TAG_TIME]
+    mov rsi, qword ptr [rbx + C_TAG_TIME] # formatted once per time: a hot value's
+    cmp rsi, qword ptr [rip + w_lm_time]  # answers share it (event loop only)
+    je 3f
+    mov qword ptr [rip + w_lm_time], rsi
+    lea rdi, [rip + w_lm_text]
     call format_date
-    mov rdi, qword ptr [rsp]
-    mov word ptr [rdi + DATE_LEN], 0x0a0d
-    add rdi, DATE_LEN + 2
+3:  mov rdi, qword ptr [rsp]
+    lea rsi, [rip + w_lm_text]
+    mov edx, DATE_LEN
+    call copy
+    mov rdi, rax
+    mov word ptr [rdi], 0x0a0d
+    add rdi, 2
 2:  mov rax, rdi
     add rsp, 8
     pop r12
@@ -442,4 +449,8 @@ hdr_chunked:    .ascii "Transfer-Encoding: chunked\r\n"
 .equ hdr_chunked_len, . - hdr_chunked
 head_100:       .ascii "HTTP/1.1 100 Continue\r\n\r\n"
 .equ head_100_len, . - head_100
+.data
+.p2align 3
+w_lm_time: .quad -1                        # the time w_lm_text holds, formatted
+w_lm_text: .space 32                       # a Last-Modified value, DATE_LEN bytes
 .text

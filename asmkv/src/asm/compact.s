@@ -213,6 +213,7 @@ compact_segment:
     js .Lcs_out
 2:  xor eax, eax
     mov qword ptr [rip + c_n], rax
+    mov qword ptr [rip + c_bytes], rax
     mov qword ptr [rip + c_run_len], rax
     mov qword ptr [rip + c_fail], rax
     mov rdi, rsp
@@ -228,6 +229,8 @@ compact_segment:
     mov r15, rax                          # our segment's counts
     mov rcx, qword ptr [rip + c_n]
     lock add dword ptr [r15 + SG_TOTAL], ecx
+    mov rcx, qword ptr [rip + c_bytes]
+    lock add qword ptr [r15 + SG_BYTES], rcx
     cmp qword ptr [rip + c_fail], 0
     jne .Lcs_dead
     mov edi, dword ptr [rip + w_seg_fd]
@@ -248,6 +251,9 @@ compact_segment:
     test eax, eax
     jnz 5f
     lock inc dword ptr [r15 + SG_DEAD]    # overwritten meanwhile: the copy is dead
+    mov rdi, qword ptr [r13 + CE_NEW]
+    call loc_len
+    lock add qword ptr [r15 + SG_DEAD_BYTES], rax
 5:  add r13, CE_SIZE
     inc r12
     jmp 3b
@@ -280,6 +286,8 @@ compact_segment:
 .Lcs_dead:                                # given up: what was copied is dead
     mov rcx, qword ptr [rip + c_n]
     lock add dword ptr [r15 + SG_DEAD], ecx
+    mov rcx, qword ptr [rip + c_bytes]
+    lock add qword ptr [r15 + SG_DEAD_BYTES], rcx
     jmp .Lcs_out
 
 # compact_record: a callback of scan_segment (rdi = LOC, rsi = length, key in
@@ -312,14 +320,15 @@ compact_record:
     mov rcx, qword ptr [rip + r_seq]
     mov qword ptr [rax + CE_SEQ], rcx
     mov qword ptr [rax + CE_OLD], rbx
-    mov rcx, qword ptr [rip + w_seg_id]   # the copy: same flags, new place
-    shl rcx, LOC_SEG_SHIFT
+    mov rcx, qword ptr [rip + w_seg_id]   # the copy: same flags and length,
+    shl rcx, LOC_SEG_SHIFT                # new place
     or rcx, qword ptr [rip + w_seg_pos]
-    mov rdx, LOC_TOMB
+    mov rdx, LOC_TOMB | LOC_LEN_MASK
     and rdx, rbx
     or rcx, rdx
     mov qword ptr [rax + CE_NEW], rcx
     inc qword ptr [rip + c_n]
+    add qword ptr [rip + c_bytes], r12
     mov rax, LOC_OFF_MASK
     and rax, rbx                          # where it is now
     mov rcx, qword ptr [rip + c_run_src]
@@ -377,6 +386,7 @@ compactor_name: .asciz "asmkv-compact"      # set by the master as it forks it
 .p2align 3
 c_entries:  .space 8                  # CE_* per live record moved
 c_n:        .space 8                  # entries so far
+c_bytes:    .space 8                  # the bytes of their records
 c_run_src:  .space 8                  # the run of bytes to copy: from,
 c_run_dst:  .space 8                  #   to,
 c_run_len:  .space 8                  #   how many

@@ -233,16 +233,27 @@
 .equ REC_DEL, 2
 .equ REC_SMALL, 4096             # records up to this size are written and read in one call
 .equ REC_BUF, 65536              # a worker's record scratch buffer
-# A LOC names a record: segment id << LOC_SEG_SHIFT | offset; LOC_TOMB marks a
-# delete. LOC 0 is "never written" (segment ids start at 1).
-.equ LOC_SEG_SHIFT, 40
-.equ LOC_OFF_MASK, (1 << 40) - 1
+# A LOC names a record, in 64 bits:
+#   bit 63 LOC_TOMB (a delete) | bit 62 LOC_CLAIM | segment id (20 bits) |
+#   the record's length / 8 (16 bits; 0 when it is too long for them) | offset (26 bits)
+# A record starts below SEG_MAX in its segment (seg_reserve, compaction), so
+# its offset fits; its length rides along so that counting the bytes a write
+# makes dead needs no read (loc_len). LOC 0 is "never written" (segment ids
+# start at 1).
+.equ LOC_OFF_MASK, (1 << 26) - 1
+.equ LOC_LEN_SHIFT, 26
+.equ LOC_LEN_MAX, (1 << 16) - 1  # in units of 8 bytes, after the shift
+.equ LOC_LEN_MASK, LOC_LEN_MAX << LOC_LEN_SHIFT
+.equ LOC_SEG_SHIFT, 42
 .equ LOC_TOMB, 1 << 63
 .equ LOC_CLAIM, 1 << 62          # a conditional write holds the key until it is durable or
                                  # given up; the rest of the LOC is still the key's newest write
-.equ LOC_SEG_MASK, (1 << 22) - 1 # segment id bits, after the shift
+.equ LOC_SEG_MASK, (1 << 20) - 1 # segment id bits, after the shift
 .equ SEG_ID_MAX, (1 << 20) - 1   # per-process descriptor table size
 .equ SEG_MAX, 64 << 20           # a segment takes no new record once this long
+.if SEG_MAX > LOC_OFF_MASK + 1
+.error "a record's offset must fit in a LOC"
+.endif
 .equ SEG_STEP, 4 << 20           # segments are extended with written zeros this much at a time
 .equ ZERO_BUF, 1 << 20           # one write of zeros
 .equ SEG_NAME_CAP, 32
@@ -270,6 +281,8 @@
 .equ SG_DEAD, 4        #   u32 of those, no longer the newest write of their key
 .equ SG_BUSY, 8        #   u32 records reserved in it and not finished
 .equ SG_FLAGS, 12      #   u32 SGF_* bits
+.equ SG_BYTES, 16      #   u64 bytes of its sealed records (SG_TOTAL's)
+.equ SG_DEAD_BYTES, 24 #   u64 bytes of its dead records (SG_DEAD's)
 .equ SGF_GONE, 1       #     compaction has removed it
 .equ SGF_HINT, 2       #     it has a hint file
 # A hint file "ID.hint" lists the sealed records of a segment no one writes to
@@ -284,7 +297,11 @@
 .equ HE_KEY, 24
 .equ HINT_MAX, 1 << 30           # largest hint file read or written
 .equ HINT_NAME_CAP, 40
-.equ SG_SIZE, 16
+.equ SG_SIZE, 32
+.equ SG_SHIFT, 5       # log2 SG_SIZE
+.if (1 << SG_SHIFT) - SG_SIZE
+.error "SG_SHIFT must be log2 SG_SIZE"
+.endif
 .equ IX_BUCKETS, IX_SEGS + SG_SIZE * (SEG_ID_MAX + 1)  # u32 per chain: first node's unit, 0 = empty
 .equ IX_NBUCKETS, 1 << 21
 .equ IX_FLIGHT, IX_BUCKETS + 4 * IX_NBUCKETS  # per worker slot, per fd: the write in flight

@@ -123,6 +123,9 @@ hint_record:
     lea rdx, [rax + rcx + HE_KEY + 7 + 4]
     cmp rdx, HINT_MAX
     ja 1f
+    mov rdx, rsi
+    shr rdx, 32                           # HE_LEN is 32 bits: a segment holding a
+    jnz 1f                                # record of 4 GiB or more gets no hint
     add rax, qword ptr [rip + c_hint]
     mov rdx, qword ptr [rip + r_seq]
     mov qword ptr [rax + HE_SEQ], rdx
@@ -239,10 +242,19 @@ hint_load:
     call copy
     mov rax, qword ptr [rip + r_hoff]
     lea rsi, [r15 + rax]
-    mov rdi, rbx
-    shl rdi, LOC_SEG_SHIFT
-    or rdi, qword ptr [rsi + HE_LOC]
+    mov rdi, qword ptr [rsi + HE_LOC]     # an offset, and LOC_TOMB: nothing else
+    mov rax, ~(LOC_OFF_MASK | LOC_TOMB)
+    test rdi, rax
+    jnz .Lhl_unmap
+    mov eax, dword ptr [rsi + HE_LEN]
+    test eax, 7
+    jnz .Lhl_unmap
+    mov rax, rbx
+    shl rax, LOC_SEG_SHIFT
+    or rdi, rax
     mov esi, dword ptr [rsi + HE_LEN]
+    call loc_sized
+    mov rdi, rax
     call recover_record
     mov rcx, qword ptr [rip + r_klen]
     lea rcx, [rcx + HE_KEY + 7]

@@ -355,6 +355,7 @@ import_one:
     mov rdi, qword ptr [rip + imp_loc]
     call loc_entry
     inc dword ptr [rax + SG_TOTAL]
+    add qword ptr [rax + SG_BYTES], r15
     lea rdi, [rip + imp_conn + C_NAME]
     mov rsi, qword ptr [rip + imp_conn + C_NAME_LEN]
     call index_node

@@ -249,9 +249,11 @@ metrics_begin:
     mov rax, qword ptr [rip + ix_base]
     mov rsi, qword ptr [rax + IX_KEYS]
     call .Lmb_number_line
-    # records: live and dead, from the segments' counts
+    # records and their bytes: live and dead, from the segments' counts
     xor r15d, r15d                        # live
     xor r8d, r8d                          # dead
+    xor esi, esi                          # live bytes
+    xor edi, edi                          # dead bytes
     mov rax, qword ptr [rip + ix_base]
     mov r9, qword ptr [rax + IX_SEGID]
     cmp r9, SEG_ID_MAX
@@ -263,17 +265,26 @@ metrics_begin:
     cmp rcx, r9
     ja 3f
     mov rdx, rcx
-    shl rdx, 4                            # SG_SIZE
-    test dword ptr [r10 + rdx + SG_FLAGS], SGF_GONE
+    shl rdx, SG_SHIFT
+    add rdx, r10
+    test dword ptr [rdx + SG_FLAGS], SGF_GONE
     jnz 2b
-    mov eax, dword ptr [r10 + rdx + SG_TOTAL]
-    mov r11d, dword ptr [r10 + rdx + SG_DEAD]
+    mov r11, qword ptr [rdx + SG_DEAD_BYTES]
+    add rdi, r11
+    mov rax, qword ptr [rdx + SG_BYTES]
+    sub rax, r11
+    jb 4f                                 # (counts are hints: never below zero)
+    add rsi, rax
+4:  mov eax, dword ptr [rdx + SG_TOTAL]
+    mov r11d, dword ptr [rdx + SG_DEAD]
     add r8, r11
     sub rax, r11
-    jb 2b                                 # (counts are hints: never below zero)
+    jb 2b
     add r15, rax
     jmp 2b
-3:  push r8
+3:  push rdi
+    push rsi
+    push r8
     push r8
     lea rsi, [rip + m_records]
     mov edx, OFFSET m_records_len
@@ -282,6 +293,18 @@ metrics_begin:
     call .Lmb_number_line
     lea rsi, [rip + m_records_dead]
     mov edx, OFFSET m_records_dead_len
+    call .Lmb_text
+    pop rsi
+    pop rsi
+    call .Lmb_number_line
+    lea rsi, [rip + m_bytes]
+    mov edx, OFFSET m_bytes_len
+    call .Lmb_text
+    pop rsi
+    push rsi
+    call .Lmb_number_line
+    lea rsi, [rip + m_bytes_dead]
+    mov edx, OFFSET m_bytes_dead_len
     call .Lmb_text
     pop rsi
     pop rsi
@@ -580,6 +603,20 @@ m_records_dead:
     .ascii "state=\"dead\""
     .byte 0x7d
 .equ m_records_dead_len, . - m_records_dead
+m_bytes:
+    .ascii "# HELP asmkv_record_bytes Bytes of the records in the segments: live or dead (until compacted), as asmkv_records.\n"
+    .ascii "# TYPE asmkv_record_bytes gauge\n"
+    .ascii "asmkv_record_bytes"
+    .byte 0x7b
+    .ascii "state=\"live\""
+    .byte 0x7d
+.equ m_bytes_len, . - m_bytes
+m_bytes_dead:
+    .ascii "asmkv_record_bytes"
+    .byte 0x7b
+    .ascii "state=\"dead\""
+    .byte 0x7d
+.equ m_bytes_dead_len, . - m_bytes_dead
 m_restarts:
     .ascii "# HELP asmkv_restarts_total Processes started again after they died.\n"
     .ascii "# TYPE asmkv_restarts_total counter\n"

@@ -113,7 +113,10 @@ recover_entry:
 # Clobbers the caller-saved registers.
 recover_record:
     push rbx
+    push r12
+    sub rsp, 8
     mov rbx, rdi
+    mov r12, rsi
     mov rax, qword ptr [rip + r_seq]
     mov rcx, qword ptr [rip + ix_base]
     cmp rax, qword ptr [rcx + IX_SEQ]
@@ -121,6 +124,7 @@ recover_record:
     mov qword ptr [rcx + IX_SEQ], rax     # new writes come after every old one
 1:  call loc_entry
     inc dword ptr [rax + SG_TOTAL]
+    add qword ptr [rax + SG_BYTES], r12
     lea rdi, [rip + r_key]
     mov rsi, qword ptr [rip + r_klen]
     call index_node
@@ -133,6 +137,8 @@ recover_record:
     call index_publish
     mov rsi, rbx
     call pub_count
+    add rsp, 8
+    pop r12
     pop rbx
     ret
 
@@ -322,7 +328,12 @@ scan_segment:
     jne 6f
     mov rcx, LOC_TOMB
     or rdi, rcx
-6:  mov rsi, rbx
+6:  cmp r15, LOC_OFF_MASK
+    ja .Lrs_far                           # no asmkv writes a record there
+    mov rsi, rbx
+    call loc_sized
+    mov rdi, rax
+    mov rsi, rbx
     call qword ptr [rip + r_callback]
 .Lrs_next:
     add r15, rbx
@@ -347,6 +358,12 @@ scan_segment:
 .Lrs_newer:
     lea rdi, [rip + err_seg_newer]
     mov esi, OFFSET err_seg_newer_len
+    mov rdx, qword ptr [rip + r_name]
+    xor ecx, ecx
+    call fatal
+.Lrs_far:
+    lea rdi, [rip + err_seg_far]
+    mov esi, OFFSET err_seg_far_len
     mov rdx, qword ptr [rip + r_name]
     xor ecx, ecx
     call fatal
@@ -403,6 +420,8 @@ err_seg_read: .ascii "cannot read segment"
 .equ err_seg_read_len, . - err_seg_read
 err_seg_newer: .ascii "a segment in a newer format than this asmkv reads (upgrade asmkv)"
 .equ err_seg_newer_len, . - err_seg_newer
+err_seg_far:   .ascii "a record starts beyond the 64 MiB a segment holds; not a segment this asmkv wrote"
+.equ err_seg_far_len, . - err_seg_far
 
 .bss
 .p2align 6

@@ -164,9 +164,11 @@ seg_reserve:
     mov rdi, qword ptr [rip + w_seg_id]
     call seg_entry
     lock inc dword ptr [rax + SG_BUSY]    # not compacted while the record is open
-    mov rax, qword ptr [rip + w_seg_id]
-    shl rax, LOC_SEG_SHIFT
-    or rax, r12
+    mov rdi, qword ptr [rip + w_seg_id]
+    shl rdi, LOC_SEG_SHIFT
+    or rdi, r12
+    mov rsi, rbx
+    call loc_sized
 4:  add rsp, 8
     pop r12
     pop rbx
@@ -239,7 +241,7 @@ seg_release:
 .globl seg_entry
 seg_entry:
     mov rax, rdi
-    shl rax, 4                            # SG_SIZE
+    shl rax, SG_SHIFT
     add rax, qword ptr [rip + ix_base]
     add rax, IX_SEGS
     ret
@@ -262,8 +264,10 @@ rec_closed:
 # pub_count: eax = the PUB_* outcome of publishing the record at LOC rsi
 # (LOC_TOMB set for a delete), rdx = the LOC it replaced (when applied).
 # Counts the record that stopped being the newest of its key as dead in its
-# segment, which is what makes a segment worth compacting, and keys that
-# gained or lost their value (IX_KEYS). Clobbers rdi; keeps rax.
+# segment (SG_DEAD, which is what makes a segment worth compacting, and its
+# bytes), and keys that gained or lost their value (IX_KEYS).
+# Keeps rax; clobbers the other caller-saved registers. Runs in any process
+# and thread (loc_len reads no shared descriptor).
 .globl pub_count
 pub_count:
     mov rdi, qword ptr [rip + ix_base]    # the count of keys with a value (metrics)
@@ -288,10 +292,108 @@ pub_count:
     test rdi, rdi
     jz 2f
 1:  push rax
+    push rdi
+    sub rsp, 8
+    call loc_len
+    mov rdi, qword ptr [rsp + 8]
+    mov qword ptr [rsp + 8], rax
     call loc_entry
+    add rsp, 8
+    pop rcx
     lock inc dword ptr [rax + SG_DEAD]
+    lock add qword ptr [rax + SG_DEAD_BYTES], rcx
     pop rax
 2:  ret
+
+# loc_sized: rdi = a LOC without a length, rsi = its record's length (a
+# multiple of 8). Returns rax = the LOC with the length in it, or with 0
+# there when the length does not fit (loc_len reads it then). Clobbers nothing else.
+.globl loc_sized
+loc_sized:
+    mov rax, rsi
+    shr rax, 3
+    cmp rax, LOC_LEN_MAX
+    jbe 1f
+    xor eax, eax
+1:  shl rax, LOC_LEN_SHIFT
+    or rax, rdi
+    ret
+
+# loc_len: rdi = LOC. Returns rax = the length in bytes of the record it
+# names: from the LOC, or, for a record too long for the LOC to say, from its
+# header, read through a descriptor of its own (threads share no descriptor
+# table entry this way) and checked. Returns 0 if that header cannot be read
+# or does not check out: compaction removed the segment, whose bytes then
+# count no more. Clobbers the caller-saved registers.
+.globl loc_len
+loc_len:
+    mov rax, rdi
+    shr rax, LOC_LEN_SHIFT
+    and eax, LOC_LEN_MAX
+    jz 1f
+    shl rax, 3
+    ret
+1:  push rbx
+    push r12
+    push r13
+    mov rbx, rdi
+    sub rsp, REC_HDR + NAME_MAX + 1 + SEG_NAME_CAP  # (a multiple of 16)
+    lea rdi, [rsp + REC_HDR + NAME_MAX + 1]
+    mov rsi, rbx
+    shr rsi, LOC_SEG_SHIFT
+    and esi, LOC_SEG_MASK
+    call seg_name
+    mov edi, dword ptr [rip + dir_fd]
+    lea rsi, [rsp + REC_HDR + NAME_MAX + 1]
+    mov edx, O_RDONLY | O_CLOEXEC | O_NOFOLLOW
+    xor r10d, r10d
+    mov eax, SYS_openat
+    syscall
+    xor r13d, r13d                        # the answer while nothing checks out
+    test rax, rax
+    js 3f
+    mov r12d, eax
+    mov edi, eax
+    mov rsi, rsp
+    mov edx, REC_HDR + NAME_MAX
+    mov rcx, LOC_OFF_MASK
+    and rcx, rbx
+    call pread_full
+    mov rbx, rax
+    mov edi, r12d
+    mov eax, SYS_close                    # read-only: close cannot lose data
+    syscall
+    cmp rbx, REC_HDR
+    jl 3f
+    cmp dword ptr [rsp + REC_MAGIC], REC_MAGIC_V1
+    jne 3f
+    mov edx, dword ptr [rsp + REC_KLEN]
+    test edx, edx
+    jz 3f
+    cmp edx, NAME_MAX
+    ja 3f
+    add edx, REC_HDR
+    cmp rdx, rbx
+    ja 3f
+    xor edi, edi
+    lea rsi, [rsp + 8]
+    sub edx, 8
+    call crc32c
+    cmp eax, dword ptr [rsp + REC_HCRC]
+    jne 3f
+    mov rax, MAX_BODY_LIMIT
+    mov rsi, qword ptr [rsp + REC_VLEN]
+    cmp rsi, rax
+    ja 3f
+    mov edi, dword ptr [rsp + REC_KLEN]
+    call rec_len
+    mov r13, rax
+3:  mov rax, r13
+    add rsp, REC_HDR + NAME_MAX + 1 + SEG_NAME_CAP
+    pop r13
+    pop r12
+    pop rbx
+    ret
 
 # seg_seal: (worker) stops appending to the active segment: gives back the
 # zeros written ahead of its records, and lets the compactor have it. The next

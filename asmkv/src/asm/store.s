@@ -834,6 +834,7 @@ seal_record:
     mov rdi, qword ptr [rbx + C_REC_LOC]
     call loc_entry
     lock inc dword ptr [rax + SG_TOTAL]
+    lock add qword ptr [rax + SG_BYTES], r13
     mov rdi, rbx
     call commit_record
 .Lsr_out:

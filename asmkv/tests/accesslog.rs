@@ -214,6 +214,28 @@ fn sigusr1_reopens_the_log_and_loses_no_line() {
     assert!(before.iter().all(|l| l.request.starts_with("PUT /before")));
     assert_eq!(after.len(), 20);
     assert!(after.iter().all(|l| l.request.starts_with("PUT /after")));
+    // a worker started after the rotation writes to the new file too (the
+    // master reopened its own copy, which new workers inherit)
+    let victim = s.workers()[0];
+    kill(Pid::from_raw(victim), Signal::SIGKILL).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while s.workers().contains(&victim) || s.workers().len() < 2 {
+        assert!(Instant::now() < deadline, "no new worker");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    while !s.workers().into_iter().all(reopened) {
+        assert!(
+            Instant::now() < deadline,
+            "the new worker has not the new log"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    for i in 0..20 {
+        put(&agent(), &s.url(&format!("/later{i}")), b"x");
+    }
+    let all = wait_lines(&log, 40);
+    assert_eq!(all.len(), 40);
+    assert_eq!(lines_of(&rotated).len(), 20, "nothing more in the old file");
     // the server is still whole
     assert_eq!(s.workers().len(), 2);
     assert!(s.stop().success());
@@ -274,6 +296,88 @@ fn a_full_disk_for_the_log_never_stops_serving() {
         std::thread::sleep(Duration::from_millis(50));
     }
     let _ = kill(Pid::from_raw(s.pid()), Signal::SIGTERM);
+}
+
+/// The log is a pipe no one reads: once it is full, a write to it blocks for
+/// good, as on a stalled disk. Serving goes on; every answer is either a line
+/// in the log or counted as dropped in the error log.
+#[test]
+fn a_stalled_log_never_stalls_serving() {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let fifo = tmp.path().join("access.fifo");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    // a reader that reads nothing yet (so the server's open does not wait)
+    let mut reader = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits())
+        .open(&fifo)
+        .unwrap();
+    let errlog = tmp.path().join("stderr");
+    let s = Server::start_logged(
+        &tmp.path().join("data"),
+        &["--access-log", fifo.to_str().unwrap()],
+        &errlog,
+    );
+    let a = ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(10)))
+        .http_status_as_error(false)
+        .build()
+        .new_agent();
+    let long = "x".repeat(200);
+    let requests = 12_000;
+    for i in 0..requests {
+        let r = a.get(&s.url(&format!("/m{i}-{long}"))).call();
+        assert_eq!(r.expect("served while the log is stalled").status(), 404);
+    }
+    // the drops are reported
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !std::fs::read_to_string(&errlog)
+        .unwrap()
+        .contains("the log's writer is behind")
+    {
+        assert!(Instant::now() < deadline, "no drops reported");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // the reader wakes up; the server stops; every line or its drop is counted
+    let drain = std::thread::spawn(move || {
+        let mut all = Vec::new();
+        let mut buf = vec![0u8; 1 << 16];
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            match reader.read(&mut buf) {
+                Ok(0) => break all,
+                Ok(n) => all.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    assert!(Instant::now() < deadline, "the log never ended");
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+    });
+    assert!(s.stop().success());
+    let text = String::from_utf8(drain.join().unwrap()).unwrap();
+    let written = text.lines().map(parse).count();
+    let errors = std::fs::read_to_string(&errlog).unwrap();
+    let dropped: usize = errors
+        .lines()
+        .filter(|l| l.contains("access log lines"))
+        .map(|l| {
+            let (_, msg) = log_line(l);
+            msg.split(' ').next().unwrap().parse::<usize>().unwrap()
+        })
+        .sum();
+    assert!(
+        dropped > 0 && written > 0,
+        "{written} written, {dropped} dropped"
+    );
+    assert_eq!(written + dropped, requests, "{errors}");
 }
 
 #[test]

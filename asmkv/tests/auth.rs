@@ -29,7 +29,12 @@ fn req(s: &Server, method: &str, path: &str, auth: Option<&[u8]>) -> Wire {
     }
     let mut c = Raw::connect(s.addr);
     c.send(&r);
-    c.response_to(method == "HEAD").expect("an answer")
+    c.response_to(method == "HEAD").unwrap_or_else(|| {
+        panic!(
+            "an answer to {method} {path} {:?}",
+            auth.map(String::from_utf8_lossy)
+        )
+    })
 }
 
 fn bearer(t: &[u8]) -> Vec<u8> {

@@ -7,12 +7,17 @@
 # as nginx does; the Authorization field is never logged.
 #
 # What a line needs is kept per connection in a table (LG_*) reserved only
-# when the log is on. Lines gather in the worker's buffer and are written
-# when it is nearly full, on every tick, and before the worker exits: one
-# write(2) for many lines, never one per request. A write that fails (a full
-# disk) drops the buffer's lines and counts them for the error log; serving
-# goes on. SIGUSR1 (to the master, which passes it on) reopens the file, the
-# logrotate convention. Time is read once per round of the event loop.
+# when the log is on. Lines gather in one of the worker's two buffers; once it
+# is ALOG_FLUSH full, and on every tick, it goes to the worker's log writer,
+# a thread of its own that does the write(2) - one for many lines - while the
+# event loop fills the other buffer. The event loop never waits for it: if
+# the writer still has the other buffer when this one is full (a slow or
+# stalled disk), lines are dropped and counted for the error log; so are the
+# lines of a write that fails (a full disk). Serving goes on either way.
+# SIGUSR1 (to the master, which reopens its own copy and passes it on)
+# reopens the file, the logrotate convention: the new file takes the old
+# one's descriptor number (dup3), so the writer never sees a closed one.
+# Time is read once per round of the event loop.
 .text
 
 # alog_open: (master, at startup) opens --access-log, if given.
@@ -51,8 +56,9 @@ alog_open_file:
     syscall
     ret
 
-# alog_init: (worker, at start) reserves the per-connection table if the log
-# is on. Returns rax = 0 or -errno. Clobbers the caller-saved registers.
+# alog_init: (worker, at start) if the log is on: reserves the per-connection
+# table and starts the log writer thread. Returns rax = 0 or -errno.
+# Clobbers the caller-saved registers.
 .globl alog_init
 alog_init:
     xor eax, eax
@@ -63,28 +69,105 @@ alog_init:
     cmp rax, -4096
     ja 1f
     mov qword ptr [rip + w_lgtab], rax
+    lea rax, [rip + w_alog]
+    mov qword ptr [rip + w_alog_cur], rax
+    mov edi, CLONE_THREAD_FLAGS
+    lea rsi, [rip + alog_stack_top]
+    xor edx, edx
+    xor r10d, r10d
+    xor r8d, r8d
+    mov eax, SYS_clone
+    syscall
+    test rax, rax
+    jz alog_writer                        # the new thread, on its own stack
+    js 1f
     call alog_tick
     xor eax, eax
 1:  ret
 
-# alog_reopen: (worker, on SIGUSR1) writes what is buffered to the old file,
-# then opens the path again (the file may have been renamed away). If that
-# fails the old descriptor stays. Clobbers the caller-saved registers.
+# alog_writer: the log writer thread; never returns. Waits for a buffer
+# (w_alog_busy 1), writes it, counts its lines as dropped if that fails,
+# and gives it back (w_alog_busy 0, and a wake for a stopping worker).
+# Touches nothing else of the worker's but the error counts (log_count_n).
+alog_writer:
+1:  cmp dword ptr [rip + w_alog_busy], 0
+    jne 2f
+    lea rdi, [rip + w_alog_busy]
+    mov esi, FUTEX_WAIT_PRIVATE
+    xor edx, edx                          # asleep only while it is still 0
+    xor r10d, r10d
+    mov eax, SYS_futex
+    syscall                               # EINTR, EAGAIN: look again
+    jmp 1b
+2:  mov rdx, qword ptr [rip + w_alog_out_len]
+    test rdx, rdx
+    jz 3f                                 # only a reopen
+    mov edi, dword ptr [rip + alog_fd]
+    mov rsi, qword ptr [rip + w_alog_out]
+    call write_all                        # may block: only this thread waits
+    test rax, rax
+    jns 3f
+    mov edi, LOG_ALOG
+    mov esi, eax
+    neg esi
+    mov rdx, qword ptr [rip + w_alog_out_lines]
+    call log_count_n
+3:  xor eax, eax
+    xchg eax, dword ptr [rip + w_alog_reopen]
+    test eax, eax
+    jz 4f
+    call alog_reopen_now                  # after the lines before the signal
+4:  mov dword ptr [rip + w_alog_busy], 0  # (a plain store: after the write's loads)
+    lea rdi, [rip + w_alog_busy]
+    mov esi, FUTEX_WAKE_PRIVATE
+    mov edx, 1
+    mov eax, SYS_futex
+    syscall
+    jmp 1b
+
+# alog_reopen: (master and worker, on SIGUSR1) opens the path again (the
+# file may have been renamed away). A worker's lines so far must end in the
+# old file, so its log writer does it, after writing them: the request goes
+# with the buffer being filled (at once, or at the next tick if the writer is
+# busy). Clobbers the caller-saved registers.
 .globl alog_reopen
 alog_reopen:
     cmp dword ptr [rip + alog_fd], STDOUT
     jle 1f                                # off, or stdout: nothing to reopen
-    call alog_flush
+    cmp qword ptr [rip + w_lgtab], 0
+    je alog_reopen_now                    # the master: it writes no lines
+    mov dword ptr [rip + w_alog_reopen], 1
+    jmp alog_handoff
+1:  ret
+
+# alog_reopen_now: opens the path again and puts it in place of the old file
+# under the same descriptor number (dup3), so no thread ever sees it closed.
+# If the open fails the old file stays, and the error log says so.
+# Clobbers the caller-saved registers.
+alog_reopen_now:
+    sub rsp, 8
     call alog_open_file
     test rax, rax
-    js 1f
+    js 2f
     push rax
-    mov edi, dword ptr [rip + alog_fd]
-    mov eax, SYS_close                    # flushed above: nothing is lost
+    mov edi, eax
+    mov esi, dword ptr [rip + alog_fd]
+    mov edx, O_CLOEXEC
+    mov eax, SYS_dup3                     # closes the old file's descriptor atomically
     syscall
-    pop rax
-    mov dword ptr [rip + alog_fd], eax
-1:  ret
+    pop rdi
+    mov eax, SYS_close
+    syscall
+    add rsp, 8
+    ret
+2:  lea rdi, [rip + err_alog_reopen]
+    mov esi, OFFSET err_alog_reopen_len
+    mov rdx, qword ptr [rip + cfg_access_log]
+    mov ecx, eax
+    neg ecx
+    call log_line
+    add rsp, 8
+    ret
 
 # alog_now: (worker) every round of the event loop, with the log on: the
 # monotonic time in µs, for the lines' durations. Clobbers the caller-saved registers.
@@ -131,26 +214,72 @@ alog_tick:
     mov dword ptr [rdi + 20], 0x30302b20  # " +00"
     mov word ptr [rdi + 24], 0x3030       # "00"
     add rsp, 40
-    call alog_flush
+    call alog_handoff
 1:  ret
 
-# alog_flush: writes the buffered lines. A failed write drops them (counted
-# for the error log). Clobbers the caller-saved registers.
-.globl alog_flush
-alog_flush:
+# alog_handoff: (worker) gives the buffer being filled, if it has lines or a
+# reopen is asked for, to the log writer, unless the writer still has the other one; the lines then
+# wait in this buffer. Never blocks. Clobbers the caller-saved registers.
+alog_handoff:
     mov rdx, qword ptr [rip + w_alog_len]
     test rdx, rdx
-    jz 3f
+    jnz 2f
+    cmp dword ptr [rip + w_alog_reopen], 0
+    je 1f
+2:  cmp dword ptr [rip + w_alog_busy], 0
+    jne 1f
+    mov rax, qword ptr [rip + w_alog_cur]
+    mov qword ptr [rip + w_alog_out], rax
+    mov qword ptr [rip + w_alog_out_len], rdx
+    mov rcx, qword ptr [rip + w_alog_lines]
+    mov qword ptr [rip + w_alog_out_lines], rcx
+    lea rcx, [rip + w_alog]               # fill the other one
+    lea rdx, [rcx + ALOG_BUF]
+    cmp rax, rcx
+    cmove rcx, rdx
+    mov qword ptr [rip + w_alog_cur], rcx
+    xor eax, eax
+    mov qword ptr [rip + w_alog_len], rax
+    mov qword ptr [rip + w_alog_lines], rax
+    mov dword ptr [rip + w_alog_busy], 1  # after the stores above (x86 keeps their order)
+    lea rdi, [rip + w_alog_busy]
+    mov esi, FUTEX_WAKE_PRIVATE
+    mov edx, 1
+    mov eax, SYS_futex
+    syscall
+1:  ret
+
+# alog_final: (worker, stopping) the last lines: waits up to ALOG_EXIT_WAIT
+# seconds for the writer to finish the buffer it has, then writes the other
+# one itself. Clobbers the caller-saved registers.
+.globl alog_final
+alog_final:
+    cmp qword ptr [rip + w_lgtab], 0
+    je 3f
+    push rbx
+    sub rsp, 16                           # a timespec: one second
+    mov ebx, ALOG_EXIT_WAIT
+1:  cmp dword ptr [rip + w_alog_busy], 0
+    je 2f
+    dec ebx
+    js 4f                                 # the disk hangs: the last lines are lost
+    mov qword ptr [rsp], 1
+    mov qword ptr [rsp + 8], 0
+    lea rdi, [rip + w_alog_busy]
+    mov esi, FUTEX_WAIT_PRIVATE
+    mov edx, 1
+    mov r10, rsp
+    mov eax, SYS_futex
+    syscall
+    jmp 1b
+2:  mov rdx, qword ptr [rip + w_alog_len]
+    test rdx, rdx
+    jz 4f
     mov edi, dword ptr [rip + alog_fd]
-    lea rsi, [rip + w_alog]
-    call write_all                        # a regular file: the page cache takes it
-    test rax, rax
-    jns 2f
-    neg eax
-    mov esi, eax
-    mov edi, LOG_ALOG
-    call log_count
-2:  mov qword ptr [rip + w_alog_len], 0
+    mov rsi, qword ptr [rip + w_alog_cur]
+    call write_all                        # nothing else to serve: it may wait
+4:  add rsp, 16
+    pop rbx
 3:  ret
 
 # alog_slot: edi = a connection's fd. Returns rax = its line's slot, or 0
@@ -428,8 +557,15 @@ alog_done:
     mov dword ptr [rbx + LG_PENDING], 0
     cmp qword ptr [rip + w_alog_len], ALOG_FLUSH
     jb 1f
-    call alog_flush
-1:  lea rdi, [rip + w_alog]
+    call alog_handoff
+    cmp qword ptr [rip + w_alog_len], ALOG_BUF - ALOG_LINE_MAX
+    jbe 1f
+    mov edi, LOG_ALOG_BEHIND              # no room for it
+    xor esi, esi
+    mov edx, 1
+    call log_count_n
+    jmp .Lad_out
+1:  mov rdi, qword ptr [rip + w_alog_cur]
     add rdi, qword ptr [rip + w_alog_len]
     lea rsi, [rbx + LG_ADDR]
     mov edx, dword ptr [rbx + LG_ADDR_LEN]
@@ -499,9 +635,9 @@ alog_done:
     call fmt_u64
     mov byte ptr [rax], LF
     inc rax
-    lea rcx, [rip + w_alog]
-    sub rax, rcx
+    sub rax, qword ptr [rip + w_alog_cur]
     mov qword ptr [rip + w_alog_len], rax
+    inc qword ptr [rip + w_alog_lines]
 .Lad_out:
     pop r13
     pop r12
@@ -545,6 +681,8 @@ al_between: .ascii "\" \""
 .equ al_between_len, . - al_between
 err_alog: .ascii "cannot open the access log"
 .equ err_alog_len, . - err_alog
+err_alog_reopen: .ascii "cannot reopen the access log (the old file stays)"
+.equ err_alog_reopen_len, . - err_alog_reopen
 
 .data
 .globl alog_fd
@@ -555,7 +693,17 @@ alog_fd: .long -1                         # the access log, or -1 when off
 .globl w_now_us, w_lgtab
 w_lgtab:     .space 8                     # per-fd slots, when the log is on
 w_now_us:    .space 8                     # monotonic µs, as of this round of the loop
-w_alog_len:  .space 8
+w_alog_cur:  .space 8                     # the buffer being filled (of w_alog's two),
+w_alog_len:  .space 8                     #   its length
+w_alog_lines: .space 8                    #   and lines
+w_alog_out:  .space 8                     # the buffer the writer has,
+w_alog_out_len: .space 8                  #   its length
+w_alog_out_lines: .space 8                #   and lines
+w_alog_busy: .space 4                     # futex word: 1 while the writer has a buffer
+w_alog_reopen: .space 4                   # 1: the writer reopens the file after its write
 w_alog_date: .space 32                    # "26/Nov/2026:08:45:00 +0000"
-w_alog:      .space ALOG_BUF
+.p2align 6
+w_alog:      .space 2 * ALOG_BUF
+alog_stack:  .space ALOG_STACK
+alog_stack_top:
 .text

@@ -38,6 +38,7 @@
 .equ SYS_getppid, 110
 .equ SYS_rt_sigtimedwait, 128
 .equ SYS_prctl, 157
+.equ SYS_futex, 202
 .equ SYS_sched_getaffinity, 204
 .equ SYS_getdents64, 217
 .equ SYS_clock_gettime, 228
@@ -55,6 +56,7 @@
 .equ SYS_signalfd4, 289
 .equ SYS_eventfd2, 290
 .equ SYS_epoll_create1, 291
+.equ SYS_dup3, 292
 .equ SYS_prlimit64, 302
 .equ SYS_getrandom, 318
 .equ SYS_memfd_create, 319
@@ -161,6 +163,8 @@
 .equ EFD_CLOEXEC, 0x80000
 # a thread: shared memory, files, fs info and signal handling, same process
 .equ CLONE_THREAD_FLAGS, 0x100 | 0x200 | 0x400 | 0x800 | 0x10000 | 0x40000
+.equ FUTEX_WAIT_PRIVATE, 0 | 128  # FUTEX_WAIT | FUTEX_PRIVATE_FLAG: one process's threads
+.equ FUTEX_WAKE_PRIVATE, 1 | 128
 .equ SIGINFO_SIZE, 128
 .equ WNOHANG, 1
 .equ PR_SET_PDEATHSIG, 1
@@ -593,10 +597,14 @@
 .equ LG_UA, 736        # User-Agent, escaped
 .equ LG_UA_CAP, 288
 .equ ALOG_DATE_LEN, 26  # "26/Nov/2026:08:45:00 +0000"
-.equ ALOG_BUF, 65536   # a worker's buffer of lines
-.equ ALOG_FLUSH, ALOG_BUF - 4096  # written out once this full (a line fits in the rest)
+.equ ALOG_BUF, 131072  # each of a worker's two buffers of lines
+.equ ALOG_FLUSH, 65536  # a buffer this full goes to the log's writer thread
+.equ ALOG_LINE_MAX, 2048 # longer than any line: a buffer with less room drops lines
+.equ ALOG_STACK, 16384  # the log's writer thread's stack
+.equ ALOG_EXIT_WAIT, 5  # seconds a stopping worker waits for the writer's last write
 .equ SOCKADDR_MAX, 128
 .equ LOG_ALOG, 5       # a counted event: access log lines that could not be written
+.equ LOG_ALOG_BEHIND, 6 # a counted event: access log lines dropped, the writer being behind
 
 # ---- the error log (log.s) ----------------------------------------------------
 .equ ISO_LEN, 20       # "2026-11-26T08:40:12Z"
@@ -605,7 +613,7 @@
 .equ LOG_503, 2
 .equ LOG_CORRUPT, 3
 .equ LOG_SHED, 4
-.equ LOG_KINDS, 6
+.equ LOG_KINDS, 7
 
 # ---- access tokens (auth.s) ---------------------------------------------------
 .equ C_AUTH, C_TMP     # u64 the presented token (in the request head: parse and route only)

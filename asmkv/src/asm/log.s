@@ -170,14 +170,23 @@ log_counted:
     ret
 
 # log_count: edi = LOG_* kind, esi = errno (positive) or 0. Counts an event
-# for the next report. Safe in both of a worker's threads. Clobbers nothing.
-.globl log_count
+# for the next report. Safe in every thread of a worker. Clobbers nothing.
+# log_count_n: the same, rdx = how many events.
+.globl log_count, log_count_n
 log_count:
     push rax
     push rcx
     mov eax, edi
     lea rcx, [rip + w_errs]
     lock inc qword ptr [rcx + rax*8]
+    jmp 1f
+log_count_n:
+    push rax
+    push rcx
+    mov eax, edi
+    lea rcx, [rip + w_errs]
+    lock add qword ptr [rcx + rax*8], rdx
+1:
     lea rcx, [rip + w_errno_last]
     mov dword ptr [rcx + rax*4], esi
     pop rcx
@@ -190,12 +199,14 @@ log_prefix: .ascii " asmkv["
 .p2align 3
 log_counted_msgs:                         # by LOG_* kind
     .quad msg_errs_500, msg_errs_507, msg_errs_503, msg_corrupt, msg_shed, msg_alog
+    .quad msg_alog_behind
 msg_errs_500: .asciz "storage errors answered 500 in the last second; the last"
 msg_errs_507: .asciz "writes refused with 507 (disk or quota full) in the last second"
 msg_errs_503: .asciz "requests refused with 503 (out of descriptors or memory) in the last second"
 msg_corrupt:  .asciz "records that failed their checksum when read (500) in the last second"
 msg_shed:     .asciz "connections closed at once for want of descriptors in the last second"
 msg_alog:     .asciz "access log lines that could not be written (dropped) in the last second"
+msg_alog_behind: .asciz "access log lines dropped in the last second: the log's writer is behind (a slow or stalled disk)"
 
 .bss
 .p2align 3

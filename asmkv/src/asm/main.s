@@ -446,7 +446,8 @@ supervise:
     je .Lsv_stop
     cmp eax, SIGUSR1
     jne .Lsv_wait                         # EINTR and the like
-    xor ebx, ebx                          # the access log's rotation: tell the workers
+    call alog_reopen                      # the access log's rotation: ours (for the
+    xor ebx, ebx                          # workers started later), then the workers'
 8:  cmp ebx, dword ptr [rip + cfg_workers]
     jae .Lsv_wait
     lea rax, [rip + worker_pids]

@@ -192,7 +192,8 @@ worker_main:
     je .Lwm_loop
     cmp qword ptr [rip + w_active], 0
     jne .Lwm_loop
-    call alog_flush                       # the last lines
+    call alog_final                       # the last lines
+    call log_counted                      # and the events of the last second
     xor edi, edi                          # stopped and every connection done
     mov eax, SYS_exit_group
     syscall

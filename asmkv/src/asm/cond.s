@@ -119,7 +119,11 @@ write_conds:
     push rbx
     push r12
     push r13
+    push r14
+    sub rsp, 8
     mov rbx, rdi
+    mov r14d, COND_TRIES
+1:  and dword ptr [rbx + C_COND], ~CD_TAG
     lea rdi, [rbx + C_NAME]
     mov rsi, qword ptr [rbx + C_NAME_LEN]
     call index_lookup
@@ -144,8 +148,13 @@ write_conds:
     mov rdi, r13
     call rec_time
     test rax, rax
-    js 9f
-    mov rdi, rbx
+    jns 7f
+    cmp rax, -ENOENT                      # compaction removed its segment since
+    jne 9f                                # the key was read: read it again
+    dec r14d
+    jnz 1b
+    jmp 9f
+7:  mov rdi, rbx
     mov rsi, r12
     mov rdx, rax
     call set_validators
@@ -175,6 +184,8 @@ write_conds:
     mov dword ptr [rbx + C_COND], ecx
     xor eax, eax
 .Lwc_out:
+    add rsp, 8
+    pop r14
     pop r13
     pop r12
     pop rbx

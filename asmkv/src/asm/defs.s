@@ -328,6 +328,8 @@
 .equ PUB_NEW, 1        #          the key had no value
 .equ PUB_REPLACED, 2   #          the key had a value
 .equ PUB_EXISTS, 3     #          create-only, and the key has a value
+.equ COND_TRIES, 3               # reads of a key's record a write's preconditions try, each
+                                 # after compaction moved it (cond.s)
 .equ SEQ_TIME_SHIFT, 20          # sequence numbers start at least at Unix seconds << this
 
 # ---- connection slot: one per fd, in a table mmap'd by each worker ----------

@@ -356,9 +356,17 @@ fn main() -> anyhow::Result<()> {
                 continue;
             }
             eprint!("{:12} {:22} ", sc.name, kind.label());
-            let cell = match measure_one(
-                kind, sc, &tools, workers, &script, warm, measure, &small, &big,
-            ) {
+            let measured = if sc.access_log {
+                measure_log_cost(
+                    kind, sc, &tools, workers, &script, warm, measure, &small, &big,
+                )
+            } else {
+                measure_one(
+                    kind, sc, &tools, workers, &script, warm, measure, &small, &big, false,
+                )
+                .map(|(c, f)| (c, f.into_iter().collect()))
+            };
+            let cell = match measured {
                 Ok((c, files)) => {
                     leftovers.extend(files);
                     c
@@ -453,6 +461,49 @@ fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Pairs of runs measured for the cost of the access log.
+const LOG_PAIRS: usize = 3;
+
+/// The access log's cost to one server: LOG_PAIRS pairs of runs, each without
+/// the log and then with it, so that the machine drifting between cells (on a
+/// shared VM it does, by tens of percent) is not taken for the log's cost.
+/// The cell is the median run with the log; its figure compares the medians.
+#[allow(clippy::too_many_arguments)]
+fn measure_log_cost(
+    kind: Kind,
+    sc: &Scenario,
+    tools: &Tools,
+    workers: usize,
+    script: &Path,
+    warm: Duration,
+    measure: Duration,
+    small: &[u8],
+    big: &[u8],
+) -> anyhow::Result<(Cell, Vec<tempfile::TempDir>)> {
+    let rate = |c: &Cell| c.result.as_ref().map_or(0.0, |r| r.req_per_sec());
+    let (mut without, mut with, mut files) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..LOG_PAIRS {
+        for log in [false, true] {
+            let (cell, f) = measure_one(
+                kind, sc, tools, workers, script, warm, measure, small, big, log,
+            )?;
+            files.extend(f);
+            if log { &mut with } else { &mut without }.push(cell);
+        }
+    }
+    without.sort_by(|a, b| rate(a).total_cmp(&rate(b)));
+    with.sort_by(|a, b| rate(a).total_cmp(&rate(b)));
+    let (off, on) = (rate(&without[LOG_PAIRS / 2]), rate(&with[LOG_PAIRS / 2]));
+    let mut cell = with.swap_remove(LOG_PAIRS / 2);
+    cell.extra = Some(format!(
+        "the log changes its rate by {:+.1}%: {:.0} req/s without it, {:.0} with it (medians of {LOG_PAIRS} pairs of runs, each without then with)",
+        (on / off - 1.0) * 100.0,
+        off,
+        on
+    ));
+    Ok((cell, files))
+}
+
 #[allow(clippy::too_many_arguments)]
 fn measure_one(
     kind: Kind,
@@ -464,8 +515,9 @@ fn measure_one(
     measure: Duration,
     small: &[u8],
     big: &[u8],
+    access_log: bool,
 ) -> anyhow::Result<(Cell, Option<tempfile::TempDir>)> {
-    servers::ACCESS_LOG.store(sc.access_log, Ordering::Relaxed);
+    servers::ACCESS_LOG.store(access_log, Ordering::Relaxed);
     let mut run = servers::start(kind, tools, workers)?;
     let mut extra = None;
     let mut spread = sc.spread;

@@ -324,16 +324,29 @@ fn a_stalled_log_never_stalls_serving() {
         &["--access-log", fifo.to_str().unwrap()],
         &errlog,
     );
-    let a = ureq::Agent::config_builder()
-        .timeout_global(Some(Duration::from_secs(10)))
-        .http_status_as_error(false)
-        .build()
-        .new_agent();
-    let long = "x".repeat(200);
+    // two clients at once, so that both workers write to the pipe: their
+    // lines must not mix there (a pipe is written in whole lines of at most
+    // PIPE_BUF bytes)
     let requests = 12_000;
-    for i in 0..requests {
-        let r = a.get(&s.url(&format!("/m{i}-{long}"))).call();
-        assert_eq!(r.expect("served while the log is stalled").status(), 404);
+    let clients: Vec<_> = (0..2)
+        .map(|c| {
+            let url = s.url("/");
+            std::thread::spawn(move || {
+                let a = ureq::Agent::config_builder()
+                    .timeout_global(Some(Duration::from_secs(10)))
+                    .http_status_as_error(false)
+                    .build()
+                    .new_agent();
+                let long = "x".repeat(200);
+                for i in (c..requests).step_by(2) {
+                    let r = a.get(&format!("{url}m{i}-{long}")).call();
+                    assert_eq!(r.expect("served while the log is stalled").status(), 404);
+                }
+            })
+        })
+        .collect();
+    for c in clients {
+        c.join().unwrap();
     }
     // the drops are reported
     let deadline = Instant::now() + Duration::from_secs(10);

@@ -30,13 +30,14 @@ alog_open:
     cmp word ptr [rdi], 0x2d              # "-": stdout
     jne 1f
     mov dword ptr [rip + alog_fd], STDOUT
-    ret
+    jmp alog_kind
 1:  sub rsp, 8
     call alog_open_file
-    add rsp, 8
     test rax, rax
     js 3f
     mov dword ptr [rip + alog_fd], eax
+    add rsp, 8
+    jmp alog_kind
 2:  ret
 3:  lea rdi, [rip + err_alog]
     mov esi, OFFSET err_alog_len
@@ -44,6 +45,63 @@ alog_open:
     mov ecx, eax
     neg ecx
     call fatal
+
+# alog_kind: looks at what alog_fd is: anything but a regular file (a pipe,
+# a socket, a terminal) is written in pieces of at most PIPE_BUF bytes that end
+# at a line's end, so the lines of several workers never mix (alog_pipe).
+# Clobbers the caller-saved registers.
+alog_kind:
+    mov edi, dword ptr [rip + alog_fd]
+    lea rsi, [rip + alog_stat]
+    mov eax, SYS_fstat
+    syscall
+    mov ecx, 1                            # unknown: the careful way
+    test rax, rax
+    js 1f
+    mov eax, dword ptr [rip + alog_stat + ST_MODE]
+    and eax, S_IFMT
+    cmp eax, S_IFREG
+    setne cl
+1:  mov byte ptr [rip + alog_pipe], cl
+    ret
+
+# alog_write: rsi = lines, rdx = their length. Writes them to the log: at
+# once to a file (O_APPEND: one write, never mixed with another's), in pieces
+# of whole lines of at most PIPE_BUF bytes to anything else.
+# Returns rax = 0 or -errno. Clobbers the caller-saved registers.
+alog_write:
+    cmp byte ptr [rip + alog_pipe], 0
+    jne 1f
+    mov edi, dword ptr [rip + alog_fd]
+    jmp write_all
+1:  push rbx
+    push r12
+    sub rsp, 8
+    mov rbx, rsi                          # what is left
+    lea r12, [rsi + rdx]                  # its end
+2:  mov rdx, r12
+    sub rdx, rbx
+    jz 5f
+    cmp rdx, PIPE_BUF
+    jbe 4f
+    mov edx, PIPE_BUF                     # the piece ends after its last LF
+3:  cmp byte ptr [rbx + rdx - 1], LF
+    je 4f
+    dec edx
+    jnz 3b
+    mov edx, PIPE_BUF                     # (no LF: cannot happen, lines are shorter)
+4:  mov edi, dword ptr [rip + alog_fd]
+    mov rsi, rbx
+    add rbx, rdx
+    call write_all
+    test rax, rax
+    jns 2b
+    jmp 6f
+5:  xor eax, eax
+6:  add rsp, 8
+    pop r12
+    pop rbx
+    ret
 
 # alog_open_file: opens the access log's path for appending (created if
 # missing). Returns rax = the descriptor, or -errno. Clobbers the caller-saved registers.
@@ -63,7 +121,8 @@ alog_open_file:
 alog_init:
     xor eax, eax
     cmp dword ptr [rip + alog_fd], 0
-    jl 1f
+    jl 2f
+    sub rsp, 8
     mov rdi, MAX_FDS * LG_SLOT
     call reserve_memory
     cmp rax, -4096
@@ -71,19 +130,15 @@ alog_init:
     mov qword ptr [rip + w_lgtab], rax
     lea rax, [rip + w_alog]
     mov qword ptr [rip + w_alog_cur], rax
-    mov edi, CLONE_THREAD_FLAGS
+    lea rdi, [rip + alog_writer]
     lea rsi, [rip + alog_stack_top]
-    xor edx, edx
-    xor r10d, r10d
-    xor r8d, r8d
-    mov eax, SYS_clone
-    syscall
+    call thread_start
     test rax, rax
-    jz alog_writer                        # the new thread, on its own stack
     js 1f
     call alog_tick
     xor eax, eax
-1:  ret
+1:  add rsp, 8
+2:  ret
 
 # alog_writer: the log writer thread; never returns. Waits for a buffer
 # (w_alog_busy 1), writes it, counts its lines as dropped if that fails,
@@ -102,9 +157,8 @@ alog_writer:
 2:  mov rdx, qword ptr [rip + w_alog_out_len]
     test rdx, rdx
     jz 3f                                 # only a reopen
-    mov edi, dword ptr [rip + alog_fd]
     mov rsi, qword ptr [rip + w_alog_out]
-    call write_all                        # may block: only this thread waits
+    call alog_write                       # may block: only this thread waits
     test rax, rax
     jns 3f
     mov edi, LOG_ALOG
@@ -159,7 +213,7 @@ alog_reopen_now:
     mov eax, SYS_close
     syscall
     add rsp, 8
-    ret
+    jmp alog_kind
 2:  lea rdi, [rip + err_alog_reopen]
     mov esi, OFFSET err_alog_reopen_len
     mov rdx, qword ptr [rip + cfg_access_log]
@@ -275,9 +329,8 @@ alog_final:
 2:  mov rdx, qword ptr [rip + w_alog_len]
     test rdx, rdx
     jz 4f
-    mov edi, dword ptr [rip + alog_fd]
     mov rsi, qword ptr [rip + w_alog_cur]
-    call write_all                        # nothing else to serve: it may wait
+    call alog_write                       # nothing else to serve: it may wait
 4:  add rsp, 16
     pop rbx
 3:  ret
@@ -701,6 +754,9 @@ w_alog_out_len: .space 8                  #   its length
 w_alog_out_lines: .space 8                #   and lines
 w_alog_busy: .space 4                     # futex word: 1 while the writer has a buffer
 w_alog_reopen: .space 4                   # 1: the writer reopens the file after its write
+alog_pipe:   .space 1                     # 1: alog_fd is not a regular file (alog_kind)
+.p2align 3
+alog_stat:   .space STAT_SIZE
 w_alog_date: .space 32                    # "26/Nov/2026:08:45:00 +0000"
 .p2align 6
 w_alog:      .space 2 * ALOG_BUF

@@ -131,15 +131,9 @@ flusher_start:
     test rax, rax
     js 1f
     mov dword ptr [rip + w_done_fd], eax
-    mov edi, CLONE_THREAD_FLAGS
+    lea rdi, [rip + flusher_main]
     lea rsi, [rip + flusher_stack_top]
-    xor edx, edx
-    xor r10d, r10d
-    xor r8d, r8d
-    mov eax, SYS_clone
-    syscall
-    test rax, rax
-    jz flusher_main                       # the new thread, on its own stack
+    jmp thread_start
 1:  ret
 
 # flusher_main: the flusher thread; never returns. Waits for a group, makes it

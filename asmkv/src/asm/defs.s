@@ -601,8 +601,10 @@
 .equ ALOG_DATE_LEN, 26  # "26/Nov/2026:08:45:00 +0000"
 .equ ALOG_BUF, 131072  # each of a worker's two buffers of lines
 .equ ALOG_FLUSH, 65536  # a buffer this full goes to the log's writer thread
-.equ ALOG_LINE_MAX, 2048 # longer than any line: a buffer with less room drops lines
+.equ ALOG_LINE_MAX, 2048 # longer than any line: a buffer with less room drops lines;
+                         # shorter than PIPE_BUF, so a pipe's pieces end at a line's end
 .equ ALOG_STACK, 16384  # the log's writer thread's stack
+.equ PIPE_BUF, 4096     # a write to a pipe this long or shorter is never interleaved
 .equ ALOG_EXIT_WAIT, 5  # seconds a stopping worker waits for the writer's last write
 .equ SOCKADDR_MAX, 128
 .equ LOG_ALOG, 5       # a counted event: access log lines that could not be written

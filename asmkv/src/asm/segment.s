@@ -363,24 +363,11 @@ loc_len:
     mov edi, r12d
     mov eax, SYS_close                    # read-only: close cannot lose data
     syscall
-    cmp rbx, REC_HDR
-    jl 3f
-    cmp dword ptr [rsp + REC_MAGIC], REC_MAGIC_V1
-    jne 3f
-    mov edx, dword ptr [rsp + REC_KLEN]
-    test edx, edx
+    mov rdi, rsp
+    mov rsi, rbx
+    call rec_header_ok
+    test eax, eax
     jz 3f
-    cmp edx, NAME_MAX
-    ja 3f
-    add edx, REC_HDR
-    cmp rdx, rbx
-    ja 3f
-    xor edi, edi
-    lea rsi, [rsp + 8]
-    sub edx, 8
-    call crc32c
-    cmp eax, dword ptr [rsp + REC_HCRC]
-    jne 3f
     mov rax, MAX_BODY_LIMIT
     mov rsi, qword ptr [rsp + REC_VLEN]
     cmp rsi, rax
@@ -503,6 +490,36 @@ rec_len:
     and rax, -8
     add rax, FT_SIZE
     ret
+
+# rec_header_ok: rdi = the start of a record as read from disk, rsi = how
+# many of its bytes were read (or -errno). Returns eax = 1 if its header and
+# key are there and check out (magic, key length, CRC), else 0.
+# Clobbers the caller-saved registers.
+.globl rec_header_ok
+rec_header_ok:
+    xor eax, eax
+    cmp rsi, REC_HDR
+    jl 1f
+    cmp dword ptr [rdi + REC_MAGIC], REC_MAGIC_V1
+    jne 1f
+    mov edx, dword ptr [rdi + REC_KLEN]
+    test edx, edx
+    jz 1f
+    cmp edx, NAME_MAX
+    ja 1f
+    add edx, REC_HDR
+    cmp rdx, rsi
+    ja 1f
+    push rdi
+    lea rsi, [rdi + 8]
+    sub edx, 8
+    xor edi, edi
+    call crc32c
+    pop rdi
+    cmp eax, dword ptr [rdi + REC_HCRC]
+    sete al
+    movzx eax, al
+1:  ret
 
 # rec_header: rdi = conn (its key), rsi = value length, edx = REC_PUT or REC_DEL.
 # Builds the record's header and key at the start of w_rec.

@@ -576,8 +576,6 @@ do_get:
 .globl rec_time
 rec_time:
     push rbx
-    push r12
-    sub rsp, 8
     mov rbx, rdi
     shr rdi, LOC_SEG_SHIFT
     and edi, LOC_SEG_MASK
@@ -592,27 +590,15 @@ rec_time:
     call pread_full
     test rax, rax
     js 9f
-    lea r12, [rip + w_rec]
-    cmp rax, REC_HDR
-    jb 8f
-    cmp dword ptr [r12 + REC_MAGIC], REC_MAGIC_V1
-    jne 8f
-    mov edx, dword ptr [r12 + REC_KLEN]
-    add rdx, REC_HDR
-    cmp rax, rdx
-    jb 8f
-    sub rdx, 8
-    xor edi, edi
-    lea rsi, [r12 + 8]
-    call crc32c
-    cmp eax, dword ptr [r12 + REC_HCRC]
-    jne 8f
-    mov rax, qword ptr [r12 + REC_TIME]
+    lea rdi, [rip + w_rec]
+    mov rsi, rax
+    call rec_header_ok
+    test eax, eax
+    jz 8f
+    mov rax, qword ptr [rip + w_rec + REC_TIME]
     jmp 9f
 8:  mov rax, -EIO
-9:  add rsp, 8
-    pop r12
-    pop rbx
+9:  pop rbx
     ret
 
 # reserve_record: rdi = conn (its key), rsi = the value's length, edx =

@@ -16,6 +16,25 @@ reserve_memory:
     syscall
     ret
 
+# thread_start: rdi = the new thread's code (never returns), rsi = the top of
+# its stack (16-byte aligned; the code is jumped to there, not called).
+# Starts a thread of this process (shared memory, descriptors and signal
+# mask). Returns rax = its id, or -errno, in the calling thread.
+# Clobbers rcx, rdx, rdi, r8, r9, r10, r11.
+.globl thread_start
+thread_start:
+    mov r9, rdi                           # the new thread starts with our registers
+    mov edi, CLONE_THREAD_FLAGS
+    xor edx, edx
+    xor r10d, r10d
+    xor r8d, r8d
+    mov eax, SYS_clone
+    syscall
+    test rax, rax
+    jnz 1f
+    jmp r9                                # the new thread, on its own stack
+1:  ret
+
 # write_all: edi = fd (blocking), rsi = buf, rdx = len.
 # Writes every byte, retrying short writes and EINTR.
 # Returns rax = 0, or -errno of the first real failure. Clobbers rcx, rdx, rsi, r8, r11.

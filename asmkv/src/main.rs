@@ -34,6 +34,7 @@ core::arch::global_asm!(
     include_str!("asm/metrics.s"),
     include_str!("asm/util.s"),
     include_str!("asm/clock.s"),
+    include_str!("asm/vdso.s"),
 );
 
 /// Required by `no_std`; no Rust code runs, so it is never reached.

@@ -284,19 +284,73 @@ fn disk_full_answers_507_and_keeps_the_old_value() {
 
 /// A small keep-alive GET costs three system calls in its worker: `read` of
 /// the request, `pread64` of the record, one `sendto` with the head and the
-/// value (besides the `epoll_wait` that may wake it).
+/// value (besides the `epoll_wait` that may wake it). With the access log on
+/// too: the clock is read through the vDSO, and the lines are written by the
+/// log writer thread, never by the event loop.
 #[test]
 fn a_small_get_is_three_system_calls() {
     if !need("a_small_get_is_three_system_calls", "strace", "strace") {
         return;
     }
-    let tmp = tempfile::tempdir().unwrap();
-    let trace = tmp.path().join("trace");
+    for log in [false, true] {
+        let tmp = tempfile::tempdir().unwrap();
+        let log_path = tmp.path().join("access.log");
+        let mut args = vec![];
+        if log {
+            args = vec!["--access-log", log_path.to_str().unwrap()];
+        }
+        let calls = small_get_calls(tmp.path(), &args);
+        let name = |l: &str| {
+            l.split_whitespace()
+                .nth(1)
+                .unwrap()
+                .split('(')
+                .next()
+                .unwrap()
+                .to_string()
+        };
+        let mut gets = 0;
+        for (i, l) in calls.iter().enumerate() {
+            if name(l) == "read" && l.contains("\"GET /k HTTP/1.1") {
+                gets += 1;
+                let next: Vec<String> = calls[i + 1..].iter().take(2).map(|l| name(l)).collect();
+                assert_eq!(
+                    next,
+                    ["pread64", "sendto"],
+                    "log {log}, GET {gets}: {:?}",
+                    &calls[i..i + 3]
+                );
+            }
+        }
+        assert_eq!(gets, 20);
+        // while serving (a stopping worker writes its last lines itself)
+        let last = calls
+            .iter()
+            .rposition(|l| l.contains("\"GET /k HTTP/1.1"))
+            .unwrap();
+        let others: Vec<&String> = calls[..last + 3]
+            .iter()
+            .filter(|l| ["clock_gettime", "write"].contains(&name(l).as_str()))
+            .collect();
+        assert!(others.is_empty(), "log {log}: {others:?}");
+        if log {
+            let text = std::fs::read_to_string(&log_path).unwrap();
+            assert_eq!(text.matches("\"GET /k HTTP/1.1\" 200").count(), 20);
+        }
+    }
+}
+
+/// Runs a server under strace, PUTs /k, GETs it 20 times on one connection,
+/// stops the server, and returns the system calls of the thread that read
+/// the GETs (strace's lines, unfinished and resumed ones once).
+fn small_get_calls(dir: &std::path::Path, extra: &[&str]) -> Vec<String> {
+    let trace = dir.join("trace");
     let mut child = Command::new("strace")
         .args(["-f", "-qq", "-o"])
         .arg(&trace)
         .args([BIN, "--listen", "127.0.0.1:0", "--workers", "1", "--data"])
-        .arg(tmp.path().join("data"))
+        .arg(dir.join("data"))
+        .args(extra)
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
@@ -323,42 +377,25 @@ fn a_small_get_is_three_system_calls() {
     .unwrap();
     wait_timeout(&mut child, std::time::Duration::from_secs(20)).expect("stop");
     let text = std::fs::read_to_string(&trace).unwrap();
-    // the calls of the thread that read the GETs: after each GET's read, its
-    // next two calls are the record's pread64 and the answer's sendto (the
+    // the calls of the thread that read the GETs, from its first GET (the
     // per-second tick may add calls between requests, not within one)
     let first = text
         .lines()
-        .find(|l| l.contains("\"GET /k HTTP/1.1"))
+        .position(|l| l.contains("\"GET /k HTTP/1.1"))
         .expect("no GET in the trace");
-    let tid = first.split_whitespace().next().unwrap();
-    let calls: Vec<&str> = text
+    let tid = text
         .lines()
+        .nth(first)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap();
+    text.lines()
+        .skip(first)
         .filter(|l| l.split_whitespace().next() == Some(tid))
         .filter(|l| !l.split_whitespace().nth(1).unwrap_or("").starts_with('<'))
-        .collect();
-    let name = |l: &str| {
-        l.split_whitespace()
-            .nth(1)
-            .unwrap()
-            .split('(')
-            .next()
-            .unwrap()
-            .to_string()
-    };
-    let mut gets = 0;
-    for (i, l) in calls.iter().enumerate() {
-        if name(l) == "read" && l.contains("\"GET /k HTTP/1.1") {
-            gets += 1;
-            let next: Vec<String> = calls[i + 1..].iter().take(2).map(|l| name(l)).collect();
-            assert_eq!(
-                next,
-                ["pread64", "sendto"],
-                "GET {gets}: {:?}",
-                &calls[i..i + 3]
-            );
-        }
-    }
-    assert_eq!(gets, 20);
+        .map(String::from)
+        .collect()
 }
 
 /// A storage error other than a full disk (here: the segment made immutable

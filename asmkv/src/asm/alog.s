@@ -232,8 +232,7 @@ alog_now:
     sub rsp, 24
     mov edi, CLOCK_MONOTONIC
     mov rsi, rsp
-    mov eax, SYS_clock_gettime            # cannot fail with a valid clock and buffer
-    syscall
+    call clock_now                        # cannot fail with a valid clock and buffer
     imul rax, qword ptr [rsp], 1000000
     mov rcx, qword ptr [rsp + 8]
     imul rcx, rcx, 274877907              # ns / 1000, without a division:

@@ -46,14 +46,12 @@ clock_tick:
     sub rsp, 16
     mov edi, CLOCK_MONOTONIC
     mov rsi, rsp
-    mov eax, SYS_clock_gettime            # cannot fail with a valid clock and buffer
-    syscall
+    call clock_now                        # cannot fail with a valid clock and buffer
     mov rax, qword ptr [rsp]
     mov qword ptr [rip + w_now], rax
     mov edi, CLOCK_REALTIME
     mov rsi, rsp
-    mov eax, SYS_clock_gettime
-    syscall
+    call clock_now
     mov rbx, qword ptr [rsp]
     mov qword ptr [rip + w_unix], rbx
     lea rdi, [rip + w_date]

@@ -186,16 +186,14 @@ flush_group:
     mov r14d, edi
     mov edi, CLOCK_MONOTONIC
     mov rsi, rsp
-    mov eax, SYS_clock_gettime            # cannot fail with a valid clock and buffer
-    syscall
+    call clock_now                        # cannot fail with a valid clock and buffer
     mov edi, r14d
     mov eax, SYS_fdatasync
     syscall
     mov r15, rax
     mov edi, CLOCK_MONOTONIC
     lea rsi, [rsp + 16]
-    mov eax, SYS_clock_gettime
-    syscall
+    call clock_now
     mov rax, qword ptr [rsp + 16]
     sub rax, qword ptr [rsp]
     imul rax, rax, 1000000000

@@ -165,6 +165,26 @@
 .equ CLONE_THREAD_FLAGS, 0x100 | 0x200 | 0x400 | 0x800 | 0x10000 | 0x40000
 .equ FUTEX_WAIT_PRIVATE, 0 | 128  # FUTEX_WAIT | FUTEX_PRIVATE_FLAG: one process's threads
 .equ FUTEX_WAKE_PRIVATE, 1 | 128
+# the vDSO, an ELF shared object the kernel maps into every process (vdso.s)
+.equ AT_SYSINFO_EHDR, 33         # auxiliary vector: the vDSO's ELF header
+.equ ELF_MAGIC, 0x464c457f       # "\x7fELF"
+.equ EH_CLASS, 4                 # Elf64_Ehdr: u8 EI_CLASS
+.equ ELFCLASS64, 2
+.equ EH_PHOFF, 0x20              #   u64 program headers' offset
+.equ EH_PHENTSIZE, 0x36          #   u16 a program header's size
+.equ EH_PHNUM, 0x38              #   u16 how many
+.equ PH_TYPE, 0                  # Elf64_Phdr: u32 p_type
+.equ PH_OFFSET, 8                #   u64 p_offset
+.equ PH_VADDR, 16                #   u64 p_vaddr
+.equ PT_LOAD, 1
+.equ PT_DYNAMIC, 2
+.equ DT_HASH, 4                  # Elf64_Dyn tags (u64 tag, u64 value)
+.equ DT_STRTAB, 5
+.equ DT_SYMTAB, 6
+.equ SYM_NAME, 0                 # Elf64_Sym: u32 st_name
+.equ SYM_SHNDX, 6                #   u16 st_shndx, 0 = undefined
+.equ SYM_VALUE, 8                #   u64 st_value
+.equ SYM_SIZE, 24
 .equ SIGINFO_SIZE, 128
 .equ WNOHANG, 1
 .equ PR_SET_PDEATHSIG, 1

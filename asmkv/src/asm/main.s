@@ -9,6 +9,8 @@
 
 .globl _start
 _start:
+    mov rdi, rsp
+    call vdso_init
     mov edi, dword ptr [rsp]              # argc
     lea rsi, [rsp + 8]                    # argv
     call parse_args

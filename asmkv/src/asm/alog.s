@@ -166,10 +166,8 @@ alog_writer:
     neg esi
     mov rdx, qword ptr [rip + w_alog_out_lines]
     call log_count_n
-3:  xor eax, eax
-    xchg eax, dword ptr [rip + w_alog_reopen]
-    test eax, eax
-    jz 4f
+3:  cmp dword ptr [rip + w_alog_out_reopen], 0
+    je 4f
     call alog_reopen_now                  # after the lines before the signal
 4:  mov dword ptr [rip + w_alog_busy], 0  # (a plain store: after the write's loads)
     lea rdi, [rip + w_alog_busy]
@@ -286,6 +284,9 @@ alog_handoff:
     mov qword ptr [rip + w_alog_out_len], rdx
     mov rcx, qword ptr [rip + w_alog_lines]
     mov qword ptr [rip + w_alog_out_lines], rcx
+    mov ecx, dword ptr [rip + w_alog_reopen]  # a reopen asked for goes with the
+    mov dword ptr [rip + w_alog_out_reopen], ecx  # lines before it, never with a
+    mov dword ptr [rip + w_alog_reopen], 0    # buffer handed over earlier
     lea rcx, [rip + w_alog]               # fill the other one
     lea rdx, [rcx + ALOG_BUF]
     cmp rax, rcx
@@ -752,7 +753,8 @@ w_alog_out:  .space 8                     # the buffer the writer has,
 w_alog_out_len: .space 8                  #   its length
 w_alog_out_lines: .space 8                #   and lines
 w_alog_busy: .space 4                     # futex word: 1 while the writer has a buffer
-w_alog_reopen: .space 4                   # 1: the writer reopens the file after its write
+w_alog_reopen: .space 4                   # 1: SIGUSR1 came; goes with the next buffer
+w_alog_out_reopen: .space 4               # 1: the writer reopens after writing its buffer
 alog_pipe:   .space 1                     # 1: alog_fd is not a regular file (alog_kind)
 .p2align 3
 alog_stat:   .space STAT_SIZE

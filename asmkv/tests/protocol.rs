@@ -88,6 +88,33 @@ fn pipelined_requests_are_answered_in_order() {
     assert!(c.closed());
 }
 
+/// Long bodies are read straight into their record in big pieces: never past
+/// their end, whatever follows them on the connection.
+#[test]
+fn long_bodies_end_exactly_where_their_length_says() {
+    let s = Server::start();
+    let mut c = Raw::connect(s.addr);
+    let sizes = [32_769usize, 262_144, 262_145, 300_000, 1 << 20];
+    let mut batch = Vec::new();
+    for (i, n) in sizes.iter().enumerate() {
+        batch.extend_from_slice(
+            format!("PUT /long{i} HTTP/1.1\r\n{H}Content-Length: {n}\r\n\r\n").as_bytes(),
+        );
+        batch.extend_from_slice(&pattern(*n, i as u64));
+        batch.extend_from_slice(format!("GET /long{i} HTTP/1.1\r\n{H}\r\n").as_bytes());
+    }
+    // sent while the answers are read: they would fill the socket otherwise
+    let mut w = c.stream.try_clone().unwrap();
+    let sender = std::thread::spawn(move || w.write_all(&batch).unwrap());
+    for (i, n) in sizes.iter().enumerate() {
+        assert_eq!(c.response().status, 201, "PUT of {n} bytes");
+        let r = c.response();
+        assert_eq!(r.status, 200);
+        assert!(r.body == pattern(*n, i as u64), "GET of {n} bytes");
+    }
+    sender.join().unwrap();
+}
+
 #[test]
 fn pipelined_requests_split_at_every_byte() {
     let s = Server::start();

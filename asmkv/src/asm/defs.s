@@ -411,6 +411,7 @@
 .equ TAGS_MAX, 4
 .equ CONN_SIZE, 1024
 .equ IN_CAP, 32768     # one input buffer; a power of two (IN_SHIFT)
+.equ BODY_DIRECT, 262144 # a long upload is read this much at a time, past the input buffer
 .equ IN_SHIFT, 15
 
 # connection states

@@ -97,16 +97,18 @@ vdso_init:
     dec esi
     cmp word ptr [rcx + SYM_SHNDX], 0
     je 8f
+    push rcx
+    push rdx
+    push rsi
     mov edi, dword ptr [rcx + SYM_NAME]
     add rdi, rdx
-    lea r8, [rip + vdso_name]
-    xor eax, eax
-5:  movzx r10d, byte ptr [rdi + rax]
-    cmp r10b, byte ptr [r8 + rax]
-    jne 8f
-    inc eax
-    test r10b, r10b
-    jnz 5b
+    lea rsi, [rip + vdso_name]
+    call streq
+    pop rsi
+    pop rdx
+    pop rcx
+    test eax, eax
+    jz 8f
     mov rax, qword ptr [rcx + SYM_VALUE]
     add rax, r9
     mov qword ptr [rip + vdso_gettime], rax

@@ -202,7 +202,7 @@ fn idle_keep_alive_connections_cost_little_memory() {
 /// service comes back by itself when descriptors are free again.
 #[test]
 fn out_of_descriptors_sheds_and_answers_503_then_recovers() {
-    use std::io::{BufRead, BufReader, Read, Write};
+    use std::io::{BufRead, BufReader, Write};
     use std::os::unix::process::CommandExt;
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
@@ -243,7 +243,7 @@ fn out_of_descriptors_sheds_and_answers_503_then_recovers() {
     // connections are taken in order: once the last one has been closed by
     // the server, every earlier one was either accepted or closed too
     let mut buf = [0u8; 512];
-    match conns.last_mut().unwrap().read(&mut buf) {
+    match read_some(conns.last_mut().unwrap(), &mut buf) {
         Ok(0) => {}
         Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
         other => panic!("the connection over the limit was not closed: {other:?}"),
@@ -252,7 +252,7 @@ fn out_of_descriptors_sheds_and_answers_503_then_recovers() {
     let (mut busy, mut shed, mut other) = (Vec::new(), 0, Vec::new());
     for (i, c) in conns.iter_mut().enumerate() {
         let _ = c.write_all(get);
-        match c.read(&mut buf) {
+        match read_some(c, &mut buf) {
             Ok(0) => shed += 1,
             Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => shed += 1,
             Ok(n) => {
@@ -276,7 +276,7 @@ fn out_of_descriptors_sheds_and_answers_503_then_recovers() {
     loop {
         kept.write_all(get).unwrap();
         let mut buf = [0u8; 512];
-        let n = kept.read(&mut buf).unwrap();
+        let n = read_some(&mut kept, &mut buf).unwrap();
         let text = String::from_utf8_lossy(&buf[..n]).to_string();
         if text.starts_with("HTTP/1.1 200 ") {
             assert!(text.ends_with("hello"), "{text}");

@@ -433,9 +433,13 @@ impl Raw {
         self.stream.write_all(bytes).expect("send");
     }
 
+    /// Reads once more into the buffer. Returns the bytes read; 0 at the end
+    /// of the stream or on an error (a reset, the read timeout). A signal is
+    /// retried, not taken for the end (that made tests fail now and then with
+    /// "no answer").
     fn fill(&mut self) -> usize {
         let mut chunk = [0u8; 65536];
-        let n = self.stream.read(&mut chunk).unwrap_or(0);
+        let n = read_some(&mut self.stream, &mut chunk).unwrap_or(0);
         self.buf.extend_from_slice(&chunk[..n]);
         n
     }
@@ -481,6 +485,18 @@ impl Raw {
     /// True when the server has closed the connection (EOF, or reset, with nothing more to read).
     pub fn closed(&mut self) -> bool {
         self.buf.is_empty() && self.fill() == 0
+    }
+}
+
+/// One `read`, retried when a signal interrupts it: a socket with a read
+/// timeout returns EINTR even for a signal whose handler restarts calls, and
+/// the test process gets signals (its libc's among them).
+pub fn read_some(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    loop {
+        match r.read(buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            other => return other,
+        }
     }
 }
 
@@ -694,7 +710,7 @@ pub fn raw_put(c: &mut TcpStream, key: &str, body: &[u8]) -> std::io::Result<u16
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
     loop {
-        let n = c.read(&mut chunk)?;
+        let n = read_some(c, &mut chunk)?;
         if n == 0 {
             return Err(std::io::ErrorKind::UnexpectedEof.into());
         }
@@ -708,7 +724,7 @@ pub fn raw_put(c: &mut TcpStream, key: &str, body: &[u8]) -> std::io::Result<u16
                 .map(|v| v.trim().parse().unwrap())
                 .unwrap_or(0);
             while buf.len() < end + 4 + len {
-                let n = c.read(&mut chunk)?;
+                let n = read_some(c, &mut chunk)?;
                 if n == 0 {
                     return Err(std::io::ErrorKind::UnexpectedEof.into());
                 }

@@ -189,3 +189,43 @@ fn timeout_flags_are_checked() {
         assert!(String::from_utf8_lossy(&out.stderr).contains(flag));
     }
 }
+
+/// A request whose body stalls is aborted by the upload timeout, and only an
+/// upload's own spool file is ever removed. The token pointer of an
+/// `Authorization` field once shared its bytes with the spool file's name, so
+/// a stalled GET or DELETE with a token and a body unlinked the file named by
+/// the pointer's bytes: the token's offset in the input buffer, "0" when it
+/// starts at byte 48, "A" at byte 65.
+#[test]
+fn a_stalled_body_never_removes_a_file_it_did_not_make() {
+    let s = Server::start_with(&["--workers", "1", "--io-timeout", "1"]);
+    for name in ["0", "A"] {
+        std::fs::write(s.data.join(name), b"keep").unwrap();
+    }
+    // "GET /k HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer " is 48 bytes;
+    // all at once, so they stall together (and hold different buffers)
+    let mut stalled = Vec::new();
+    for pad in ["", "X-Pad: 12345678\r\n"] {
+        for method in ["GET", "DELETE"] {
+            let mut c = Raw::connect(s.addr);
+            c.send(
+                format!(
+                    "{method} /k HTTP/1.1\r\nHost: t\r\n{pad}Authorization: Bearer tok\r\n\
+                     Content-Length: 10\r\n\r\nab"
+                )
+                .as_bytes(),
+            );
+            stalled.push((c, method, pad));
+        }
+    }
+    for (mut c, method, pad) in stalled {
+        assert_eq!(c.response().status, 408, "{method} {pad:?}");
+    }
+    for name in ["0", "A"] {
+        assert_eq!(
+            std::fs::read(s.data.join(name)).ok().as_deref(),
+            Some(&b"keep"[..]),
+            "{name} was removed"
+        );
+    }
+}

@@ -356,60 +356,79 @@
 # Slots are small and dense, so an idle connection costs a quarter page. The
 # 32 KiB input buffer is lent from a pool (inbuf.s) only while a request is
 # being read or answered, and goes back when the connection waits idle.
-.equ C_STATE, 0        # u32 ST_*
-.equ C_FLAGS, 4        # u32 F_*
-.equ C_IN_LEN, 8       # u64 bytes held in the input buffer
-.equ C_IN_POS, 16      # u64 first byte of the input buffer not yet consumed
-.equ C_SCAN, 24        # u64 head-terminator search resumes here
-.equ C_BODY_LEFT, 32   # u64 Content-Length bytes left, or bytes left in chunk
-.equ C_BODY_TOTAL, 40  # u64 body bytes stored so far
-.equ C_UP_FD, 48       # i32 an upload's segment (F_RECORD) or spool file, -1 if none
-.equ C_GET_FD, 52      # i32 segment a value is sent from (the process's), -1 if none
-.equ C_FILE_OFF, 56    # u64 sendfile offset
-.equ C_FILE_LEFT, 64   # u64 value bytes still to send
-.equ C_OUT_LEN, 72     # u64 bytes of response head in C_OUT
-.equ C_OUT_POS, 80     # u64 bytes of C_OUT already sent
-.equ C_NEXT, 88        # u32 state after the output is sent
-.equ C_METHOD, 92      # u32 M_*
-.equ C_NAME_LEN, 96    # u64 length of the encoded key in C_NAME
-.equ C_CHUNK_CNT, 104  # u64 bytes of chunk line or trailer seen (bounded)
-.equ C_FD, 112         # u32 the socket
-.equ C_CHUNK_ST, 116   # u32 CH_* chunked decoder state
-.equ C_CL, 120         # u64 Content-Length value
-.equ C_HOSTS, 128      # u32 Host fields seen
-.equ C_QUEUED, 132     # u32 1 while on the worker's ready list
-.equ C_HEAD_LEN, 136   # u64 length of the parsed request head
-.equ C_TMP, 144        # TMP_CAP bytes: a chunked upload's spool file name, NUL-terminated
-.equ TMP_CAP, 40                # ".tmp-" PID "-" SEQ NUL: at most 34
-.equ C_HCRC, 184       # u32 the header CRC of the upload's record
-.equ C_REC_LOC, 192    # u64 LOC of the upload's record (segment.s)
-.equ C_WOFF, 200       # u64 file offset of the next body byte; once the
-                       # record is sealed, its sequence number
-.equ C_DEADLINE, 208   # u64 w_now second at which the connection expires
-.equ C_COMMIT, 216     # i64 group commit: COMMIT_WRITTEN while in it, then R_* or -errno
-.equ C_RX, 224         # u32 RX_* bits
-.equ C_CRC, 228        # u32 CRC32C of the body bytes stored so far
-.equ C_IN_BUF, 232     # u64 the lent input buffer (request heads, body bytes), 0 if none
-.equ C_RANGE_A, 240    # u64 Range: first byte, or the suffix length (F_RANGE_SUFFIX)
-.equ C_RANGE_B, 248    # u64 Range: last byte (RANGE_OPEN if not given); for a 416, the value's size
-.equ C_NAME, 256       # 256 bytes: encoded key (file name), NUL-terminated
-.equ C_OUT, 512        # response head (and short error body, or a small value)
-.equ OUT_CAP, 384      # the longest head (a 206 with its validators) is under 370
-# preconditions (RFC 9110 13): what the request's If-* fields say (C_COND bits)
-.equ C_COND, 896       # u32 CD_* bits
-.equ C_IM_N, 900       # u32 tags of ours in If-Match (at most TAGS_MAX kept)
-.equ C_INM_N, 904      # u32 ... in If-None-Match
-.equ C_NODE, 908       # u32 the written key's node, in IX_UNITs from the index's start
-.equ C_IM, 912         # u64 * TAGS_MAX: their sequence numbers
-.equ C_INM, 944        # u64 * TAGS_MAX
-.equ C_IMS, 976        # i64 If-Modified-Since, Unix seconds
-.equ C_IUS, 984        # i64 If-Unmodified-Since
-.equ C_IF_RANGE, 992   # u64 If-Range's tag
-.equ C_EXPECT, 1000    # u64 a conditional write: the sequence number it expects (CD_EXP_SEQ)
-.equ C_TAG_SEQ, 1008   # u64 the answer's ETag (CD_TAG)
-.equ C_TAG_TIME, 1016  # u64 the answer's Last-Modified (CD_TIME); a write's record time
+# Every field has bytes of its own: no two fields share them, whatever state
+# the connection is in (a union kept apart by each path remembering its state
+# once let a stalled GET's token pointer be unlinked as a spool file's name).
+# Each offset is derived from the one before it, and the checks below stop the
+# build if a field is misaligned or the slot overflows, so adding a field can
+# never overlap another silently.
+.equ C_STATE, 0                        # u32 ST_*
+.equ C_FLAGS, C_STATE + 4              # u32 F_*
+.equ C_IN_LEN, C_FLAGS + 4             # u64 bytes held in the input buffer
+.equ C_IN_POS, C_IN_LEN + 8            # u64 first byte of the input buffer not yet consumed
+.equ C_SCAN, C_IN_POS + 8              # u64 head-terminator search resumes here
+.equ C_BODY_LEFT, C_SCAN + 8           # u64 Content-Length bytes left, or bytes left in chunk
+.equ C_BODY_TOTAL, C_BODY_LEFT + 8     # u64 body bytes stored so far
+.equ C_UP_FD, C_BODY_TOTAL + 8         # i32 an upload's segment (F_RECORD) or spool file, -1 if none
+.equ C_GET_FD, C_UP_FD + 4             # i32 segment a value is sent from (the process's), -1 if none
+.equ C_FILE_OFF, C_GET_FD + 4          # u64 sendfile offset
+.equ C_FILE_LEFT, C_FILE_OFF + 8       # u64 value bytes still to send
+.equ C_OUT_LEN, C_FILE_LEFT + 8        # u64 bytes of response head in C_OUT
+.equ C_OUT_POS, C_OUT_LEN + 8          # u64 bytes of C_OUT already sent
+.equ C_NEXT, C_OUT_POS + 8             # u32 state after the output is sent
+.equ C_METHOD, C_NEXT + 4              # u32 M_*
+.equ C_NAME_LEN, C_METHOD + 4          # u64 length of the encoded key in C_NAME
+.equ C_CHUNK_CNT, C_NAME_LEN + 8       # u64 bytes of chunk line or trailer seen (bounded)
+.equ C_FD, C_CHUNK_CNT + 8             # u32 the socket
+.equ C_CHUNK_ST, C_FD + 4              # u32 CH_* chunked decoder state
+.equ C_CL, C_CHUNK_ST + 4              # u64 Content-Length value
+.equ C_HOSTS, C_CL + 8                 # u32 Host fields seen
+.equ C_QUEUED, C_HOSTS + 4             # u32 1 while on the worker's ready list
+.equ C_HEAD_LEN, C_QUEUED + 4          # u64 length of the parsed request head
+.equ C_SPOOL, C_HEAD_LEN + 8           # u64 a chunked upload's spool file, by its number
+                                       # (".tmp-PID-N", spool_name); 0 if it has none
+.equ C_AUTH, C_SPOOL + 8               # u64 the presented token (in the request head:
+                                       # parse and route only; CD_AUTH says it is there)
+.equ C_AUTH_LEN, C_AUTH + 8            # u64 its length
+.equ C_LIST, C_AUTH_LEN + 8            # u64 a listing's state (list.s), 0 if none (F_LIST)
+.equ C_SEQ, C_LIST + 8                 # u64 a write's sequence number, once it has one
+.equ C_HCRC, C_SEQ + 8                 # u32 the header CRC of the upload's record
+.equ C_CRC, C_HCRC + 4                 # u32 CRC32C of the body bytes stored so far
+.equ C_REC_LOC, C_CRC + 4              # u64 LOC of the upload's record (segment.s)
+.equ C_WOFF, C_REC_LOC + 8             # u64 file offset of the next body byte
+.equ C_DEADLINE, C_WOFF + 8            # u64 w_now second at which the connection expires
+.equ C_COMMIT, C_DEADLINE + 8          # i64 group commit: COMMIT_WRITTEN while in it, then R_* or -errno
+.equ C_RX, C_COMMIT + 8                # u32 RX_* bits
+.equ C_COND, C_RX + 4                  # u32 CD_* bits: what the request's If-* fields say
+.equ C_IN_BUF, C_COND + 4              # u64 the lent input buffer (request heads, body bytes), 0 if none
+.equ C_RANGE_A, C_IN_BUF + 8           # u64 Range: first byte, or the suffix length (F_RANGE_SUFFIX)
+.equ C_RANGE_B, C_RANGE_A + 8          # u64 Range: last byte (RANGE_OPEN if not given); for a 416, the value's size
+.equ C_NAME, C_RANGE_B + 8             # NAME_MAX + 1 bytes: encoded key (file name), NUL-terminated
+.equ C_OUT, C_NAME + NAME_MAX + 1      # OUT_CAP bytes: response head (and short error body, or a small value)
+.equ OUT_CAP, 384                      # the longest head (a 206 with its validators) is under 370
+# preconditions (RFC 9110 13)
+.equ C_IM_N, C_OUT + OUT_CAP           # u32 tags of ours in If-Match (at most TAGS_MAX kept)
+.equ C_INM_N, C_IM_N + 4               # u32 ... in If-None-Match
+.equ C_NODE, C_INM_N + 4               # u32 the written key's node, in IX_UNITs from the index's start
+.equ C_PAD0, C_NODE + 4                # u32 unused (keeps the next field aligned)
 .equ TAGS_MAX, 4
+.equ C_IM, C_PAD0 + 4                  # u64 * TAGS_MAX: their sequence numbers
+.equ C_INM, C_IM + 8 * TAGS_MAX        # u64 * TAGS_MAX
+.equ C_IMS, C_INM + 8 * TAGS_MAX       # i64 If-Modified-Since, Unix seconds
+.equ C_IUS, C_IMS + 8                  # i64 If-Unmodified-Since
+.equ C_IF_RANGE, C_IUS + 8             # u64 If-Range's tag
+.equ C_EXPECT, C_IF_RANGE + 8          # u64 a conditional write: the sequence number it expects (CD_EXP_SEQ)
+.equ C_TAG_SEQ, C_EXPECT + 8           # u64 the answer's ETag (CD_TAG)
+.equ C_TAG_TIME, C_TAG_SEQ + 8         # u64 the answer's Last-Modified (CD_TIME); a write's record time
+.equ C_END, C_TAG_TIME + 8
+.equ SPOOL_NAME_CAP, 48                # ".tmp-" PID (10 digits at most) "-" N (20) NUL: 37 at most
 .equ CONN_SIZE, 1024
+.if C_END > CONN_SIZE
+.error "the connection slot's fields do not fit in CONN_SIZE"
+.endif
+.if (C_IN_LEN | C_FILE_OFF | C_NAME_LEN | C_CL | C_HEAD_LEN | C_SPOOL | C_SEQ | C_REC_LOC | C_IN_BUF | C_NAME | C_OUT | C_IM | C_IMS | C_TAG_TIME) & 7
+.error "a u64 field or buffer of the connection slot is not 8-byte aligned"
+.endif
 .equ IN_CAP, 32768     # one input buffer; a power of two (IN_SHIFT)
 .equ BODY_DIRECT, 262144 # a long upload is read this much at a time, past the input buffer
 .equ IN_SHIFT, 15
@@ -491,7 +510,7 @@
 # chunked decoder states
 .equ CH_SIZE0, 0       # first hex digit of a chunk size
 .equ CH_SIZE, 1        # more hex digits
-.equ CH_EXT, 2         # chunk extension, skipped up to CR
+.equ CH_EXT, 2         # blanks after a chunk size or an extension: ";" must follow
 .equ CH_SIZE_LF, 3
 .equ CH_DATA, 4
 .equ CH_DATA_CR, 5
@@ -501,6 +520,17 @@
 .equ CH_TRAIL_LF, 9
 .equ CH_END_LF, 10
 .equ CH_DONE, 11
+# chunk extensions (RFC 9112 7.1.1), checked and dropped:
+#   chunk-ext = *( BWS ";" BWS ext-name [ BWS "=" BWS ext-val ] )
+.equ CH_EXT_NAME0, 12  # after ";": blanks, then a token
+.equ CH_EXT_NAME, 13   # in the name
+.equ CH_EXT_NAME_WS, 14 # blanks after the name: "=" or ";" must follow
+.equ CH_EXT_VAL0, 15   # after "=": blanks, then a token or a quoted string
+.equ CH_EXT_TOKEN, 16  # in a token value
+.equ CH_EXT_QS, 17     # in a quoted string
+.equ CH_EXT_QP, 18     # after a backslash in it
+.equ CH_EXT_END, 19    # after a value: ";", blanks or CR
+.equ CH_TR_NAME, 20    # a trailer field's name, up to ":" (RFC 9112 7.1.2)
 
 # response kinds: index into resp_table (response.s)
 .equ R_201, 0
@@ -538,7 +568,6 @@
 .equ CC_BADVAL, 4      # control character: not allowed in a field value
 
 # ---- listings of keys (list.s): a GET or HEAD whose path ends in "/" ---------
-.equ C_LIST, C_TMP     # u64 the listing's state (F_LIST; a GET has no spool file)
 .equ LS_PHASE, 0       # u32 LP_*
 .equ LS_PLEN, 4        # u32 the prefix's length, encoded (as keys are in the index)
 .equ LS_ALEN, 8        # u32 the after= name's length, decoded
@@ -591,6 +620,26 @@
 .equ ST_FLUSH_LE, 1680 # u64 [FLUSH_BUCKETS]: flushes of at most FLUSH_BOUNDS
 .equ FLUSH_BUCKETS, 11
 .equ ST_TIMEOUTS, 1768 # u64 [4]: idle, request head, upload, download
+# The metrics socket's own connections (RX_METRICS) count their answers and
+# bytes apart, at these offsets plus STATS_SCRAPE (CONN_STATS): a scrape is
+# not API traffic (asmkv_scrapes_total, as promhttp's handler counts its own).
+.equ STATS_SCRAPE, RX_METRICS << 9
+.if ST_TIMEOUTS + 32 > STATS_SCRAPE || STATS_SCRAPE + ST_OUT + 8 > STATS_SIZE
+.error "the scrapes' counters must lie past the API's, within STATS_SIZE"
+.endif
+.if STATS_SCRAPE != 2048
+.error "CONN_STATS shifts RX_METRICS into STATS_SCRAPE"
+.endif
+
+# CONN_STATS conn: rcx = the block a connection's answers and bytes count in
+# (w_stats, or its scrapes' part for a metrics connection). No branch, so it
+# can stand between a jump and its numeric label. Clobbers flags.
+.macro CONN_STATS conn
+    mov ecx, dword ptr [\conn + C_RX]
+    and ecx, RX_METRICS
+    shl ecx, 9
+    add rcx, qword ptr [rip + w_stats]
+.endm
 
 # cfg_metrics (cli.s): the --metrics address, laid out to swap with the listening one's
 .equ CM_ADDR6, 0       # 16 bytes
@@ -641,8 +690,6 @@
 .equ LOG_KINDS, 7
 
 # ---- access tokens (auth.s) ---------------------------------------------------
-.equ C_AUTH, C_TMP     # u64 the presented token (in the request head: parse and route only)
-.equ C_AUTH_LEN, C_TMP + 8  # u64 its length
 .equ TOKENS_MAX, 1024
 .equ TOKEN_FILE_MAX, 65536
 .equ TS_N, 0           # a token set: u32 tokens

@@ -94,7 +94,7 @@ flight_leave:
     mov qword ptr [rax + FL_NODE], 0
     ret
 
-# flight_conflict: rdi = conn (registered, C_NODE and C_WOFF set), esi = 1 to
+# flight_conflict: rdi = conn (registered, C_NODE and C_SEQ set), esi = 1 to
 # count every other write of the key, 0 for only those ordered before this
 # one (a lower or not yet known sequence number).
 # Returns eax = 1 if another write of the key is in flight, else 0.
@@ -104,7 +104,7 @@ flight_conflict:
     push r12
     push r13
     mov r12d, dword ptr [rdi + C_NODE]
-    mov r13, qword ptr [rdi + C_WOFF]
+    mov r13, qword ptr [rdi + C_SEQ]
     test esi, esi
     jz 1f
     mov r13, FL_UNKNOWN                   # every number is below it... but its own
@@ -145,7 +145,7 @@ flight_conflict:
     ret
 
 # cond_claim: rdi = conn of a conditional write (CD_EXP_*), registered with
-# its sequence number (C_WOFF). Checks the condition against the key's newest
+# its sequence number (C_SEQ). Checks the condition against the key's newest
 # write and, if it holds, claims the key (LOC_CLAIM). Returns eax = 0 (claimed:
 # C_EXPECT = the sequence number claimed, CD_HAD if the key had a value) or
 # R_412 (C_TAG_SEQ and CD_TAG for the key's current value, if it has one).

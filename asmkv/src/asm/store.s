@@ -282,33 +282,30 @@ start_upload:
     test dword ptr [rdi + C_FLAGS], F_CHUNKED
     jz record_upload
     push rbx
+    push r12
+    sub rsp, SPOOL_NAME_CAP + 8
     mov rbx, rdi
-    lea rdi, [rbx + C_TMP]
-    lea rsi, [rip + tmp_prefix]
-    mov edx, OFFSET tmp_prefix_len
-    call copy
-    mov rdi, rax
-    mov esi, dword ptr [rip + w_pid]
-    call fmt_u64
-    mov byte ptr [rax], '-'
-    lea rdi, [rax + 1]
-    mov rsi, qword ptr [rip + w_seq]
-    inc qword ptr [rip + w_seq]
-    call fmt_u64
-    mov byte ptr [rax], 0
+    inc qword ptr [rip + w_seq]           # numbers start at 1: C_SPOOL 0 is "none"
+    mov r12, qword ptr [rip + w_seq]
+    mov rdi, rsp
+    mov rsi, r12
+    call spool_name
     mov edi, dword ptr [rip + dir_fd]
-    lea rsi, [rbx + C_TMP]
+    mov rsi, rsp
     mov edx, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC  # readable: copied into a record
     mov r10d, 0644
     mov eax, SYS_openat
     syscall
     test rax, rax
     js .Lsu_failed
+    mov qword ptr [rbx + C_SPOOL], r12    # made by this upload: only it removes it
     mov dword ptr [rbx + C_UP_FD], eax
     mov dword ptr [rbx + C_CRC], 0
     mov rdi, rbx
     call begin_body
 .Lsu_out:
+    add rsp, SPOOL_NAME_CAP + 8
+    pop r12
     pop rbx
     ret
 .Lsu_failed:
@@ -375,15 +372,56 @@ abort_upload:
     mov eax, SYS_close                    # the data is being thrown away anyway
     syscall
     mov dword ptr [rbx + C_UP_FD], -1
-1:  mov edi, dword ptr [rip + dir_fd]
-    lea rsi, [rbx + C_TMP]
-    cmp byte ptr [rsi], 0
-    je 2f
+1:  mov rdi, rbx
+    call spool_unlink
+    pop rbx
+    ret
+
+# spool_name: rdi = room for SPOOL_NAME_CAP bytes, rsi = a spool number (C_SPOOL).
+# Writes the spool file's name, ".tmp-PID-N", NUL-terminated (startup removes
+# any such file a crash left). Clobbers rax, rcx, rdx, rsi, rdi, r8, r9.
+spool_name:
+    push rsi
+    lea rsi, [rip + tmp_prefix]
+    mov edx, OFFSET tmp_prefix_len
+    call copy
+    mov rdi, rax
+    mov esi, dword ptr [rip + w_pid]
+    call fmt_u64
+    mov byte ptr [rax], '-'
+    lea rdi, [rax + 1]
+    pop rsi
+    call fmt_u64
+    mov byte ptr [rax], 0
+    ret
+
+# spool_unlink: rdi = conn. Removes the spool file the conn's upload made, if
+# it has one (C_SPOOL), and forgets it. Only an upload sets C_SPOOL, so no
+# other request's bytes can ever be taken for a file name.
+# Clobbers rax, rcx, rdx, rsi, rdi, r11 (keeps r8-r10, as abort_upload must).
+spool_unlink:
+    push rbx
+    push r8
+    push r9
+    push r10
+    sub rsp, SPOOL_NAME_CAP + 8
+    mov rbx, rdi
+    mov rsi, qword ptr [rbx + C_SPOOL]
+    test rsi, rsi
+    jz 1f
+    mov rdi, rsp
+    call spool_name
+    mov edi, dword ptr [rip + dir_fd]
+    mov rsi, rsp
     xor edx, edx
-    mov eax, SYS_unlinkat                 # ENOENT here only means it was renamed
+    mov eax, SYS_unlinkat                 # ENOENT here only means it was removed
     syscall
-    mov byte ptr [rbx + C_TMP], 0
-2:  pop rbx
+    mov qword ptr [rbx + C_SPOOL], 0
+1:  add rsp, SPOOL_NAME_CAP + 8
+    pop r10
+    pop r9
+    pop r8
+    pop rbx
     ret
 
 
@@ -770,13 +808,13 @@ seal_record:
     mov rsi, FL_UNKNOWN
     call flight_enter
     call next_seq
-    mov qword ptr [rbx + C_WOFF], rax
+    mov qword ptr [rbx + C_SEQ], rax
     mov rdi, rbx
     mov rsi, rax
     call flight_seq
     jmp 2f
 1:  call next_seq                         # numbered, then in flight, then the
-    mov qword ptr [rbx + C_WOFF], rax     # claim: its footer comes only after it
+    mov qword ptr [rbx + C_SEQ], rax     # claim: its footer comes only after it
     mov rdi, rbx
     mov rsi, rax
     call flight_enter
@@ -799,7 +837,7 @@ seal_record:
     lea rdi, [rcx + r13 - FT_SIZE]
     mov esi, dword ptr [rbx + C_CRC]
     mov edx, dword ptr [rbx + C_HCRC]
-    mov rcx, qword ptr [rbx + C_WOFF]
+    mov rcx, qword ptr [rbx + C_SEQ]
     call rec_seal
     lea rsi, [rip + w_rec]
     mov rdx, r13
@@ -808,7 +846,7 @@ seal_record:
 3:  lea rdi, [rip + w_rec]                # the footer alone, at the record's end
     mov esi, dword ptr [rbx + C_CRC]
     mov edx, dword ptr [rbx + C_HCRC]
-    mov rcx, qword ptr [rbx + C_WOFF]
+    mov rcx, qword ptr [rbx + C_SEQ]
     call rec_seal
     lea rsi, [rip + w_rec]
     mov edx, FT_SIZE
@@ -893,7 +931,7 @@ publish_record:
 1:  test dword ptr [rbx + C_FLAGS], F_CLAIMED
     jz 3f
     mov rcx, rdx                          # the claim becomes the write
-    mov rdx, qword ptr [rbx + C_WOFF]
+    mov rdx, qword ptr [rbx + C_SEQ]
     mov rsi, qword ptr [rbx + C_EXPECT]
     call index_settle
     and dword ptr [rbx + C_FLAGS], ~F_CLAIMED
@@ -911,7 +949,7 @@ publish_record:
     jnz 7f
     mov eax, R_201
     jmp 7f
-3:  mov rsi, qword ptr [rbx + C_WOFF]
+3:  mov rsi, qword ptr [rbx + C_SEQ]
     xor ecx, ecx
     call index_publish
     call rec_loc_flagged
@@ -929,7 +967,7 @@ publish_record:
     mov eax, R_204
 7:  mov r12, rax                          # a value: the answer carries its validators
     mov rdi, rbx
-    mov rsi, qword ptr [rbx + C_WOFF]
+    mov rsi, qword ptr [rbx + C_SEQ]
     mov rdx, qword ptr [rbx + C_TAG_TIME]
     call set_validators
     mov rax, r12
@@ -1103,12 +1141,8 @@ finish_upload:
 2:  mov edi, dword ptr [rbx + C_UP_FD]    # the spool is done with
     mov eax, SYS_close
     syscall
-    mov edi, dword ptr [rip + dir_fd]
-    lea rsi, [rbx + C_TMP]
-    xor edx, edx
-    mov eax, SYS_unlinkat                 # a crash leaves it to startup's cleanup
-    syscall
-    mov byte ptr [rbx + C_TMP], 0
+    mov rdi, rbx                          # a crash leaves it to startup's cleanup
+    call spool_unlink
     mov dword ptr [rbx + C_UP_FD], r15d
     or dword ptr [rbx + C_FLAGS], F_RECORD
     mov rdi, rbx

@@ -412,3 +412,70 @@ fn the_log_can_go_to_stdout() {
         "{err}"
     );
 }
+
+/// A line is never written with another request's fields. Answers given
+/// before a head is parsed (a bare LF's 400, 414, 431, the head timeout's
+/// 408) once carried the request line, Referer and User-Agent of the
+/// previous request on that descriptor: another client's, or the same
+/// connection's last. Now they carry what came of their own first line.
+#[test]
+fn a_line_never_carries_another_requests_fields() {
+    let tmp = tempfile::tempdir().unwrap();
+    let log = tmp.path().join("access.log");
+    let s = Server::start_with(&[
+        "--access-log",
+        log.to_str().unwrap(),
+        "--workers",
+        "1",
+        "--request-timeout",
+        "1",
+    ]);
+    let victim = "GET /victim-secret-path HTTP/1.1\r\nHost: t\r\n\
+                  Referer: http://victim/?token=abc123\r\nUser-Agent: victim-agent\r\n";
+    let secret = ["victim", "abc123"];
+    // the victim's connection ends; the next ones reuse its descriptor
+    let w = raw_once(s.addr, format!("{victim}Connection: close\r\n\r\n").as_bytes());
+    assert_eq!(w.status, 404);
+    let mut want = vec![(404, "GET /victim-secret-path HTTP/1.1".to_string())];
+    let long_uri = format!("GET /{}", "a".repeat(17_000));
+    let big_head = format!("GET /big HTTP/1.1\r\nHost: t\r\nX: {}", "b".repeat(17_000));
+    let early: [(&[u8], u16, &str); 3] = [
+        (b"GET /bare HTTP/1.1\nHost: t\n\n", 400, "GET /bare HTTP/1.1"),
+        (long_uri.as_bytes(), 414, "GET /aaaaaaaa"),
+        (big_head.as_bytes(), 431, "GET /big HTTP/1.1"),
+    ];
+    for (req, status, line) in early {
+        assert_eq!(raw_once(s.addr, req).status, status);
+        want.push((status, line.to_string()));
+    }
+    // the head timeout
+    let mut slow = Raw::connect(s.addr);
+    slow.send(b"GET /slow HTTP/1.1\r\nHost: t\r\n");
+    assert_eq!(slow.response().status, 408);
+    want.push((408, "GET /slow HTTP/1.1".into()));
+    // and on one connection: an answered request, then a bad one
+    let mut c = Raw::connect(s.addr);
+    c.send(format!("{victim}\r\n").as_bytes());
+    assert_eq!(c.response().status, 404);
+    want.push((404, "GET /victim-secret-path HTTP/1.1".into()));
+    c.send(b"GET /next HTTP/1.1\nHost: t\n\n");
+    assert_eq!(c.response().status, 400);
+    want.push((400, "GET /next HTTP/1.1".into()));
+    drop(c);
+
+    let lines = wait_lines(&log, want.len());
+    assert_eq!(lines.len(), want.len(), "{lines:#?}");
+    for (l, (status, request)) in lines.iter().zip(&want) {
+        assert_eq!(l.status, *status, "{l:?}");
+        assert!(l.request.starts_with(request.as_str()), "{l:?}");
+        if !request.contains("victim") {
+            for s in secret {
+                assert!(
+                    !l.request.contains(s) && !l.referer.contains(s) && !l.agent.contains(s),
+                    "another request's fields in {l:?}"
+                );
+            }
+            assert_eq!((l.referer.as_str(), l.agent.as_str()), ("-", "-"), "{l:?}");
+        }
+    }
+}

@@ -3,6 +3,7 @@ mod common;
 use common::*;
 use std::io::Write;
 use std::process::Command;
+use std::time::Duration;
 
 const H: &str = "Host: t\r\n";
 
@@ -401,6 +402,39 @@ fn leading_empty_lines_and_absolute_form() {
     );
     assert_eq!(w.status, 201);
     assert_eq!(get(&agent(), &s.url("/abs")).body, b"z");
+}
+
+/// An empty line before a request is skipped however its bytes are split
+/// across reads (RFC 9112 2.2): a CR alone is the start of one, not a lone CR
+/// (it once answered 400 when the LF came in the next read).
+#[test]
+fn leading_empty_lines_split_across_reads_are_skipped() {
+    let s = Server::start();
+    let splits: &[&[&[u8]]] = &[
+        &[b"\r", b"\nGET /e HTTP/1.1\r\nHost: t\r\n\r\n"],
+        &[b"\r\n\r", b"\nGET /e HTTP/1.1\r\nHost: t\r\n\r\n"],
+        &[b"\r", b"\n", b"\r", b"\n", b"GET /e HTTP/1.1\r\nHost: t\r\n\r\n"],
+    ];
+    for parts in splits {
+        let mut c = Raw::connect(s.addr);
+        c.stream.set_nodelay(true).unwrap();
+        for p in *parts {
+            c.send(p);
+            std::thread::sleep(Duration::from_millis(50)); // a read each
+        }
+        assert_eq!(c.response().status, 404, "{parts:?}");
+        // and after an answer, on the same connection
+        c.send(b"\r");
+        std::thread::sleep(Duration::from_millis(50));
+        c.send(b"\nGET /e HTTP/1.1\r\nHost: t\r\n\r\n");
+        assert_eq!(c.response().status, 404, "{parts:?}, then again");
+    }
+    // a CR that is not followed by LF is still a lone CR
+    let mut c = Raw::connect(s.addr);
+    c.send(b"\r");
+    std::thread::sleep(Duration::from_millis(50));
+    c.send(b"GET /e HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!(c.response().status, 400);
 }
 
 #[test]

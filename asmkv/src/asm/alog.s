@@ -361,6 +361,9 @@ alog_accept:
     jz 9f
     mov rbx, rax
     mov dword ptr [rbx + LG_PENDING], 0
+    mov qword ptr [rbx + LG_SENT], 0
+    mov dword ptr [rbx + LG_KIND], 0
+    call alog_clear                       # nothing of the fd's last connection
     lea rdi, [rbx + LG_ADDR]
     cmp word ptr [r12], AF_INET6
     je 2f
@@ -474,6 +477,36 @@ alog_request:
     pop r12
     pop rbx
     ret
+
+# alog_request_raw: rdi = conn in ST_HEAD whose head cannot be parsed (bare
+# LF, too long, timed out). Keeps what came of its first line, up to a CR or
+# LF, as the request line of its answer's line (what nginx logs too).
+# Clobbers the caller-saved registers.
+.globl alog_request_raw
+alog_request_raw:
+    cmp qword ptr [rip + w_lgtab], 0
+    je 3f
+    mov rsi, qword ptr [rdi + C_IN_POS]
+    mov rdx, qword ptr [rdi + C_IN_LEN]
+    sub rdx, rsi
+    jbe 3f                                # nothing held: no buffer either
+    cmp rdx, HEAD_MAX
+    jbe 1f
+    mov edx, HEAD_MAX
+1:  add rsi, qword ptr [rdi + C_IN_BUF]
+    xor ecx, ecx
+2:  cmp rcx, rdx
+    jae 4f
+    movzx eax, byte ptr [rsi + rcx]
+    cmp eax, CR
+    je 4f
+    cmp eax, LF
+    je 4f
+    inc rcx
+    jmp 2b
+4:  mov rdx, rcx
+    jmp alog_request
+3:  ret
 
 # alog_field: rdi = conn, esi = LG_REF or LG_UA, rdx = the value, rcx = its
 # length. Keeps the Referer or User-Agent for the log. Clobbers the
@@ -617,7 +650,7 @@ alog_done:
     xor esi, esi
     mov edx, 1
     call log_count_n
-    jmp .Lad_out
+    jmp .Lad_clear
 1:  mov rdi, qword ptr [rip + w_alog_cur]
     add rdi, qword ptr [rip + w_alog_len]
     lea rsi, [rbx + LG_ADDR]
@@ -691,10 +724,22 @@ alog_done:
     sub rax, qword ptr [rip + w_alog_cur]
     mov qword ptr [rip + w_alog_len], rax
     inc qword ptr [rip + w_alog_lines]
-.Lad_out:
+.Lad_clear:
+    call alog_clear                       # a next request answered before its head
+    mov rax, qword ptr [rip + w_now_us]   # is parsed (400, 414, 431, 408) must not
+    mov qword ptr [rbx + LG_START], rax   # show this one's fields; its clock runs
+.Lad_out:                                 # from here if no new bytes restart it
     pop r13
     pop r12
     pop rbx
+    ret
+
+# alog_clear: rbx = an fd's access log slot. Forgets its request line, Referer
+# and User-Agent: a line is never written with another request's. Clobbers nothing.
+alog_clear:
+    mov dword ptr [rbx + LG_REQ_LEN], 0
+    mov dword ptr [rbx + LG_REF_LEN], 0
+    mov dword ptr [rbx + LG_UA_LEN], 0
     ret
 
 # copy_or_dash: rdi = where, rsi = bytes, edx = their length; "-" if none.

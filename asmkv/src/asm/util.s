@@ -10,21 +10,6 @@ copy:
     mov rax, rdi
     ret
 
-# drop_front: rdi = a list, rsi = address of its u32 entry count,
-# edx = entries to drop from its front, ecx = log2 of the entry size.
-# Removes the first edx entries, keeping those appended since (forward copy).
-# Clobbers rax, rcx, rdx, rsi, rdi.
-.globl drop_front
-drop_front:
-    mov eax, dword ptr [rsi]
-    sub eax, edx
-    mov dword ptr [rsi], eax
-    shl rdx, cl                           # bytes dropped
-    shl rax, cl                           # bytes kept
-    lea rsi, [rdi + rdx]
-    mov rdx, rax
-    jmp copy
-
 # cstr_len: rdi = NUL-terminated string. Returns rax = length. Clobbers nothing else.
 .globl cstr_len
 cstr_len:

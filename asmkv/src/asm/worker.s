@@ -45,6 +45,8 @@ worker_main:
     cmp rax, -4096
     ja .Lwm_failed
     mov qword ptr [rip + w_table], rax
+    lea rax, [rip + w_ready_a]
+    mov qword ptr [rip + w_ready], rax
     call inbuf_init
     test rax, rax
     js .Lwm_failed
@@ -261,16 +263,29 @@ drive_fd:
 1:  ret
 
 # run_ready: drives the connections that used up their budget last round;
-# those that use it up again are queued anew. Clobbers the caller-saved registers.
+# those that use it up again are queued anew. The ready list is two arrays
+# that swap each round: the one being run is never appended to, and the one
+# being filled holds each fd at most once (C_QUEUED is set when an fd is
+# appended and cleared only here, when its entry is taken), so neither can
+# hold more than MAX_FDS entries. (One array, run and refilled at once, could
+# hold twice the queued connections in one round.) Clobbers the caller-saved
+# registers.
 run_ready:
     push rbx
     push r12
+    push r13
+    mov r13, qword ptr [rip + w_ready]    # the round's list: run it...
     mov r12d, dword ptr [rip + w_ready_n]
+    lea rax, [rip + w_ready_a]            # ...while the other one fills
+    lea rcx, [rip + w_ready_b]
+    cmp r13, rax
+    cmove rax, rcx
+    mov qword ptr [rip + w_ready], rax
+    mov dword ptr [rip + w_ready_n], 0
     xor ebx, ebx
 1:  cmp ebx, r12d
     jae 2f
-    lea rax, [rip + w_ready]
-    mov edi, dword ptr [rax + rbx*4]
+    mov edi, dword ptr [r13 + rbx*4]
     inc ebx
     mov eax, edi
     imul rax, rax, CONN_SIZE
@@ -279,11 +294,7 @@ run_ready:
     xor esi, esi                          # no new event: readiness unchanged
     call drive_fd
     jmp 1b
-2:  lea rdi, [rip + w_ready]              # keep what was queued meanwhile
-    lea rsi, [rip + w_ready_n]
-    mov edx, r12d
-    mov ecx, 2                            # 4-byte entries
-    call drop_front
+2:  pop r13
     pop r12
     pop rbx
     ret
@@ -331,7 +342,8 @@ accept_all:
     xor eax, eax
     mov qword ptr [rdi + C_IN_LEN], rax
     mov qword ptr [rdi + C_IN_BUF], rax   # lent when the first bytes come
-    mov byte ptr [rdi + C_TMP], al
+    mov qword ptr [rdi + C_SPOOL], rax    # no spool file, no listing: nothing to give back
+    mov qword ptr [rdi + C_LIST], rax
     mov dword ptr [rdi + C_RX], r14d      # (which socket it came in on)
     mov rsi, qword ptr [rip + cfg_idle_timeout]
     call set_deadline
@@ -341,7 +353,10 @@ accept_all:
     test rax, rax
     js .Laa_unwatched
     inc qword ptr [rip + w_active]
-    call stat_open
+    test r14d, RX_METRICS
+    jz 2f
+    inc qword ptr [rip + w_scrapers]
+2:  call stat_open
     mov edi, ebx
     imul rdi, rdi, CONN_SIZE
     add rdi, qword ptr [rip + w_table]
@@ -462,10 +477,12 @@ conn_drive:
     jnz .Lcd_step
 7:  cmp dword ptr [rbx + C_QUEUED], 0
     jne .Lcd_out
-    mov dword ptr [rbx + C_QUEUED], 1
     mov eax, dword ptr [rip + w_ready_n]
+    cmp eax, MAX_FDS                      # cannot be full (run_ready says why);
+    jae .Lcd_out                          # were it, no write past its end
+    mov dword ptr [rbx + C_QUEUED], 1
     mov ecx, dword ptr [rbx + C_FD]
-    lea rdx, [rip + w_ready]
+    mov rdx, qword ptr [rip + w_ready]
     mov dword ptr [rdx + rax*4], ecx
     inc eax
     mov dword ptr [rip + w_ready_n], eax
@@ -480,18 +497,25 @@ conn_drive:
 head_step:
     push rbx
     mov rbx, rdi
-    # empty lines before a request line are ignored (RFC 9112 2.2)
+    # empty lines before a request line are ignored (RFC 9112 2.2), however
+    # their bytes are split across reads: a CR alone may be the start of one
     cmp qword ptr [rbx + C_SCAN], 0
     jne 2f
 1:  mov rax, qword ptr [rbx + C_IN_POS]
     lea rcx, [rax + 2]
     cmp rcx, qword ptr [rbx + C_IN_LEN]
-    ja 2f
+    ja 7f
     mov rdx, qword ptr [rbx + C_IN_BUF]   # bytes are held: so is a buffer
     cmp word ptr [rdx + rax], 0x0a0d
     jne 2f
     mov qword ptr [rbx + C_IN_POS], rcx
     jmp 1b
+7:  dec rcx                               # one byte held: wait if it is a CR
+    cmp rcx, qword ptr [rbx + C_IN_LEN]
+    jne 2f
+    mov rdx, qword ptr [rbx + C_IN_BUF]
+    cmp byte ptr [rdx + rax], CR
+    je .Lhs_more
 2:  mov rdi, rbx
     call find_head_end
     test rax, rax
@@ -502,6 +526,8 @@ head_step:
     call parse_request
     jmp .Lhs_go
 .Lhs_bad:
+    mov rdi, rbx
+    call alog_request_raw
     mov esi, R_400
     jmp .Lhs_fail
 .Lhs_more:
@@ -568,6 +594,8 @@ head_step:
     ret
 .Lhs_too_large:
     # no line end at all in HEAD_MAX bytes: the request line (its URI) is too long
+    mov rdi, rbx
+    call alog_request_raw
     mov rdi, qword ptr [rbx + C_IN_BUF]
     add rdi, qword ptr [rbx + C_IN_POS]
     mov ecx, HEAD_MAX
@@ -589,7 +617,7 @@ head_step:
 .globl note_short_read
 note_short_read:
     push rcx                              # the bytes count as received (metrics)
-    mov rcx, qword ptr [rip + w_stats]
+    CONN_STATS rdi
     add qword ptr [rcx + ST_IN], rax
     pop rcx
     cmp rax, rdx
@@ -634,7 +662,7 @@ write_step:
     test rax, rax
     js .Lws_error
     add qword ptr [rbx + C_OUT_POS], rax
-    mov rcx, qword ptr [rip + w_stats]
+    CONN_STATS rbx
     add qword ptr [rcx + ST_OUT], rax
     mov rdi, rbx
     call alog_sent
@@ -656,7 +684,7 @@ write_step:
     js .Lws_error
     jz .Lws_close                         # the file shrank under us: cannot finish
     sub qword ptr [rbx + C_FILE_LEFT], rax
-    mov rcx, qword ptr [rip + w_stats]
+    CONN_STATS rbx
     add qword ptr [rcx + ST_OUT], rax
     mov rdi, rbx
     call alog_sent
@@ -835,6 +863,8 @@ on_tick:
     jmp .Lot_close
 .Lot_head:
     inc qword ptr [rdx + ST_TIMEOUTS + 8]
+    mov rdi, rbx
+    call alog_request_raw
     jmp .Lot_408
 .Lot_body:
     inc qword ptr [rdx + ST_TIMEOUTS + 16]
@@ -882,7 +912,10 @@ conn_close:
     syscall
     mov dword ptr [rbx + C_STATE], ST_FREE
     dec qword ptr [rip + w_active]
-    call stat_open
+    test dword ptr [rbx + C_RX], RX_METRICS
+    jz 1f
+    dec qword ptr [rip + w_scrapers]
+1:  call stat_open
     pop rbx
     ret
 
@@ -971,6 +1004,7 @@ msg_worker_failed: .ascii "a worker could not start its event loop"
 .globl w_stat, w_pid, w_seq, w_stopping
 w_table:    .space 8           # connection table, MAX_FDS slots
 w_active:   .space 8           # open connections
+w_scrapers: .space 8           # of those, on the metrics socket (RX_METRICS)
 w_seq:      .space 8           # numbers this worker's temporary files
 w_epfd:     .space 4
 w_sigfd:    .space 4
@@ -978,7 +1012,7 @@ w_timerfd:  .space 4           # the one-second tick (clock.s)
 w_spare:    .space 4           # reserve descriptor for EMFILE, or negative
 w_pid:      .space 4
 w_stopping: .space 4           # 1 after SIGTERM/SIGINT
-w_ready_n:  .space 4           # entries in w_ready
+w_ready_n:  .space 4           # entries in the ready list being filled
 w_maxfd:    .space 4           # highest connection fd so far
 w_stat:     .space STAT_SIZE   # fstat results (one worker, one thread)
 w_peer_len: .space 4           # accept's room for the client's address
@@ -986,5 +1020,8 @@ w_peer_len: .space 4           # accept's room for the client's address
 w_peer:     .space SOCKADDR_MAX
 .p2align 3
 w_events:   .space MAX_EVENTS * EPOLL_EVENT_SIZE
-w_ready:    .space MAX_FDS * 4 # fds that spent their budget, to run again
+w_ready:    .space 8           # the ready list being filled: w_ready_a or w_ready_b
+.p2align 3
+w_ready_a:  .space MAX_FDS * 4 # fds that spent their budget, to run again; one
+w_ready_b:  .space MAX_FDS * 4 # entry per fd at most, and fds are below MAX_FDS
 .text

@@ -297,7 +297,7 @@ list_step:
     test rax, rax
     js .Lst_error
     add qword ptr [r12 + LS_OUT_POS], rax
-    mov rcx, qword ptr [rip + w_stats]
+    CONN_STATS rbx
     add qword ptr [rcx + ST_OUT], rax
     mov rdi, rbx
     call alog_sent

@@ -21,11 +21,12 @@ stats_init:
     inc qword ptr [rax + ST_STARTS]
     ret
 
-# stat_open: publishes the worker's count of open connections.
+# stat_open: publishes the worker's count of open client connections.
 # Clobbers rax, rcx.
 .globl stat_open
 stat_open:
     mov rax, qword ptr [rip + w_active]
+    sub rax, qword ptr [rip + w_scrapers] # the metrics socket's are not clients
     mov rcx, qword ptr [rip + w_stats]
     mov qword ptr [rcx + ST_OPEN], rax
     ret
@@ -40,9 +41,9 @@ stat_answer:
     xor eax, eax                          # M_KNOWN, M_UNKNOWN: "other"
 1:  shl eax, 5                            # STAT_KINDS
     add eax, esi
-    mov rcx, qword ptr [rip + w_stats]
-    test rcx, rcx
-    jz 2f                                 # (the import answers no one)
+    cmp qword ptr [rip + w_stats], 0
+    je 2f                                 # (the import answers no one)
+    CONN_STATS rdi
     inc qword ptr [rcx + rax*8 + ST_REQ]
     jmp alog_answer                       # and its access log line is pending
 2:  ret
@@ -141,9 +142,14 @@ metrics_begin:
     mov rdi, rbx
     mov rsi, r12
     call list_attach
-    lea r13, [r12 + LS_OUT + LIST_CHUNK_HEAD]  # where the text goes
+    lea r13, [r12 + LS_OUT]               # where the text goes: after the room for
+    test dword ptr [r12 + LS_FLAGS], LF_CHUNKED  # a chunk's size if it is chunked
+    jz 1f                                 # (HTTP/1.0 is framed by the close alone)
+    add r13, LIST_CHUNK_HEAD
+1:
     mov r14, r13
     call .Lmb_requests
+    call .Lmb_scrapes
     call .Lmb_counters
     call .Lmb_groups
     mov rdi, r12
@@ -226,6 +232,52 @@ metrics_begin:
     cmp r15d, STAT_METHODS * STAT_KINDS
     jb 1b
     add rsp, 8
+    ret
+
+# .Lmb_scrapes: asmkv_scrapes_total by status, the non-zero ones: the
+# metrics socket's answers (all methods), counted apart from the API's.
+.Lmb_scrapes:
+    push rbx
+    lea rsi, [rip + m_scrapes_head]
+    mov edx, OFFSET m_scrapes_head_len
+    call .Lmb_text
+    xor r15d, r15d                        # the kind
+1:  xor ebx, ebx                          # its sum over the methods
+    xor r8d, r8d                          # the method
+2:  mov edi, r8d
+    shl edi, 5                            # STAT_KINDS
+    add edi, r15d
+    shl edi, 3
+    add edi, ST_REQ + STATS_SCRAPE
+    call .Lmb_sum
+    add rbx, rax
+    inc r8d
+    cmp r8d, STAT_METHODS
+    jb 2b
+    test rbx, rbx
+    jz 5f
+    lea rsi, [rip + m_scrapes_name]
+    mov edx, OFFSET m_scrapes_name_len
+    call .Lmb_text
+    mov eax, r15d                         # the status code: from its status line
+    lea rsi, [rip + m_200]
+    cmp eax, STAT_200
+    je 3f
+    shl eax, 5                            # RESP_ENTRY
+    lea rcx, [rip + resp_table]
+    mov rsi, qword ptr [rcx + rax]
+    add rsi, 9                            # "HTTP/1.1 " then three digits
+3:  mov edx, 3
+    call .Lmb_text
+    lea rsi, [rip + m_close]
+    mov edx, OFFSET m_close_len
+    call .Lmb_text
+    mov rsi, rbx
+    call .Lmb_number_line
+5:  inc r15d
+    cmp r15d, STAT_KINDS
+    jb 1b
+    pop rbx
     ret
 
 # .Lmb_counters: bytes, connections, keys, records, restarts, timeouts.
@@ -562,6 +614,14 @@ m_requests_name: .ascii "asmkv_requests_total"
     .byte 0x7b
     .ascii "method=\""
 .equ m_requests_name_len, . - m_requests_name
+m_scrapes_head:
+    .ascii "# HELP asmkv_scrapes_total Answers on the metrics socket, by status code (not in asmkv_requests_total).\n"
+    .ascii "# TYPE asmkv_scrapes_total counter\n"
+.equ m_scrapes_head_len, . - m_scrapes_head
+m_scrapes_name: .ascii "asmkv_scrapes_total"
+    .byte 0x7b
+    .ascii "code=\""
+.equ m_scrapes_name_len, . - m_scrapes_name
 m_code: .ascii "\",code=\""
 .equ m_code_len, . - m_code
 m_close: .ascii "\""

@@ -739,6 +739,104 @@ fn cases() -> Vec<Case> {
     ));
     v.push(case(
         b,
+        "junk after a size, no ;",
+        chunked("5 zz\r\nhello\r\n0\r\n\r\n"),
+        400,
+        Close,
+    ));
+    v.push(case(
+        b,
+        "junk right after a size",
+        chunked("5zz\r\nhello\r\n0\r\n\r\n"),
+        400,
+        Close,
+    ));
+    v.push(case(
+        b,
+        "blank after a size, no extension",
+        chunked("3 \r\nabc\r\n0\r\n\r\n"),
+        400,
+        Close,
+    ));
+    v.push(case(
+        b,
+        "; with no name",
+        chunked("3;\r\nabc\r\n0\r\n\r\n"),
+        400,
+        Close,
+    ));
+    v.push(case(
+        b,
+        "extension name not a token",
+        chunked("3;a(b\r\nabc\r\n0\r\n\r\n"),
+        400,
+        Close,
+    ));
+    v.push(case(
+        b,
+        "two words as a name",
+        chunked("3;a b\r\nabc\r\n0\r\n\r\n"),
+        400,
+        Close,
+    ));
+    v.push(case(
+        b,
+        "= with no value",
+        chunked("3;a=\r\nabc\r\n0\r\n\r\n"),
+        400,
+        Close,
+    ));
+    v.push(case(
+        b,
+        "unterminated quoted value",
+        chunked("3;a=\"b\r\nabc\r\n0\r\n\r\n"),
+        400,
+        Close,
+    ));
+    v.push(case(
+        b,
+        "junk after a quoted value",
+        chunked("3;a=\"b\"c\r\nabc\r\n0\r\n\r\n"),
+        400,
+        Close,
+    ));
+    v.push(case(
+        b,
+        "extensions with blanks around ; and =, quoted pairs",
+        chunked("3 ; a = \"q\\\"x;\" ;b\t;c=d\r\nabc\r\n0 ;e\r\n\r\n"),
+        204,
+        Keep,
+    ));
+    v.push(case(
+        b,
+        "trailer field with no colon",
+        chunked("0\r\nX-Sum\r\n\r\n"),
+        400,
+        Close,
+    ));
+    v.push(case(
+        b,
+        "trailer field with a blank before its colon",
+        chunked("0\r\nX-Sum : 1\r\n\r\n"),
+        400,
+        Close,
+    ));
+    v.push(case(
+        b,
+        "trailer field folded",
+        chunked("0\r\nX-Sum: 1\r\n 2\r\n\r\n"),
+        400,
+        Close,
+    ));
+    v.push(case(
+        b,
+        "trailer field with an empty name",
+        chunked("0\r\n: 1\r\n\r\n"),
+        400,
+        Close,
+    ));
+    v.push(case(
+        b,
         "trailer fields are consumed",
         chunked("3\r\nabc\r\n0\r\nX-Sum: 1\r\nX-More: 2\r\n\r\n"),
         204,

@@ -276,6 +276,10 @@ chunk_feed:
     je .Lcf_trail_lf
     cmp eax, CH_END_LF
     je .Lcf_end_lf
+    cmp eax, CH_TR_NAME
+    je .Lcf_tr_name
+    cmp eax, CH_EXT_NAME0
+    jae .Lcf_ext_part
     jmp .Lcf_bad                          # CH_DONE is never fed
 
 .Lcf_size0:
@@ -303,30 +307,124 @@ chunk_feed:
     or rcx, rax
     mov qword ptr [rbx + C_BODY_LEFT], rcx
     jmp .Lcf_next
-2:  mov edx, CH_SIZE_LF
-    cmp r13d, CR
-    je .Lcf_set
-    mov edx, CH_EXT
+2:  jmp .Lcf_ext_end                      # after the size, as after a value
+# Chunk extensions, byte by byte (the line's length is bounded as it goes):
+# anything the grammar does not allow is a 400, so no two readers of this
+# stream can disagree on where the chunk's data begins (RFC 9112 7.1.1).
+.Lcf_ext_part:
+    inc qword ptr [rbx + C_CHUNK_CNT]
+    cmp qword ptr [rbx + C_CHUNK_CNT], CHUNK_LINE_MAX
+    ja .Lcf_bad
+    lea rcx, [rip + char_class]
+    movzx ecx, byte ptr [rcx + r13]       # the byte's class
+    cmp eax, CH_EXT_NAME0
+    je .Lcf_ext_name0
+    cmp eax, CH_EXT_NAME
+    je .Lcf_ext_name
+    cmp eax, CH_EXT_NAME_WS
+    je .Lcf_ext_name_ws
+    cmp eax, CH_EXT_VAL0
+    je .Lcf_ext_val0
+    cmp eax, CH_EXT_TOKEN
+    je .Lcf_ext_token
+    cmp eax, CH_EXT_QS
+    je .Lcf_ext_qs
+    cmp eax, CH_EXT_QP
+    je .Lcf_ext_qp
+    jmp .Lcf_ext_end                      # CH_EXT_END
+.Lcf_ext:                                 # blanks before ";"
+    inc qword ptr [rbx + C_CHUNK_CNT]
+    cmp qword ptr [rbx + C_CHUNK_CNT], CHUNK_LINE_MAX
+    ja .Lcf_bad
+    cmp r13d, SPACE
+    je .Lcf_next
+    cmp r13d, HT
+    je .Lcf_next
+    mov edx, CH_EXT_NAME0
     cmp r13d, ';'
     je .Lcf_set
-    cmp r13d, SPACE                          # whitespace before ";"
+    jmp .Lcf_bad
+.Lcf_ext_name0:                           # blanks, then the name's first byte
+    cmp r13d, SPACE
+    je .Lcf_next
+    cmp r13d, HT
+    je .Lcf_next
+    mov edx, CH_EXT_NAME
+    test ecx, CC_TCHAR
+    jnz .Lcf_set
+    jmp .Lcf_bad
+.Lcf_ext_name:
+    test ecx, CC_TCHAR
+    jnz .Lcf_next
+    mov edx, CH_EXT_NAME_WS
+    cmp r13d, SPACE
+    je .Lcf_set
+    cmp r13d, HT
+    je .Lcf_set
+    mov edx, CH_EXT_VAL0
+    cmp r13d, '='
+    je .Lcf_set
+    jmp .Lcf_ext_end                      # ";" or CR, else bad
+.Lcf_ext_name_ws:                         # "name BWS" must go on with "=" or ";"
+    cmp r13d, SPACE
+    je .Lcf_next
+    cmp r13d, HT
+    je .Lcf_next
+    mov edx, CH_EXT_VAL0
+    cmp r13d, '='
+    je .Lcf_set
+    mov edx, CH_EXT_NAME0
+    cmp r13d, ';'
+    je .Lcf_set
+    jmp .Lcf_bad
+.Lcf_ext_val0:                            # blanks, then a token or a quoted string
+    cmp r13d, SPACE
+    je .Lcf_next
+    cmp r13d, HT
+    je .Lcf_next
+    mov edx, CH_EXT_QS
+    cmp r13d, '"'
+    je .Lcf_set
+    mov edx, CH_EXT_TOKEN
+    test ecx, CC_TCHAR
+    jnz .Lcf_set
+    jmp .Lcf_bad
+.Lcf_ext_token:
+    test ecx, CC_TCHAR
+    jnz .Lcf_next
+    jmp .Lcf_ext_end
+.Lcf_ext_qs:                              # qdtext: HT, SP, VCHAR but '"' '\', obs-text
+    mov edx, CH_EXT_END
+    cmp r13d, '"'
+    je .Lcf_set
+    mov edx, CH_EXT_QP
+    cmp r13d, '\\'
+    je .Lcf_set
+    cmp r13d, HT
+    je .Lcf_next
+    test ecx, CC_BADVAL
+    jnz .Lcf_bad
+    jmp .Lcf_next
+.Lcf_ext_qp:                              # quoted-pair: HT, SP, VCHAR, obs-text
+    mov edx, CH_EXT_QS
+    cmp r13d, HT
+    je .Lcf_set
+    test ecx, CC_BADVAL
+    jnz .Lcf_bad
+    jmp .Lcf_set
+.Lcf_ext_end:                             # after a size, a name or a value
+    mov edx, CH_SIZE_LF
+    cmp r13d, CR
+    je .Lcf_set
+    mov edx, CH_EXT_NAME0
+    cmp r13d, ';'
+    je .Lcf_set
+    mov edx, CH_EXT
+    cmp r13d, SPACE
     je .Lcf_set
     cmp r13d, HT
     je .Lcf_set
     jmp .Lcf_bad
-.Lcf_ext:
-    inc qword ptr [rbx + C_CHUNK_CNT]
-    cmp qword ptr [rbx + C_CHUNK_CNT], CHUNK_LINE_MAX
-    ja .Lcf_bad
-    mov edx, CH_SIZE_LF
-    cmp r13d, CR
-    je .Lcf_set
-    cmp r13d, HT
-    je .Lcf_next
-    lea rax, [rip + char_class]
-    test byte ptr [rax + r13], CC_BADVAL
-    jnz .Lcf_bad
-    jmp .Lcf_next
 .Lcf_size_lf:
     cmp r13d, LF
     jne .Lcf_bad
@@ -351,13 +449,25 @@ chunk_feed:
     jne .Lcf_bad
     mov edx, CH_SIZE0
     jmp .Lcf_set
-.Lcf_trail0:
+.Lcf_trail0:                              # a trailer field's first byte, or the end
     mov edx, CH_END_LF
     cmp r13d, CR
     je .Lcf_set
-    mov edx, CH_TRAIL
+    mov edx, CH_TR_NAME                   # a name: a token (no blank, no fold)
+    lea rax, [rip + char_class]
+    test byte ptr [rax + r13], CC_TCHAR
+    jz .Lcf_bad
     jmp .Lcf_trail_byte
-.Lcf_trail:
+.Lcf_tr_name:
+    mov edx, CH_TRAIL
+    cmp r13d, ':'
+    je .Lcf_trail_byte
+    mov edx, CH_TR_NAME                   # a blank before ":" is a 400, as in a head
+    lea rax, [rip + char_class]
+    test byte ptr [rax + r13], CC_TCHAR
+    jz .Lcf_bad
+    jmp .Lcf_trail_byte
+.Lcf_trail:                               # the field's value
     mov edx, CH_TRAIL_LF
     cmp r13d, CR
     je .Lcf_set

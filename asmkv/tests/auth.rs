@@ -113,6 +113,60 @@ fn writes_need_a_token_of_the_file_and_nothing_else() {
     );
 }
 
+/// Two or more Authorization fields are 401 whatever their schemes and order,
+/// for writes and for guarded reads; the next request on the connection,
+/// with one field, is judged on its own.
+#[test]
+fn two_authorization_fields_are_refused_in_any_order() {
+    let tmp = tempfile::tempdir().unwrap();
+    let writers = token_file(tmp.path(), "w", b"writer\n");
+    let readers = token_file(tmp.path(), "r", b"reader\n");
+    let s = Server::start_with(&["--token-file", &writers, "--read-token-file", &readers]);
+    let fields: [&[&[u8]]; 7] = [
+        &[b"Basic d3JpdGVy", b"Bearer writer"],
+        &[b"Bearer writer", b"Basic d3JpdGVy"],
+        &[b"", b"Bearer writer"],
+        &[b"Bearer writer", b""],
+        &[b"Bearer writer", b"Bearer writer"],
+        &[b"Basic x", b"Basic y"],
+        &[b"Basic x", b"Bearer writer", b"Bearer writer"],
+    ];
+    for f in fields {
+        for method in ["PUT", "DELETE", "GET", "HEAD"] {
+            let mut r = format!("{method} /k HTTP/1.1\r\nHost: t\r\n").into_bytes();
+            for a in f {
+                r.extend_from_slice(b"Authorization: ");
+                r.extend_from_slice(a);
+                r.extend_from_slice(b"\r\n");
+            }
+            if method == "PUT" {
+                r.extend_from_slice(b"Content-Length: 0\r\n");
+            }
+            r.extend_from_slice(b"\r\n");
+            // then one valid field on the same connection: not voided
+            r.extend_from_slice(
+                b"GET /none HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer writer\r\n\r\n",
+            );
+            let mut c = Raw::connect(s.addr);
+            c.send(&r);
+            let fields: Vec<_> = f.iter().map(|a| String::from_utf8_lossy(a)).collect();
+            let w = c.response_to(method == "HEAD").expect("an answer");
+            assert_eq!(w.status, 401, "{method} with {fields:?}");
+            assert!(w.header("www-authenticate").is_some(), "{fields:?}");
+            assert_eq!(
+                c.response().status,
+                404,
+                "{method} with {fields:?}, then one"
+            );
+        }
+    }
+    assert_eq!(
+        req(&s, "GET", "/k", Some(b"Bearer reader")).status,
+        404,
+        "nothing written"
+    );
+}
+
 /// A refused upload is refused before its body: a client waiting for 100
 /// Continue gets the 401 instead, and the connection stays usable when no
 /// body is left unread.

@@ -170,8 +170,9 @@ token_in:
     ret
 
 # check_auth: rdi = conn of a known method (its Authorization field, if any,
-# in C_AUTH/C_AUTH_LEN with CD_AUTH). Returns eax = 0 if the request may go
-# on, or R_401. Clobbers the caller-saved registers.
+# in C_AUTH/C_AUTH_LEN with CD_AUTH; an empty token if there were two or
+# more). Returns eax = 0 if the request may go on, or R_401. Clobbers the
+# caller-saved registers.
 .globl check_auth
 check_auth:
     push rbx

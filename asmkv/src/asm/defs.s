@@ -497,6 +497,7 @@
 .equ CD_IUS_SEEN, 32768
 .equ CD_HAD, 65536     # the key a conditional write claimed had a value (204, not 201)
 .equ CD_AUTH, 131072  # an Authorization: Bearer field (C_AUTH, C_AUTH_LEN)
+.equ CD_AUTH_SEEN, 262144 # an Authorization field of any scheme was seen (a second one voids the token)
 
 # methods
 .equ M_GET, 1

@@ -572,8 +572,9 @@ handle_field:
     call ci_eq
     test eax, eax
     jz .Lhf_ok
-    test dword ptr [rbx + C_COND], CD_AUTH
-    jnz 2f                                # a second one: no token matches an empty one
+    test dword ptr [rbx + C_COND], CD_AUTH_SEEN
+    jnz 2f                                # a second one, of any scheme: 401 (README)
+    or dword ptr [rbx + C_COND], CD_AUTH_SEEN
     cmp r13, 7                            # "Bearer" 1*SP token (RFC 6750 2.1)
     jb .Lhf_ok
     mov rdi, r12
@@ -596,7 +597,9 @@ handle_field:
     mov qword ptr [rbx + C_AUTH_LEN], rdx
     or dword ptr [rbx + C_COND], CD_AUTH
     jmp .Lhf_ok
-2:  mov qword ptr [rbx + C_AUTH_LEN], 0
+2:  mov qword ptr [rbx + C_AUTH], r12    # an empty token: no token of a set matches it
+    mov qword ptr [rbx + C_AUTH_LEN], 0
+    or dword ptr [rbx + C_COND], CD_AUTH
     jmp .Lhf_ok
 
 .Lhf_if_match:

@@ -20,6 +20,7 @@ core::arch::global_asm!(
     include_str!("asm/store.s"),
     include_str!("asm/commit.s"),
     include_str!("asm/crc.s"),
+    include_str!("asm/siphash.s"),
     include_str!("asm/index.s"),
     include_str!("asm/flight.s"),
     include_str!("asm/cond.s"),

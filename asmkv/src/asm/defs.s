@@ -697,6 +697,12 @@
 .equ TS_TOKENS, 8      #   TOKENS_MAX * (u32 offset in TS_BUF, u32 length)
 .equ TS_BUF, TS_TOKENS + 8 * TOKENS_MAX   # the file, TOKEN_FILE_MAX + 1 bytes
 .equ TS_SIZE, TS_BUF + TOKEN_FILE_MAX + 8
+# SipHash-2-4 (siphash.s): the initial state, "somepseudorandomlygeneratedbytes"
+.equ SIP_V0, 0x736f6d6570736575
+.equ SIP_V1, 0x646f72616e646f6d
+.equ SIP_V2, 0x6c7967656e657261
+.equ SIP_V3, 0x7465646279746573
+.equ SIP_FINAL, 0xff   # xored into v2 before the finalization rounds
 
 # flag_table entry (cli.s): name, handler, takes-a-value
 .equ FLAG_ENTRY, 24

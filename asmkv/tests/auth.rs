@@ -167,6 +167,180 @@ fn two_authorization_fields_are_refused_in_any_order() {
     );
 }
 
+/// 1,024 tokens (the most a file may hold) of lengths from 1 byte to 3,000,
+/// around SipHash's 8-byte words, with one line twice: every one is taken,
+/// and what differs from all of them by a byte, by being one short or one
+/// longer, or by being empty is refused. Each answer is for `DELETE /none`:
+/// 404 if the token was taken, 401 if not.
+#[test]
+fn every_token_of_a_full_file_and_no_near_miss() {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~";
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let mut tokens: Vec<Vec<u8>> = Vec::new();
+    for len in [1, 2, 7, 8, 9, 15, 16, 17, 24, 64, 255, 256, 257, 1000, 3000] {
+        tokens.push(
+            (0..len)
+                .map(|_| ALPHABET[next() as usize % ALPHABET.len()])
+                .collect(),
+        );
+    }
+    while tokens.len() < 1023 {
+        let len = 1 + next() as usize % 40;
+        let t: Vec<u8> = (0..len)
+            .map(|_| ALPHABET[next() as usize % ALPHABET.len()])
+            .collect();
+        if !tokens.contains(&t) {
+            tokens.push(t);
+        }
+    }
+    let mut file = Vec::new();
+    for t in &tokens {
+        file.extend_from_slice(t);
+        file.push(b'\n');
+    }
+    file.extend_from_slice(&tokens[20]); // a token twice: 1,024 lines
+    file.push(b'\n');
+    assert!(file.len() <= 65536, "{}", file.len());
+    let tmp = tempfile::tempdir().unwrap();
+    let path = token_file(tmp.path(), "tokens", &file);
+    let s = Server::start_with(&["--token-file", &path]);
+    let set: std::collections::HashSet<&[u8]> = tokens.iter().map(|t| &t[..]).collect();
+
+    let mut c = Raw::connect(s.addr);
+    let mut ask = |presented: &[&[u8]]| -> Vec<u16> {
+        let mut r = Vec::new();
+        for t in presented {
+            r.extend_from_slice(b"DELETE /none HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer ");
+            r.extend_from_slice(t);
+            r.extend_from_slice(b"\r\n\r\n");
+        }
+        c.send(&r);
+        presented.iter().map(|_| c.response().status).collect()
+    };
+    let mut refused = 0;
+    for (i, t) in tokens.iter().enumerate() {
+        let mut changed = t.clone();
+        let at = (i * 7) % t.len();
+        let k = ALPHABET.iter().position(|&b| b == t[at]).unwrap();
+        changed[at] = ALPHABET[(k + 1 + i % 60) % ALPHABET.len()];
+        let longer = [&t[..], &[ALPHABET[i % ALPHABET.len()]]].concat();
+        let shorter = &t[..t.len() - 1];
+        let misses: Vec<&[u8]> = [&changed[..], &longer, shorter]
+            .into_iter()
+            .filter(|m| !m.is_empty() && !set.contains(m))
+            .collect();
+        let mut presented = vec![&t[..]];
+        presented.extend(&misses);
+        let got = ask(&presented);
+        assert_eq!(got[0], 404, "token {i} ({} bytes) refused", t.len());
+        for (m, status) in misses.iter().zip(&got[1..]) {
+            assert_eq!(
+                *status,
+                401,
+                "token {i}: a near miss taken: {:?}",
+                String::from_utf8_lossy(m)
+            );
+            refused += 1;
+        }
+    }
+    assert!(refused > 3000, "{refused} near misses");
+    assert_eq!(ask(&[b""]), [401], "an empty token");
+    assert_eq!(ask(&[&tokens[20]]), [404], "the token given twice");
+}
+
+/// With both files, as before: a read token reads and does not write, a
+/// write token does both, a near miss of either does neither.
+#[test]
+fn read_and_write_sets_stay_apart() {
+    let tmp = tempfile::tempdir().unwrap();
+    let writers = token_file(tmp.path(), "w", b"w-0123456789abcdef\nw2\n");
+    let readers = token_file(tmp.path(), "r", b"r-0123456789abcdef\nr2\n");
+    let s = Server::start_with(&["--token-file", &writers, "--read-token-file", &readers]);
+    for (t, reads, writes) in [
+        (&b"w-0123456789abcdef"[..], true, true),
+        (b"w2", true, true),
+        (b"r-0123456789abcdef", true, false),
+        (b"r2", true, false),
+        (b"w-0123456789abcdeg", false, false),
+        (b"r-0123456789abcde", false, false),
+        (b"r3", false, false),
+        (b"w", false, false),
+    ] {
+        let auth = bearer(t);
+        let name = String::from_utf8_lossy(t);
+        let get = req(&s, "GET", "/none", Some(&auth)).status;
+        assert_eq!(get, if reads { 404 } else { 401 }, "GET with {name}");
+        let del = req(&s, "DELETE", "/none", Some(&auth)).status;
+        assert_eq!(del, if writes { 404 } else { 401 }, "DELETE with {name}");
+    }
+}
+
+/// The SipHash key is drawn with getrandom at startup: interrupted calls are
+/// made again, a short one goes on for the rest, and a failure stops the
+/// start with one line and exit 2. Faults injected with strace; the data
+/// directory is a file, so a start that got its key stops right after.
+#[test]
+fn the_key_is_drawn_whole_or_the_start_fails() {
+    if !need(
+        "the_key_is_drawn_whole_or_the_start_fails",
+        "strace",
+        "strace",
+    ) {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let tokens = token_file(tmp.path(), "t", b"secret\n");
+    let not_a_dir = token_file(tmp.path(), "file", b"");
+    let log = tmp.path().join("strace.log");
+    for (inject, calls, want) in [
+        (
+            "error=EINTR:when=1..2",
+            &["16, 0) = -1 EINTR", "16, 0) = -1 EINTR", "16, 0) = 16"][..],
+            "cannot open data directory",
+        ),
+        (
+            "retval=8:when=1",
+            &["16, 0) = 8", "8, 0) = 8"],
+            "cannot open data directory",
+        ),
+        (
+            "error=ENOSYS",
+            &["16, 0) = -1 ENOSYS"],
+            "cannot draw a random key for the tokens (getrandom)",
+        ),
+    ] {
+        let out = Command::new("strace")
+            .arg("-o")
+            .arg(&log)
+            .args(["-e", "trace=getrandom", "-e"])
+            .arg(format!("inject=getrandom:{inject}"))
+            .args([BIN, "--token-file", &tokens, "--listen", "127.0.0.1:0"])
+            .args(["--data", &not_a_dir])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{inject}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.lines().count(), 1, "{inject}: {err}");
+        assert!(err.contains(want), "{inject}: {err}");
+        let traced = std::fs::read_to_string(&log).unwrap();
+        let got: Vec<String> = traced
+            .lines()
+            .filter(|l| l.starts_with("getrandom("))
+            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+            .collect();
+        assert_eq!(got.len(), calls.len(), "{inject}: {traced}");
+        for (line, call) in got.iter().zip(calls) {
+            assert!(line.contains(call), "{inject}: {line} is not {call}");
+        }
+    }
+}
+
 /// A refused upload is refused before its body: a client waiting for 100
 /// Continue gets the 401 instead, and the connection stays usable when no
 /// body is left unread.

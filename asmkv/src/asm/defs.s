@@ -695,8 +695,17 @@
 .equ TOKEN_FILE_MAX, 65536
 .equ TS_N, 0           # a token set: u32 tokens
 .equ TS_TOKENS, 8      #   TOKENS_MAX * (u32 offset in TS_BUF, u32 length)
-.equ TS_BUF, TS_TOKENS + 8 * TOKENS_MAX   # the file, TOKEN_FILE_MAX + 1 bytes
+.equ TS_HASHES, TS_TOKENS + 8 * TOKENS_MAX # TOKENS_MAX * u64 SipHash-2-4 under tok_key
+.equ TS_BUF, TS_HASHES + 8 * TOKENS_MAX   # the file, TOKEN_FILE_MAX + 1 bytes
 .equ TS_SIZE, TS_BUF + TOKEN_FILE_MAX + 8
+.if TOKEN_FILE_MAX >= 1 << 32
+.error "a token's offset and length in TS_TOKENS are u32"
+.endif
+.if TS_SIZE >= 1 << 31
+.error "a token set's offsets must fit a 32-bit displacement"
+.endif
+.equ TOK_KEY_SIZE, 16  # the SipHash key drawn at startup (getrandom)
+.equ TOK_KEY_TRIES, 4  # keys drawn at most until no two different tokens share a hash
 # SipHash-2-4 (siphash.s): the initial state, "somepseudorandomlygeneratedbytes"
 .equ SIP_V0, 0x736f6d6570736575
 .equ SIP_V1, 0x646f72616e646f6d

@@ -306,6 +306,9 @@ list_step:
     call set_deadline
     jmp .Lst_go
 .Lst_make:
+    mov rdi, rbx                          # making the answer is no stall of the
+    mov rsi, qword ptr [rip + cfg_io_timeout]  # client's: a listing that waits its
+    call set_deadline                     # turn among many must not time out
     xor eax, eax
     mov qword ptr [r12 + LS_OUT_LEN], rax
     mov qword ptr [r12 + LS_OUT_POS], rax

@@ -674,15 +674,9 @@ alog_done:
     call copy
     mov word ptr [rax], 0x2022            # quote, space
     lea r13, [rax + 2]
-    mov ecx, dword ptr [rbx + LG_KIND]    # the status code, from its status line
-    lea rsi, [rip + m_200]
-    cmp ecx, STAT_200
-    je 2f
-    shl ecx, 5                            # RESP_ENTRY
-    lea rdx, [rip + resp_table]
-    mov rsi, qword ptr [rdx + rcx]
-    add rsi, 9                            # "HTTP/1.1 "
-2:  mov rdi, r13
+    mov eax, dword ptr [rbx + LG_KIND]
+    call status_digits
+    mov rdi, r13
     mov edx, 3
     call copy
     mov byte ptr [rax], SPACE

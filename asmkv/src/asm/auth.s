@@ -58,21 +58,13 @@ load_tokens:
 # which waits until the kernel's pool is ready, once after boot). Exits 2 with
 # one clear line if it cannot. Clobbers the caller-saved registers.
 draw_key:
-    xor r8d, r8d                          # bytes drawn (syscall keeps r8)
-1:  lea rdi, [rip + tok_key]
-    add rdi, r8
+    sub rsp, 8
+    lea rdi, [rip + tok_key]
     mov esi, TOK_KEY_SIZE
-    sub esi, r8d
-    xor edx, edx
-    mov eax, SYS_getrandom
-    syscall
-    cmp rax, -EINTR
-    je 1b
+    call random_fill
     test rax, rax
-    jle 2f                                # 0 would never end: a failure too
-    add r8d, eax                          # a short read: draw the rest
-    cmp r8d, TOK_KEY_SIZE
-    jb 1b
+    js 2f
+    add rsp, 8
     ret
 2:  lea rdi, [rip + err_token_key]
     mov esi, OFFSET err_token_key_len

@@ -42,17 +42,10 @@ index_init:
     js 2f
     mov rax, qword ptr [rip + ix_base]
     mov qword ptr [rax + IX_NEXT], IX_NODES / IX_UNIT
-1:  mov rdi, qword ptr [rip + ix_base]
+    mov rdi, qword ptr [rip + ix_base]
     add rdi, IX_SEED                      # a secret seed: chains cannot be aimed at
     mov esi, 8
-    xor edx, edx
-    mov eax, SYS_getrandom
-    syscall
-    cmp rax, -EINTR
-    je 1b
-    test rax, rax
-    js 2f
-    xor eax, eax
+    jmp random_fill
 2:  ret
 
 # index_attach: maps the index (made by index_init) into this process.

@@ -211,16 +211,10 @@ metrics_begin:
     lea rsi, [rip + m_code]
     mov edx, OFFSET m_code_len
     call .Lmb_text
-    mov eax, r15d                         # the status code: from its status line
+    mov eax, r15d
     and eax, STAT_KINDS - 1
-    lea rsi, [rip + m_200]
-    cmp eax, STAT_200
-    je 2f
-    shl eax, 5                            # RESP_ENTRY
-    lea rcx, [rip + resp_table]
-    mov rsi, qword ptr [rcx + rax]
-    add rsi, 9                            # "HTTP/1.1 " then three digits
-2:  mov edx, 3
+    call status_digits
+    mov edx, 3
     call .Lmb_text
     lea rsi, [rip + m_close]
     mov edx, OFFSET m_close_len
@@ -259,15 +253,9 @@ metrics_begin:
     lea rsi, [rip + m_scrapes_name]
     mov edx, OFFSET m_scrapes_name_len
     call .Lmb_text
-    mov eax, r15d                         # the status code: from its status line
-    lea rsi, [rip + m_200]
-    cmp eax, STAT_200
-    je 3f
-    shl eax, 5                            # RESP_ENTRY
-    lea rcx, [rip + resp_table]
-    mov rsi, qword ptr [rcx + rax]
-    add rsi, 9                            # "HTTP/1.1 " then three digits
-3:  mov edx, 3
+    mov eax, r15d
+    call status_digits
+    mov edx, 3
     call .Lmb_text
     lea rsi, [rip + m_close]
     mov edx, OFFSET m_close_len
@@ -605,7 +593,6 @@ tk_idle:     .asciz "idle"
 tk_request:  .asciz "request"
 tk_upload:   .asciz "upload"
 tk_download: .asciz "download"
-m_200: .ascii "200"
 m_requests_head:
     .ascii "# HELP asmkv_requests_total Requests answered, by method and status code.\n"
     .ascii "# TYPE asmkv_requests_total counter\n"

@@ -370,6 +370,19 @@ start_output:
     mov dword ptr [rdi + C_STATE], ST_WRITE
     ret
 
+# status_digits: eax = an answer's kind (R_*, or STAT_200 for a 200). Returns
+# rsi = its three status digits, from its status line. Clobbers rax, rcx.
+.globl status_digits
+status_digits:
+    lea rsi, [rip + m_200]
+    cmp eax, STAT_200
+    je 1f
+    shl eax, 5                            # RESP_ENTRY
+    lea rcx, [rip + resp_table]
+    mov rsi, qword ptr [rcx + rax]
+    add rsi, 9                            # "HTTP/1.1 " then three digits
+1:  ret
+
 .section .rodata
 .macro RESPONSE line, body
     .quad 1000f
@@ -384,6 +397,8 @@ start_output:
     .popsection
 .endm
 
+.p2align 3
+m_200: .ascii "200"                       # a 200's digits (its line is built elsewhere)
 .p2align 3
 resp_table:                               # indexed by R_*, RESP_ENTRY bytes each
     RESPONSE "HTTP/1.1 201 Created", ""

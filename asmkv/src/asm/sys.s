@@ -16,6 +16,31 @@ reserve_memory:
     syscall
     ret
 
+# random_fill: rdi = where, esi = how many bytes (at most 256). Fills them
+# from getrandom (which waits, once after boot, for the kernel's pool):
+# EINTR is retried and a short read goes on for the rest.
+# Returns rax = 0 or -errno. Clobbers rcx, rdx, rsi, rdi, r8, r9, r11.
+.globl random_fill
+random_fill:
+    mov r8, rdi
+    mov r9d, esi                          # bytes still to draw
+1:  mov rdi, r8
+    mov esi, r9d
+    xor edx, edx
+    mov eax, SYS_getrandom
+    syscall
+    cmp rax, -EINTR
+    je 1b
+    test rax, rax
+    js 2f
+    jz 3f                                 # 0 would never end: a failure too
+    add r8, rax
+    sub r9d, eax
+    jnz 1b
+    ret
+3:  mov rax, -EIO
+2:  ret
+
 # thread_start: rdi = the new thread's code (never returns), rsi = the top of
 # its stack (16-byte aligned; the code is jumped to there, not called).
 # Starts a thread of this process (shared memory, descriptors and signal

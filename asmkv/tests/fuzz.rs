@@ -49,6 +49,41 @@ const THREADS: u64 = 4;
 
 type Store = HashMap<Vec<u8>, Vec<u8>>;
 
+/// The store as one case's model sees it: the values before the case, and
+/// the case's own changes on top (kept apart, so trying a case costs nothing
+/// for the keys it does not touch).
+struct View<'a> {
+    base: &'a Store,
+    changes: HashMap<Vec<u8>, Option<Vec<u8>>>,
+}
+
+impl<'a> View<'a> {
+    fn new(base: &'a Store) -> View<'a> {
+        View {
+            base,
+            changes: HashMap::new(),
+        }
+    }
+
+    fn get(&self, key: &[u8]) -> Option<&Vec<u8>> {
+        match self.changes.get(key) {
+            Some(v) => v.as_ref(),
+            None => self.base.get(key),
+        }
+    }
+
+    /// Sets (Some) or removes (None) a value; says whether the key had one.
+    fn set(&mut self, key: Vec<u8>, value: Option<Vec<u8>>) -> bool {
+        let had = self.get(&key).is_some();
+        self.changes.insert(key, value);
+        had
+    }
+
+    fn into_changes(self) -> HashMap<Vec<u8>, Option<Vec<u8>>> {
+        self.changes
+    }
+}
+
 /// How the model reads chunk extensions and trailers.
 #[derive(Clone, Copy, PartialEq, Debug)]
 enum Mode {
@@ -457,7 +492,7 @@ fn chunked(s: &[u8], at: usize, mode: Mode) -> Chunked {
 /// What the model says a byte stream sent on one connection (then
 /// half-closed) gets: the answers, in order, until the server closes or the
 /// stream ends. `store` is updated by the writes.
-fn model(s: &[u8], store: &mut Store, mode: Mode) -> Outcome {
+fn model(s: &[u8], store: &mut View, mode: Mode) -> Outcome {
     let mut out = Outcome {
         answers: Vec::new(),
         keys: Vec::new(),
@@ -645,7 +680,7 @@ fn model(s: &[u8], store: &mut Store, mode: Mode) -> Outcome {
                 pos += n as usize;
                 s[pos - n as usize..pos].to_vec()
             };
-            let status = if store.insert(key, value).is_some() {
+            let status = if store.set(key, Some(value)) {
                 204
             } else {
                 201
@@ -676,11 +711,7 @@ fn model(s: &[u8], store: &mut Store, mode: Mode) -> Outcome {
                 return out;
             }
         } else if method == b"DELETE" {
-            let status = if store.remove(&key).is_some() {
-                204
-            } else {
-                404
-            };
+            let status = if store.set(key, None) { 204 } else { 404 };
             answer(&mut out, status, false, None, close);
         } else {
             match store.get(&key) {
@@ -1119,7 +1150,11 @@ fn make_case(seed: u64, index: u64, store: &Store) -> Case {
     let mut splits = Vec::new();
     if g.chance(40) && stream.len() > 1 {
         let forbidden = if KNOWN_BUG_SPLIT_EMPTY_LINE {
-            model(&stream, &mut store.clone(), Mode::Strict).empty_line_crs
+            // where either model sees an empty line (the lax one reads on
+            // where the strict one stops)
+            let mut v = model(&stream, &mut View::new(store), Mode::Strict).empty_line_crs;
+            v.extend(model(&stream, &mut View::new(store), Mode::Lax).empty_line_crs);
+            v
         } else {
             Vec::new()
         };
@@ -1365,24 +1400,30 @@ fn run_cases(seed: u64, first: u64, step: u64, end: u64) -> Result<Known, String
     while index < end {
         let case = make_case(seed, index, &store);
         index += step;
-        let mut after = store.clone();
-        let strict = model(&case.stream, &mut after, Mode::Strict);
+        let mut view = View::new(&store);
+        let strict = model(&case.stream, &mut view, Mode::Strict);
+        let mut changes = view.into_changes();
         let got =
             exchange(s.addr, &case).map_err(|e| describe(seed, &case, &strict.answers, &[], &e))?;
         if let Err(why) = compare(&strict.answers, &got) {
-            let mut lax_after = store.clone();
-            let lax = model(&case.stream, &mut lax_after, Mode::Lax);
+            let mut lax_view = View::new(&store);
+            let lax = model(&case.stream, &mut lax_view, Mode::Lax);
             if KNOWN_BUG_LAX_CHUNK_SYNTAX && compare(&lax.answers, &got).is_ok() {
                 known.count += 1;
                 known
                     .example
                     .get_or_insert_with(|| describe(seed, &case, &strict.answers, &got, &why));
-                after = lax_after;
+                changes = lax_view.into_changes();
             } else {
                 return Err(describe(seed, &case, &strict.answers, &got, &why));
             }
         }
-        store = after;
+        for (k, v) in changes {
+            match v {
+                Some(v) => store.insert(k, v),
+                None => store.remove(&k),
+            };
+        }
         // every key the case named: the value the model has, or 404
         let mut req = Vec::new();
         for k in &strict.keys {
@@ -1482,7 +1523,7 @@ fn differential_fuzz() {
 #[test]
 fn model_follows_the_rfc_on_known_cases() {
     let run = |s: &[u8]| -> Vec<(u16, bool)> {
-        model(s, &mut Store::new(), Mode::Strict)
+        model(s, &mut View::new(&Store::new()), Mode::Strict)
             .answers
             .iter()
             .map(|a| (a.status, a.close))
@@ -1538,12 +1579,13 @@ fn model_follows_the_rfc_on_known_cases() {
     // the lax model is asmkv as it is now
     let lax = model(
         &put("5 zz\r\nhello\r\n0\r\nno colon\r\n\r\n"),
-        &mut Store::new(),
+        &mut View::new(&Store::new()),
         Mode::Lax,
     );
     assert_eq!(lax.answers[0].status, 201);
     // two requests, the second a GET of the first's key
-    let mut store = Store::new();
+    let store = Store::new();
+    let mut store = View::new(&store);
     let o = model(
         b"PUT /k HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\nhiGET /k HTTP/1.1\r\nHost: t\r\n\r\n",
         &mut store,

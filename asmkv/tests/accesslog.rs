@@ -434,13 +434,20 @@ fn a_line_never_carries_another_requests_fields() {
                   Referer: http://victim/?token=abc123\r\nUser-Agent: victim-agent\r\n";
     let secret = ["victim", "abc123"];
     // the victim's connection ends; the next ones reuse its descriptor
-    let w = raw_once(s.addr, format!("{victim}Connection: close\r\n\r\n").as_bytes());
+    let w = raw_once(
+        s.addr,
+        format!("{victim}Connection: close\r\n\r\n").as_bytes(),
+    );
     assert_eq!(w.status, 404);
     let mut want = vec![(404, "GET /victim-secret-path HTTP/1.1".to_string())];
     let long_uri = format!("GET /{}", "a".repeat(17_000));
     let big_head = format!("GET /big HTTP/1.1\r\nHost: t\r\nX: {}", "b".repeat(17_000));
     let early: [(&[u8], u16, &str); 3] = [
-        (b"GET /bare HTTP/1.1\nHost: t\n\n", 400, "GET /bare HTTP/1.1"),
+        (
+            b"GET /bare HTTP/1.1\nHost: t\n\n",
+            400,
+            "GET /bare HTTP/1.1",
+        ),
         (long_uri.as_bytes(), 414, "GET /aaaaaaaa"),
         (big_head.as_bytes(), 431, "GET /big HTTP/1.1"),
     ];

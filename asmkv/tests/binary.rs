@@ -30,7 +30,10 @@ fn static_small_and_without_libc() {
             loaded += u64::from_le_bytes(ph[32..40].try_into().unwrap()); // p_filesz
         }
     }
-    assert!(loaded > 16 * 1024, "{loaded} bytes loaded: too few to be the server");
+    assert!(
+        loaded > 16 * 1024,
+        "{loaded} bytes loaded: too few to be the server"
+    );
     assert!(loaded < 64 * 1024, "{loaded} bytes loaded");
     if cfg!(not(debug_assertions)) {
         // the release binary is stripped: the file is what is loaded, and little else

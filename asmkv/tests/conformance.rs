@@ -479,6 +479,104 @@ fn cases() -> Vec<Case> {
     ));
     v.push(case(
         h,
+        "Host with a port",
+        "GET /k HTTP/1.1\r\nHost: example.com:8080\r\n\r\n",
+        404,
+        Keep,
+    ));
+    v.push(case(
+        h,
+        "Host with an empty port",
+        "GET /k HTTP/1.1\r\nHost: t:\r\n\r\n",
+        404,
+        Keep,
+    ));
+    v.push(case(
+        h,
+        "Host as an IPv6 literal with a port",
+        "GET /k HTTP/1.1\r\nHost: [::1]:80\r\n\r\n",
+        404,
+        Keep,
+    ));
+    v.push(case(
+        h,
+        "Host as an IPv4 address",
+        "GET /k HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+        404,
+        Keep,
+    ));
+    v.push(case(
+        h,
+        "Host with sub-delims and an escape",
+        "GET /k HTTP/1.1\r\nHost: a-b_c~d!$&'()*+,;=%41\r\n\r\n",
+        404,
+        Keep,
+    ));
+    v.push(case(
+        h,
+        "Host with a blank inside",
+        "GET /k HTTP/1.1\r\nHost: a b\r\n\r\n",
+        400,
+        Keep,
+    ));
+    v.push(case(
+        h,
+        "Host with a slash",
+        "GET /k HTTP/1.1\r\nHost: a/b\r\n\r\n",
+        400,
+        Keep,
+    ));
+    v.push(case(
+        h,
+        "Host with a non-digit port",
+        "GET /k HTTP/1.1\r\nHost: t:x\r\n\r\n",
+        400,
+        Keep,
+    ));
+    v.push(case(
+        h,
+        "Host with userinfo",
+        "GET /k HTTP/1.1\r\nHost: u@t\r\n\r\n",
+        400,
+        Keep,
+    ));
+    v.push(case(
+        h,
+        "Host with a bad escape",
+        "GET /k HTTP/1.1\r\nHost: t%zz\r\n\r\n",
+        400,
+        Keep,
+    ));
+    v.push(case(
+        h,
+        "Host with an unclosed IPv6 literal",
+        "GET /k HTTP/1.1\r\nHost: [::1\r\n\r\n",
+        400,
+        Keep,
+    ));
+    v.push(case(
+        h,
+        "Host with an empty IPv6 literal",
+        "GET /k HTTP/1.1\r\nHost: []\r\n\r\n",
+        400,
+        Keep,
+    ));
+    v.push(case(
+        h,
+        "Host with junk after an IPv6 literal",
+        "GET /k HTTP/1.1\r\nHost: [::1]x\r\n\r\n",
+        400,
+        Keep,
+    ));
+    v.push(case(
+        h,
+        "Host with a byte above 0x7f",
+        "GET /k HTTP/1.1\r\nHost: t\u{e9}\r\n\r\n",
+        400,
+        Keep,
+    ));
+    v.push(case(
+        h,
         "HTTP/1.0 needs no Host",
         "GET /k HTTP/1.0\r\n\r\n",
         404,
@@ -618,10 +716,45 @@ fn cases() -> Vec<Case> {
     ));
     v.push(case(
         b,
-        "identity coding",
+        "identity coding: chunked not last (RFC 9112 6.3)",
         "PUT /c HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: identity\r\n\r\n",
-        501,
+        400,
         Close,
+    ));
+    v.push(case(
+        b,
+        "gzip alone: chunked not last",
+        "PUT /c HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip\r\n\r\n",
+        400,
+        Close,
+    ));
+    v.push(case(
+        b,
+        "chunked, gzip: chunked not last",
+        "PUT /c HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked, gzip\r\n\r\n0\r\n\r\n",
+        400,
+        Close,
+    ));
+    v.push(case(
+        b,
+        "an empty Transfer-Encoding",
+        "PUT /c HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: \r\n\r\n",
+        400,
+        Close,
+    ));
+    v.push(case(
+        b,
+        "chunked with an empty element after it",
+        "PUT /c HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked,\r\n\r\n0\r\n\r\n",
+        204,
+        Keep,
+    ));
+    v.push(case(
+        b,
+        "chunked with empty elements before it",
+        "PUT /c HTTP/1.1\r\nHost: t\r\nTransfer-Encoding:  , ,chunked\r\n\r\n0\r\n\r\n",
+        204,
+        Keep,
     ));
     v.push(case(b, "Transfer-Encoding twice", "PUT /c HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 501, Close));
     v.push(case(

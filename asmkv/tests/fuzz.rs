@@ -30,23 +30,23 @@ use std::time::{Duration, Instant};
 /// controls (`no colon`, ` folded`, `X : v`). While this is true, an answer
 /// that matches the model with that lax syntax (`Mode::Lax`) is counted as
 /// known instead of failing the test.
-const KNOWN_BUG_LAX_CHUNK_SYNTAX: bool = true;
+const KNOWN_BUG_LAX_CHUNK_SYNTAX: bool = false;
 /// (b) an empty line before a request line whose CR and LF come in two reads
 /// is answered 400. While this is true, the byte stream is never split right
 /// after the CR of such an empty line.
-const KNOWN_BUG_SPLIT_EMPTY_LINE: bool = true;
+const KNOWN_BUG_SPLIT_EMPTY_LINE: bool = false;
 /// (c) found by this test: a Host field's value is not checked. RFC 9112 3.2:
 /// a server MUST answer 400 to a request with "a Host header field with an
 /// invalid field value" (Host = uri-host [ ":" port ], RFC 3986 3.2.2); asmkv
 /// takes `Host: a b`, `a/b`, `t:x`. While this is true the model takes any value.
-const KNOWN_BUG_HOST_VALUE_UNCHECKED: bool = true;
+const KNOWN_BUG_HOST_VALUE_UNCHECKED: bool = false;
 /// (d) found by this test: Transfer-Encoding lists. RFC 9112 6.3 (4): when
 /// chunked is not the final coding (`gzip`, `identity`, `chunked, gzip`) the
 /// server MUST answer 400 and close; asmkv answers 501. RFC 9110 5.6.1.2:
 /// empty list elements are ignored, so `chunked,` is chunked; asmkv answers
 /// 501. While this is true the model answers 501 for any Transfer-Encoding
 /// but exactly one `chunked`, as asmkv does.
-const KNOWN_BUG_TE_LIST: bool = true;
+const KNOWN_BUG_TE_LIST: bool = false;
 
 const HEAD_MAX: usize = 16384;
 const MAX_FIELDS: usize = 100;

@@ -488,7 +488,11 @@ fn an_http10_scrape_is_the_text_from_its_first_byte() {
     assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
     assert!(!head.contains("Transfer-Encoding"), "{head}");
     assert!(head.contains("Connection: close"), "{head}");
-    assert!(body.starts_with("# HELP "), "{:?}", &body[..body.len().min(40)]);
+    assert!(
+        body.starts_with("# HELP "),
+        "{:?}",
+        &body[..body.len().min(40)]
+    );
     assert!(!body.contains('\0'));
     let one0 = parse(body);
     let (one1, _, _) = scrape(m);
@@ -504,5 +508,27 @@ fn an_http10_scrape_is_the_text_from_its_first_byte() {
     assert_eq!(n0, n1, "the same series either way");
     // and a HEAD has the head alone
     let (_, answer) = exchange(m, b"HEAD /metrics HTTP/1.0\r\n\r\n");
-    assert!(answer.ends_with(b"\r\n\r\n"), "{:?}", String::from_utf8_lossy(&answer));
+    assert!(
+        answer.ends_with(b"\r\n\r\n"),
+        "{:?}",
+        String::from_utf8_lossy(&answer)
+    );
+}
+
+/// The metrics socket answers by the request's own target: a target that
+/// names no key (`*`, a bad escape) is a 404 even right after a scrape on the
+/// same connection (it was routed on the key the last request left).
+#[test]
+fn the_metrics_socket_routes_on_the_requests_own_target() {
+    let mut s = Server::start_with(&["--metrics", "127.0.0.1:0"]);
+    let m = metrics_addr(&mut s);
+    for target in ["*", "/metrics%zz", "/"] {
+        let mut c = Raw::connect(m);
+        c.send(b"HEAD /metrics HTTP/1.1\r\nHost: m\r\n\r\n");
+        assert_eq!(c.response_to(true).unwrap().status, 200);
+        c.send(format!("GET {target} HTTP/1.1\r\nHost: m\r\nConnection: close\r\n\r\n").as_bytes());
+        let w = c.response();
+        assert_ne!(w.status, 200, "{target}");
+        assert!(w.status == 404 || w.status == 400, "{target}: {}", w.status);
+    }
 }

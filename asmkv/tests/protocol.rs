@@ -413,7 +413,13 @@ fn leading_empty_lines_split_across_reads_are_skipped() {
     let splits: &[&[&[u8]]] = &[
         &[b"\r", b"\nGET /e HTTP/1.1\r\nHost: t\r\n\r\n"],
         &[b"\r\n\r", b"\nGET /e HTTP/1.1\r\nHost: t\r\n\r\n"],
-        &[b"\r", b"\n", b"\r", b"\n", b"GET /e HTTP/1.1\r\nHost: t\r\n\r\n"],
+        &[
+            b"\r",
+            b"\n",
+            b"\r",
+            b"\n",
+            b"GET /e HTTP/1.1\r\nHost: t\r\n\r\n",
+        ],
     ];
     for parts in splits {
         let mut c = Raw::connect(s.addr);

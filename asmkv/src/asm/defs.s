@@ -426,9 +426,16 @@
 .if C_END > CONN_SIZE
 .error "the connection slot's fields do not fit in CONN_SIZE"
 .endif
-.if (C_IN_LEN | C_FILE_OFF | C_NAME_LEN | C_CL | C_HEAD_LEN | C_SPOOL | C_SEQ | C_REC_LOC | C_IN_BUF | C_NAME | C_OUT | C_IM | C_IMS | C_TAG_TIME) & 7
+.irp f, C_IN_LEN, C_IN_POS, C_SCAN, C_BODY_LEFT, C_BODY_TOTAL, C_FILE_OFF, C_FILE_LEFT, C_OUT_LEN, C_OUT_POS, C_NAME_LEN, C_CHUNK_CNT, C_CL, C_HEAD_LEN, C_SPOOL, C_AUTH, C_AUTH_LEN, C_LIST, C_SEQ, C_REC_LOC, C_WOFF, C_DEADLINE, C_COMMIT, C_IN_BUF, C_RANGE_A, C_RANGE_B, C_NAME, C_OUT, C_IM, C_INM, C_IMS, C_IUS, C_IF_RANGE, C_EXPECT, C_TAG_SEQ, C_TAG_TIME
+.if \f & 7
 .error "a u64 field or buffer of the connection slot is not 8-byte aligned"
 .endif
+.endr
+.irp f, C_STATE, C_FLAGS, C_UP_FD, C_GET_FD, C_NEXT, C_METHOD, C_FD, C_CHUNK_ST, C_HOSTS, C_QUEUED, C_HCRC, C_CRC, C_RX, C_COND, C_IM_N, C_INM_N, C_NODE
+.if \f & 3
+.error "a u32 field of the connection slot is not 4-byte aligned"
+.endif
+.endr
 .equ IN_CAP, 32768     # one input buffer; a power of two (IN_SHIFT)
 .equ BODY_DIRECT, 262144 # a long upload is read this much at a time, past the input buffer
 .equ IN_SHIFT, 15
@@ -460,7 +467,7 @@
 .equ F_EXPECT, 16      # Expect: 100-continue
 .equ F_HAS_CL, 32
 .equ F_HAS_TE, 64
-.equ F_TE_BAD, 128     # a transfer coding other than a single "chunked"
+.equ F_TE_BAD, 128     # a coding listed before the last one: not a single "chunked"
 .equ F_EXPECT_BAD, 256 # an expectation we cannot meet
 .equ F_CONN_CLOSE, 512 # Connection: close
 .equ F_LINGER, 2048    # drain input before closing, so the error answer is not
@@ -476,6 +483,8 @@
 .equ F_CLAIMED, 262144 # a conditional write holds its key (LOC_CLAIM) until durable
 
 .equ F_LIST, 524288   # C_LIST holds a listing's state (list.s)
+.equ F_TE_ANY, 1048576 # a transfer coding was listed (F_CHUNKED: the last one is chunked)
+.equ F_HOST_BAD, 2097152 # a Host field whose value is not uri-host [":" port]
 
 # C_COND bits
 .equ CD_IM, 1          # If-Match present
@@ -567,6 +576,10 @@
 .equ CC_TCHAR, 1       # char_class bit: may appear in a token (method, field name)
 .equ CC_KEY, 2         # stored in a file name as itself
 .equ CC_BADVAL, 4      # control character: not allowed in a field value
+# host_class bits (table in http.s; host_valid)
+.equ HC_REG, 1         # may appear in a reg-name as itself
+.equ HC_IP, 2          # may appear in an IP-literal between its brackets
+.equ HC_HEX, 4         # a hex digit (of a %HH in a reg-name)
 
 # ---- listings of keys (list.s): a GET or HEAD whose path ends in "/" ---------
 .equ LS_PHASE, 0       # u32 LP_*

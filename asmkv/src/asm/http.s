@@ -452,27 +452,57 @@ handle_field:
     jmp .Lhf_date
 
 .Lhf_transfer_encoding:
+    # The codings of every Transfer-Encoding field, in order, are one list
+    # (RFC 9112 6.1; empty elements are ignored, RFC 9110 5.6.1): F_CHUNKED
+    # says the last one is chunked, F_TE_BAD that one came before it.
+    # parse_request: the last not chunked is 400 (6.3), more than one is 501.
     lea rsi, [rip + name_transfer_encoding]
     call ci_eq
     test eax, eax
     jz .Lhf_ok
-    mov eax, dword ptr [rbx + C_FLAGS]
-    test eax, F_HAS_TE                    # a second coding: never just "chunked"
-    jnz 2f
-    or eax, F_HAS_TE
+    or dword ptr [rbx + C_FLAGS], F_HAS_TE
+    add r13, r12                          # the value's end
+1:  cmp r12, r13                          # an element: blanks first
+    jae .Lhf_ok
+    movzx eax, byte ptr [r12]
+    cmp eax, SPACE
+    je 2f
+    cmp eax, HT
+    je 2f
+    cmp eax, ','
+    jne 3f
+2:  inc r12
+    jmp 1b
+3:  mov rdi, r12                          # its bytes, up to a comma or the end
+4:  inc r12
+    cmp r12, r13
+    jae 5f
+    cmp byte ptr [r12], ','
+    jne 4b
+5:  mov rdx, r12                          # less the blanks before the comma
+6:  movzx eax, byte ptr [rdx - 1]
+    cmp eax, SPACE
+    je 7f
+    cmp eax, HT
+    jne 8f
+7:  dec rdx
+    jmp 6b
+8:  mov eax, dword ptr [rbx + C_FLAGS]
+    test eax, F_TE_ANY
+    jz 9f
+    or eax, F_TE_BAD                      # a coding before this one
+9:  or eax, F_TE_ANY
+    and eax, ~F_CHUNKED
     mov dword ptr [rbx + C_FLAGS], eax
-    cmp r13, 7
-    jne 2f
-    mov rdi, r12
+    sub rdx, rdi
+    cmp rdx, 7
+    jne 1b
     lea rsi, [rip + word_chunked]
-    mov edx, 7
     call ci_eq
     test eax, eax
-    jz 2f
+    jz 1b
     or dword ptr [rbx + C_FLAGS], F_CHUNKED
-    jmp .Lhf_ok
-2:  or dword ptr [rbx + C_FLAGS], F_HAS_TE | F_TE_BAD
-    jmp .Lhf_ok
+    jmp 1b
 
 .Lhf_connection:
     lea rsi, [rip + name_connection]
@@ -547,6 +577,12 @@ handle_field:
     test eax, eax
     jz .Lhf_ok
     inc dword ptr [rbx + C_HOSTS]
+    mov rdi, r12
+    mov rsi, r13
+    call host_valid
+    test eax, eax
+    jnz .Lhf_ok
+    or dword ptr [rbx + C_FLAGS], F_HOST_BAD
     jmp .Lhf_ok
 
 .Lhf_if_none_match:
@@ -909,9 +945,11 @@ route_request:
     jz 1f
     test eax, F_HTTP10                    # HTTP/1.0 has no chunked coding
     jnz .Lrr_bad_close
+    test eax, F_CHUNKED                   # not chunked at the end: no length
+    jz .Lrr_bad_close                     # can be known (RFC 9112 6.3)
     test eax, F_TE_BAD
     jz 1f
-    mov esi, R_501
+    mov esi, R_501                        # another coding (or chunked twice)
     jmp .Lrr_fail
 1:  # persistence: HTTP/1.1 keeps unless told to close; 1.0 closes unless asked
     test eax, F_HTTP10
@@ -931,7 +969,9 @@ route_request:
     jnz 5f
     cmp dword ptr [rbx + C_HOSTS], 1      # HTTP/1.1 needs exactly one Host
     jne .Lrr_reject_400
-5:  mov ecx, dword ptr [rbx + C_METHOD]
+5:  test eax, F_HOST_BAD                  # and a valid one (RFC 9112 3.2)
+    jnz .Lrr_reject_400
+    mov ecx, dword ptr [rbx + C_METHOD]
     cmp ecx, M_UNKNOWN
     jne 6f
     mov esi, R_501
@@ -950,7 +990,10 @@ route_request:
     mov rsi, r12
     mov rdx, r13
     call decode_key
-    mov rdi, rbx
+    test eax, eax                         # no key (malformed, or "/"): none is
+    jz 24f                                # metrics, whatever a last request left
+    mov qword ptr [rbx + C_NAME_LEN], 0
+24: mov rdi, rbx
     call metrics_route
     jmp .Lrr_out
 23: mov rdi, rbx                          # access tokens, before anything else
@@ -1202,6 +1245,74 @@ decode_key:
     mov eax, R_414
     ret
 
+# host_valid: rdi = a Host field's value (trimmed), rsi = its length.
+# Returns eax = 1 if it is uri-host [":" port] (RFC 9112 3.2, RFC 3986 3.2.2):
+# an IP-literal "[...]" of hex digits, ":" and ".", or a reg-name of
+# unreserved, sub-delims and %HH; then ":" and digits, or nothing. Empty is
+# valid (an empty reg-name). Clobbers rcx, rdx, rsi, r8.
+host_valid:
+    lea rsi, [rdi + rsi]                  # the end
+    lea r8, [rip + host_class]
+    cmp rdi, rsi
+    jae .Lhv_yes
+    cmp byte ptr [rdi], '['
+    jne 2f
+    inc rdi                               # an IP-literal: at least one byte, then "]"
+    mov rdx, rdi
+1:  cmp rdi, rsi
+    jae .Lhv_no
+    movzx ecx, byte ptr [rdi]
+    cmp ecx, ']'
+    je 5f
+    test byte ptr [r8 + rcx], HC_IP
+    jz .Lhv_no
+    inc rdi
+    jmp 1b
+5:  cmp rdi, rdx
+    je .Lhv_no
+    inc rdi
+    jmp .Lhv_port
+2:  cmp rdi, rsi                          # a reg-name
+    jae .Lhv_yes
+    movzx ecx, byte ptr [rdi]
+    cmp ecx, ':'
+    je .Lhv_port
+    cmp ecx, '%'
+    je 3f
+    test byte ptr [r8 + rcx], HC_REG
+    jz .Lhv_no
+    inc rdi
+    jmp 2b
+3:  lea rdx, [rdi + 3]                    # %HH
+    cmp rdx, rsi
+    ja .Lhv_no
+    movzx ecx, byte ptr [rdi + 1]
+    test byte ptr [r8 + rcx], HC_HEX
+    jz .Lhv_no
+    movzx ecx, byte ptr [rdi + 2]
+    test byte ptr [r8 + rcx], HC_HEX
+    jz .Lhv_no
+    mov rdi, rdx
+    jmp 2b
+.Lhv_port:                                # nothing, or ":" and digits
+    cmp rdi, rsi
+    jae .Lhv_yes
+    cmp byte ptr [rdi], ':'
+    jne .Lhv_no
+4:  inc rdi
+    cmp rdi, rsi
+    jae .Lhv_yes
+    movzx ecx, byte ptr [rdi]
+    sub ecx, '0'
+    cmp ecx, 9
+    jbe 4b
+.Lhv_no:
+    xor eax, eax
+    ret
+.Lhv_yes:
+    mov eax, 1
+    ret
+
 .section .rodata
 name_content_length:    .ascii "content-length"
 name_transfer_encoding: .ascii "transfer-encoding"
@@ -1226,6 +1337,18 @@ word_100_continue:      .ascii "100-continue"
 word_http_scheme:       .ascii "http://"
 .globl hex_upper
 hex_upper:              .ascii "0123456789ABCDEF"
+# host_class: HC_REG (a reg-name's unreserved and sub-delims), HC_IP (inside an
+# IP-literal's brackets), HC_HEX, for each byte value (host_valid)
+host_class:
+    .byte 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0   # 0x00
+    .byte 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0   # 0x10
+    .byte 0, 1, 0, 0, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 3, 0   # 0x20
+    .byte 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 2, 1, 0, 1, 0, 0   # 0x30
+    .byte 0, 7, 7, 7, 7, 7, 7, 1, 1, 1, 1, 1, 1, 1, 1, 1   # 0x40
+    .byte 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1   # 0x50
+    .byte 0, 7, 7, 7, 7, 7, 7, 1, 1, 1, 1, 1, 1, 1, 1, 1   # 0x60
+    .byte 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1, 0   # 0x70
+    .fill 128, 1, 0                      # 0x80-0xff: none
 # char_class: bit CC_TCHAR, CC_KEY, CC_BADVAL for each byte value
 char_class:
     .byte 4, 4, 4, 4, 4, 4, 4, 4, 4, 0, 4, 4, 4, 4, 4, 4   # 0x00

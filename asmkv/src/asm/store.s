@@ -532,6 +532,9 @@ do_get:
     mov rsi, qword ptr [rbx + C_TAG_SEQ]
     mov rdx, qword ptr [r12 + REC_TIME]
     call set_validators
+    mov rax, MAX_BODY_LIMIT               # no asmkv writes a longer value: a header
+    cmp qword ptr [r12 + REC_VLEN], rax   # that says so is not believed, CRC or not
+    ja .Lgt_corrupt                       # (its length would wrap rec_len's sum)
     mov edi, dword ptr [r12 + REC_KLEN]
     mov rsi, qword ptr [r12 + REC_VLEN]
     call rec_len

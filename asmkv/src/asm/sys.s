@@ -37,6 +37,7 @@ random_fill:
     add r8, rax
     sub r9d, eax
     jnz 1b
+    xor eax, eax
     ret
 3:  mov rax, -EIO
 2:  ret

@@ -749,8 +749,18 @@ done_step:
     pop rbx
     ret
 2:  test eax, F_LINGER
-    jz 3f
-    cmp dword ptr [rip + w_stopping], 0
+    jnz 5f
+    # Closing after a whole answer: if the client may still send (pipelined
+    # requests after a "Connection: close" one, unread or in flight), a close
+    # with unread input resets the connection and can destroy the answer in
+    # flight. Linger as after an error unless the client has finished and
+    # everything it sent is consumed.
+    test dword ptr [rbx + C_RX], RX_PEER_DONE
+    jz 5f
+    mov rcx, qword ptr [rbx + C_IN_LEN]
+    cmp rcx, qword ptr [rbx + C_IN_POS]
+    je 3f
+5:  cmp dword ptr [rip + w_stopping], 0
     jne 3f
     mov edi, dword ptr [rbx + C_FD]
     mov esi, SHUT_WR                      # the answer is complete: send FIN
@@ -976,6 +986,8 @@ begin_stop:
     mov eax, dword ptr [rbx + C_STATE]
     cmp eax, ST_FREE
     je 4f
+    cmp eax, ST_COMMIT                    # the flusher's until its "done": hands off
+    je 4f                                 # (done_step closes it, w_stopping being set)
     or dword ptr [rbx + C_FLAGS], F_CLOSE
     cmp eax, ST_LINGER
     je 5f

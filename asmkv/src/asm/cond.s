@@ -133,10 +133,10 @@ write_conds:
     mov rdi, rax
     call index_state
     mov r12, rax
-    btr rdx, 62                           # LOC_CLAIM
+    btr rdx, LOC_CLAIM_BIT
     test rdx, rdx
     jz 2f
-    bt rdx, 63                            # LOC_TOMB
+    bt rdx, LOC_TOMB_BIT
     jc 2f
     mov r13, rdx
     mov qword ptr [rbx + C_TAG_SEQ], r12

@@ -269,8 +269,10 @@
 .equ LOC_LEN_MAX, (1 << 16) - 1  # in units of 8 bytes, after the shift
 .equ LOC_LEN_MASK, LOC_LEN_MAX << LOC_LEN_SHIFT
 .equ LOC_SEG_SHIFT, 42
-.equ LOC_TOMB, 1 << 63
-.equ LOC_CLAIM, 1 << 62          # a conditional write holds the key until it is durable or
+.equ LOC_TOMB_BIT, 63
+.equ LOC_CLAIM_BIT, 62
+.equ LOC_TOMB, 1 << LOC_TOMB_BIT
+.equ LOC_CLAIM, 1 << LOC_CLAIM_BIT          # a conditional write holds the key until it is durable or
                                  # given up; the rest of the LOC is still the key's newest write
 .equ LOC_SEG_MASK, (1 << 20) - 1 # segment id bits, after the shift
 .equ SEG_ID_MAX, (1 << 20) - 1   # per-process descriptor table size

@@ -167,7 +167,7 @@ cond_claim:
 .Lcc_again:
     mov rdi, r12
     call index_state
-    bt rdx, 62                            # LOC_CLAIM: held by another write -
+    bt rdx, LOC_CLAIM_BIT                 # held by another write -
     jnc 1f                                # unless no write of the key is in flight
     push rax                              # (its writer died): then it is stale
     push rdx
@@ -184,7 +184,7 @@ cond_claim:
     xor ecx, ecx                          # ecx = 1 if it is a value
     test r13, r13
     jz 2f
-    bt r13, 63                            # LOC_TOMB
+    bt r13, LOC_TOMB_BIT
     jc 2f
     inc ecx
 2:  mov r8d, dword ptr [rbx + C_COND]
@@ -227,7 +227,7 @@ cond_claim:
     mov rcx, ~LOC_CLAIM
     and rdx, rcx
     jz 6f
-    bt rdx, 63
+    bt rdx, LOC_TOMB_BIT
     jc 6f
     mov qword ptr [rbx + C_TAG_SEQ], rax
     or dword ptr [rbx + C_COND], CD_TAG
@@ -253,7 +253,7 @@ index_settle:
     call index_state
 1:  cmp rax, r8
     jne 3f
-    bt rdx, 62                            # LOC_CLAIM
+    bt rdx, LOC_CLAIM_BIT
     jnc 3f
     mov rbx, r9
     mov rcx, r10
@@ -276,11 +276,11 @@ index_unclaim:
     call index_state
 1:  cmp rax, r8
     jne 3f
-    bt rdx, 62
+    bt rdx, LOC_CLAIM_BIT
     jnc 3f
     mov rbx, rax
     mov rcx, rdx
-    btr rcx, 62
+    btr rcx, LOC_CLAIM_BIT
     lock cmpxchg16b xmmword ptr [rdi + N_SEQ]
     jne 1b
 3:  pop rbx

@@ -265,7 +265,7 @@ index_publish:
     mov rbx, ~LOC_CLAIM
     test rdx, rbx                         # (a claim on nothing is no value)
     jz 2f
-    bt rdx, 63                            # LOC_TOMB
+    bt rdx, LOC_TOMB_BIT
     jc 2f
     inc ecx
     test esi, esi

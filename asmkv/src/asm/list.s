@@ -410,10 +410,10 @@ list_scan:
     jae .Lsc_skip
     mov rdi, r15
     call index_state
-    btr rdx, 62                           # LOC_CLAIM
+    btr rdx, LOC_CLAIM_BIT
     test rdx, rdx
     jz .Lsc_skip
-    bt rdx, 63                            # LOC_TOMB
+    bt rdx, LOC_TOMB_BIT
     jc .Lsc_skip
     mov ecx, dword ptr [r12 + LS_PLEN]
     mov eax, dword ptr [r15 + N_KLEN]
@@ -950,10 +950,10 @@ list_entry:
     push rcx
     mov rdi, r14
     call index_state
-    btr rdx, 62
+    btr rdx, LOC_CLAIM_BIT
     test rdx, rdx
     jz 4f
-    bt rdx, 63
+    bt rdx, LOC_TOMB_BIT
     jc 4f
     mov rdi, rdx
     call rec_time

@@ -273,13 +273,13 @@ pub_count:
     mov rdi, qword ptr [rip + ix_base]    # the count of keys with a value (metrics)
     cmp eax, PUB_NEW
     jne 3f
-    bt rsi, 63                            # LOC_TOMB: a delete of nothing
+    bt rsi, LOC_TOMB_BIT                  # a delete of nothing
     jc 4f
     lock inc qword ptr [rdi + IX_KEYS]
     jmp 4f
 3:  cmp eax, PUB_REPLACED
     jne 4f
-    bt rsi, 63
+    bt rsi, LOC_TOMB_BIT
     jnc 4f
     lock dec qword ptr [rdi + IX_KEYS]
 4:  mov rdi, rsi
@@ -288,7 +288,7 @@ pub_count:
     cmp eax, PUB_EXISTS
     je 2f
     mov rdi, rdx
-    btr rdi, 62                           # a claim on nothing is nothing
+    btr rdi, LOC_CLAIM_BIT                # a claim on nothing is nothing
     test rdi, rdi
     jz 2f
 1:  push rax

@@ -429,10 +429,10 @@ spool_unlink:
 # (the record it names is still the key's newest) and sets cl = 1 if that
 # names a value: written, not a delete. Clobbers rcx.
 .macro LOC_HAS_VALUE
-    btr rax, 62                           # LOC_CLAIM
+    btr rax, LOC_CLAIM_BIT
     test rax, rax
     setnz cl
-    bt rax, 63                            # LOC_TOMB
+    bt rax, LOC_TOMB_BIT
     setnc ch
     and cl, ch
 .endm
@@ -992,7 +992,7 @@ rec_loc_flagged:
     mov rsi, qword ptr [rbx + C_REC_LOC]
     cmp dword ptr [rbx + C_METHOD], M_DELETE
     jne 1f
-    bts rsi, 63
+    bts rsi, LOC_TOMB_BIT
 1:  ret
 
 # abort_record: rdi = conn with an unfinished or failed record (F_RECORD,

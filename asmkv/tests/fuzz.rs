@@ -20,34 +20,6 @@ use std::io::Write;
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-/// Disagreements the server is known to have while they are being fixed
-/// elsewhere; set each to false (or remove it) once the server is fixed: the
-/// test must still pass.
-///
-/// (a) asmkv's chunk extensions and trailers are lax: after the chunk size,
-/// `;`, SP or HTAB start an "extension" of any bytes but controls up to CR
-/// (`5 zz`, `5 `, `5;`, `5;n=` are taken), and a trailer line is any bytes but
-/// controls (`no colon`, ` folded`, `X : v`). While this is true, an answer
-/// that matches the model with that lax syntax (`Mode::Lax`) is counted as
-/// known instead of failing the test.
-const KNOWN_BUG_LAX_CHUNK_SYNTAX: bool = false;
-/// (b) an empty line before a request line whose CR and LF come in two reads
-/// is answered 400. While this is true, the byte stream is never split right
-/// after the CR of such an empty line.
-const KNOWN_BUG_SPLIT_EMPTY_LINE: bool = false;
-/// (c) found by this test: a Host field's value is not checked. RFC 9112 3.2:
-/// a server MUST answer 400 to a request with "a Host header field with an
-/// invalid field value" (Host = uri-host [ ":" port ], RFC 3986 3.2.2); asmkv
-/// takes `Host: a b`, `a/b`, `t:x`. While this is true the model takes any value.
-const KNOWN_BUG_HOST_VALUE_UNCHECKED: bool = false;
-/// (d) found by this test: Transfer-Encoding lists. RFC 9112 6.3 (4): when
-/// chunked is not the final coding (`gzip`, `identity`, `chunked, gzip`) the
-/// server MUST answer 400 and close; asmkv answers 501. RFC 9110 5.6.1.2:
-/// empty list elements are ignored, so `chunked,` is chunked; asmkv answers
-/// 501. While this is true the model answers 501 for any Transfer-Encoding
-/// but exactly one `chunked`, as asmkv does.
-const KNOWN_BUG_TE_LIST: bool = false;
-
 const HEAD_MAX: usize = 16384;
 const MAX_FIELDS: usize = 100;
 const NAME_MAX: usize = 255;
@@ -96,17 +68,6 @@ impl<'a> View<'a> {
     }
 }
 
-/// How the model reads chunk extensions and trailers.
-#[derive(Clone, Copy, PartialEq, Debug)]
-enum Mode {
-    /// RFC 9112 7.1.1 and 7.1.2, exactly.
-    Strict,
-    /// What asmkv does now (known bug a): after the size, `;`, SP or HTAB
-    /// start an extension that runs to CR; a trailer line is any bytes but
-    /// controls.
-    Lax,
-}
-
 /// One answer the model expects.
 #[derive(Clone, Debug, PartialEq)]
 struct Answer {
@@ -123,8 +84,6 @@ struct Outcome {
     answers: Vec<Answer>,
     /// Keys named by the requests (written or not), to read back.
     keys: Vec<Vec<u8>>,
-    /// Offsets of the CR of each empty line skipped before a request line.
-    empty_line_crs: Vec<usize>,
 }
 
 fn is_tchar(b: u8) -> bool {
@@ -396,7 +355,7 @@ enum Chunked {
 ///   chunk-ext-val = token / quoted-string
 ///   trailer-section = *( field-line CRLF ); field-line = field-name ":" OWS field-value OWS
 /// Limits as asmkv's: a size line of 1 KiB, sizes below 2^60, trailers of 8 KiB.
-fn chunked(s: &[u8], at: usize, mode: Mode) -> Chunked {
+fn chunked(s: &[u8], at: usize) -> Chunked {
     #[derive(Clone, Copy, PartialEq)]
     enum St {
         Size0,
@@ -411,7 +370,6 @@ fn chunked(s: &[u8], at: usize, mode: Mode) -> Chunked {
         Qs,
         QsPair,
         AfterQs,
-        LaxExt,
         SizeLf,
         Data,
         DataCr,
@@ -419,7 +377,6 @@ fn chunked(s: &[u8], at: usize, mode: Mode) -> Chunked {
         TLine0,
         TName,
         TVal,
-        TLax,
         TLf,
         EndLf,
     }
@@ -462,7 +419,6 @@ fn chunked(s: &[u8], at: usize, mode: Mode) -> Chunked {
                 | Qs
                 | QsPair
                 | AfterQs
-                | LaxExt
         ) {
             cnt += 1;
             if cnt > CHUNK_LINE_MAX {
@@ -470,13 +426,12 @@ fn chunked(s: &[u8], at: usize, mode: Mode) -> Chunked {
             }
         }
         // every byte of a trailer line but its CR counts
-        if matches!(st, TLine0 | TName | TVal | TLax) && b != b'\r' {
+        if matches!(st, TLine0 | TName | TVal) && b != b'\r' {
             cnt += 1;
             if cnt > TRAILER_MAX {
                 return Chunked::Bad(431);
             }
         }
-        let strict = mode == Mode::Strict;
         st = match (st, b) {
             (Size0, _) => match hex(b) {
                 Some(d) => {
@@ -494,9 +449,8 @@ fn chunked(s: &[u8], at: usize, mode: Mode) -> Chunked {
                 Size
             }
             (Size, b'\r') => SizeLf,
-            (Size, b';') if strict => Name0,
-            (Size, _) if strict && ws(b) => BwsSemi,
-            (Size, b';' | b' ' | b'\t') => LaxExt,
+            (Size, b';') => Name0,
+            (Size, _) if ws(b) => BwsSemi,
             (BwsSemi, _) if ws(b) => BwsSemi,
             (BwsSemi | AfterName | AfterVal | AfterQs | ValTok | Name, b';') => Name0,
             (Name0, _) if ws(b) => Name0,
@@ -512,8 +466,6 @@ fn chunked(s: &[u8], at: usize, mode: Mode) -> Chunked {
             (Qs, b'\\') => QsPair,
             (Qs, _) if qdtext(b) => Qs,
             (QsPair, _) if b == b'\t' || (b >= 0x20 && b != 0x7f) => Qs,
-            (LaxExt, b'\r') => SizeLf,
-            (LaxExt, _) if is_value_byte(b) => LaxExt,
             (SizeLf, b'\n') => {
                 if size == 0 {
                     cnt = 0;
@@ -528,11 +480,10 @@ fn chunked(s: &[u8], at: usize, mode: Mode) -> Chunked {
             (DataCr, b'\r') => DataLf,
             (DataLf, b'\n') => Size0,
             (TLine0, b'\r') => EndLf,
-            (TLine0 | TName, _) if strict && is_tchar(b) => TName,
+            (TLine0 | TName, _) if is_tchar(b) => TName,
             (TName, b':') => TVal,
-            (TVal | TLax, b'\r') => TLf,
+            (TVal, b'\r') => TLf,
             (TVal, _) if is_value_byte(b) => TVal,
-            (TLine0 | TLax, _) if !strict && is_value_byte(b) => TLax,
             (TLf, b'\n') => TLine0,
             (EndLf, b'\n') => return Chunked::Done(body, i),
             _ => return Chunked::Bad(400),
@@ -544,11 +495,10 @@ fn chunked(s: &[u8], at: usize, mode: Mode) -> Chunked {
 /// What the model says a byte stream sent on one connection (then
 /// half-closed) gets: the answers, in order, until the server closes or the
 /// stream ends. `store` is updated by the writes.
-fn model(s: &[u8], store: &mut View, mode: Mode) -> Outcome {
+fn model(s: &[u8], store: &mut View) -> Outcome {
     let mut out = Outcome {
         answers: Vec::new(),
         keys: Vec::new(),
-        empty_line_crs: Vec::new(),
     };
     let mut pos = 0;
     let answer = |out: &mut Outcome, status, head_only, body, close| {
@@ -562,7 +512,6 @@ fn model(s: &[u8], store: &mut View, mode: Mode) -> Outcome {
     loop {
         // RFC 9112 2.2: empty lines before a request line are ignored
         while s[pos..].starts_with(b"\r\n") {
-            out.empty_line_crs.push(pos);
             pos += 2;
         }
         if pos >= s.len() {
@@ -622,19 +571,18 @@ fn model(s: &[u8], store: &mut View, mode: Mode) -> Outcome {
             .iter()
             .flat_map(|v| v.split(|&b| b == b','))
             .map(trim_ows)
-            .filter(|c| !c.is_empty() || KNOWN_BUG_TE_LIST)
+            .filter(|c| !c.is_empty()) // empty elements are ignored (RFC 9110 5.6.1.2)
             .collect();
         let chunked_te = codings.len() == 1 && codings[0].eq_ignore_ascii_case(b"chunked");
-        let te_status = if KNOWN_BUG_TE_LIST
-            || codings
-                .last()
-                .is_some_and(|c| c.eq_ignore_ascii_case(b"chunked"))
+        let te_status = if codings
+            .last()
+            .is_some_and(|c| c.eq_ignore_ascii_case(b"chunked"))
         {
             501 // a coding the server does not implement (RFC 9112 6.1)
         } else {
             400 // chunked is not the final coding (RFC 9112 6.3, 4)
         };
-        let hosts_valid = KNOWN_BUG_HOST_VALUE_UNCHECKED || field("host").all(valid_host);
+        let hosts_valid = field("host").all(valid_host);
         let hosts = field("host").count();
         let mut conn_close = false;
         let mut keep_alive = false;
@@ -726,7 +674,7 @@ fn model(s: &[u8], store: &mut View, mode: Mode) -> Outcome {
         };
         if matches!(method, b"PUT" | b"POST") {
             let value = if chunked_te {
-                match chunked(s, pos, mode) {
+                match chunked(s, pos) {
                     Chunked::Done(body, end) => {
                         pos = end;
                         body
@@ -942,7 +890,7 @@ impl Gen<'_> {
                     self.bws()
                 ),
                 65..=69 => format!(";x=\"{}\"", "q".repeat(self.rng.usize(1010..1030))),
-                // not chunk-ext (RFC 9112 7.1.1): known bug (a) while it is accepted
+                // not chunk-ext (RFC 9112 7.1.1): 400
                 70..=74 => " zz".to_string(),
                 75..=78 => " ".to_string(),
                 79..=82 => ";".to_string(),
@@ -986,7 +934,7 @@ impl Gen<'_> {
                     0..=59 => "X-Sum: 1".to_string(),
                     60..=69 => "Trailer-B:\tv v ".to_string(),
                     70..=74 => format!("X-Long: {}", "t".repeat(self.rng.usize(8180..8200))),
-                    // not field-lines (RFC 9112 7.1.2): known bug (a) while accepted
+                    // not field-lines (RFC 9112 7.1.2): 400
                     75..=79 => "no colon".to_string(),
                     80..=84 => " folded".to_string(),
                     85..=89 => "X : v".to_string(),
@@ -1028,7 +976,7 @@ impl Gen<'_> {
                 92 => "[::1]:8080",
                 93 => "",
                 94 => "127.0.0.1",
-                // not a uri-host [ ":" port ] (RFC 9112 3.2): known bug (c)
+                // not a uri-host [ ":" port ] (RFC 9112 3.2): 400
                 95 => "a b",
                 96 => "a/b",
                 97 => "t:x",
@@ -1093,7 +1041,8 @@ impl Gen<'_> {
                 89..=91 => &["chunked, chunked"],
                 92..=93 => &["chunked", "chunked"],
                 94 => &["identity"],
-                // RFC 9110 5.6.1.2, RFC 9112 6.3: known bug (d)
+                // empty elements ignored (RFC 9110 5.6.1.2); chunked not
+                // final is 400 (RFC 9112 6.3)
                 95 => &["chunked,"],
                 96 => &[", chunked"],
                 97 => &["chunked, gzip"],
@@ -1216,7 +1165,7 @@ fn case_rng(seed: u64, index: u64) -> fastrand::Rng {
     fastrand::Rng::with_seed(seed ^ index.wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15))
 }
 
-fn make_case(seed: u64, index: u64, store: &Store) -> Case {
+fn make_case(seed: u64, index: u64) -> Case {
     let mut rng = case_rng(seed, index);
     let mut g = Gen {
         rng: &mut rng,
@@ -1237,15 +1186,6 @@ fn make_case(seed: u64, index: u64, store: &Store) -> Case {
     }
     let mut splits = Vec::new();
     if g.chance(40) && stream.len() > 1 {
-        let forbidden = if KNOWN_BUG_SPLIT_EMPTY_LINE {
-            // where either model sees an empty line (the lax one reads on
-            // where the strict one stops)
-            let mut v = model(&stream, &mut View::new(store), Mode::Strict).empty_line_crs;
-            v.extend(model(&stream, &mut View::new(store), Mode::Lax).empty_line_crs);
-            v
-        } else {
-            Vec::new()
-        };
         for _ in 0..g.rng.usize(1..5) {
             // near the interesting bytes (line ends) as often as anywhere
             let mut at = g.rng.usize(1..stream.len());
@@ -1254,7 +1194,7 @@ fn make_case(seed: u64, index: u64, store: &Store) -> Case {
                     at += p + g.rng.usize(0..2);
                 }
             }
-            if at > 0 && at < stream.len() && !forbidden.contains(&(at - 1)) {
+            if at > 0 && at < stream.len() {
                 splits.push(at);
             }
         }
@@ -1457,15 +1397,8 @@ fn describe(seed: u64, case: &Case, expected: &[Answer], got: &[u8], why: &str) 
     )
 }
 
-/// A known disagreement seen (while KNOWN_BUG_LAX_CHUNK_SYNTAX): how often, and one example.
-#[derive(Default)]
-struct Known {
-    count: u64,
-    example: Option<String>,
-}
-
 /// Runs cases `first, first + step, ...` below `end` against one server.
-fn run_cases(seed: u64, first: u64, step: u64, end: u64) -> Result<Known, String> {
+fn run_cases(seed: u64, first: u64, step: u64, end: u64) -> Result<(), String> {
     let tmp = tempfile::tempdir().unwrap();
     let log = tmp.path().join("errors.log");
     let s = Server::start_logged(
@@ -1482,30 +1415,18 @@ fn run_cases(seed: u64, first: u64, step: u64, end: u64) -> Result<Known, String
     );
     let workers = s.workers();
     let mut store = Store::new();
-    let mut known = Known::default();
     let mut check = Raw::connect(s.addr);
     let mut index = first;
     while index < end {
-        let case = make_case(seed, index, &store);
+        let case = make_case(seed, index);
         index += step;
         let mut view = View::new(&store);
-        let strict = model(&case.stream, &mut view, Mode::Strict);
-        let mut changes = view.into_changes();
-        let got =
-            exchange(s.addr, &case).map_err(|e| describe(seed, &case, &strict.answers, &[], &e))?;
-        if let Err(why) = compare(&strict.answers, &got) {
-            let mut lax_view = View::new(&store);
-            let lax = model(&case.stream, &mut lax_view, Mode::Lax);
-            if KNOWN_BUG_LAX_CHUNK_SYNTAX && compare(&lax.answers, &got).is_ok() {
-                known.count += 1;
-                known
-                    .example
-                    .get_or_insert_with(|| describe(seed, &case, &strict.answers, &got, &why));
-                changes = lax_view.into_changes();
-            } else {
-                return Err(describe(seed, &case, &strict.answers, &got, &why));
-            }
-        }
+        let expected = model(&case.stream, &mut view);
+        let changes = view.into_changes();
+        let got = exchange(s.addr, &case)
+            .map_err(|e| describe(seed, &case, &expected.answers, &[], &e))?;
+        compare(&expected.answers, &got)
+            .map_err(|why| describe(seed, &case, &expected.answers, &got, &why))?;
         for (k, v) in changes {
             match v {
                 Some(v) => store.insert(k, v),
@@ -1514,18 +1435,18 @@ fn run_cases(seed: u64, first: u64, step: u64, end: u64) -> Result<Known, String
         }
         // every key the case named: the value the model has, or 404
         let mut req = Vec::new();
-        for k in &strict.keys {
+        for k in &expected.keys {
             req.extend_from_slice(
                 format!("GET /{} HTTP/1.1\r\nHost: t\r\n\r\n", encode_key(k)).as_bytes(),
             );
         }
         check.send(&req);
-        for k in &strict.keys {
+        for k in &expected.keys {
             let w = check.response_to(false).ok_or_else(|| {
                 describe(
                     seed,
                     &case,
-                    &strict.answers,
+                    &expected.answers,
                     &got,
                     "no answer to a GET afterwards",
                 )
@@ -1543,7 +1464,7 @@ fn run_cases(seed: u64, first: u64, step: u64, end: u64) -> Result<Known, String
                     lit(&w.body),
                     want.map_or("404".to_string(), |v| format!("200 {}", lit(v)))
                 );
-                return Err(describe(seed, &case, &strict.answers, &got, &why));
+                return Err(describe(seed, &case, &expected.answers, &got, &why));
             }
         }
     }
@@ -1556,7 +1477,7 @@ fn run_cases(seed: u64, first: u64, step: u64, end: u64) -> Result<Known, String
             return Err(format!("the error log says: {line}"));
         }
     }
-    Ok(known)
+    Ok(())
 }
 
 fn env_u64(name: &str) -> Option<u64> {
@@ -1573,7 +1494,7 @@ fn differential_fuzz() {
     let seed = env_u64("ASMKV_FUZZ_SEED").unwrap_or(0x5eed_f022);
     let cases = env_u64("ASMKV_FUZZ_CASES").unwrap_or(20_000);
     let started = Instant::now();
-    let results: Vec<Result<Known, String>> = if let Some(one) = env_u64("ASMKV_FUZZ_CASE") {
+    let results: Vec<Result<(), String>> = if let Some(one) = env_u64("ASMKV_FUZZ_CASE") {
         vec![run_cases(seed, one, 1, one + 1)]
     } else {
         let threads: Vec<_> = (0..THREADS)
@@ -1581,25 +1502,11 @@ fn differential_fuzz() {
             .collect();
         threads.into_iter().map(|t| t.join().unwrap()).collect()
     };
-    let mut failures = Vec::new();
-    let mut known = Known::default();
-    for r in results {
-        match r {
-            Ok(k) => {
-                known.count += k.count;
-                if known.example.is_none() {
-                    known.example = k.example;
-                }
-            }
-            Err(e) => failures.push(e),
-        }
-    }
+    let failures: Vec<String> = results.into_iter().filter_map(Result::err).collect();
     let _ = std::io::stderr().write_all(
         format!(
-            "fuzz: seed {seed}, {cases} cases in {:.1} s; {} known server disagreements (KNOWN_BUG_LAX_CHUNK_SYNTAX){}\n",
+            "fuzz: seed {seed}, {cases} cases in {:.1} s\n",
             started.elapsed().as_secs_f64(),
-            known.count,
-            known.example.map(|e| format!(", e.g. {e}")).unwrap_or_default()
         )
         .as_bytes(),
     );
@@ -1611,7 +1518,7 @@ fn differential_fuzz() {
 #[test]
 fn model_follows_the_rfc_on_known_cases() {
     let run = |s: &[u8]| -> Vec<(u16, bool)> {
-        model(s, &mut View::new(&Store::new()), Mode::Strict)
+        model(s, &mut View::new(&Store::new()))
             .answers
             .iter()
             .map(|a| (a.status, a.close))
@@ -1673,20 +1580,12 @@ fn model_follows_the_rfc_on_known_cases() {
     assert!(
         !valid_host(b"a b") && !valid_host(b"a/b") && !valid_host(b"t:x") && !valid_host(b"t%zz")
     );
-    // the lax model is asmkv as it is now
-    let lax = model(
-        &put("5 zz\r\nhello\r\n0\r\nno colon\r\n\r\n"),
-        &mut View::new(&Store::new()),
-        Mode::Lax,
-    );
-    assert_eq!(lax.answers[0].status, 201);
     // two requests, the second a GET of the first's key
     let store = Store::new();
     let mut store = View::new(&store);
     let o = model(
         b"PUT /k HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\nhiGET /k HTTP/1.1\r\nHost: t\r\n\r\n",
         &mut store,
-        Mode::Strict,
     );
     assert_eq!(o.answers[1].body.as_deref(), Some(&b"hi"[..]));
 }

@@ -425,8 +425,16 @@ fn chunked(s: &[u8], at: usize) -> Chunked {
                 return Chunked::Bad(400);
             }
         }
-        // every byte of a trailer line but its CR counts
-        if matches!(st, TLine0 | TName | TVal) && b != b'\r' {
+        // every byte of a trailer line but its CR counts. A byte both over
+        // the limit and malformed: the RFC orders neither error; as asmkv, a
+        // byte that cannot start or continue a field name is a 400 before it
+        // is counted (it falls to the 400 below), a value byte is counted first
+        let name_byte_ok = match st {
+            TLine0 => is_tchar(b),
+            TName => is_tchar(b) || b == b':',
+            _ => true,
+        };
+        if matches!(st, TLine0 | TName | TVal) && b != b'\r' && name_byte_ok {
             cnt += 1;
             if cnt > TRAILER_MAX {
                 return Chunked::Bad(431);
@@ -1571,6 +1579,13 @@ fn model_follows_the_rfc_on_known_cases() {
     );
     assert_eq!(run(&put("5\r\nhello\r\n0\r\nX : v\r\n\r\n")), [(400, true)]);
     assert_eq!(run(&put("400\r\n")), [(413, true)]);
+    // trailers of exactly 8 KiB, then one byte more: a name byte is 431, a
+    // byte that cannot start a name is 400
+    let full = format!("0\r\nX-Long: {}\r\n", "t".repeat(8192 - 8));
+    assert_eq!(run(&put(&format!("{full}\r\n"))), [(201, false)]);
+    assert_eq!(run(&put(&format!("{full}Y: 1\r\n\r\n"))), [(431, true)]);
+    assert_eq!(run(&put(&format!("{full} folded\r\n\r\n"))), [(400, true)]);
+    assert_eq!(run(&put(&format!("{full}: v\r\n\r\n"))), [(400, true)]);
     assert!(
         valid_host(b"t")
             && valid_host(b"example.com:80")

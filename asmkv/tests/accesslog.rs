@@ -67,9 +67,13 @@ fn parse(line: &str) -> Line {
     }
 }
 
+/// The file's whole lines. A line still being written (the writer thread's
+/// write may be seen half done by a read) is not one yet: it has no LF.
 fn lines_of(path: &Path) -> Vec<Line> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
+    let text = std::fs::read(path).unwrap_or_default();
+    let whole = text.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
+    String::from_utf8(text[..whole].to_vec())
+        .expect("log lines are ASCII")
         .lines()
         .map(parse)
         .collect()

@@ -338,7 +338,8 @@ fn malformed_requests_get_400_and_close() {
         ("bad chunk size", format!("PUT /k HTTP/1.1\r\n{H}Transfer-Encoding: chunked\r\n\r\nzz\r\n"), 400),
         ("overflowing chunk", format!("PUT /k HTTP/1.1\r\n{H}Transfer-Encoding: chunked\r\n\r\n11111111111111111111\r\n"), 400),
         ("chunk without CRLF", format!("PUT /k HTTP/1.1\r\n{H}Transfer-Encoding: chunked\r\n\r\n3\r\nabcX\r\n"), 400),
-        ("gzip coding", format!("PUT /k HTTP/1.1\r\n{H}Transfer-Encoding: gzip\r\n\r\n"), 501),
+        ("gzip: chunked not last", format!("PUT /k HTTP/1.1\r\n{H}Transfer-Encoding: gzip\r\n\r\n"), 400),
+        ("gzip, chunked", format!("PUT /k HTTP/1.1\r\n{H}Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n"), 501),
         ("space before colon", format!("GET /k HTTP/1.1\r\n{H}Foo : bar\r\n\r\n"), 400),
         ("folded header", format!("GET /k HTTP/1.1\r\n{H}Foo: bar\r\n baz\r\n\r\n"), 400),
         ("bare LF", "GET /k HTTP/1.1\nHost: t\n\n".to_string(), 400),
@@ -441,6 +442,39 @@ fn leading_empty_lines_split_across_reads_are_skipped() {
     std::thread::sleep(Duration::from_millis(50));
     c.send(b"GET /e HTTP/1.1\r\nHost: t\r\n\r\n");
     assert_eq!(c.response().status, 400);
+}
+
+/// A client that sends more after a "Connection: close" request and then
+/// half-closes gets the whole answer: the server drains what it will not
+/// read instead of closing on it (a close with unread input is a reset,
+/// which destroys the answer still in flight).
+#[test]
+fn a_close_after_an_answer_never_cuts_it() {
+    let s = Server::start();
+    let value = pattern(4 << 20, 7);
+    assert_eq!(put(&agent(), &s.url("/big"), &value).status, 201);
+    for round in 0..5 {
+        let mut c = std::net::TcpStream::connect(s.addr).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        c.write_all(format!("GET /big HTTP/1.1\r\n{H}Connection: close\r\n\r\n").as_bytes())
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(20 * round)); // the answer under way
+        c.write_all(format!("GET /x HTTP/1.1\r\n{H}\r\n").as_bytes())
+            .unwrap();
+        c.shutdown(std::net::Shutdown::Write).unwrap();
+        let mut got = Vec::new();
+        let mut buf = vec![0u8; 1 << 16];
+        loop {
+            match read_some(&mut c, &mut buf) {
+                Ok(0) => break,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+                Err(e) => panic!("round {round}: {e} after {} bytes", got.len()),
+            }
+        }
+        let end = got.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+        assert_eq!(got.len() - end, value.len(), "round {round}: the body cut");
+        assert_eq!(&got[end..], &value[..], "round {round}");
+    }
 }
 
 #[test]

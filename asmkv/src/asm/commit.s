@@ -61,7 +61,7 @@ commit_done:
     push rbx
     push r12
     push r13
-    sub rsp, 8
+    sub rsp, 16                           # [rsp]: the count; calls aligned
     mov edi, dword ptr [rip + w_done_fd]
     mov rsi, rsp
     mov edx, 8
@@ -74,7 +74,10 @@ commit_done:
     lea rax, [rip + w_group]
     mov rbx, qword ptr [rax + r12*8]
     inc r12d
-    mov rsi, qword ptr [rbx + C_COMMIT]
+    cmp dword ptr [rip + w_stopping], 0   # it was routed before the stop and is
+    je 4f                                 # closed after this answer: it says so
+    or dword ptr [rbx + C_FLAGS], F_CLOSE # (the flusher is done with it)
+4:  mov rsi, qword ptr [rbx + C_COMMIT]
     mov rdi, rbx
     test rsi, rsi
     js 2f
@@ -87,7 +90,7 @@ commit_done:
     call conn_drive
     jmp 1b
 3:  mov dword ptr [rip + w_group_n], 0
-    add rsp, 8
+    add rsp, 16
     pop r13
     pop r12
     pop rbx

@@ -448,7 +448,7 @@
 .equ ST_BODY, 2        # streaming a request body into its record (or spool)
 .equ ST_WRITE, 3       # sending C_OUT, then C_FILE_LEFT bytes of C_GET_FD
 .equ ST_DONE, 4        # response sent: next request or close
-.equ ST_LINGER, 5      # error response sent, write side shut, discarding input
+.equ ST_LINGER, 5      # last response sent, write side shut, discarding input until the end
 .equ ST_COMMIT, 6      # write or delete sealed, waiting for the group commit (commit.s)
 .equ ST_LIST, 7        # producing and sending a listing of keys (list.s)
 
@@ -472,8 +472,7 @@
 .equ F_TE_BAD, 128     # a coding listed before the last one: not a single "chunked"
 .equ F_EXPECT_BAD, 256 # an expectation we cannot meet
 .equ F_CONN_CLOSE, 512 # Connection: close
-.equ F_LINGER, 2048    # drain input before closing, so the error answer is not
-                       # destroyed by a reset
+                       # (2048 is free: every close after an answer lingers, done_step)
 .equ F_DISCARD, 4096   # the body of a GET/HEAD/DELETE: read and dropped, then answered
 .equ F_RANGE, 8192     # one valid byte range was asked for (C_RANGE_A, C_RANGE_B)
 .equ F_RANGE_SUFFIX, 16384 # ... as "-N": the last N bytes
@@ -636,11 +635,11 @@
 .equ ST_FLUSH_LE, 1680 # u64 [FLUSH_BUCKETS]: flushes of at most FLUSH_BOUNDS
 .equ FLUSH_BUCKETS, 11
 .equ ST_TIMEOUTS, 1768 # u64 [4]: idle, request head, upload, download
-# The metrics socket's own connections (RX_METRICS) count their answers and
-# bytes apart, at these offsets plus STATS_SCRAPE (CONN_STATS): a scrape is
+# The metrics socket's own connections (RX_METRICS) count their answers,
+# bytes and timeouts apart, at these offsets plus STATS_SCRAPE (CONN_STATS): a scrape is
 # not API traffic (asmkv_scrapes_total, as promhttp's handler counts its own).
 .equ STATS_SCRAPE, RX_METRICS << 9
-.if ST_TIMEOUTS + 32 > STATS_SCRAPE || STATS_SCRAPE + ST_OUT + 8 > STATS_SIZE
+.if ST_TIMEOUTS + 32 > STATS_SCRAPE || STATS_SCRAPE + ST_TIMEOUTS + 32 > STATS_SIZE
 .error "the scrapes' counters must lie past the API's, within STATS_SIZE"
 .endif
 .if STATS_SCRAPE != 2048

@@ -1084,7 +1084,7 @@ route_request:
     mov rdi, rbx
     call start_discard
     jmp .Lrr_out
-13: or dword ptr [rbx + C_FLAGS], F_CLOSE | F_LINGER
+13: or dword ptr [rbx + C_FLAGS], F_CLOSE
 10: mov rdi, rbx
     mov ecx, dword ptr [rbx + C_METHOD]
     cmp ecx, M_DELETE

@@ -260,7 +260,7 @@ respond_continue:
 # Clobbers the caller-saved registers.
 .globl fail
 fail:
-    or dword ptr [rdi + C_FLAGS], F_CLOSE | F_LINGER
+    or dword ptr [rdi + C_FLAGS], F_CLOSE
     jmp respond
 
 # put_number_field: rdi = where to write, rsi = the field's text up to its

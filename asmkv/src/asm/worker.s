@@ -748,19 +748,12 @@ done_step:
 1:  mov eax, STEP_GO
     pop rbx
     ret
-2:  test eax, F_LINGER
-    jnz 5f
-    # Closing after a whole answer: if the client may still send (pipelined
-    # requests after a "Connection: close" one, unread or in flight), a close
-    # with unread input resets the connection and can destroy the answer in
-    # flight. Linger as after an error unless the client has finished and
-    # everything it sent is consumed.
-    test dword ptr [rbx + C_RX], RX_PEER_DONE
-    jz 5f
-    mov rcx, qword ptr [rbx + C_IN_LEN]
-    cmp rcx, qword ptr [rbx + C_IN_POS]
-    je 3f
-5:  cmp dword ptr [rip + w_stopping], 0
+2:  # Closing after a whole answer, error or not, the server lingers: a close
+    # with input unread (pipelined requests after a "Connection: close" one,
+    # in the buffer or still in the kernel, whatever epoll said of the peer)
+    # resets the connection and can destroy the answer in flight. A client
+    # that has finished costs one read that sees its end.
+    cmp dword ptr [rip + w_stopping], 0
     jne 3f
     mov edi, dword ptr [rbx + C_FD]
     mov esi, SHUT_WR                      # the answer is complete: send FIN
@@ -835,7 +828,7 @@ set_deadline:
 on_tick:
     push rbx
     push r12
-    sub rsp, 16
+    sub rsp, 24                           # [rsp]: the expiry count; calls aligned
     mov edi, dword ptr [rip + w_timerfd]
     mov rsi, rsp
     mov edx, 8
@@ -858,7 +851,8 @@ on_tick:
     mov rcx, qword ptr [rip + w_now]
     cmp rcx, qword ptr [rbx + C_DEADLINE]
     jb .Lot_step
-    mov rdx, qword ptr [rip + w_stats]
+    CONN_STATS rbx                        # a metrics connection's apart
+    mov rdx, rcx
     cmp eax, ST_BODY
     je .Lot_body
     cmp eax, ST_HEAD
@@ -895,7 +889,7 @@ on_tick:
     inc r12d
     jmp .Lot_next
 .Lot_out:
-    add rsp, 16
+    add rsp, 24
     pop r12
     pop rbx
     ret

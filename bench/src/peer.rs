@@ -148,7 +148,7 @@ async fn delete_value(State(p): State<Arc<Peer>>, Path(key): Path<String>) -> Re
 /// Serves until killed; prints "listening on ADDR" once bound.
 pub fn run(listen: SocketAddr, dir: PathBuf, threads: usize, sync: bool) -> anyhow::Result<()> {
     std::fs::create_dir_all(&dir)?;
-    crate::raise_nofile();
+    crate::tools::raise_nofile();
     let peer = Arc::new(Peer {
         dir,
         sync,

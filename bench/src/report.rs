@@ -275,3 +275,28 @@ pub fn plot(rows: &[Row], path: &Path, title: &str) -> anyhow::Result<()> {
     root.present()?;
     Ok(())
 }
+
+/// Writes results.md and results.png into `out`, and prints the markdown.
+pub fn write(
+    out: &Path,
+    rows: &[Row],
+    sizes: &[Size],
+    header: &str,
+    machine: &str,
+) -> anyhow::Result<()> {
+    let md = markdown(rows, sizes, header);
+    std::fs::create_dir_all(out)?;
+    std::fs::write(out.join("results.md"), &md)?;
+    plot(
+        rows,
+        &out.join("results.png"),
+        &format!("asmkv vs peers — {machine}"),
+    )?;
+    println!("{md}");
+    eprintln!(
+        "wrote {} and {}",
+        out.join("results.md").display(),
+        out.join("results.png").display()
+    );
+    Ok(())
+}

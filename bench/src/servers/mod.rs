@@ -358,3 +358,31 @@ pub fn tree_rss_kib(root: i32) -> u64 {
         })
         .sum()
 }
+
+pub fn file_size(p: &Path) -> u64 {
+    std::fs::metadata(p).map(|m| m.len()).unwrap_or(0)
+}
+
+impl Kind {
+    /// The program this kind runs and its size on disk, for the sizes table
+    /// (the seed's is known once it is assembled); None for a variant of
+    /// another kind's program, and for a peer that is not installed.
+    pub fn program(self, tools: &Tools) -> Option<(String, u64)> {
+        let (label, size) = match self {
+            Kind::AsmkvNoSync | Kind::PeerNoSync => return None,
+            Kind::Asmkv => ("`asmkv` (static)", file_size(&tools.asmkv)),
+            Kind::NginxDav => ("`nginx` (+ shared libraries)", file_size(&tools.nginx)),
+            Kind::Peer => ("`bench peer` (tokio + axum)", file_size(&tools.bench)),
+            Kind::RedisWebdis => {
+                let (r, w) = tools.redis.as_ref()?;
+                (
+                    "`redis-server` + `webdis` (+ shared libraries)",
+                    file_size(r) + file_size(w),
+                )
+            }
+            Kind::Etcd => ("`etcd` (Go, static)", file_size(tools.etcd.as_ref()?)),
+            Kind::Seed => ("`seed` (as + ld)", 0),
+        };
+        Some((label.to_string(), size))
+    }
+}

@@ -1,0 +1,390 @@
+//! The runner: every scenario on every server, one cell at a time, the way
+//! the scenario's fields say.
+
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use anyhow::Context;
+use tempfile::TempDir;
+
+use crate::report::{Cell, Row, Size};
+use crate::scenarios::{After, Runs, Scenario, Store};
+use crate::servers::{self, Kind, Running, Tools};
+use crate::{store, tools, wrk};
+
+/// What every cell of a run shares: the programs, the machine, the timings.
+pub struct Bench {
+    tools: Tools,
+    nofile: u64,
+    workers: usize,
+    warm: Duration,
+    measure: Duration,
+    script: PathBuf,
+    _script_dir: TempDir,
+    /// the servers measured, in the tables' order
+    kinds: Vec<Kind>,
+    small: Vec<u8>,
+    big: Vec<u8>,
+}
+
+/// A server whose store is ready for a scenario's load, or why it cannot take it.
+struct Ready {
+    run: Running,
+    spread: usize,
+    tag: String,
+    extra: Option<String>,
+    skip: Option<&'static str>,
+}
+
+impl Bench {
+    /// Finds the tools (building asmkv), raises the descriptor limit and
+    /// writes wrk's script; `quick` is a smoke run's timings.
+    pub fn new(quick: bool) -> anyhow::Result<Bench> {
+        let tools = tools::check_tools()?;
+        let nofile = tools::raise_nofile();
+        let workers = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1);
+        let (warm, measure) = if quick {
+            (Duration::from_secs(1), Duration::from_secs(1))
+        } else {
+            (Duration::from_secs(2), Duration::from_secs(6))
+        };
+        let script_dir = tempfile::tempdir()?;
+        let script = script_dir.path().join("kv.lua");
+        std::fs::write(&script, wrk::SCRIPT)?;
+        let kinds = Kind::ALL
+            .into_iter()
+            .filter(|k| *k != Kind::Seed || tools.seed_source.is_some())
+            .collect();
+        Ok(Bench {
+            tools,
+            nofile,
+            workers,
+            warm,
+            measure,
+            script,
+            _script_dir: script_dir,
+            kinds,
+            small: vec![b'v'; 64],
+            big: (0..1 << 20).map(|i: u32| (i % 251) as u8).collect(),
+        })
+    }
+
+    /// Says on stderr what the run is and what it will not measure.
+    pub fn announce(&self, machine: &str) {
+        eprintln!(
+            "{machine}\n{} workers per server, wrk with {} threads; {} s per measurement",
+            self.workers,
+            self.workers,
+            self.measure.as_secs_f64()
+        );
+        if self.tools.redis.is_none() || self.tools.etcd.is_none() {
+            eprintln!(
+                "not measured: the durable peers need apt-get install redis-server webdis etcd-server"
+            );
+        }
+    }
+
+    /// The report's opening paragraph.
+    pub fn header(&self, machine: &str, command: &str) -> String {
+        let workers = self.workers;
+        format!(
+            "## Results\n\n{machine}. Every server ran {workers} workers (the seed forks per request); \
+             wrk ran {workers} threads on the same machine; {:.0} s warm-up, then {:.0} s measured, per cell.\n\n\
+             Command: `{command}`",
+            self.warm.as_secs_f64(),
+            self.measure.as_secs_f64()
+        )
+    }
+
+    /// A row a scenario. Servers' files are deleted only when the returned
+    /// directories are dropped, after the last cell: deleting tens of
+    /// thousands of files (with online discard, as here) stalls the file
+    /// system's journal and would slow whichever cell came next.
+    pub fn run_all(&self, scenarios: &[&Scenario]) -> (Vec<Row>, Vec<TempDir>) {
+        let mut rows = Vec::new();
+        let mut leftovers = Vec::new();
+        for sc in scenarios {
+            let mut cells = Vec::new();
+            for &kind in &self.kinds {
+                cells.push((kind, self.cell(sc, kind, &mut leftovers)));
+            }
+            rows.push(Row {
+                title: sc.title.to_string(),
+                cells,
+            });
+        }
+        (rows, leftovers)
+    }
+
+    /// Why `kind` is not measured in `sc`, if it is not.
+    fn skip_reason(&self, sc: &Scenario, kind: Kind) -> Option<&'static str> {
+        if kind == Kind::Seed && !sc.seed {
+            return Some("skipped");
+        }
+        if (kind == Kind::RedisWebdis && self.tools.redis.is_none())
+            || (kind == Kind::Etcd && self.tools.etcd.is_none())
+        {
+            return Some("not installed");
+        }
+        if let Some(why) = sc.servers.excludes(kind) {
+            return Some(why);
+        }
+        if sc.idle + sc.connections + 100 > self.nofile as usize {
+            return Some("ulimit -n too low");
+        }
+        None
+    }
+
+    /// One cell, with a line on stderr; a failure is a cell that says so.
+    fn cell(&self, sc: &Scenario, kind: Kind, leftovers: &mut Vec<TempDir>) -> Cell {
+        if let Some(why) = self.skip_reason(sc, kind) {
+            return Cell::skipped(why);
+        }
+        eprint!("{:12} {:22} ", sc.name, kind.label());
+        let measured = match sc.runs {
+            Runs::LogPairs => self.measure_log_cost(kind, sc),
+            Runs::Once => self
+                .measure_one(kind, sc, false)
+                .map(|(c, f)| (c, f.into_iter().collect())),
+        };
+        let cell = match measured {
+            Ok((c, files)) => {
+                leftovers.extend(files);
+                c
+            }
+            Err(e) => {
+                eprint!("failed: {e:#} ");
+                Cell::skipped("failed")
+            }
+        };
+        // let the disk settle, so this cell's writeback does not land in
+        // the next cell's measurement
+        nix::unistd::sync();
+        if let Some(r) = &cell.result {
+            eprintln!(
+                "{:>10.0} req/s  p99 {:>6} us  errors {}",
+                r.req_per_sec(),
+                r.p99_us,
+                r.errors()
+            );
+        } else {
+            eprintln!();
+        }
+        cell
+    }
+
+    /// The access log's cost to one server: LOG_PAIRS pairs of runs, each without
+    /// the log and then with it, so that the machine drifting between cells (on a
+    /// shared VM it does, by tens of percent) is not taken for the log's cost.
+    /// The cell is the median run with the log; its figure compares the medians.
+    fn measure_log_cost(&self, kind: Kind, sc: &Scenario) -> anyhow::Result<(Cell, Vec<TempDir>)> {
+        let rate = |c: &Cell| c.result.as_ref().map_or(0.0, |r| r.req_per_sec());
+        let (mut without, mut with, mut files) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..LOG_PAIRS {
+            for log in [false, true] {
+                let (cell, f) = self.measure_one(kind, sc, log)?;
+                files.extend(f);
+                if log { &mut with } else { &mut without }.push(cell);
+            }
+        }
+        without.sort_by(|a, b| rate(a).total_cmp(&rate(b)));
+        with.sort_by(|a, b| rate(a).total_cmp(&rate(b)));
+        let (off, on) = (rate(&without[LOG_PAIRS / 2]), rate(&with[LOG_PAIRS / 2]));
+        let mut cell = with.swap_remove(LOG_PAIRS / 2);
+        cell.extra = Some(format!(
+            "the log changes its rate by {:+.1}%: {:.0} req/s without it, {:.0} with it (medians of {LOG_PAIRS} pairs of runs, each without then with)",
+            (on / off - 1.0) * 100.0,
+            off,
+            on
+        ));
+        Ok((cell, files))
+    }
+
+    /// One run of `sc` on a fresh `kind`: its store prepared, the load
+    /// warmed up and measured, then what the scenario measures afterwards.
+    fn measure_one(
+        &self,
+        kind: Kind,
+        sc: &Scenario,
+        access_log: bool,
+    ) -> anyhow::Result<(Cell, Option<TempDir>)> {
+        servers::ACCESS_LOG.store(access_log, Ordering::Relaxed);
+        let Ready {
+            mut run,
+            spread,
+            tag,
+            mut extra,
+            skip,
+        } = self.prepare(kind, sc)?;
+        if let Some(why) = skip {
+            return Ok((Cell::skipped(why), run.keep_files()));
+        }
+        let (result, peak_rss_kib) = self.load(&run, sc, spread, &tag)?;
+        if sc.after == After::DiskUse {
+            // what the overwrites left on disk once the server has had time to
+            // reclaim (compact) it; the live data is 1,000 values of 64 bytes
+            std::thread::sleep(Duration::from_secs(15));
+            extra = Some(format!(
+                "{:.1} MiB on disk 15 s after the load stopped (live: 1,000 × 64 B and the 1 MiB value)",
+                store::dir_size(&run.data) as f64 / (1 << 20) as f64
+            ));
+        }
+        let files = run.keep_files();
+        let cell = Cell {
+            result: Some(result?),
+            peak_rss_kib,
+            note: None,
+            extra,
+        };
+        Ok((cell, files))
+    }
+
+    /// Starts `kind` and prepares its store as `sc` says.
+    fn prepare(&self, kind: Kind, sc: &Scenario) -> anyhow::Result<Ready> {
+        let mut run = servers::start(kind, &self.tools, self.workers)?;
+        let (mut extra, mut spread) = (None, sc.spread);
+        if sc.store == Store::RestartedOnKeys {
+            // fill the store with a million keys, then time a restart on them
+            let (restarted, keys, note) =
+                store::restart_with_keys(run, &self.tools, self.workers, &self.script)?;
+            run = restarted;
+            extra = Some(note);
+            // each of wrk's two threads wrote about half of them: read within both halves
+            spread = (keys as usize) * 45 / 100;
+        }
+        servers::preload(&run, "small", &self.small)?;
+        servers::preload(&run, "big", &self.big)?;
+        let mut ready = Ready {
+            run,
+            spread,
+            tag: String::new(),
+            extra,
+            skip: None,
+        };
+        if sc.mode == "cond" {
+            // the value's tag, and a check that it really earns a 304
+            match store::etag(&ready.run, sc.key)? {
+                Ok(t) => ready.tag = t,
+                Err(why) => {
+                    ready.skip = Some(why);
+                    return Ok(ready);
+                }
+            }
+        }
+        if sc.store == Store::Listing {
+            ready.extra = Some(store::listing_times(&ready.run, sc.spread)?);
+        }
+        nix::unistd::sync();
+        Ok(ready)
+    }
+
+    /// The load: warm-up, then the measured run with the server's peak RSS
+    /// sampled, while `sc.idle` connections are held open.
+    fn load(
+        &self,
+        run: &Running,
+        sc: &Scenario,
+        spread: usize,
+        tag: &str,
+    ) -> anyhow::Result<(anyhow::Result<wrk::WrkResult>, u64)> {
+        let idle = hold_idle(run.addr, sc.idle)?;
+        let load = |d| wrk::Load {
+            tag,
+            mode: sc.mode,
+            key: sc.key,
+            body_len: sc.body_len,
+            style: run.kind.style(),
+            spread,
+            connections: sc.connections,
+            threads: self.workers,
+            duration: d,
+        };
+        wrk::run(&self.script, run.addr, &load(self.warm))?;
+        let peak = PeakRss::start(run);
+        let result = wrk::run(&self.script, run.addr, &load(self.measure));
+        let peak = peak.stop();
+        drop(idle);
+        check_alive(run)?;
+        Ok((result, peak))
+    }
+
+    /// Each server's program, its size and its RSS at rest, for the last table.
+    pub fn sizes(&self) -> anyhow::Result<Vec<Size>> {
+        let mut sizes = Vec::new();
+        for &kind in &self.kinds {
+            let Some((label, size)) = kind.program(&self.tools) else {
+                continue;
+            };
+            let run = servers::start(kind, &self.tools, self.workers)?;
+            std::thread::sleep(Duration::from_millis(300));
+            let idle = run.rss_kib();
+            let size = if kind == Kind::Seed {
+                servers::file_size(&run.data.with_file_name("seed"))
+            } else {
+                size
+            };
+            sizes.push((kind, label, size, idle));
+        }
+        Ok(sizes)
+    }
+}
+
+/// Pairs of runs measured for the cost of the access log.
+const LOG_PAIRS: usize = 3;
+
+/// The largest RSS of a server's processes, sampled every 100 ms on a thread.
+struct PeakRss {
+    peak: Arc<AtomicU64>,
+    stop: Arc<AtomicBool>,
+    sampler: JoinHandle<()>,
+}
+
+impl PeakRss {
+    fn start(run: &Running) -> PeakRss {
+        let peak = Arc::new(AtomicU64::new(run.rss_kib()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let pids: Vec<i32> = std::iter::once(run.pid())
+            .chain(run.front.as_ref().map(|f| f.id() as i32))
+            .collect();
+        let sampler = {
+            let (peak, stop) = (peak.clone(), stop.clone());
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    let rss = pids.iter().map(|&p| servers::tree_rss_kib(p)).sum();
+                    peak.fetch_max(rss, Ordering::Relaxed);
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            })
+        };
+        PeakRss {
+            peak,
+            stop,
+            sampler,
+        }
+    }
+
+    fn stop(self) -> u64 {
+        self.stop.store(true, Ordering::Relaxed);
+        self.sampler.join().ok();
+        self.peak.load(Ordering::Relaxed)
+    }
+}
+
+fn check_alive(run: &Running) -> anyhow::Result<()> {
+    TcpStream::connect(run.addr)
+        .map(|_| ())
+        .context("server stopped answering")
+}
+
+/// Opens `n` connections that send nothing and holds them.
+fn hold_idle(addr: SocketAddr, n: usize) -> anyhow::Result<Vec<TcpStream>> {
+    (0..n)
+        .map(|_| TcpStream::connect(addr).context("opening idle connections"))
+        .collect()
+}

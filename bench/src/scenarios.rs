@@ -1,0 +1,223 @@
+//! The scenarios, as data: what each one's store holds, what load runs,
+//! which servers take part and how many runs make a cell. The runner
+//! (`run.rs`) follows these fields and never looks at a scenario's name.
+
+use anyhow::bail;
+
+use crate::servers::Kind;
+
+pub struct Scenario {
+    pub name: &'static str,
+    pub title: &'static str,
+    /// wrk's load (see `wrk::Load`): get, put, hot, spread, mixed, close, cond
+    pub mode: &'static str,
+    pub key: &'static str,
+    pub body_len: usize,
+    pub connections: usize,
+    /// connections opened and held idle during the load
+    pub idle: usize,
+    /// whether the seed sample takes part
+    pub seed: bool,
+    /// keys a `hot` load writes (a `spread` load reads as many), or a listing holds
+    pub spread: usize,
+    /// which of the other servers take part
+    pub servers: Servers,
+    /// how the store is prepared before the load
+    pub store: Store,
+    /// what is measured once the load has stopped
+    pub after: After,
+    /// how many runs make a cell
+    pub runs: Runs,
+}
+
+/// Which servers a scenario measures.
+#[derive(Clone, Copy)]
+pub enum Servers {
+    All,
+    /// only these; the others' cells show the note
+    Only(&'static [Kind], &'static str),
+}
+
+impl Servers {
+    /// Why `kind` takes no part, if it does not.
+    pub fn excludes(self, kind: Kind) -> Option<&'static str> {
+        match self {
+            Servers::All => None,
+            Servers::Only(kinds, _) if kinds.contains(&kind) => None,
+            Servers::Only(_, why) => Some(why),
+        }
+    }
+}
+
+/// What the store holds when the load starts. Every store also holds
+/// `/small` (64 B) and `/big` (1 MiB).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Store {
+    Fresh,
+    /// a million keys written, then the server restarted on them (timed); a
+    /// `spread` load reads them
+    RestartedOnKeys,
+    /// `spread` keys under /l/, then listings of them (timed)
+    Listing,
+}
+
+/// What is measured after the load.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum After {
+    Nothing,
+    /// the data directory's size once the server has had time to compact
+    DiskUse,
+}
+
+/// How many runs make a cell.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Runs {
+    Once,
+    /// pairs of runs without and with the access log, for its cost
+    LogPairs,
+}
+
+/// The servers that can write an access log.
+const LOGGING: Servers = Servers::Only(&[Kind::Asmkv, Kind::NginxDav], "–");
+
+const BASE: Scenario = Scenario {
+    name: "",
+    title: "",
+    mode: "get",
+    key: "/small",
+    body_len: 64,
+    connections: 50,
+    idle: 0,
+    seed: false,
+    spread: 1000,
+    servers: Servers::All,
+    store: Store::Fresh,
+    after: After::Nothing,
+    runs: Runs::Once,
+};
+
+pub const SCENARIOS: &[Scenario] = &[
+    Scenario {
+        name: "get64",
+        title: "GET 64 B, 50 conns",
+        seed: true,
+        ..BASE
+    },
+    Scenario {
+        name: "get64-c1000",
+        title: "GET 64 B, 1000 conns",
+        connections: 1000,
+        ..BASE
+    },
+    Scenario {
+        name: "get1m",
+        title: "GET 1 MiB, 50 conns",
+        key: "/big",
+        ..BASE
+    },
+    Scenario {
+        name: "put64",
+        title: "PUT 64 B new keys, 50 conns",
+        mode: "put",
+        seed: true,
+        ..BASE
+    },
+    Scenario {
+        name: "overwrite",
+        title: "PUT 64 B over 1,000 hot keys, 50 conns",
+        mode: "hot",
+        after: After::DiskUse,
+        ..BASE
+    },
+    Scenario {
+        name: "put1m",
+        title: "PUT 1 MiB new keys, 8 conns",
+        mode: "put",
+        body_len: 1 << 20,
+        connections: 8,
+        ..BASE
+    },
+    Scenario {
+        name: "mixed",
+        title: "90% GET / 10% PUT, 50 conns",
+        mode: "mixed",
+        seed: true,
+        ..BASE
+    },
+    Scenario {
+        name: "close",
+        title: "new connection per GET, 50 conns",
+        mode: "close",
+        seed: true,
+        ..BASE
+    },
+    Scenario {
+        name: "idle10k",
+        title: "GET 64 B, 50 conns + 10k idle",
+        idle: 10_000,
+        ..BASE
+    },
+    Scenario {
+        name: "get64-log",
+        title: "GET 64 B, 50 conns, access log on",
+        servers: LOGGING,
+        runs: Runs::LogPairs,
+        ..BASE
+    },
+    Scenario {
+        name: "put64-log",
+        title: "PUT 64 B new keys, 50 conns, access log on",
+        mode: "put",
+        servers: LOGGING,
+        runs: Runs::LogPairs,
+        ..BASE
+    },
+    Scenario {
+        name: "get304",
+        title: "conditional GET 64 B answered 304, 50 conns",
+        mode: "cond",
+        ..BASE
+    },
+    Scenario {
+        name: "list100k",
+        title: "listing of 100,000 keys (JSON), 4 conns",
+        key: "/l/",
+        connections: 4,
+        spread: 100_000,
+        servers: Servers::Only(&[Kind::Asmkv, Kind::NginxDav], "no listing"),
+        store: Store::Listing,
+        ..BASE
+    },
+    Scenario {
+        name: "keys1m",
+        title: "GET 64 B of 1M keys after a restart, 50 conns",
+        mode: "spread",
+        spread: 500_000,
+        servers: Servers::Only(&[Kind::Asmkv], "–"),
+        store: Store::RestartedOnKeys,
+        ..BASE
+    },
+];
+
+/// `--list`: a line a scenario.
+pub fn print_list() {
+    for s in SCENARIOS {
+        println!("{:12} {}", s.name, s.title);
+    }
+}
+
+/// The scenarios `--only` names (comma-separated), in the table's order; all without it.
+pub fn select(only: Option<&str>) -> anyhow::Result<Vec<&'static Scenario>> {
+    let wanted: Option<Vec<&str>> = only.map(|o| o.split(',').collect());
+    if let Some(unknown) = wanted
+        .iter()
+        .flatten()
+        .find(|w| !SCENARIOS.iter().any(|s| s.name == **w))
+    {
+        bail!("no scenario named {unknown:?} (see --list)");
+    }
+    Ok(SCENARIOS
+        .iter()
+        .filter(|s| wanted.as_ref().is_none_or(|w| w.contains(&s.name)))
+        .collect())
+}

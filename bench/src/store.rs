@@ -1,0 +1,171 @@
+//! What a scenario does to a server's store before the load and after it,
+//! beyond the preloaded values: a million keys and a restart on them, keys
+//! to list, a value's entity-tag, the disk left behind.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use crate::servers::{self, Kind, Running, Tools};
+use crate::wrk;
+
+/// Bytes of files under a directory.
+pub fn dir_size(p: &Path) -> u64 {
+    std::fs::read_dir(p)
+        .map(|d| {
+            d.flatten()
+                .map(|e| match e.metadata() {
+                    Ok(m) if m.is_dir() => dir_size(&e.path()),
+                    Ok(m) => m.len(),
+                    Err(_) => 0,
+                })
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+/// Writes a million new 64-byte keys into a running asmkv (wrk's two threads
+/// write 500,000 each within 20 s, then overwrite their last one), stops it,
+/// and starts it again on the same data: returns the new server, the number
+/// of keys, and a line with the time to its listening line and the RSS of all
+/// its processes.
+pub fn restart_with_keys(
+    mut run: Running,
+    tools: &Tools,
+    workers: usize,
+    script: &Path,
+) -> anyhow::Result<(Running, u64, String)> {
+    let r = wrk::run(
+        script,
+        run.addr,
+        &wrk::Load {
+            mode: "fill",
+            key: "/small",
+            body_len: 64,
+            style: "kv",
+            spread: 500_000,
+            connections: 50,
+            threads: 2,
+            duration: Duration::from_secs(20),
+            tag: "",
+        },
+    )?;
+    let keys = (r.requests - r.errors()).min(1_000_000);
+    let files = run.keep_files();
+    let data = run.data.clone();
+    drop(run);
+    let started = Instant::now();
+    let run = servers::start_on(Kind::Asmkv, tools, workers, &data, files)?;
+    let took = started.elapsed();
+    let rss = run.rss_kib();
+    Ok((
+        run,
+        keys,
+        format!(
+            "{keys} keys: listening {:.2} s after start, {:.1} MiB RSS (all processes) then",
+            took.as_secs_f64(),
+            rss as f64 / 1024.0
+        ),
+    ))
+}
+
+/// The entity-tag of `key`, checked to earn a 304; else why the cell is skipped.
+pub fn etag(run: &Running, key: &str) -> anyhow::Result<Result<String, &'static str>> {
+    let url = match run.kind.style() {
+        "webdis" => format!("http://{}/GET{key}.txt", run.addr),
+        "etcd" => return Ok(Err("no ETag")),
+        _ => format!("http://{}{key}", run.addr),
+    };
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let Some(t) = agent.get(&url).call()?.headers().get("etag").cloned() else {
+        return Ok(Err("no ETag"));
+    };
+    let tag = t.to_str()?.to_string();
+    let again = agent.get(&url).header("If-None-Match", &tag).call()?;
+    if again.status() != 304 {
+        return Ok(Err("no 304"));
+    }
+    Ok(Ok(tag))
+}
+
+fn list_name(i: usize) -> String {
+    format!("k{i:07}")
+}
+
+/// Stores `n` keys under /l/: files in nginx's directory, else pipelined PUTs.
+fn store_listed_keys(run: &Running, n: usize) -> anyhow::Result<()> {
+    if run.kind == Kind::NginxDav {
+        let dir = run.data.join("l");
+        std::fs::create_dir_all(&dir)?;
+        for i in 0..n {
+            std::fs::write(dir.join(list_name(i)), b"v")?; // readable by nginx's worker
+        }
+        return Ok(());
+    }
+    let mut c = TcpStream::connect(run.addr)?;
+    let mut w = c.try_clone()?;
+    let writer = std::thread::spawn(move || -> std::io::Result<()> {
+        let mut batch = Vec::new();
+        for i in 0..n {
+            batch.extend_from_slice(
+                format!(
+                    "PUT /l/{} HTTP/1.1\r\nHost: b\r\nContent-Length: 1\r\n\r\nv",
+                    list_name(i)
+                )
+                .as_bytes(),
+            );
+            if batch.len() > 1 << 16 || i == n - 1 {
+                w.write_all(&batch)?;
+                batch.clear();
+            }
+        }
+        Ok(())
+    });
+    let (mut seen, mut buf, mut tail) = (0, vec![0u8; 1 << 16], Vec::new());
+    while seen < n {
+        let got = c.read(&mut buf)?;
+        anyhow::ensure!(got > 0, "the server closed while keys were stored");
+        tail.extend_from_slice(&buf[..got]);
+        seen += tail.windows(12).filter(|w| w == b"HTTP/1.1 201").count();
+        let keep = tail.len().min(11);
+        tail.drain(..tail.len() - keep);
+    }
+    writer.join().unwrap()?;
+    Ok(())
+}
+
+/// Stores `n` keys under /l/, then lists them: returns a line with the
+/// median time to the first byte of the answer and to its end, over a few
+/// listings.
+pub fn listing_times(run: &Running, n: usize) -> anyhow::Result<String> {
+    store_listed_keys(run, n)?;
+    let mut first = Vec::new();
+    let mut total = Vec::new();
+    let mut size = 0;
+    for _ in 0..5 {
+        let mut c = TcpStream::connect(run.addr)?;
+        let started = Instant::now();
+        c.write_all(b"GET /l/ HTTP/1.1\r\nHost: b\r\nConnection: close\r\n\r\n")?;
+        let mut buf = vec![0u8; 1 << 16];
+        let mut got = c.read(&mut buf)?;
+        first.push(started.elapsed());
+        size = got;
+        while got > 0 {
+            got = c.read(&mut buf)?;
+            size += got;
+        }
+        total.push(started.elapsed());
+    }
+    first.sort();
+    total.sort();
+    Ok(format!(
+        "{n} keys: first byte after {:.1} ms, whole listing ({:.1} MB) after {:.1} ms (medians of 5)",
+        first[2].as_secs_f64() * 1e3,
+        size as f64 / 1e6,
+        total[2].as_secs_f64() * 1e3
+    ))
+}

@@ -297,10 +297,14 @@
 .equ IX_SEQ, 0         # u64 last sequence number handed out
 .equ IX_SEGID, 8       # u64 last segment id handed out
 .equ IX_NEXT, 16       # u64 next free node unit
-.equ IX_SEED, 24       # u64 hash seed
+                       # (24: unused; it held FNV-1a's seed)
 .equ IX_DEAD_GEN, 32   # u64 counts segments removed by compaction (workers close theirs)
 .equ IX_KEYS, 40       # u64 keys that have a value (metrics)
+.equ IX_HASH_KEY, 48   # 16 bytes: the key of the index's SipHash, random at startup
 .equ IX_ACTIVE, 64     # u64 per child slot: the segment it appends to, 0 if none
+.if IX_HASH_KEY + 16 > IX_ACTIVE
+.error "the hash key overlaps IX_ACTIVE"
+.endif
 .equ IX_FLIGHT_HI, 2176 # u32 per worker slot: its flight entries are below this fd
 .equ IX_SEGS, 4096     # per segment id, SG_SIZE bytes:
 .equ SG_TOTAL, 0       #   u32 sealed records written into it

@@ -42,9 +42,9 @@ index_init:
     js 2f
     mov rax, qword ptr [rip + ix_base]
     mov qword ptr [rax + IX_NEXT], IX_NODES / IX_UNIT
-    mov rdi, qword ptr [rip + ix_base]
-    add rdi, IX_SEED                      # a secret seed: chains cannot be aimed at
-    mov esi, 8
+    mov rdi, qword ptr [rip + ix_base]    # a secret key: chains cannot be aimed at
+    add rdi, IX_HASH_KEY
+    mov esi, 16
     jmp random_fill
 2:  ret
 
@@ -77,29 +77,19 @@ index_detach:
     mov qword ptr [rip + ix_base], 0
     ret
 
-# key_hash: rdi = key, rsi = its length. Returns rax = its 64-bit hash
-# (FNV-1a from the secret seed, then a final mix). Clobbers rcx, rdx, rdi, rsi.
+# key_hash: rdi = key, rsi = its length. Returns rax = its 64-bit hash:
+# SipHash-2-4 under the index's random 128-bit key (IX_HASH_KEY), a keyed
+# pseudo-random function, so no one who does not know the key can choose keys
+# that share a chain. (FNV-1a from a secret seed could be flooded: for keys of
+# one length the difference of two hashes hardly depends on the seed, so
+# collisions found once offline work against every server.)
+# Clobbers rcx, rdx, rdi, rsi, r8-r11.
 key_hash:
-    mov rax, qword ptr [rip + ix_base]
-    mov rax, qword ptr [rax + IX_SEED]
-    mov rcx, 0x100000001b3
-1:  test rsi, rsi
-    jz 2f
-    movzx edx, byte ptr [rdi]
-    xor rax, rdx
-    imul rax, rcx
-    inc rdi
-    dec rsi
-    jmp 1b
-2:  mov rdx, rax                          # every input bit reaches the low bits
-    shr rdx, 33
-    xor rax, rdx
-    mov rcx, 0xff51afd7ed558ccd
-    imul rax, rcx
-    mov rdx, rax
-    shr rdx, 33
-    xor rax, rdx
-    ret
+    mov rdx, rsi
+    mov rsi, rdi
+    mov rdi, qword ptr [rip + ix_base]
+    add rdi, IX_HASH_KEY
+    jmp siphash24
 
 # chain_find: rdi = key, rsi = length, rdx = hash, ecx = first node unit,
 # r8d = unit at which to stop (0: the end). Returns rax = the node, or 0.

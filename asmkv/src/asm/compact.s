@@ -35,6 +35,11 @@ compactor_main:
     cmp rax, -4096
     ja 9f
     mov qword ptr [rip + c_entries], rax
+    mov rdi, COMPACT_RECORDS * 8
+    call reserve_memory
+    cmp rax, -4096
+    ja 9f
+    mov qword ptr [rip + c_all], rax
     mov rdi, HINT_MAX
     call reserve_memory
     cmp rax, -4096
@@ -91,12 +96,9 @@ compact_round:
     test rdi, rdi
     jz 5f
     call seg_entry
-    mov ecx, dword ptr [rax + SG_DEAD]
+    call sg_mostly_dead
     test ecx, ecx
     jz 5f
-    add ecx, ecx
-    cmp ecx, dword ptr [rax + SG_TOTAL]
-    jb 5f
     mov rcx, qword ptr [rip + ix_base]
     mov eax, dword ptr [rip + w_slot]
     mov qword ptr [rcx + IX_ACTIVE + rax*8], 0
@@ -154,7 +156,7 @@ seg_sealed:
     ret
 
 # seg_worth: rdi = segment id. Returns eax = 1 if it may and should be
-# compacted: sealed (seg_sealed), and at least half of its records dead.
+# compacted: sealed (seg_sealed), and mostly dead (sg_mostly_dead).
 # Clobbers rcx, rdx.
 seg_worth:
     push rdi
@@ -163,11 +165,8 @@ seg_worth:
     test eax, eax
     jz 1f
     call seg_entry
-    mov edx, dword ptr [rax + SG_DEAD]
-    add edx, edx
-    cmp edx, dword ptr [rax + SG_TOTAL]
-    setae al
-    movzx eax, al
+    call sg_mostly_dead
+    mov eax, ecx
 1:  ret
 
 # compact_segment: rdi = id of a segment worth compacting. Moves its live
@@ -213,6 +212,7 @@ compact_segment:
     js .Lcs_out
 2:  xor eax, eax
     mov qword ptr [rip + c_n], rax
+    mov qword ptr [rip + c_alln], rax
     mov qword ptr [rip + c_bytes], rax
     mov qword ptr [rip + c_run_len], rax
     mov qword ptr [rip + c_fail], rax
@@ -270,7 +270,15 @@ compact_segment:
     or dword ptr [rax + SG_FLAGS], SGF_GONE
     mov rcx, qword ptr [rip + ix_base]
     lock inc qword ptr [rcx + IX_DEAD_GEN]
-    mov edi, dword ptr [rip + c_src_fd]
+    xor r12d, r12d                        # its records are gone: each key has one
+    mov r13, qword ptr [rip + c_all]      # fewer on disk (only now: a count is
+6:  cmp r12, qword ptr [rip + c_alln]     # never below the truth)
+    jae 7f
+    mov rdi, qword ptr [r13 + r12*8]
+    call index_rec_drop
+    inc r12
+    jmp 6b
+7:  mov edi, dword ptr [rip + c_src_fd]
     mov eax, SYS_close
     syscall
     mov rax, qword ptr [rip + w_segfds]
@@ -306,14 +314,27 @@ compact_record:
     test rax, rax
     jz 9f
     mov r13, rax
+    mov rax, qword ptr [rip + c_alln]     # every record of the segment, live or
+    cmp rax, COMPACT_RECORDS              # not, is one fewer of its key once the
+    jae 8f                                # segment is gone
+    mov rcx, qword ptr [rip + c_all]
+    mov qword ptr [rcx + rax*8], r13
+    inc qword ptr [rip + c_alln]
     mov rcx, qword ptr [r13 + N_LOC]
     mov rdx, ~LOC_CLAIM                   # a conditional write's claim on it
     and rcx, rdx                          # leaves it live (index_move keeps the claim)
     cmp rcx, rbx
     jne 9f                                # dead: a later write, or a delete
-    mov rax, qword ptr [rip + c_n]
+    bt rbx, LOC_TOMB_BIT                  # a delete that is its key's only record
+    jnc 3f                                # anywhere keeps nothing from coming back:
+    cmp dword ptr [r13 + N_RECS], 1       # dropped, not copied (Bitcask's rule; no
+    je 9f                                 # older record of the key is left to return)
+3:  mov rax, qword ptr [rip + c_n]
     cmp rax, COMPACT_ENTRIES
     jae 8f
+    mov rdi, r13                          # the copy is counted before it is made
+    call index_rec_add
+    mov rax, qword ptr [rip + c_n]
     shl rax, 5                            # CE_SIZE
     add rax, qword ptr [rip + c_entries]
     mov qword ptr [rax + CE_NODE], r13
@@ -385,6 +406,8 @@ compactor_name: .asciz "asmkv-compact"      # set by the master as it forks it
 .bss
 .p2align 3
 c_entries:  .space 8                  # CE_* per live record moved
+c_all:      .space 8                  # the node of every record of the segment
+c_alln:     .space 8                  #   (COMPACT_RECORDS reserved), so far
 c_n:        .space 8                  # entries so far
 c_bytes:    .space 8                  # the bytes of their records
 c_run_src:  .space 8                  # the run of bytes to copy: from,

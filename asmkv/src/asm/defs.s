@@ -292,6 +292,8 @@
 .equ CE_OLD, 16                  #   u64 its LOC in the old segment
 .equ CE_NEW, 24                  #   u64 its LOC in the new one
 .equ CE_SIZE, 32
+.equ COMPACT_RECORDS, SEG_MAX / (REC_HDR + 8 + FT_SIZE) + 1  # records of one segment, at
+                                 # most: each starts below SEG_MAX and takes 56 bytes or more
 .equ PR_SET_NAME, 15
 # The index: one mapping shared by the master and every worker (index.s).
 .equ IX_SEQ, 0         # u64 last sequence number handed out
@@ -313,6 +315,8 @@
 .equ SG_FLAGS, 12      #   u32 SGF_* bits
 .equ SG_BYTES, 16      #   u64 bytes of its sealed records (SG_TOTAL's)
 .equ SG_DEAD_BYTES, 24 #   u64 bytes of its dead records (SG_DEAD's)
+.equ SG_DROP, 32       #   u32 of its live records, tombstones that were the only record of
+                       #   their key when last seen (index_rec_drop): compaction drops them
 .equ SGF_GONE, 1       #     compaction has removed it
 .equ SGF_HINT, 2       #     it has a hint file
 # A hint file "ID.hint" lists the sealed records of a segment no one writes to
@@ -327,8 +331,8 @@
 .equ HE_KEY, 24
 .equ HINT_MAX, 1 << 30           # largest hint file read or written
 .equ HINT_NAME_CAP, 40
-.equ SG_SIZE, 32
-.equ SG_SHIFT, 5       # log2 SG_SIZE
+.equ SG_SIZE, 64
+.equ SG_SHIFT, 6       # log2 SG_SIZE
 .if (1 << SG_SHIFT) - SG_SIZE
 .error "SG_SHIFT must be log2 SG_SIZE"
 .endif
@@ -346,7 +350,10 @@
 .equ IX_MAP_SIZE, 1 << 36        # virtual only: pages come as nodes are added
 .equ N_NEXT, 0         # u32 unit of the next node in the chain, 0 = end
 .equ N_KLEN, 4         # u32
-.equ N_HASH, 8         # u64
+.equ N_HASH, 8         # u32 the key's hash, low half (chains compare it before the key)
+.equ N_RECS, 12        # u32 records of the key that may be on disk, at least (index_rec_add):
+                       #   1 means only its newest; N_RECS_MANY sticks (never "1" again)
+.equ N_RECS_MANY, 0xffffffff
 .equ N_SEQ, 16         # u64 \ updated together (cmpxchg16b):
 .equ N_LOC, 24         # u64 /  the newest write of the key
 .equ N_KEY, 32

@@ -362,6 +362,7 @@ import_one:
     test rax, rax
     js .Lio_fail
     mov rdi, rax
+    call index_rec_add                    # (no compactor runs yet)
     mov rsi, qword ptr [rip + imp_seq]
     mov rdx, qword ptr [rip + imp_loc]
     xor ecx, ecx

@@ -107,7 +107,7 @@ chain_find:
     shl rax, 4                            # IX_UNIT
     add rax, r9
     mov ecx, dword ptr [rax + N_NEXT]
-    cmp rdx, qword ptr [rax + N_HASH]
+    cmp edx, dword ptr [rax + N_HASH]
     jne 1b
     cmp esi, dword ptr [rax + N_KLEN]
     jne 1b
@@ -188,7 +188,8 @@ index_node:
     shl rax, 4
     add rax, rdx
     mov dword ptr [rax + N_KLEN], r13d
-    mov qword ptr [rax + N_HASH], r14
+    mov dword ptr [rax + N_HASH], r14d
+    mov dword ptr [rax + N_RECS], 0
     xor ecx, ecx
     mov qword ptr [rax + N_SEQ], rcx
     mov qword ptr [rax + N_LOC], rcx
@@ -320,6 +321,49 @@ index_state:
     cmp rax, qword ptr [rdi + N_SEQ]
     jne 1b
     ret
+
+# index_rec_add: rdi = node. Counts one more record of its key that may be on
+# disk. Called before a record can be found valid on disk (before its footer
+# is written, or its copy made), so the count is never below the truth: a
+# process killed after it leaves the count high, which only keeps a tombstone
+# longer. It sticks at N_RECS_MANY rather than wrap. Clobbers rax, rcx.
+.globl index_rec_add
+index_rec_add:
+    mov eax, dword ptr [rdi + N_RECS]
+1:  cmp eax, N_RECS_MANY
+    je 2f
+    lea ecx, [eax + 1]
+    lock cmpxchg dword ptr [rdi + N_RECS], ecx
+    jne 1b                                # eax holds what is there now
+2:  ret
+
+# index_rec_drop: rdi = node. Counts one record of its key fewer: called only
+# after the segment that held it is removed. Never below 0; N_RECS_MANY stays.
+# When one record is left and it is a delete, that tombstone keeps nothing
+# from coming back any more: its segment counts it (SG_DROP, a hint that
+# makes the segment worth compacting; compaction checks N_RECS itself).
+# Clobbers rax, rcx, rdx.
+.globl index_rec_drop
+index_rec_drop:
+    mov eax, dword ptr [rdi + N_RECS]
+1:  cmp eax, N_RECS_MANY
+    je 2f
+    test eax, eax
+    jz 2f
+    lea ecx, [eax - 1]
+    lock cmpxchg dword ptr [rdi + N_RECS], ecx
+    jne 1b
+    cmp ecx, 1
+    jne 2f
+    call index_state
+    bt rdx, LOC_TOMB_BIT
+    jnc 2f
+    shr rdx, LOC_SEG_SHIFT
+    and edx, LOC_SEG_MASK
+    shl rdx, SG_SHIFT
+    add rdx, qword ptr [rip + ix_base]
+    lock inc dword ptr [rdx + IX_SEGS + SG_DROP]
+2:  ret
 
 .section .rodata
 ix_name: .asciz "asmkv-index"

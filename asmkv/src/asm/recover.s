@@ -131,6 +131,7 @@ recover_record:
     test rax, rax
     js .Lrs_full
     mov rdi, rax
+    call index_rec_add                    # every record that checks out counts
     mov rsi, qword ptr [rip + r_seq]
     mov rdx, rbx
     xor ecx, ecx

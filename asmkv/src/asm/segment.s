@@ -266,11 +266,35 @@ rec_closed:
 # Counts the record that stopped being the newest of its key as dead in its
 # segment (SG_DEAD, which is what makes a segment worth compacting, and its
 # bytes), and keys that gained or lost their value (IX_KEYS).
+# A delete that replaced nothing, or a record in its own segment, will be
+# its key's only record once that segment is compacted: it counts in SG_DROP
+# (a hint that makes the segment worth compacting; index_rec_drop counts the
+# other deletes that become droppable).
 # Keeps rax; clobbers the other caller-saved registers. Runs in any process
 # and thread (loc_len reads no shared descriptor).
 .globl pub_count
 pub_count:
-    mov rdi, qword ptr [rip + ix_base]    # the count of keys with a value (metrics)
+    bt rsi, LOC_TOMB_BIT
+    jnc 6f
+    cmp eax, PUB_NEW
+    je 5f
+    cmp eax, PUB_REPLACED
+    jne 6f
+5:  mov rcx, rdx
+    btr rcx, LOC_CLAIM_BIT
+    test rcx, rcx
+    jz 7f                                 # nothing before it
+    xor rcx, rsi
+    shr rcx, LOC_SEG_SHIFT
+    and ecx, LOC_SEG_MASK
+    jnz 6f                                # what it replaced is in another segment
+7:  mov rcx, rsi
+    shr rcx, LOC_SEG_SHIFT
+    and ecx, LOC_SEG_MASK
+    shl rcx, SG_SHIFT
+    add rcx, qword ptr [rip + ix_base]
+    lock inc dword ptr [rcx + IX_SEGS + SG_DROP]
+6:  mov rdi, qword ptr [rip + ix_base]    # the count of keys with a value (metrics)
     cmp eax, PUB_NEW
     jne 3f
     bt rsi, LOC_TOMB_BIT                  # a delete of nothing
@@ -396,6 +420,23 @@ seg_seal:
     mov qword ptr [rip + w_seg_id], 0
     ret
 
+# sg_mostly_dead: rax = a segment's SG_* entry. Returns ecx = 1 if it is worth
+# compacting: some of its records, and at least half, are dead or tombstones
+# that compaction drops (SG_DEAD + SG_DROP, both hints). Clobbers nothing else.
+.globl sg_mostly_dead
+sg_mostly_dead:
+    push rdx
+    mov edx, dword ptr [rax + SG_DEAD]
+    add edx, dword ptr [rax + SG_DROP]
+    xor ecx, ecx
+    test edx, edx
+    jz 1f
+    add edx, edx
+    cmp edx, dword ptr [rax + SG_TOTAL]
+    setae cl
+1:  pop rdx
+    ret
+
 # seg_sweep: (worker, every tick) seals the active segment once it has been
 # idle for SEG_IDLE seconds, or a write found the disk full, with half its
 # records dead (so a stopped overwrite load is compacted, and a full disk gets
@@ -421,12 +462,9 @@ seg_sweep:
     call seg_entry
     cmp dword ptr [rax + SG_BUSY], 0
     jne 1f
-    mov ecx, dword ptr [rax + SG_DEAD]
+    call sg_mostly_dead
     test ecx, ecx
     jz 1f
-    add ecx, ecx
-    cmp ecx, dword ptr [rax + SG_TOTAL]
-    jb 1f
     call seg_seal
 1:  mov rax, qword ptr [rip + ix_base]
     mov r13, qword ptr [rax + IX_DEAD_GEN]

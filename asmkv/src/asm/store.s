@@ -802,6 +802,9 @@ seal_record:
     call index_node
     test rax, rax
     js .Lsr_release
+    mov rdi, rax                          # counted before its footer can make it
+    call index_rec_add                    # valid (index_rec_add says why)
+    mov rax, rdi
     sub rax, qword ptr [rip + ix_base]
     shr rax, 4                            # IX_UNIT
     mov dword ptr [rbx + C_NODE], eax

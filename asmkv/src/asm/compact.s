@@ -258,12 +258,25 @@ compact_segment:
     inc r12
     jmp 3b
 4:  mov rdi, rbx                          # its hint first: a segment without one is
-    call hint_unlink                      # read at startup, a hint without one is litter
-    mov edi, dword ptr [rip + dir_fd]
+    call hint_unlink                      # read at startup, a hint without one could
+    test rax, rax                         # be taken for a later segment of its id
+    jns 8f
+    cmp rax, -ENOENT
+    jne .Lcs_retry
+8:  mov edi, dword ptr [rip + dir_fd]
     mov rsi, rsp
     xor edx, edx
     mov eax, SYS_unlinkat                 # a crash before this is undone is harmless:
     syscall                               # recovery sees the same records twice
+    test rax, rax
+    jns 9f
+    cmp rax, -ENOENT
+    jne .Lcs_retry                        # still there: nothing of it is uncounted
+9:  mov edi, dword ptr [rip + dir_fd]     # the removal durable before any count falls:
+    mov eax, SYS_fsync                    # a tombstone dropped on the strength of it
+    syscall                               # must not outlive, in a power cut, the
+    test rax, rax                         # removal of the value it hid
+    js .Lcs_retry
     mov rdi, rbx
     call seg_entry
     mov dword ptr [rax + SG_TOTAL], 0
@@ -291,6 +304,12 @@ compact_segment:
     pop r12
     pop rbx
     ret
+.Lcs_retry:                               # moved, but not removed: its records are
+    mov rdi, rbx                          # all dead now (the keys name the copies),
+    call seg_entry                        # so a later round takes it again and
+    mov ecx, dword ptr [rax + SG_TOTAL]   # removes it (and only then uncounts them)
+    mov dword ptr [rax + SG_DEAD], ecx
+    jmp .Lcs_out
 .Lcs_dead:                                # given up: what was copied is dead
     mov rcx, qword ptr [rip + c_n]
     lock add dword ptr [r15 + SG_DEAD], ecx

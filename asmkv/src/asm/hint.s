@@ -20,6 +20,66 @@ hint_name:
     mov word ptr [rax + 4], 0x0074        # "t", NUL
     ret
 
+# remove_orphan_hints: (master, at startup, before recovery) removes every
+# hint file whose segment is gone. Segment ids can be handed out again after
+# a restart (numbering resumes from the highest segment left), so a hint that
+# outlived its segment would be read as the index of a different, newer one.
+# Returns rax = 0 or -errno. Clobbers the caller-saved registers.
+.globl remove_orphan_hints
+remove_orphan_hints:
+    lea rdi, [rip + orphan_hint]
+    xor esi, esi
+    jmp dir_walk
+
+# orphan_hint: (dir_walk) rdi = an entry's name. Removes "ID.hint" if there is
+# no "ID.seg". Returns rax = 0 or -errno. Clobbers the caller-saved registers.
+orphan_hint:
+    push rbx
+    push r12
+    sub rsp, SEG_NAME_CAP + 8
+    mov rbx, rdi
+    call cstr_len
+    cmp rax, 6
+    jb 9f
+    cmp dword ptr [rbx + rax - 5], 0x6e69682e   # ".hin"
+    jne 9f
+    cmp byte ptr [rbx + rax - 1], 't'
+    jne 9f
+    mov rdi, rbx
+    lea rsi, [rax - 5]
+    call parse_u64
+    test edx, edx
+    jnz 9f
+    test rax, rax
+    jz 9f
+    cmp rax, SEG_ID_MAX
+    ja 9f
+    mov rdi, rsp
+    mov rsi, rax
+    call seg_name
+    mov edi, dword ptr [rip + dir_fd]
+    mov rsi, rsp
+    lea rdx, [rip + w_stat]
+    mov r10d, AT_SYMLINK_NOFOLLOW
+    mov eax, SYS_newfstatat
+    syscall
+    cmp rax, -ENOENT
+    jne 9f
+    mov edi, dword ptr [rip + dir_fd]
+    mov rsi, rbx
+    xor edx, edx
+    mov eax, SYS_unlinkat
+    syscall
+    cmp rax, -ENOENT
+    je 9f
+    test rax, rax
+    js 8f
+9:  xor eax, eax
+8:  add rsp, SEG_NAME_CAP + 8
+    pop r12
+    pop rbx
+    ret
+
 # hint_write: (compactor) rdi = id of a segment no one writes to.
 # Writes its hint file. Gives up quietly on any failure (startup then reads
 # the segment). Clobbers the caller-saved registers.
@@ -147,7 +207,8 @@ hint_record:
     ret
 
 # hint_unlink: rdi = segment id. Removes its hint file, if any (before the
-# segment itself goes). Clobbers the caller-saved registers.
+# segment itself goes). Returns rax = 0 or -errno (-ENOENT: it had none).
+# Clobbers the caller-saved registers.
 .globl hint_unlink
 hint_unlink:
     sub rsp, HINT_NAME_CAP + 8

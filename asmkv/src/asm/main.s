@@ -108,7 +108,11 @@ open_data_dir:
     mov esi, OFFSET tmp_prefix_len
     call remove_temps
     test rax, rax
+    js 6f
+    call remove_orphan_hints
+    test rax, rax
     jns 4f
+6:
     lea rdi, [rip + err_read_dir]
     mov esi, OFFSET err_read_dir_len
     jmp .Lod_fatal

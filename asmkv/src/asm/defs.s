@@ -299,7 +299,7 @@
 .equ IX_SEQ, 0         # u64 last sequence number handed out
 .equ IX_SEGID, 8       # u64 last segment id handed out
 .equ IX_NEXT, 16       # u64 next free node unit
-                       # (24: unused; it held FNV-1a's seed)
+.equ IX_SO_SIZE, 24    # u64 buckets in use (a power of two; index.s doubles it)
 .equ IX_DEAD_GEN, 32   # u64 counts segments removed by compaction (workers close theirs)
 .equ IX_KEYS, 40       # u64 keys that have a value (metrics)
 .equ IX_HASH_KEY, 48   # 16 bytes: the key of the index's SipHash, random at startup
@@ -308,6 +308,7 @@
 .error "the hash key overlaps IX_ACTIVE"
 .endif
 .equ IX_FLIGHT_HI, 2176 # u32 per worker slot: its flight entries are below this fd
+.equ IX_SO_COUNT, 3200 # u64 keys in the table (nodes with a key linked)
 .equ IX_SEGS, 4096     # per segment id, SG_SIZE bytes:
 .equ SG_TOTAL, 0       #   u32 sealed records written into it
 .equ SG_DEAD, 4        #   u32 of those, no longer the newest write of their key
@@ -336,9 +337,11 @@
 .if (1 << SG_SHIFT) - SG_SIZE
 .error "SG_SHIFT must be log2 SG_SIZE"
 .endif
-.equ IX_BUCKETS, IX_SEGS + SG_SIZE * (SEG_ID_MAX + 1)  # u32 per chain: first node's unit, 0 = empty
-.equ IX_NBUCKETS, 1 << 21
-.equ IX_FLIGHT, IX_BUCKETS + 4 * IX_NBUCKETS  # per worker slot, per fd: the write in flight
+.equ IX_BUCKETS, IX_SEGS + SG_SIZE * (SEG_ID_MAX + 1)  # u32 per bucket: its dummy's unit, 0 = not made
+.equ IX_SO_MAX, 1 << 26          # buckets at most (at SO_LOAD keys each: a billion keys)
+.equ SO_INITIAL, 1 << 10         # buckets at first
+.equ SO_LOAD, 4                  # keys per bucket, on average, before the table doubles
+.equ IX_FLIGHT, IX_BUCKETS + 4 * IX_SO_MAX  # per worker slot, per fd: the write in flight
 .equ FL_NODE, 0        #   u64 its key's node (offset in the index), 0 = none
 .equ FL_SEQ, 8         #   u64 its sequence number, FL_UNKNOWN until it has one
 .equ FL_SIZE, 16
@@ -348,9 +351,10 @@
 .equ IX_NODES, IX_STATS + STATS_SIZE * MAX_CHILDREN
 .equ IX_UNIT, 16       # nodes are addressed in units of 16 bytes from the mapping's start
 .equ IX_MAP_SIZE, 1 << 36        # virtual only: pages come as nodes are added
-.equ N_NEXT, 0         # u32 unit of the next node in the chain, 0 = end
+.equ N_NEXT, 0         # u32 unit of the next node in the split-ordered list, 0 = end
 .equ N_KLEN, 4         # u32
-.equ N_HASH, 8         # u32 the key's hash, low half (chains compare it before the key)
+.equ N_HASH, 8         # u32 its split-order key: the hash's low half, top bit set, reversed
+                       # (a bucket's dummy: the bucket reversed; it has N_KLEN 0)
 .equ N_RECS, 12        # u32 records of the key that may be on disk, at least (index_rec_add):
                        #   1 means only its newest; N_RECS_MANY sticks (never "1" again)
 .equ N_RECS_MANY, 0xffffffff

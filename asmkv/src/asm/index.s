@@ -1,17 +1,18 @@
 # index.s - the index: key -> the newest record of the key.
 #
 # One mapping, shared by the master and every worker (MAP_SHARED, made by the
-# master before it forks, so a respawned worker has it too). It is a hash table
-# of chains: IX_NBUCKETS chain heads, then nodes allocated from a bump pointer.
-# Memory comes as nodes are added (the mapping is reserved, not committed).
+# master before it forks, so a respawned worker has it too). It is a hash
+# table that grows (a split-ordered list, below) over nodes allocated from a
+# bump pointer. Memory comes as nodes are added (the mapping is reserved, not
+# committed).
 #
 # There are no locks, so no process can die holding one. Every change is one
 # atomic instruction, and a process killed between any two instructions leaves
 # a consistent index:
-#   - a node is filled in completely before `lock cmpxchg` links it at the head
-#     of its chain; killed before that, the node is only leaked space;
+#   - a node is filled in completely before `lock cmpxchg` links it into the
+#     list; killed before that, the node is only leaked space;
 #   - a node is never unlinked or moved (a deleted key keeps its node, with a
-#     tombstone), so readers follow chains without any protection;
+#     tombstone), so readers follow the list without any protection;
 #   - a key's newest write is the pair (N_SEQ, N_LOC), replaced together by
 #     `lock cmpxchg16b` and only by a write with a higher sequence number, so
 #     of two writes of a key the later one wins whatever order they land in.
@@ -40,8 +41,12 @@ index_init:
     call index_attach
     test rax, rax
     js 2f
-    mov rax, qword ptr [rip + ix_base]
-    mov qword ptr [rax + IX_NEXT], IX_NODES / IX_UNIT
+    mov rax, qword ptr [rip + ix_base]    # bucket 0's dummy heads the list: all
+    mov ecx, IX_NODES / IX_UNIT           # zeros (split-order key 0), two units
+    mov dword ptr [rax + IX_BUCKETS], ecx
+    add ecx, 2
+    mov qword ptr [rax + IX_NEXT], rcx
+    mov qword ptr [rax + IX_SO_SIZE], SO_INITIAL
     mov rdi, qword ptr [rip + ix_base]    # a secret key: chains cannot be aimed at
     add rdi, IX_HASH_KEY
     mov esi, 16
@@ -91,41 +96,209 @@ key_hash:
     add rdi, IX_HASH_KEY
     jmp siphash24
 
-# chain_find: rdi = key, rsi = length, rdx = hash, ecx = first node unit,
-# r8d = unit at which to stop (0: the end). Returns rax = the node, or 0.
-# Clobbers rcx, r9, r10, r11.
-chain_find:
+# The table (Shalev and Shavit's split-ordered list, 2006): every node is in
+# one list, sorted by its split-order key (N_HASH): the bits of its hash
+# reversed, with the lowest bit set. Bucket b of the table (IX_BUCKETS, u32
+# per bucket: a node unit, 0 = not yet made) points at a dummy node (no key)
+# whose split-order key is b reversed: it stands right before the keys whose
+# hash ends in b, so a lookup starts at its bucket's dummy and walks only the
+# keys of that bucket. The table grows by doubling IX_SO_SIZE with one
+# cmpxchg: no node moves, a new bucket's dummy is made when first needed
+# (after its parent's, the bucket with b's highest bit cleared, whose keys it
+# splits), and a lookup in a bucket not made yet starts at the nearest made
+# ancestor, which stands before it in the list. Inserting is one cmpxchg of
+# the predecessor's N_NEXT; nodes are never removed, so a walk can stop and
+# go on from any node. A dummy is made only if a search finds none, and a
+# process killed after linking one before setting its bucket leaves it for the
+# next to find: the list never holds two nodes of one key (a key inserted twice
+# at once: the second search finds the first).
+
+# so_rev: edi = a 32-bit value. Returns eax = its bits reversed. Clobbers ecx.
+so_rev:
+    mov eax, edi
+    bswap eax
+    mov ecx, eax
+    shr ecx, 4
+    and ecx, 0x0f0f0f0f
+    and eax, 0x0f0f0f0f
+    shl eax, 4
+    or eax, ecx
+    mov ecx, eax
+    shr ecx, 2
+    and ecx, 0x33333333
+    and eax, 0x33333333
+    shl eax, 2
+    or eax, ecx
+    mov ecx, eax
+    shr ecx, 1
+    and ecx, 0x55555555
+    and eax, 0x55555555
+    shl eax, 1
+    or eax, ecx
+    ret
+
+# so_search: rdi = a node to start from (one before the key in the list),
+# esi = the key's split-order key, rdx = the key, ecx = its length (0: a
+# dummy). Walks the list to where the key is or would be.
+# Returns rdx = its node or 0; rax = the node to insert after, ecx = that
+# node's N_NEXT as read (the unit to insert before). Clobbers rsi, r8-r11.
+so_search:
     push rbx
     push r12
-    mov r9, qword ptr [rip + ix_base]
-    mov r12d, r8d
-1:  test ecx, ecx
+    push r13
+    mov rbx, rdi
+    mov r12, rdx
+    mov r13d, ecx
+    mov r11, qword ptr [rip + ix_base]
+1:  mov ecx, dword ptr [rbx + N_NEXT]
+    test ecx, ecx
     jz 4f
-    cmp ecx, r12d
-    je 4f
-    mov eax, ecx
-    shl rax, 4                            # IX_UNIT
-    add rax, r9
-    mov ecx, dword ptr [rax + N_NEXT]
-    cmp edx, dword ptr [rax + N_HASH]
-    jne 1b
-    cmp esi, dword ptr [rax + N_KLEN]
-    jne 1b
-    xor r10d, r10d                        # compare the keys themselves
-2:  cmp r10, rsi
+    mov r8d, ecx
+    shl r8, 4                             # IX_UNIT
+    add r8, r11                           # the next node
+    cmp dword ptr [r8 + N_HASH], esi
+    jb 3f
+    ja 4f
+    cmp r13d, dword ptr [r8 + N_KLEN]     # the same split-order key: the key?
+    jne 3f
+    xor r9d, r9d
+2:  cmp r9d, r13d
     jae 5f
-    movzx r11d, byte ptr [rdi + r10]
-    cmp r11b, byte ptr [rax + N_KEY + r10]
-    jne 1b
-    inc r10
+    movzx r10d, byte ptr [r12 + r9]
+    cmp r10b, byte ptr [r8 + N_KEY + r9]
+    jne 3f
+    inc r9d
     jmp 2b
-4:  xor eax, eax
-5:  pop r12
+3:  mov rbx, r8
+    jmp 1b
+4:  mov rax, rbx                          # not there: it goes after rbx
+    xor edx, edx
+    pop r13
+    pop r12
+    pop rbx
+    ret
+5:  mov rax, rbx
+    mov rdx, r8
+    pop r13
+    pop r12
     pop rbx
     ret
 
+# so_alloc: ecx = a node's size in units. Returns rax = the node (its unit
+# in r8d), taken from the bump pointer, or -ENOMEM when the index is full.
+# Clobbers rcx, rdx, r8.
+so_alloc:
+    mov rdx, qword ptr [rip + ix_base]
+    mov rax, rcx
+    lock xadd qword ptr [rdx + IX_NEXT], rax
+    add rcx, rax
+    mov r8, IX_MAP_SIZE / IX_UNIT - 1     # units are u32, and the mapping ends
+    cmp rcx, r8
+    ja 1f
+    mov r8d, eax
+    shl rax, 4
+    add rax, rdx
+    ret
+1:  mov rax, -ENOMEM
+    ret
+
+# so_link: rdi = the node to insert after, ecx = the unit it was seen to
+# point at, rsi = the new node, edx = its unit. One attempt: eax = 1 if linked,
+# 0 if the list changed there (search again from rdi). Clobbers rax.
+so_link:
+    mov dword ptr [rsi + N_NEXT], ecx
+    mov eax, ecx
+    lock cmpxchg dword ptr [rdi + N_NEXT], edx
+    sete al
+    movzx eax, al
+    ret
+
+# so_bucket: edi = a bucket (below IX_SO_MAX). Returns rax = its dummy node,
+# made (with its ancestors') if it was not, or -ENOMEM. Clobbers the
+# caller-saved registers.
+so_bucket:
+    mov rax, qword ptr [rip + ix_base]
+    mov ecx, dword ptr [rax + IX_BUCKETS + rdi*4]
+    test ecx, ecx
+    jz 1f
+    shl rcx, 4
+    add rax, rcx
+    ret
+1:  push rbx
+    push r12
+    push r13
+    push r14
+    push r15
+    mov ebx, edi
+    bsr ecx, edi                          # (bucket 0 is made at index_init)
+    btr edi, ecx                          # the parent: its keys are split here
+    call so_bucket
+    test rax, rax
+    js 9f
+    mov r12, rax                          # where to search from
+    mov edi, ebx
+    call so_rev
+    mov r13d, eax                         # the dummy's split-order key
+    mov ecx, 2                            # a dummy: no key, no value
+    call so_alloc
+    test rax, rax
+    js 9f
+    mov r14, rax
+    mov r15d, r8d
+    mov dword ptr [r14 + N_KLEN], 0
+    mov dword ptr [r14 + N_HASH], r13d
+    mov dword ptr [r14 + N_RECS], 0
+    xor eax, eax
+    mov qword ptr [r14 + N_SEQ], rax
+    mov qword ptr [r14 + N_LOC], rax
+2:  mov rdi, r12
+    mov esi, r13d
+    xor edx, edx
+    xor ecx, ecx
+    call so_search
+    test rdx, rdx
+    jnz 3f                                # there already (ours stays unlinked)
+    mov r12, rax
+    mov rdi, rax
+    mov rsi, r14
+    mov edx, r15d
+    call so_link
+    test eax, eax
+    jz 2b
+    mov rdx, r14
+3:  mov rax, qword ptr [rip + ix_base]    # the bucket points at it now (whoever
+    mov rcx, rdx                          # sets it sets the same unit)
+    sub rcx, rax
+    shr rcx, 4
+    mov dword ptr [rax + IX_BUCKETS + rbx*4], ecx
+    mov rax, rdx
+9:  pop r15
+    pop r14
+    pop r13
+    pop r12
+    pop rbx
+    ret
+
+# so_place: rdi = key, rsi = its length. Returns rax = the key's hash
+# (64 bits), edx = its split-order key, ecx = its bucket at the table's size
+# now. Clobbers rdi, rsi, r8-r11.
+so_place:
+    call key_hash
+    push rax
+    mov edi, eax
+    or edi, 0x80000000                    # a key's split-order key is odd
+    call so_rev
+    mov edx, eax
+    pop rax
+    mov rcx, qword ptr [rip + ix_base]
+    mov rcx, qword ptr [rcx + IX_SO_SIZE]
+    dec ecx
+    and ecx, eax
+    ret
+
 # index_lookup: rdi = key, rsi = its length. Returns rax = the key's node, or 0
-# if the key was never written. Clobbers the caller-saved registers.
+# if the key was never written. Reads only: a bucket not made yet is searched
+# from its nearest made ancestor. Clobbers the caller-saved registers.
 .globl index_lookup
 index_lookup:
     push rbx
@@ -133,16 +306,21 @@ index_lookup:
     push r13
     mov r12, rdi
     mov r13, rsi
-    call key_hash
-    mov rdx, rax
-    mov rcx, qword ptr [rip + ix_base]
-    mov ebx, eax
-    and ebx, IX_NBUCKETS - 1
-    mov ecx, dword ptr [rcx + IX_BUCKETS + rbx*4]
-    mov rdi, r12
-    mov rsi, r13
-    xor r8d, r8d
-    call chain_find
+    call so_place
+    mov rax, qword ptr [rip + ix_base]
+1:  mov edi, dword ptr [rax + IX_BUCKETS + rcx*4]
+    test edi, edi
+    jnz 2f
+    bsr r8d, ecx                          # (bucket 0 is always made)
+    btr ecx, r8d
+    jmp 1b
+2:  shl rdi, 4
+    add rdi, rax
+    mov esi, edx
+    mov rdx, r12
+    mov ecx, r13d
+    call so_search
+    mov rax, rdx
     pop r13
     pop r12
     pop rbx
@@ -158,37 +336,37 @@ index_node:
     push r13
     push r14
     push r15
+    sub rsp, 32                           # [rsp] the new node, [rsp + 8] its unit,
+                                          # [rsp + 16] the unit to insert it before
     mov r12, rdi
     mov r13, rsi
-    call key_hash
+    call so_place
     mov r14, rax                          # hash
-    mov rbx, qword ptr [rip + ix_base]
-    and eax, IX_NBUCKETS - 1
-    lea rbx, [rbx + IX_BUCKETS + rax*4]   # the chain's head
-    mov r15d, dword ptr [rbx]             # head as we saw it
-    mov rdi, r12
-    mov rsi, r13
-    mov rdx, r14
-    mov ecx, r15d
-    xor r8d, r8d
-    call chain_find
+    mov r15d, edx                         # split-order key
+    mov edi, ecx
+    call so_bucket
     test rax, rax
-    jnz .Lin_out
+    js .Lin_out
+    mov rbx, rax                          # search from its bucket's dummy
+    mov rdi, rbx
+    mov esi, r15d
+    mov rdx, r12
+    mov ecx, r13d
+    call so_search
+    test rdx, rdx
+    jnz .Lin_found
+    mov rbx, rax
+    mov qword ptr [rsp + 16], rcx
     # a new node, filled in before anyone can see it
     lea rcx, [r13 + N_KEY + IX_UNIT - 1]
     shr rcx, 4                            # its size in units
-    mov rdx, qword ptr [rip + ix_base]
-    mov rax, rcx
-    lock xadd qword ptr [rdx + IX_NEXT], rax
-    add rcx, rax
-    mov r8, IX_MAP_SIZE / IX_UNIT - 1     # units are u32, and the mapping ends
-    cmp rcx, r8
-    ja .Lin_full
-    mov r8d, eax                          # the node's unit
-    shl rax, 4
-    add rax, rdx
+    call so_alloc
+    test rax, rax
+    js .Lin_out
+    mov qword ptr [rsp], rax
+    mov qword ptr [rsp + 8], r8
     mov dword ptr [rax + N_KLEN], r13d
-    mov dword ptr [rax + N_HASH], r14d
+    mov dword ptr [rax + N_HASH], r15d
     mov dword ptr [rax + N_RECS], 0
     xor ecx, ecx
     mov qword ptr [rax + N_SEQ], rcx
@@ -199,40 +377,50 @@ index_node:
     mov byte ptr [rax + N_KEY + rcx], dl
     inc rcx
     jmp 1b
-2:  push rax
-    push r8
-.Lin_link:
-    mov rax, qword ptr [rsp + 8]
-    mov dword ptr [rax + N_NEXT], r15d
-    mov eax, r15d
-    mov ecx, dword ptr [rsp]
-    lock cmpxchg dword ptr [rbx], ecx
-    je .Lin_linked
-    # another process linked nodes meanwhile: is our key among them?
-    mov r8d, r15d
-    mov r15d, eax
-    mov ecx, eax
-    mov rdi, r12
-    mov rsi, r13
-    mov rdx, r14
-    call chain_find
-    test rax, rax
-    jz .Lin_link                          # no: link ours in front of them
-    add rsp, 16                           # yes: ours stays unlinked (leaked)
-    jmp .Lin_out
+2:  mov ecx, dword ptr [rsp + 16]        # between rbx and what followed it when
+3:  mov rdi, rbx                          # the search passed (if that changed, the
+    mov rsi, qword ptr [rsp]              # link fails and we look again)
+    mov edx, dword ptr [rsp + 8]
+    call so_link
+    test eax, eax
+    jnz .Lin_linked
+    mov rdi, rbx                          # the list changed there: is our key
+    mov esi, r15d                         # among what came?
+    mov rdx, r12
+    mov ecx, r13d
+    call so_search
+    test rdx, rdx
+    jnz .Lin_found                        # yes: ours stays unlinked (leaked)
+    mov rbx, rax
+    mov qword ptr [rsp + 16], rcx
+    jmp 2b
 .Lin_linked:
-    pop r8
-    pop rax
+    mov rcx, qword ptr [rip + ix_base]    # one more key: the table doubles past
+    mov eax, 1                            # SO_LOAD keys a bucket on average
+    lock xadd qword ptr [rcx + IX_SO_COUNT], rax
+    inc rax
+    mov rdx, qword ptr [rcx + IX_SO_SIZE]
+    mov rdi, rdx
+    imul rdi, rdi, SO_LOAD
+    cmp rax, rdi
+    jbe 4f
+    cmp rdx, IX_SO_MAX
+    jae 4f
+    mov rax, rdx
+    lea rdi, [rdx + rdx]
+    lock cmpxchg qword ptr [rcx + IX_SO_SIZE], rdi  # (lost: another doubled it)
+4:  mov rax, qword ptr [rsp]
+    jmp .Lin_out
+.Lin_found:
+    mov rax, rdx
 .Lin_out:
+    add rsp, 32
     pop r15
     pop r14
     pop r13
     pop r12
     pop rbx
     ret
-.Lin_full:
-    mov rax, -ENOMEM
-    jmp .Lin_out
 
 # index_publish: rdi = node, rsi = sequence number of a durable record,
 # rdx = its LOC (LOC_TOMB set for a delete), ecx = 1 for create-only.

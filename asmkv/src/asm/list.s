@@ -390,24 +390,24 @@ list_scan:
     push r14
     push r15
     mov r12, rdi
-    mov r13, qword ptr [r12 + LS_SCAN]    # the chain
-    lea r14, [r13 + LIST_SLICE / 4]       # chains are sparser than units: a slice of them
-    cmp r14, IX_NBUCKETS
-    jbe .Lsc_chain
-    mov r14d, IX_NBUCKETS
-.Lsc_chain:
-    cmp r13, r14
-    jae .Lsc_done
-    mov rax, qword ptr [rip + ix_base]
-    mov ebx, dword ptr [rax + IX_BUCKETS + r13*4]
+    mov ebx, dword ptr [r12 + LS_SCAN]    # the next node of the index's list
+    test ebx, ebx
+    jnz 5f
+    mov rax, qword ptr [rip + ix_base]    # the first step: from the list's head
+    mov ebx, dword ptr [rax + IX_BUCKETS]
+5:  mov r13d, LIST_SLICE / 4              # nodes looked at in this step
 .Lsc_node:
     test ebx, ebx
-    jz .Lsc_next_chain
+    jz .Lsc_done                          # the end of the list
+    dec r13d
+    js .Lsc_done
     mov r15d, ebx
     shl r15, 4
     add r15, qword ptr [rip + ix_base]    # the node
     cmp rbx, qword ptr [r12 + LS_END]     # linked since the listing began
     jae .Lsc_skip
+    cmp dword ptr [r15 + N_KLEN], 0       # a bucket's dummy: no key
+    je .Lsc_skip
     mov rdi, r15
     call index_state
     btr rdx, LOC_CLAIM_BIT
@@ -465,13 +465,10 @@ list_scan:
 .Lsc_skip:
     mov ebx, dword ptr [r15 + N_NEXT]
     jmp .Lsc_node
-.Lsc_next_chain:
-    inc r13
-    jmp .Lsc_chain
 .Lsc_done:
-    mov qword ptr [r12 + LS_SCAN], r13
-    cmp r13, IX_NBUCKETS
-    jb 4f
+    mov qword ptr [r12 + LS_SCAN], rbx
+    test ebx, ebx
+    jnz 4f
     mov rax, qword ptr [r12 + LS_N]       # walked: sort (heapify from the middle)
     shr rax, 1
     mov qword ptr [r12 + LS_I], rax

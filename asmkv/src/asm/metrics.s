@@ -289,6 +289,12 @@ metrics_begin:
     mov rax, qword ptr [rip + ix_base]
     mov rsi, qword ptr [rax + IX_KEYS]
     call .Lmb_number_line
+    lea rsi, [rip + m_buckets]
+    mov edx, OFFSET m_buckets_len
+    call .Lmb_text
+    mov rax, qword ptr [rip + ix_base]
+    mov rsi, qword ptr [rax + IX_SO_SIZE]
+    call .Lmb_number_line
     # records and their bytes: live and dead, from the segments' counts
     xor r15d, r15d                        # live
     xor r8d, r8d                          # dead
@@ -636,6 +642,11 @@ m_keys:
     .ascii "# TYPE asmkv_keys gauge\n"
     .ascii "asmkv_keys"
 .equ m_keys_len, . - m_keys
+m_buckets:
+    .ascii "# HELP asmkv_index_buckets Buckets of the index's table (it doubles as keys are added).\n"
+    .ascii "# TYPE asmkv_index_buckets gauge\n"
+    .ascii "asmkv_index_buckets"
+.equ m_buckets_len, . - m_buckets
 m_records:
     .ascii "# HELP asmkv_records Records in the segments: the newest of their key (live) or not (dead, until compacted).\n"
     .ascii "# TYPE asmkv_records gauge\n"

@@ -310,6 +310,9 @@
 .equ IX_FLIGHT_HI, 2176 # u32 per worker slot: its flight entries are below this fd
 .equ IX_SO_COUNT, 3200 # u64 keys in the table (nodes with a key linked)
 .equ IX_SEGS, 4096     # per segment id, SG_SIZE bytes:
+.if IX_ACTIVE + 8 * MAX_CHILDREN > IX_FLIGHT_HI || IX_FLIGHT_HI + 4 * MAX_WORKERS > IX_SO_COUNT || IX_SO_COUNT + 8 > IX_SEGS
+.error "the index's header fields overlap"
+.endif
 .equ SG_TOTAL, 0       #   u32 sealed records written into it
 .equ SG_DEAD, 4        #   u32 of those, no longer the newest write of their key
 .equ SG_BUSY, 8        #   u32 records reserved in it and not finished
@@ -338,7 +341,7 @@
 .error "SG_SHIFT must be log2 SG_SIZE"
 .endif
 .equ IX_BUCKETS, IX_SEGS + SG_SIZE * (SEG_ID_MAX + 1)  # u32 per bucket: its dummy's unit, 0 = not made
-.equ IX_SO_MAX, 1 << 26          # buckets at most (at SO_LOAD keys each: a billion keys)
+.equ IX_SO_MAX, 1 << 26          # buckets at most (at SO_LOAD keys each: 268 million keys)
 .equ SO_INITIAL, 1 << 10         # buckets at first
 .equ SO_LOAD, 4                  # keys per bucket, on average, before the table doubles
 .equ IX_FLIGHT, IX_BUCKETS + 4 * IX_SO_MAX  # per worker slot, per fd: the write in flight

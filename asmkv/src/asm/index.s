@@ -47,7 +47,7 @@ index_init:
     add ecx, 2
     mov qword ptr [rax + IX_NEXT], rcx
     mov qword ptr [rax + IX_SO_SIZE], SO_INITIAL
-    mov rdi, qword ptr [rip + ix_base]    # a secret key: chains cannot be aimed at
+    mov rdi, qword ptr [rip + ix_base]    # a secret key: buckets cannot be aimed at
     add rdi, IX_HASH_KEY
     mov esi, 16
     jmp random_fill
@@ -85,7 +85,7 @@ index_detach:
 # key_hash: rdi = key, rsi = its length. Returns rax = its 64-bit hash:
 # SipHash-2-4 under the index's random 128-bit key (IX_HASH_KEY), a keyed
 # pseudo-random function, so no one who does not know the key can choose keys
-# that share a chain. (FNV-1a from a secret seed could be flooded: for keys of
+# that share a bucket. (FNV-1a from a secret seed could be flooded: for keys of
 # one length the difference of two hashes hardly depends on the seed, so
 # collisions found once offline work against every server.)
 # Clobbers rcx, rdx, rdi, rsi, r8-r11.
@@ -283,8 +283,9 @@ so_bucket:
 # (64 bits), edx = its split-order key, ecx = its bucket at the table's size
 # now. Clobbers rdi, rsi, r8-r11.
 so_place:
+    sub rsp, 8                            # (calls aligned)
     call key_hash
-    push rax
+    mov qword ptr [rsp], rax
     mov edi, eax
     or edi, 0x80000000                    # a key's split-order key is odd
     call so_rev
@@ -341,7 +342,6 @@ index_node:
     mov r12, rdi
     mov r13, rsi
     call so_place
-    mov r14, rax                          # hash
     mov r15d, edx                         # split-order key
     mov edi, ecx
     call so_bucket
@@ -378,7 +378,7 @@ index_node:
     inc rcx
     jmp 1b
 2:  mov ecx, dword ptr [rsp + 16]        # between rbx and what followed it when
-3:  mov rdi, rbx                          # the search passed (if that changed, the
+    mov rdi, rbx                          # the search passed (if that changed, the
     mov rsi, qword ptr [rsp]              # link fails and we look again)
     mov edx, dword ptr [rsp + 8]
     call so_link

@@ -8,7 +8,7 @@
 # Paging: ?limit=N (at most N entries) and ?after=NAME (names after it).
 #
 # A listing never stalls the worker's other connections: it is a state
-# machine (ST_LIST) whose every step is bounded. It walks the index's chains a
+# machine (ST_LIST) whose every step is bounded. It walks the index's list a
 # slice at a time, gathering the keys under the prefix (one entry per
 # directory, by a hash set), heapsorts them a few thousand sift-downs at a
 # time, and sends them as JSON in chunks (Transfer-Encoding: chunked; to an
@@ -380,7 +380,7 @@ key_segment:
 4:  mov edx, 1
     ret
 
-# list_scan: rdi = state. Walks a slice of the index's chains, gathering each
+# list_scan: rdi = state. Walks a slice of the index's list, gathering each
 # key under the prefix that has a value: its entry if it is a file, or its
 # directory's entry if that is not gathered yet. Clobbers the caller-saved registers.
 list_scan:

@@ -339,15 +339,19 @@ compact_record:
     mov rcx, qword ptr [rip + c_all]
     mov qword ptr [rcx + rax*8], r13
     inc qword ptr [rip + c_alln]
-    mov rcx, qword ptr [r13 + N_LOC]
+    mov rdi, r13
+    call index_state
+    mov rcx, rdx
     mov rdx, ~LOC_CLAIM                   # a conditional write's claim on it
     and rcx, rdx                          # leaves it live (index_move keeps the claim)
     cmp rcx, rbx
     jne 9f                                # dead: a later write, or a delete
     bt rbx, LOC_TOMB_BIT                  # a delete that is its key's only record
     jnc 3f                                # anywhere keeps nothing from coming back:
-    cmp dword ptr [r13 + N_RECS], 1       # dropped, not copied (Bitcask's rule; no
-    je 9f                                 # older record of the key is left to return)
+    mov rdi, r13                          # dropped, not copied (Bitcask's rule; no
+    call index_recs                       # older record of the key is left to return)
+    cmp eax, 1
+    je 9f
 3:  mov rax, qword ptr [rip + c_n]
     cmp rax, COMPACT_ENTRIES
     jae 8f

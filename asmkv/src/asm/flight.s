@@ -161,9 +161,9 @@ cond_claim:
     call flight_conflict
     test eax, eax
     jnz .Lcc_refuse_now
-    mov r12d, dword ptr [rbx + C_NODE]
-    shl r12, 4                            # IX_UNIT
-    add r12, qword ptr [rip + ix_base]
+    mov edi, dword ptr [rbx + C_NODE]
+    call index_node_at
+    mov r12, rax
 .Lcc_again:
     mov rdi, r12
     call index_state
@@ -201,16 +201,17 @@ cond_claim:
     cmp rax, qword ptr [rbx + C_EXPECT]
     jne .Lcc_refuse
 4:  push rcx
-    push rcx
+    push rax
+    mov rdi, r12
+    mov rsi, rax
     mov rcx, LOC_CLAIM
     or rcx, r13
-    push rbx
-    mov rbx, rax
-    lock cmpxchg16b xmmword ptr [r12 + N_SEQ]
-    pop rbx
+    call index_swap
+    mov ecx, eax
+    pop rax
+    test ecx, ecx
     pop rcx
-    pop rcx
-    jne .Lcc_again
+    jz .Lcc_again
     mov qword ptr [rbx + C_EXPECT], rax
     or dword ptr [rbx + C_FLAGS], F_CLAIMED
     test ecx, ecx
@@ -220,8 +221,8 @@ cond_claim:
     jmp .Lcc_out
 .Lcc_refuse_now:
     mov edi, dword ptr [rbx + C_NODE]
-    shl rdi, 4
-    add rdi, qword ptr [rip + ix_base]
+    call index_node_at
+    mov rdi, rax
     call index_state
 .Lcc_refuse:                              # rax:rdx = the key's newest write
     mov rcx, ~LOC_CLAIM
@@ -238,50 +239,3 @@ cond_claim:
     pop rbx
     ret
 
-# index_settle: rdi = node, rsi = the sequence number this write claimed,
-# rdx = the write's own sequence number, rcx = its LOC. Replaces the claimed
-# pair by the write, unless a later write replaced the claim already (then
-# that one is the key's newest, and this one counts as overwritten).
-# Returns eax = PUB_REPLACED or PUB_LOST, rdx = the LOC replaced.
-# Clobbers rcx, rdx, rsi, r8, r9, r10.
-.globl index_settle
-index_settle:
-    push rbx
-    mov r8, rsi
-    mov r9, rdx
-    mov r10, rcx
-    call index_state
-1:  cmp rax, r8
-    jne 3f
-    bt rdx, LOC_CLAIM_BIT
-    jnc 3f
-    mov rbx, r9
-    mov rcx, r10
-    lock cmpxchg16b xmmword ptr [rdi + N_SEQ]
-    jne 1b
-    mov eax, PUB_REPLACED
-    pop rbx
-    ret
-3:  mov eax, PUB_LOST
-    pop rbx
-    ret
-
-# index_unclaim: rdi = node, rsi = the sequence number a write claimed.
-# Gives the claim back (the write failed): the key's newest write is what it
-# was. Clobbers rcx, rdx, r8.
-.globl index_unclaim
-index_unclaim:
-    push rbx
-    mov r8, rsi
-    call index_state
-1:  cmp rax, r8
-    jne 3f
-    bt rdx, LOC_CLAIM_BIT
-    jnc 3f
-    mov rbx, rax
-    mov rcx, rdx
-    btr rcx, LOC_CLAIM_BIT
-    lock cmpxchg16b xmmword ptr [rdi + N_SEQ]
-    jne 1b
-3:  pop rbx
-    ret

@@ -510,6 +510,148 @@ index_state:
     jne 1b
     ret
 
+# index_settle: rdi = node, rsi = the sequence number this write claimed,
+# rdx = the write's own sequence number, rcx = its LOC. Replaces the claimed
+# pair by the write, unless a later write replaced the claim already (then
+# that one is the key's newest, and this one counts as overwritten).
+# Returns eax = PUB_REPLACED or PUB_LOST, rdx = the LOC replaced.
+# Clobbers rcx, rdx, rsi, r8, r9, r10.
+.globl index_settle
+index_settle:
+    push rbx
+    mov r8, rsi
+    mov r9, rdx
+    mov r10, rcx
+    call index_state
+1:  cmp rax, r8
+    jne 3f
+    bt rdx, LOC_CLAIM_BIT
+    jnc 3f
+    mov rbx, r9
+    mov rcx, r10
+    lock cmpxchg16b xmmword ptr [rdi + N_SEQ]
+    jne 1b
+    mov eax, PUB_REPLACED
+    pop rbx
+    ret
+3:  mov eax, PUB_LOST
+    pop rbx
+    ret
+
+# index_unclaim: rdi = node, rsi = the sequence number a write claimed.
+# Gives the claim back (the write failed): the key's newest write is what it
+# was. Clobbers rcx, rdx, r8.
+.globl index_unclaim
+index_unclaim:
+    push rbx
+    mov r8, rsi
+    call index_state
+1:  cmp rax, r8
+    jne 3f
+    bt rdx, LOC_CLAIM_BIT
+    jnc 3f
+    mov rbx, rax
+    mov rcx, rdx
+    btr rcx, LOC_CLAIM_BIT
+    lock cmpxchg16b xmmword ptr [rdi + N_SEQ]
+    jne 1b
+3:  pop rbx
+    ret
+
+# The index's interface for the rest of the server: nodes are named by an id
+# (a u32, what a conn keeps in C_NODE and a listing in LS_ENTRIES), their
+# keys read with index_key, their state with index_state, and the list of all
+# of them walked with index_next. Nothing outside this file knows the node's
+# layout, the table or the list.
+
+# index_node_at: edi = a node's id. Returns rax = the node. Clobbers nothing else.
+.globl index_node_at
+index_node_at:
+    mov eax, edi
+    shl rax, 4                            # IX_UNIT
+    add rax, qword ptr [rip + ix_base]
+    ret
+
+# index_node_id: rdi = a node. Returns eax = its id. Clobbers nothing else.
+.globl index_node_id
+index_node_id:
+    mov rax, rdi
+    sub rax, qword ptr [rip + ix_base]
+    shr rax, 4                            # IX_UNIT
+    ret
+
+# index_key: rdi = a node. Returns rax = its key (encoded, as given to
+# index_node), rdx = the key's length. Clobbers nothing else.
+.globl index_key
+index_key:
+    lea rax, [rdi + N_KEY]
+    mov edx, dword ptr [rdi + N_KLEN]
+    ret
+
+# index_next: edi = a node's id, or 0 for the start. Returns eax = the id of
+# the next node of the index's one list of all nodes (0: the end), rdx =
+# that node, ecx = its key's length (0: a bucket's dummy, which has no key
+# and no value). Ids only grow as nodes are made; a walk may stop at any node
+# and go on from it later (nodes never move or go). Clobbers nothing else.
+.globl index_next
+index_next:
+    test edi, edi
+    jnz 1f
+    mov rdx, qword ptr [rip + ix_base]    # the head: bucket 0's dummy
+    mov eax, dword ptr [rdx + IX_BUCKETS]
+    jmp 2f
+1:  mov eax, edi
+2:  shl rax, 4
+    add rax, qword ptr [rip + ix_base]
+    mov eax, dword ptr [rax + N_NEXT]
+    test eax, eax
+    jz 3f
+    mov edx, eax
+    shl rdx, 4
+    add rdx, qword ptr [rip + ix_base]
+    mov ecx, dword ptr [rdx + N_KLEN]
+3:  ret
+
+# index_extent: Returns rax = an id above every node's made so far, rdx = the
+# most keys those nodes can hold. Clobbers rcx.
+.globl index_extent
+index_extent:
+    mov rax, qword ptr [rip + ix_base]
+    mov rax, qword ptr [rax + IX_NEXT]
+    push rax
+    sub rax, IX_NODES / IX_UNIT
+    xor edx, edx
+    mov ecx, 3                            # a node with a key takes three units at least
+    div rcx
+    lea rdx, [rax + 1]
+    pop rax
+    ret
+
+# index_stats: Returns rax = keys that have a value, rdx = buckets of the
+# table. Clobbers nothing else.
+.globl index_stats
+index_stats:
+    mov rdx, qword ptr [rip + ix_base]
+    mov rax, qword ptr [rdx + IX_KEYS]
+    mov rdx, qword ptr [rdx + IX_SO_SIZE]
+    ret
+
+# index_swap: rdi = node, rsi = the sequence number and rdx = the LOC read
+# (index_state), rcx = a new LOC. Sets the key's pair to (rsi, rcx) in one
+# cmpxchg16b if it is still (rsi, rdx) (a conditional write's claim set).
+# Returns eax = 1 if so, 0 if the pair changed (read it again).
+# Clobbers rcx, rdx.
+.globl index_swap
+index_swap:
+    push rbx
+    mov rax, rsi
+    mov rbx, rsi
+    lock cmpxchg16b xmmword ptr [rdi + N_SEQ]
+    sete al
+    movzx eax, al
+    pop rbx
+    ret
+
 # index_rec_add: rdi = node. Counts one more record of its key that may be on
 # disk. Called before a record can be found valid on disk (before its footer
 # is written, or its copy made), so the count is never below the truth: a
@@ -524,6 +666,13 @@ index_rec_add:
     lock cmpxchg dword ptr [rdi + N_RECS], ecx
     jne 1b                                # eax holds what is there now
 2:  ret
+
+# index_recs: rdi = node. Returns eax = the records of its key that may be on
+# disk (index_rec_add), at least. Clobbers nothing else.
+.globl index_recs
+index_recs:
+    mov eax, dword ptr [rdi + N_RECS]
+    ret
 
 # index_rec_drop: rdi = node. Counts one record of its key fewer: called only
 # after the segment that held it is removed. Never below 0; N_RECS_MANY stays.

@@ -42,14 +42,9 @@ list_prepare:
     mov rbx, rdi
     mov r12, rsi
     mov r13, rdx
-    mov rax, qword ptr [rip + ix_base]
-    mov r15, qword ptr [rax + IX_NEXT]    # nodes from here on are not listed
-    mov rax, r15
-    sub rax, IX_NODES / IX_UNIT
-    xor edx, edx
-    mov ecx, 3                            # a node takes three units at least
-    div rcx
-    inc rax
+    call index_extent
+    mov r15, rax                          # nodes from here on are not listed
+    mov rax, rdx                          # (and no more keys than those can hold)
     mov qword ptr [rsp + 8], rax
     lea rcx, [rax + rax]                  # the set: a power of two, at most half full
     mov edx, 16
@@ -390,24 +385,21 @@ list_scan:
     push r14
     push r15
     mov r12, rdi
-    mov ebx, dword ptr [r12 + LS_SCAN]    # the next node of the index's list
-    test ebx, ebx
-    jnz 5f
-    mov rax, qword ptr [rip + ix_base]    # the first step: from the list's head
-    mov ebx, dword ptr [rax + IX_BUCKETS]
-5:  mov r13d, LIST_SLICE / 4              # nodes looked at in this step
+    mov ebx, dword ptr [r12 + LS_SCAN]    # the last node looked at (0: none yet)
+    mov r13d, LIST_SLICE / 4              # nodes looked at in this step
 .Lsc_node:
-    test ebx, ebx
-    jz .Lsc_done                          # the end of the list
     dec r13d
     js .Lsc_done
-    mov r15d, ebx
-    shl r15, 4
-    add r15, qword ptr [rip + ix_base]    # the node
+    mov edi, ebx
+    call index_next
+    test eax, eax
+    jz .Lsc_end                           # the end of the list
+    mov ebx, eax
+    mov r15, rdx                          # the node
     cmp rbx, qword ptr [r12 + LS_END]     # linked since the listing began
-    jae .Lsc_skip
-    cmp dword ptr [r15 + N_KLEN], 0       # a bucket's dummy: no key
-    je .Lsc_skip
+    jae .Lsc_node
+    test ecx, ecx                         # a bucket's dummy: no key
+    jz .Lsc_node
     mov rdi, r15
     call index_state
     btr rdx, LOC_CLAIM_BIT
@@ -415,21 +407,23 @@ list_scan:
     jz .Lsc_skip
     bt rdx, LOC_TOMB_BIT
     jc .Lsc_skip
+    mov rdi, r15
+    call index_key
+    mov r14, rax                          # its key
     mov ecx, dword ptr [r12 + LS_PLEN]
-    mov eax, dword ptr [r15 + N_KLEN]
-    cmp eax, ecx
+    cmp edx, ecx
     jbe .Lsc_skip
+    mov esi, edx
+    sub esi, ecx                          # the length after the prefix
     xor edx, edx                          # the prefix
 1:  cmp edx, ecx
     jae 2f
-    movzx eax, byte ptr [r15 + rdx + N_KEY]
+    movzx eax, byte ptr [r14 + rdx]
     cmp al, byte ptr [r12 + rdx + LS_PREFIX]
     jne .Lsc_skip
     inc edx
     jmp 1b
-2:  lea rdi, [r15 + rcx + N_KEY]
-    mov esi, dword ptr [r15 + N_KLEN]
-    sub esi, ecx
+2:  lea rdi, [r14 + rcx]
     call key_segment
     test rax, rax
     jz .Lsc_skip                          # an empty name ("a//b" under "a/")
@@ -438,7 +432,7 @@ list_scan:
     push rax
     push rdx
     mov ecx, dword ptr [r12 + LS_PLEN]
-    lea rdi, [r15 + rcx + N_KEY]
+    lea rdi, [r14 + rcx]
     mov rsi, rax
     lea rdx, [r12 + LS_AFTER]
     mov ecx, dword ptr [r12 + LS_ALEN]
@@ -463,12 +457,11 @@ list_scan:
     mov dword ptr [r12 + rax*4 + LS_ENTRIES], ebx
     inc qword ptr [r12 + LS_N]
 .Lsc_skip:
-    mov ebx, dword ptr [r15 + N_NEXT]
     jmp .Lsc_node
-.Lsc_done:
-    mov qword ptr [r12 + LS_SCAN], rbx
-    test ebx, ebx
-    jnz 4f
+.Lsc_done:                                # the slice is spent: go on from here
+    mov qword ptr [r12 + LS_SCAN], rbx    # at the next step
+    jmp 4f
+.Lsc_end:
     mov rax, qword ptr [r12 + LS_N]       # walked: sort (heapify from the middle)
     shr rax, 1
     mov qword ptr [r12 + LS_I], rax
@@ -493,9 +486,11 @@ dir_seen:
     push r14
     push r15
     mov rbx, rdi
-    mov ecx, dword ptr [rbx + LS_PLEN]
-    lea r12, [rsi + rcx + N_KEY]          # the segment and its "%2F"
     lea r13, [rdx + 3]
+    mov rdi, rsi
+    call index_key
+    mov ecx, dword ptr [rbx + LS_PLEN]
+    lea r12, [rax + rcx]                  # the segment and its "%2F"
     mov rax, 0xcbf29ce484222325           # FNV-1a: the set is private, no seed needed
     mov r8, 0x100000001b3
     xor ecx, ecx
@@ -513,15 +508,15 @@ dir_seen:
     mov eax, dword ptr [r15 + r14*4]
     test eax, eax
     jz .Lds_new
-    mov eax, dword ptr [rbx + rax*4 + LS_ENTRIES - 4]
-    shl rax, 4
-    add rax, qword ptr [rip + ix_base]    # the node gathered for it
+    mov edi, dword ptr [rbx + rax*4 + LS_ENTRIES - 4]
+    call index_node_at                    # the node gathered for it
+    mov rdi, rax
+    call index_key
     mov ecx, dword ptr [rbx + LS_PLEN]
-    mov edx, dword ptr [rax + N_KLEN]
     sub edx, ecx
     cmp rdx, r13
     jb .Lds_other
-    lea rsi, [rax + rcx + N_KEY]
+    lea rsi, [rax + rcx]
     xor ecx, ecx
 3:  cmp rcx, r13
     jae .Lds_same
@@ -585,13 +580,16 @@ ent_cmp:
     push r13
     push r14
     push r15
-    mov ecx, edx
-    mov r12d, dword ptr [rdi + N_KLEN]
-    sub r12, rcx
-    lea rbx, [rdi + rcx + N_KEY]          # A after the prefix, r12 bytes
-    mov r14d, dword ptr [rsi + N_KLEN]
-    sub r14, rcx
-    lea r13, [rsi + rcx + N_KEY]          # B, r14 bytes
+    mov r15d, edx                         # the prefix's length
+    call index_key
+    mov r12d, edx
+    sub r12, r15
+    lea rbx, [rax + r15]                  # A after the prefix, r12 bytes
+    mov rdi, rsi
+    call index_key
+    mov r14d, edx
+    sub r14, r15
+    lea r13, [rax + r15]                  # B, r14 bytes
     xor edx, edx                          # equal encoded bytes are equal bytes
 1:  cmp rdx, r12
     jae 3f
@@ -782,17 +780,18 @@ sift_down:
     ret
 # .Lsd_cmp: rdi, rsi = two positions. ent_cmp of their entries (rbx = state).
 .Lsd_cmp:
-    sub rsp, 8
-    mov r8, qword ptr [rip + ix_base]
-    mov eax, dword ptr [rbx + rdi*4 + LS_ENTRIES]
-    shl rax, 4
-    lea rdi, [r8 + rax]
-    mov eax, dword ptr [rbx + rsi*4 + LS_ENTRIES]
-    shl rax, 4
-    lea rsi, [r8 + rax]
+    push r12
+    mov r12, rsi
+    mov edi, dword ptr [rbx + rdi*4 + LS_ENTRIES]
+    call index_node_at
+    mov edi, dword ptr [rbx + r12*4 + LS_ENTRIES]
+    mov r12, rax
+    call index_node_at
+    mov rsi, rax
+    mov rdi, r12
     mov edx, dword ptr [rbx + LS_PLEN]
     call ent_cmp
-    add rsp, 8
+    pop r12
     ret
 
 # list_emit: rdi = conn in ST_LIST, its entries sorted. Writes the next chunk
@@ -909,18 +908,22 @@ list_entry:
     mov rbx, rdi
     mov r12, qword ptr [rbx + C_LIST]
     mov r13, rsi
-    mov r14d, edx
-    shl r14, 4
-    add r14, qword ptr [rip + ix_base]    # the node
+    mov edi, edx
+    call index_node_at
+    mov r14, rax                          # the node
+    mov rdi, rax
+    call index_key
     mov ecx, dword ptr [r12 + LS_PLEN]
-    lea rdi, [r14 + rcx + N_KEY]
-    mov esi, dword ptr [r14 + N_KLEN]
+    lea rdi, [rax + rcx]
+    mov esi, edx
     sub esi, ecx
     call key_segment
     mov ebp, edx                          # 1: a directory
     mov r15, rax                          # the segment's encoded length
-    mov ecx, dword ptr [r12 + LS_PLEN]    # decode it
-    lea rsi, [r14 + rcx + N_KEY]
+    mov rdi, r14                          # decode it
+    call index_key
+    mov ecx, dword ptr [r12 + LS_PLEN]
+    lea rsi, [rax + rcx]
     xor r9d, r9d                          # decoded length (token_value keeps r9)
     xor edx, edx
 1:  cmp rdx, r15

@@ -286,49 +286,20 @@ metrics_begin:
     lea rsi, [rip + m_keys]
     mov edx, OFFSET m_keys_len
     call .Lmb_text
-    mov rax, qword ptr [rip + ix_base]
-    mov rsi, qword ptr [rax + IX_KEYS]
+    call index_stats
+    mov rsi, rax
     call .Lmb_number_line
     lea rsi, [rip + m_buckets]
     mov edx, OFFSET m_buckets_len
     call .Lmb_text
-    mov rax, qword ptr [rip + ix_base]
-    mov rsi, qword ptr [rax + IX_SO_SIZE]
+    call index_stats
+    mov rsi, rdx
     call .Lmb_number_line
     # records and their bytes: live and dead, from the segments' counts
-    xor r15d, r15d                        # live
-    xor r8d, r8d                          # dead
-    xor esi, esi                          # live bytes
-    xor edi, edi                          # dead bytes
-    mov rax, qword ptr [rip + ix_base]
-    mov r9, qword ptr [rax + IX_SEGID]
-    cmp r9, SEG_ID_MAX
-    jbe 1f
-    mov r9d, SEG_ID_MAX
-1:  lea r10, [rax + IX_SEGS]
-    xor ecx, ecx
-2:  inc rcx
-    cmp rcx, r9
-    ja 3f
-    mov rdx, rcx
-    shl rdx, SG_SHIFT
-    add rdx, r10
-    test dword ptr [rdx + SG_FLAGS], SGF_GONE
-    jnz 2b
-    mov r11, qword ptr [rdx + SG_DEAD_BYTES]
-    add rdi, r11
-    mov rax, qword ptr [rdx + SG_BYTES]
-    sub rax, r11
-    jb 4f                                 # (counts are hints: never below zero)
-    add rsi, rax
-4:  mov eax, dword ptr [rdx + SG_TOTAL]
-    mov r11d, dword ptr [rdx + SG_DEAD]
-    add r8, r11
-    sub rax, r11
-    jb 2b
-    add r15, rax
-    jmp 2b
-3:  push rdi
+    call seg_totals
+    mov r15, rax                          # live
+    mov r8, rdx                           # dead
+    push rdi
     push rsi
     push r8
     push r8

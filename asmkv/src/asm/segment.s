@@ -420,6 +420,46 @@ seg_seal:
     mov qword ptr [rip + w_seg_id], 0
     ret
 
+# seg_totals: the records of every segment not removed, from the segments'
+# counts (hints: a live count is never below zero). Returns rax = live
+# records, rdx = dead records, rsi = live bytes, rdi = dead bytes.
+# Clobbers rcx, r8-r11.
+.globl seg_totals
+seg_totals:
+    xor r8d, r8d                          # live
+    xor edx, edx                          # dead
+    xor esi, esi                          # live bytes
+    xor edi, edi                          # dead bytes
+    mov rax, qword ptr [rip + ix_base]
+    mov r9, qword ptr [rax + IX_SEGID]
+    cmp r9, SEG_ID_MAX
+    jbe 1f
+    mov r9d, SEG_ID_MAX
+1:  lea r10, [rax + IX_SEGS]
+    xor ecx, ecx
+2:  inc rcx
+    cmp rcx, r9
+    ja 3f
+    mov rax, rcx
+    shl rax, SG_SHIFT
+    add rax, r10
+    test dword ptr [rax + SG_FLAGS], SGF_GONE
+    jnz 2b
+    add rdi, qword ptr [rax + SG_DEAD_BYTES]
+    mov r11, qword ptr [rax + SG_BYTES]
+    sub r11, qword ptr [rax + SG_DEAD_BYTES]
+    jb 4f                                 # (counts are hints: never below zero)
+    add rsi, r11
+4:  mov r11d, dword ptr [rax + SG_DEAD]
+    add rdx, r11
+    mov eax, dword ptr [rax + SG_TOTAL]
+    sub rax, r11
+    jb 2b
+    add r8, rax
+    jmp 2b
+3:  mov rax, r8
+    ret
+
 # sg_mostly_dead: rax = a segment's SG_* entry. Returns ecx = 1 if it is worth
 # compacting: some of its records, and at least half, are dead or tombstones
 # that compaction drops (SG_DEAD + SG_DROP, both hints). Clobbers nothing else.

@@ -447,7 +447,9 @@ key_loc:
     call index_lookup
     test rax, rax
     jz 1f
-    mov rax, qword ptr [rax + N_LOC]
+    mov rdi, rax
+    call index_state
+    mov rax, rdx
 1:  pop rbx
     ret
 
@@ -804,9 +806,7 @@ seal_record:
     js .Lsr_release
     mov rdi, rax                          # counted before its footer can make it
     call index_rec_add                    # valid (index_rec_add says why)
-    mov rax, rdi
-    sub rax, qword ptr [rip + ix_base]
-    shr rax, 4                            # IX_UNIT
+    call index_node_id
     mov dword ptr [rbx + C_NODE], eax
     test dword ptr [rbx + C_COND], CD_EXP
     jnz 1f
@@ -927,8 +927,8 @@ publish_record:
     sub rsp, 8
     mov rbx, rdi
     mov edi, dword ptr [rbx + C_NODE]     # (seal_record found it)
-    shl rdi, 4
-    add rdi, qword ptr [rip + ix_base]
+    call index_node_at
+    mov rdi, rax
     mov rdx, qword ptr [rbx + C_REC_LOC]
     cmp dword ptr [rbx + C_METHOD], M_DELETE
     jne 1f
@@ -1017,8 +1017,8 @@ abort_record:
     jz 1f
     and dword ptr [rbx + C_FLAGS], ~F_CLAIMED
     mov edi, dword ptr [rbx + C_NODE]
-    shl rdi, 4
-    add rdi, qword ptr [rip + ix_base]
+    call index_node_at
+    mov rdi, rax
     mov rsi, qword ptr [rbx + C_EXPECT]
     call index_unclaim
 1:  mov rdi, rbx                          # (a record never sealed was not in flight:

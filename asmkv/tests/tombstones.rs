@@ -167,3 +167,74 @@ fn a_hint_without_its_segment_is_removed_at_startup() {
     );
     assert_eq!(get(&agent(), &s.url("/k")).body, b"v");
 }
+
+/// A segment whose removal fails (here: made immutable, so unlink is EPERM)
+/// is not taken for gone: its records stay counted, so a tombstone of a key
+/// whose old value it holds is kept through compactions and restarts; once
+/// the segment can be removed, it is, and then the tombstone goes too.
+#[test]
+fn a_segment_that_cannot_be_removed_keeps_its_keys_deleted() {
+    const T: &str = "a_segment_that_cannot_be_removed_keeps_its_keys_deleted";
+    if !need(T, "chattr", "e2fsprogs") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let args = ["--workers", "1"];
+    let a = agent();
+    let s = Server::start_in(&dir, &args);
+    assert_eq!(put(&a, &s.url("/K"), b"first").status, 201);
+    for i in 0..50 {
+        assert_eq!(put(&a, &s.url(&format!("/f{i}")), b"filler").status, 201);
+    }
+    let s = restart(s, &dir, &args);
+    let old = records_of(&dir, "K").remove(0).segment;
+    let chattr = |flag: &str| {
+        std::process::Command::new("chattr")
+            .arg(flag)
+            .arg(dir.join(&old))
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|st| st.success())
+    };
+    if !chattr("+i") {
+        skip(
+            T,
+            "cannot make a file immutable here (needs root and a file system with chattr +i)",
+        );
+        return;
+    }
+    // K overwritten and deleted in a newer segment, which is compacted: the
+    // tombstone is copied (K's first value is still on disk)
+    assert_eq!(put(&a, &s.url("/K"), b"second").status, 204);
+    assert_eq!(delete(&a, &s.url("/K")).status, 204);
+    wait_disk(&dir, Duration::from_secs(60), "second value kept", |r| {
+        !r.iter()
+            .any(|r| r.key == "K" && r.value.as_deref() == Some(b"second"))
+    });
+    // then the old segment all dead: compaction takes it, and cannot remove it
+    for i in 0..50 {
+        assert_eq!(put(&a, &s.url(&format!("/f{i}")), b"again").status, 204);
+    }
+    std::thread::sleep(Duration::from_secs(8)); // rounds that try to remove it
+    let k = records_of(&dir, "K");
+    let kept = k.iter().any(|r| r.value.is_none());
+    let first = k.iter().any(|r| r.segment == old);
+    let s = restart(s, &dir, &args);
+    let after_restart = get(&a, &s.url("/K")).status;
+    assert!(chattr("-i"));
+    assert!(first, "the immutable segment is gone?");
+    assert!(
+        kept,
+        "tombstone dropped while the old value is on disk: {k:?}"
+    );
+    assert_eq!(after_restart, 404, "K came back");
+    // removable again: it goes, and so does K's tombstone
+    for i in 0..50 {
+        assert_eq!(put(&a, &s.url(&format!("/f{i}")), b"third").status, 204);
+    }
+    wait_disk(&dir, Duration::from_secs(60), "K not given back", |r| {
+        !r.iter().any(|r| r.key == "K")
+    });
+    assert_eq!(get(&a, &s.url("/K")).status, 404);
+}

@@ -157,9 +157,16 @@ fn one_worker_holds_every_connection_busy_at_once() {
         // the default --io-timeout (30 s): a listing waiting its turn behind
         // N others sends nothing for many rounds, though its client reads at
         // once; that is no stall of the client's (it once closed them here)
-        &["--workers", "1"],
+        &["--workers", "1", "--metrics", "127.0.0.1:0"],
         &log,
     );
+    let mut s = s;
+    let metrics = s.stdout_line();
+    let metrics = metrics
+        .strip_prefix("asmkv metrics on http://")
+        .and_then(|r| r.strip_suffix("/metrics"))
+        .unwrap()
+        .to_string();
     let worker = s.workers();
     let started = std::fs::read_to_string(&log).unwrap();
     let lines: Vec<(u32, String)> = started.lines().map(log_line).collect();
@@ -285,9 +292,15 @@ fn one_worker_holds_every_connection_busy_at_once() {
             loop {
                 match conns[c].read(&mut chunk) {
                     Ok(0) => panic!(
-                        "connection {c} closed by the server after {} of {} answers",
+                        "connection {c} closed by the server after {} of {} answers; error log: {}; timeouts: {}",
                         got[c],
-                        asks.len()
+                        asks.len(),
+                        std::fs::read_to_string(&log).unwrap_or_default(),
+                        String::from_utf8_lossy(&get(&agent(), &format!("http://{metrics}/metrics")).body)
+                            .lines()
+                            .filter(|l| l.starts_with("asmkv_timeouts") || l.starts_with("asmkv_requests"))
+                            .collect::<Vec<_>>()
+                            .join(" | ")
                     ),
                     Ok(k) => bufs[c].extend_from_slice(&chunk[..k]),
                     Err(e) if e.kind() == ErrorKind::WouldBlock => break,
@@ -349,6 +362,15 @@ fn one_worker_holds_every_connection_busy_at_once() {
     assert_eq!(put(&a, &s.url("/after"), &v).status, 201);
     assert_eq!(get(&a, &s.url("/after")).body, v);
     assert_eq!(s.workers(), worker, "the worker was replaced");
+    // and no connection timed out: every client read at once (a tick that
+    // waited behind thousands of connections' events once timed out most of
+    // them together)
+    let text = String::from_utf8(get(&a, &format!("http://{metrics}/metrics")).body).unwrap();
+    let timeouts: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("asmkv_timeouts_total") && !l.ends_with(" 0"))
+        .collect();
+    assert!(timeouts.is_empty(), "{timeouts:?}");
     assert_eq!(
         std::fs::read_to_string(&log).unwrap(),
         started,

@@ -142,7 +142,7 @@ worker_main:
     jmp .Lwm_failed
 2:  push rax
     push rax
-    call alog_now                         # the access log's clock, once a round
+    call round_clock                      # the clocks, and the tick if it is due
     pop rax
     pop rax
     push rbx
@@ -170,7 +170,7 @@ worker_main:
     jmp 3b
 9:  call commit_done
     jmp 3b
-7:  call on_tick
+7:  call tick_event
     jmp 3b
 4:  call begin_stop
     jmp 3b
@@ -821,6 +821,39 @@ set_deadline:
     mov qword ptr [rdi + C_DEADLINE], rax
     ret
 
+# tick_event: the tick timer fired. Consumes its expiries (it is level-
+# triggered) and ticks if the second has not been ticked yet (round_clock may
+# have done it). Clobbers the caller-saved registers.
+tick_event:
+    sub rsp, 24
+    mov edi, dword ptr [rip + w_timerfd]
+    mov rsi, rsp
+    mov edx, 8
+    mov eax, SYS_read                     # the expiry count; EAGAIN if none
+    syscall
+    add rsp, 24
+    jmp round_clock
+
+# round_clock: (each round of the event loop) reads the clock through the
+# vDSO (no system call): the access log's time (alog_now), and the tick once
+# a new second of the real-time clock has begun. The timer's own event is not
+# enough: epoll hands out at most MAX_EVENTS events a round, and behind
+# thousands of connections' the timer's can wait dozens of rounds, while the
+# deadlines are counted in the tick's seconds (w_now): a tick seconds late
+# then found every connection that had made progress meanwhile past its
+# deadline at once. Clobbers the caller-saved registers.
+round_clock:
+    sub rsp, 24
+    call alog_now
+    mov edi, CLOCK_REALTIME
+    mov rsi, rsp
+    call clock_now                        # cannot fail with a valid clock and buffer
+    mov rax, qword ptr [rsp]
+    add rsp, 24
+    cmp rax, qword ptr [rip + w_unix]     # the second the last tick was for
+    jne on_tick
+    ret
+
 # on_tick: every second. Refreshes the clock and the Date, and ends what has
 # outlived its deadline: an idle connection is closed; a request whose head or
 # body stalls gets 408 and is closed; a stalled answer or drain is closed.
@@ -828,12 +861,7 @@ set_deadline:
 on_tick:
     push rbx
     push r12
-    sub rsp, 24                           # [rsp]: the expiry count; calls aligned
-    mov edi, dword ptr [rip + w_timerfd]
-    mov rsi, rsp
-    mov edx, 8
-    mov eax, SYS_read                     # the expiry count; EAGAIN if none
-    syscall
+    sub rsp, 24                           # (calls aligned)
     call clock_tick
     call seg_sweep
     call log_counted

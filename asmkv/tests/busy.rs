@@ -362,13 +362,15 @@ fn one_worker_holds_every_connection_busy_at_once() {
     assert_eq!(put(&a, &s.url("/after"), &v).status, 201);
     assert_eq!(get(&a, &s.url("/after")).body, v);
     assert_eq!(s.workers(), worker, "the worker was replaced");
-    // and no connection timed out: every client read at once (a tick that
-    // waited behind thousands of connections' events once timed out most of
-    // them together)
+    // and no request or answer timed out: every client read at once (a tick
+    // that waited behind thousands of connections' events once timed out
+    // most of them together). (Idle ones may: the agent's pooled connections
+    // of the setup wait out the busy part.)
     let text = String::from_utf8(get(&a, &format!("http://{metrics}/metrics")).body).unwrap();
     let timeouts: Vec<&str> = text
         .lines()
-        .filter(|l| l.starts_with("asmkv_timeouts_total") && !l.ends_with(" 0"))
+        .filter(|l| l.starts_with("asmkv_timeouts_total") && !l.contains("idle"))
+        .filter(|l| !l.ends_with(" 0"))
         .collect();
     assert!(timeouts.is_empty(), "{timeouts:?}");
     assert_eq!(

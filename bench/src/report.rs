@@ -12,6 +12,8 @@ use crate::wrk::WrkResult;
 /// One measurement: a scenario on a server, or why it was skipped.
 pub struct Cell {
     pub result: Option<WrkResult>,
+    /// a command's time in place of a load's rate (lower is better)
+    pub seconds: Option<f64>,
     pub peak_rss_kib: u64,
     pub note: Option<String>,
     /// another figure of the cell (disk use, startup time), for its own table
@@ -23,9 +25,31 @@ impl Cell {
     pub fn skipped(why: &str) -> Cell {
         Cell {
             result: None,
+            seconds: None,
             peak_rss_kib: 0,
             note: Some(why.to_string()),
             extra: None,
+        }
+    }
+
+    /// A cell that is a command's time, with its figures for the other table.
+    pub fn timed(seconds: f64, extra: String) -> Cell {
+        Cell {
+            result: None,
+            seconds: Some(seconds),
+            peak_rss_kib: 0,
+            note: None,
+            extra: Some(extra),
+        }
+    }
+
+    /// How fast: requests per second, or for a timed cell runs per second,
+    /// so that a ratio of two is how many times faster one was.
+    pub fn speed(&self) -> Option<f64> {
+        match (&self.result, self.seconds) {
+            (Some(r), _) => Some(r.req_per_sec()),
+            (None, Some(s)) => Some(1.0 / s.max(1e-9)),
+            (None, None) => None,
         }
     }
 }
@@ -59,9 +83,9 @@ fn fmt_us(us: u64) -> String {
 }
 
 /// asmkv as shipped (`--sync always`) over the best peer that `counts`, by
-/// requests per second.
+/// requests per second (for a timed row: the peer's time over asmkv's).
 pub fn ratio(row: &Row, counts: PeerFilter) -> Option<f64> {
-    let rate = |c: &Cell| c.result.as_ref().map(|r| r.req_per_sec());
+    let rate = Cell::speed;
     let asmkv = row
         .cells
         .iter()
@@ -134,11 +158,7 @@ pub fn markdown(rows: &[Row], sizes: &[Size], header: &str) -> String {
         for row in rows {
             write!(md, "| {} |", row.title).unwrap();
             for (_, c) in &row.cells {
-                match (&c.result, &c.note) {
-                    (Some(r), _) => write!(md, " {} |", f(r, c.peak_rss_kib)).unwrap(),
-                    (None, Some(n)) => write!(md, " {n} |").unwrap(),
-                    (None, None) => write!(md, " – |").unwrap(),
-                }
+                write!(md, " {} |", cell_text(c, i, *f)).unwrap();
             }
             if i == 0 {
                 for (_, counts) in RATIOS {
@@ -149,6 +169,17 @@ pub fn markdown(rows: &[Row], sizes: &[Size], header: &str) -> String {
                 }
             }
             writeln!(md).unwrap();
+        }
+        if i == 0
+            && rows
+                .iter()
+                .any(|r| r.cells.iter().any(|(_, c)| c.seconds.is_some()))
+        {
+            writeln!(
+                md,
+                "\nA cell in seconds is a command's time (lower is better); its ratios are the peer's time over asmkv's."
+            )
+            .unwrap();
         }
     }
     let extras: Vec<(&str, Kind, &str)> = rows
@@ -184,6 +215,16 @@ pub fn markdown(rows: &[Row], sizes: &[Size], header: &str) -> String {
         .unwrap();
     }
     md
+}
+
+/// A cell's text in the table of metric `i` (the first: rates, and times).
+fn cell_text(c: &Cell, i: usize, f: fn(&WrkResult, u64) -> String) -> String {
+    match (&c.result, c.seconds, &c.note) {
+        (Some(r), _, _) => f(r, c.peak_rss_kib),
+        (None, Some(s), _) if i == 0 => format!("{s:.2} s"),
+        (None, _, Some(n)) => n.clone(),
+        _ => "–".to_string(),
+    }
 }
 
 pub fn human_bytes(b: u64) -> String {
@@ -223,7 +264,7 @@ pub fn plot(rows: &[Row], path: &Path, title: &str) -> anyhow::Result<()> {
         .configure_mesh()
         .disable_x_mesh()
         .x_labels(0)
-        .y_desc("requests/s relative to the best server")
+        .y_desc("requests/s (or 1 / time) relative to the best server")
         .label_style(("sans-serif", 13))
         .draw()?;
     let palette = [
@@ -243,9 +284,9 @@ pub fn plot(rows: &[Row], path: &Path, title: &str) -> anyhow::Result<()> {
                 let best = row
                     .cells
                     .iter()
-                    .filter_map(|(_, c)| c.result.as_ref().map(|r| r.req_per_sec()))
+                    .filter_map(|(_, c)| c.speed())
                     .fold(0f64, f64::max);
-                let v = row.cells[j].1.result.as_ref()?.req_per_sec() / best.max(1e-9);
+                let v = row.cells[j].1.speed()? / best.max(1e-9);
                 let x = (g * per + j) as f64 + 0.5;
                 Some(Rectangle::new([(x, 0.0), (x + 0.9, v)], color.filled()))
             })

@@ -166,15 +166,15 @@ impl Bench {
         // let the disk settle, so this cell's writeback does not land in
         // the next cell's measurement
         nix::unistd::sync();
-        if let Some(r) = &cell.result {
-            eprintln!(
+        match (&cell.result, cell.seconds) {
+            (Some(r), _) => eprintln!(
                 "{:>10.0} req/s  p99 {:>6} us  errors {}",
                 r.req_per_sec(),
                 r.p99_us,
                 r.errors()
-            );
-        } else {
-            eprintln!();
+            ),
+            (None, Some(s)) => eprintln!("{s:>10.2} s"),
+            (None, None) => eprintln!(),
         }
         cell
     }
@@ -238,6 +238,7 @@ impl Bench {
         let files = run.keep_files();
         let cell = Cell {
             result: Some(result?),
+            seconds: None,
             peak_rss_kib,
             note: None,
             extra,

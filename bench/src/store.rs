@@ -106,17 +106,23 @@ fn store_listed_keys(run: &Running, n: usize) -> anyhow::Result<()> {
         }
         return Ok(());
     }
+    put_pipelined(
+        run,
+        (0..n).map(|i| format!("/l/{}", list_name(i))).collect(),
+    )
+}
+
+/// PUTs a one-byte value at each of `paths`, pipelined on one connection,
+/// and waits for every answer to be a 201.
+fn put_pipelined(run: &Running, paths: Vec<String>) -> anyhow::Result<()> {
+    let n = paths.len();
     let mut c = TcpStream::connect(run.addr)?;
     let mut w = c.try_clone()?;
     let writer = std::thread::spawn(move || -> std::io::Result<()> {
         let mut batch = Vec::new();
-        for i in 0..n {
+        for (i, path) in paths.iter().enumerate() {
             batch.extend_from_slice(
-                format!(
-                    "PUT /l/{} HTTP/1.1\r\nHost: b\r\nContent-Length: 1\r\n\r\nv",
-                    list_name(i)
-                )
-                .as_bytes(),
+                format!("PUT {path} HTTP/1.1\r\nHost: b\r\nContent-Length: 1\r\n\r\nv").as_bytes(),
             );
             if batch.len() > 1 << 16 || i == n - 1 {
                 w.write_all(&batch)?;

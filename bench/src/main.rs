@@ -1,10 +1,12 @@
 //! `cargo run --release -p bench -- [--quick] [--only SCENARIO[,SCENARIO...]]`: asmkv against
 //! nginx's WebDAV module, a tokio/axum Rust peer and the seed sample, side by
-//! side in one run on this machine, with wrk as the load.
+//! side in one run on this machine, with wrk as the load (and one timed
+//! command: minikeyvalue's `mkv rebuild` of a volume, `mkv.rs`).
 //!
 //! A scenario is a row of `scenarios::SCENARIOS` (data: its store, its load,
 //! its servers, its runs); `run::Bench` runs each on every server.
 
+mod mkv;
 mod peer;
 mod report;
 mod run;

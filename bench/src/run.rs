@@ -4,7 +4,7 @@
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -12,9 +12,9 @@ use anyhow::Context;
 use tempfile::TempDir;
 
 use crate::report::{Cell, Row, Size};
-use crate::scenarios::{After, Runs, Scenario, Store};
+use crate::scenarios::{After, Measure, Runs, Scenario, Store};
 use crate::servers::{self, Kind, Running, Tools};
-use crate::{store, tools, wrk};
+use crate::{mkv, store, tools, wrk};
 
 /// What every cell of a run shares: the programs, the machine, the timings.
 pub struct Bench {
@@ -29,6 +29,8 @@ pub struct Bench {
     kinds: Vec<Kind>,
     small: Vec<u8>,
     big: Vec<u8>,
+    /// minikeyvalue's `mkv`, built the first time a scenario needs it
+    mkv: OnceLock<Result<PathBuf, mkv::Missing>>,
 }
 
 /// A server whose store is ready for a scenario's load, or why it cannot take it.
@@ -72,6 +74,7 @@ impl Bench {
             kinds,
             small: vec![b'v'; 64],
             big: (0..1 << 20).map(|i: u32| (i % 251) as u8).collect(),
+            mkv: OnceLock::new(),
         })
     }
 
@@ -138,7 +141,21 @@ impl Bench {
         if sc.idle + sc.connections + 100 > self.nofile as usize {
             return Some("ulimit -n too low");
         }
+        if sc.measure == Measure::MkvRebuild {
+            return self.mkv().as_ref().err().map(|(note, _)| *note);
+        }
         None
+    }
+
+    /// `mkv`, built once; if it cannot be, why, said once on stderr.
+    fn mkv(&self) -> &Result<PathBuf, mkv::Missing> {
+        self.mkv.get_or_init(|| {
+            let built = mkv::build();
+            if let Err((_, why)) = &built {
+                eprintln!("not measured: mkv rebuild: {why}");
+            }
+            built
+        })
     }
 
     /// One cell, with a line on stderr; a failure is a cell that says so.
@@ -225,6 +242,10 @@ impl Bench {
         if let Some(why) = skip {
             return Ok((Cell::skipped(why), run.keep_files()));
         }
+        if sc.measure == Measure::MkvRebuild {
+            let cell = self.rebuild_cell(&run, sc.spread, extra)?;
+            return Ok((cell, run.keep_files()));
+        }
         let (result, peak_rss_kib) = self.load(&run, sc, spread, &tag)?;
         if sc.after == After::DiskUse {
             // what the overwrites left on disk once the server has had time to
@@ -281,8 +302,32 @@ impl Bench {
         if sc.store == Store::Listing {
             ready.extra = Some(store::listing_times(&ready.run, sc.spread)?);
         }
+        if sc.store == Store::MkvVolume {
+            ready.extra = Some(store::mkv_volume(&ready.run, sc.spread)?);
+        }
         nix::unistd::sync();
         Ok(ready)
+    }
+
+    /// The time of `mkv rebuild` of the server as minikeyvalue's only volume
+    /// holding `keys` keys; `prepared` says how the volume was filled.
+    fn rebuild_cell(
+        &self,
+        run: &Running,
+        keys: usize,
+        prepared: Option<String>,
+    ) -> anyhow::Result<Cell> {
+        let bin = self
+            .mkv()
+            .as_ref()
+            .map_err(|(_, why)| anyhow::anyhow!("{why}"))?;
+        let (seconds, line) = mkv::rebuild_time(bin, &run.addr.to_string(), keys)?;
+        check_alive(run)?;
+        let extra = match prepared {
+            Some(p) => format!("{p}; {line}"),
+            None => line,
+        };
+        Ok(Cell::timed(seconds, extra))
     }
 
     /// The load: warm-up, then the measured run with the server's peak RSS

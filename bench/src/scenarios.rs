@@ -24,6 +24,8 @@ pub struct Scenario {
     pub servers: Servers,
     /// how the store is prepared before the load
     pub store: Store,
+    /// what is measured: wrk's load, or a command's time
+    pub measure: Measure,
     /// what is measured once the load has stopped
     pub after: After,
     /// how many runs make a cell
@@ -59,6 +61,19 @@ pub enum Store {
     RestartedOnKeys,
     /// `spread` keys under /l/, then listings of them (timed)
     Listing,
+    /// `spread` keys PUT in minikeyvalue's volume layout, the server as its
+    /// only volume (`store::mkv_volume`)
+    MkvVolume,
+}
+
+/// What a cell measures.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Measure {
+    /// wrk's load (`mode`): requests per second
+    Wrk,
+    /// the seconds `mkv rebuild` takes to index the volume (lower is better;
+    /// `mkv::rebuild_time`)
+    MkvRebuild,
 }
 
 /// What is measured after the load.
@@ -92,6 +107,7 @@ const BASE: Scenario = Scenario {
     spread: 1000,
     servers: Servers::All,
     store: Store::Fresh,
+    measure: Measure::Wrk,
     after: After::Nothing,
     runs: Runs::Once,
 };
@@ -195,6 +211,15 @@ pub const SCENARIOS: &[Scenario] = &[
         spread: 500_000,
         servers: Servers::Only(&[Kind::Asmkv], "–"),
         store: Store::RestartedOnKeys,
+        ..BASE
+    },
+    Scenario {
+        name: "rebuild100k",
+        title: "mkv rebuild of a volume holding 100,000 keys in minikeyvalue's layout",
+        spread: 100_000,
+        servers: Servers::Only(&[Kind::Asmkv, Kind::NginxDav], "–"),
+        store: Store::MkvVolume,
+        measure: Measure::MkvRebuild,
         ..BASE
     },
 ];

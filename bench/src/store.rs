@@ -1,6 +1,7 @@
 //! What a scenario does to a server's store before the load and after it,
 //! beyond the preloaded values: a million keys and a restart on them, keys
-//! to list, a value's entity-tag, the disk left behind.
+//! to list, a volume of minikeyvalue's, a value's entity-tag, the disk left
+//! behind.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -8,7 +9,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::servers::{self, Kind, Running, Tools};
-use crate::wrk;
+use crate::{mkv, wrk};
 
 /// Bytes of files under a directory.
 pub fn dir_size(p: &Path) -> u64 {
@@ -142,6 +143,28 @@ fn put_pipelined(run: &Running, paths: Vec<String>) -> anyhow::Result<()> {
     }
     writer.join().unwrap()?;
     Ok(())
+}
+
+/// Makes the server a volume of minikeyvalue holding `n` keys, PUT where
+/// minikeyvalue puts them (`mkv::key_path`, its only volume, 10
+/// subvolumes): returns a line with how many directories hold them.
+pub fn mkv_volume(run: &Running, n: usize) -> anyhow::Result<String> {
+    let volume = run.addr.to_string();
+    let paths: Vec<String> = mkv::keys(n)
+        .map(|k| mkv::key_path(&k, &volume, mkv::SUBVOLUMES))
+        .collect();
+    let dirs: std::collections::HashSet<&str> = paths
+        .iter()
+        .filter_map(|p| p.rsplit_once('/'))
+        .map(|(d, _)| d)
+        .collect();
+    let line = format!(
+        "{n} keys PUT in minikeyvalue's layout (/svXX/aa/bb/KEY, {} subvolumes): {} directories to list",
+        mkv::SUBVOLUMES,
+        dirs.len()
+    );
+    put_pipelined(run, paths)?;
+    Ok(line)
 }
 
 /// Stores `n` keys under /l/, then lists them: returns a line with the

@@ -163,7 +163,7 @@ pub fn markdown(rows: &[Row], sizes: &[Size], header: &str) -> String {
             if i == 0 {
                 for (_, counts) in RATIOS {
                     match ratio(row, counts) {
-                        Some(x) => write!(md, " **{x:.2}×** |").unwrap(),
+                        Some(x) => write!(md, " **{}×** |", fmt_ratio(x)).unwrap(),
                         None => write!(md, " – |").unwrap(),
                     }
                 }
@@ -215,6 +215,17 @@ pub fn markdown(rows: &[Row], sizes: &[Size], header: &str) -> String {
         .unwrap();
     }
     md
+}
+
+/// A ratio with two decimals, or two significant digits below 0.1 (a
+/// hundredfold slower is 0.010×, not 0.01×).
+fn fmt_ratio(x: f64) -> String {
+    if x < 0.1 {
+        let decimals = (1.0 - x.max(1e-9).log10().floor()) as usize;
+        format!("{x:.decimals$}")
+    } else {
+        format!("{x:.2}")
+    }
 }
 
 /// A cell's text in the table of metric `i` (the first: rates, and times).
@@ -340,4 +351,16 @@ pub fn write(
         out.join("results.png").display()
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fmt_ratio;
+
+    #[test]
+    fn small_ratios_keep_two_digits() {
+        assert_eq!(fmt_ratio(2.419), "2.42");
+        assert_eq!(fmt_ratio(0.01003), "0.010");
+        assert_eq!(fmt_ratio(0.0567), "0.057");
+    }
 }

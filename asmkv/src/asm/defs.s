@@ -606,7 +606,7 @@
 .equ LS_ALEN, 8        # u32 the after= name's length, decoded
 .equ LS_FLAGS, 12      # u32 LF_*
 .equ LS_LIMIT, 16      # u64 entries still to send
-.equ LS_SCAN, 24       # u64 the next node unit to look at
+.equ LS_SCAN, 24       # u64 the id of the last node looked at (0: none yet; index_next)
 .equ LS_END, 32        # u64 where the nodes ended when the listing began
 .equ LS_N, 40          # u64 entries gathered
 .equ LS_I, 48          # u64 the sort's or the output's position

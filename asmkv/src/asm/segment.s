@@ -445,10 +445,11 @@ seg_totals:
     add rax, r10
     test dword ptr [rax + SG_FLAGS], SGF_GONE
     jnz 2b
-    add rdi, qword ptr [rax + SG_DEAD_BYTES]
-    mov r11, qword ptr [rax + SG_BYTES]
-    sub r11, qword ptr [rax + SG_DEAD_BYTES]
-    jb 4f                                 # (counts are hints: never below zero)
+    mov r11, qword ptr [rax + SG_DEAD_BYTES]   # one reading of it for both sums
+    add rdi, r11
+    neg r11
+    add r11, qword ptr [rax + SG_BYTES]   # live bytes (byte counts are far below 2^63)
+    js 4f                                 # (counts are hints: never below zero)
     add rsi, r11
 4:  mov r11d, dword ptr [rax + SG_DEAD]
     add rdx, r11

@@ -832,6 +832,8 @@ tick_event:
     mov eax, SYS_read                     # the expiry count; EAGAIN if none
     syscall
     add rsp, 24
+    cmp qword ptr [rip + vdso_gettime], 0
+    je on_tick                            # (no vDSO: every event of the timer ticks)
     jmp round_clock
 
 # round_clock: (each round of the event loop) reads the clock through the
@@ -843,6 +845,8 @@ tick_event:
 # then found every connection that had made progress meanwhile past its
 # deadline at once. Clobbers the caller-saved registers.
 round_clock:
+    cmp qword ptr [rip + vdso_gettime], 0 # without the vDSO the clock is a system
+    je .Lrc_timer                         # call: the timer's event alone ticks then
     sub rsp, 24
     call alog_now
     mov edi, CLOCK_REALTIME
@@ -853,6 +857,8 @@ round_clock:
     cmp rax, qword ptr [rip + w_unix]     # the second the last tick was for
     jne on_tick
     ret
+.Lrc_timer:
+    jmp alog_now
 
 # on_tick: every second. Refreshes the clock and the Date, and ends what has
 # outlived its deadline: an idle connection is closed; a request whose head or

@@ -161,12 +161,7 @@ fn one_worker_holds_every_connection_busy_at_once() {
         &log,
     );
     let mut s = s;
-    let metrics = s.stdout_line();
-    let metrics = metrics
-        .strip_prefix("asmkv metrics on http://")
-        .and_then(|r| r.strip_suffix("/metrics"))
-        .unwrap()
-        .to_string();
+    let metrics = metrics_addr(&mut s);
     let worker = s.workers();
     let started = std::fs::read_to_string(&log).unwrap();
     let lines: Vec<(u32, String)> = started.lines().map(log_line).collect();

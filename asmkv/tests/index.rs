@@ -83,15 +83,6 @@ fn metric(m: SocketAddr, name: &str) -> f64 {
         .unwrap_or_else(|| panic!("no {name} in the metrics"))
 }
 
-fn metrics_addr(s: &mut Server) -> SocketAddr {
-    let line = s.stdout_line();
-    line.strip_prefix("asmkv metrics on http://")
-        .and_then(|r| r.strip_suffix("/metrics"))
-        .unwrap_or_else(|| panic!("{line:?}"))
-        .parse()
-        .unwrap()
-}
-
 /// The table starts with 1,024 buckets and doubles whenever it holds more
 /// than four keys a bucket on average.
 fn buckets_for(keys: usize) -> f64 {

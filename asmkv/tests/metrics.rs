@@ -14,15 +14,6 @@ use nix::unistd::Pid;
 
 type Scrape = BTreeMap<String, f64>;
 
-fn metrics_addr(s: &mut Server) -> SocketAddr {
-    let line = s.stdout_line();
-    line.strip_prefix("asmkv metrics on http://")
-        .and_then(|r| r.strip_suffix("/metrics"))
-        .unwrap_or_else(|| panic!("{line:?}"))
-        .parse()
-        .unwrap()
-}
-
 /// One exchange on a new connection: returns (bytes sent, the answer's bytes).
 fn exchange(addr: SocketAddr, request: &[u8]) -> (usize, Vec<u8>) {
     let mut c = TcpStream::connect(addr).unwrap();

@@ -47,13 +47,9 @@ orphan_hint:
     jne 9f
     mov rdi, rbx
     lea rsi, [rax - 5]
-    call parse_u64
-    test edx, edx
-    jnz 9f
+    call parse_seg_id
     test rax, rax
     jz 9f
-    cmp rax, SEG_ID_MAX
-    ja 9f
     mov rdi, rsp
     mov rsi, rax
     call seg_name

@@ -83,13 +83,9 @@ recover_entry:
     jne 9f
     mov rdi, r12
     lea rsi, [rax - 4]
-    call parse_u64
-    test edx, edx
-    jnz 9f
+    call parse_seg_id
     test rax, rax
     jz 9f
-    cmp rax, SEG_ID_MAX
-    ja 9f
     mov r13, rax
     cmp rax, qword ptr [rip + r_maxid]
     jbe 1f

@@ -25,6 +25,22 @@ seg_name:
     mov byte ptr [rax + 4], 0
     ret
 
+# parse_seg_id: rdi = the digits of a file's name before its suffix ("ID" of
+# "ID.seg", "ID.hint"), rsi = their count. Returns rax = the segment id, or 0
+# if they are not one (not all digits, 0, or above SEG_ID_MAX).
+# Clobbers rcx, rdx, rsi, r8.
+.globl parse_seg_id
+parse_seg_id:
+    sub rsp, 8
+    call parse_u64
+    add rsp, 8
+    test edx, edx
+    jnz 1f
+    cmp rax, SEG_ID_MAX
+    jbe 2f
+1:  xor eax, eax
+2:  ret
+
 # seg_init: (worker) reserves the descriptor table. Returns rax = 0 or -errno.
 # Clobbers the caller-saved registers.
 .globl seg_init

@@ -507,6 +507,17 @@ pub fn raw_once(addr: SocketAddr, request: &[u8]) -> Wire {
     c.response()
 }
 
+/// The metrics socket's address, from the second line the server prints
+/// (`asmkv metrics on http://ADDR/metrics`, with --metrics).
+pub fn metrics_addr(s: &mut Server) -> SocketAddr {
+    let line = s.stdout_line();
+    line.strip_prefix("asmkv metrics on http://")
+        .and_then(|r| r.strip_suffix("/metrics"))
+        .unwrap_or_else(|| panic!("{line:?}"))
+        .parse()
+        .unwrap()
+}
+
 /// Every file in a directory, sorted.
 pub fn files_in(dir: &Path) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(dir)

@@ -213,12 +213,7 @@ metrics_begin:
     call .Lmb_text
     mov eax, r15d
     and eax, STAT_KINDS - 1
-    call status_digits
-    mov edx, 3
-    call .Lmb_text
-    lea rsi, [rip + m_close]
-    mov edx, OFFSET m_close_len
-    call .Lmb_text
+    call .Lmb_code
     pop rsi
     pop rsi
     call .Lmb_number_line
@@ -254,12 +249,7 @@ metrics_begin:
     mov edx, OFFSET m_scrapes_name_len
     call .Lmb_text
     mov eax, r15d
-    call status_digits
-    mov edx, 3
-    call .Lmb_text
-    lea rsi, [rip + m_close]
-    mov edx, OFFSET m_close_len
-    call .Lmb_text
+    call .Lmb_code
     mov rsi, rbx
     call .Lmb_number_line
 5:  inc r15d
@@ -495,6 +485,19 @@ metrics_begin:
     mov rdi, r14
     call copy
     mov r14, rax
+    ret
+
+# .Lmb_code: eax = an answer's kind: its status code's three digits, then the
+# label's end, at r14.
+.Lmb_code:
+    sub rsp, 8
+    call status_digits
+    mov edx, 3
+    call .Lmb_text
+    lea rsi, [rip + m_close]
+    mov edx, OFFSET m_close_len
+    call .Lmb_text
+    add rsp, 8
     ret
 
 # .Lmb_number_line: rsi = a number: " N\n" at r14.

@@ -523,3 +523,18 @@ fn the_metrics_socket_routes_on_the_requests_own_target() {
         assert!(w.status == 404 || w.status == 400, "{target}: {}", w.status);
     }
 }
+
+/// A metrics connection that times out is not an API timeout: the
+/// monitoring's own connections are counted apart in every series.
+#[test]
+fn a_scrape_connection_timing_out_is_no_api_timeout() {
+    let mut s = Server::start_with(&["--metrics", "127.0.0.1:0", "--idle-timeout", "1"]);
+    let m = metrics_addr(&mut s);
+    let mut c = Raw::connect(m);
+    c.send(b"HEAD /metrics HTTP/1.1\r\nHost: m\r\n\r\n");
+    assert_eq!(c.response_to(true).unwrap().status, 200);
+    assert!(c.closed(), "the idle metrics connection is closed by its timeout");
+    let (after, _, _) = scrape(m);
+    assert_eq!(after["asmkv_timeouts_total{kind=\"idle\"}"], 0.0);
+    assert_eq!(after["asmkv_open_connections"], 0.0);
+}

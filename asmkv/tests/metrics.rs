@@ -533,7 +533,10 @@ fn a_scrape_connection_timing_out_is_no_api_timeout() {
     let mut c = Raw::connect(m);
     c.send(b"HEAD /metrics HTTP/1.1\r\nHost: m\r\n\r\n");
     assert_eq!(c.response_to(true).unwrap().status, 200);
-    assert!(c.closed(), "the idle metrics connection is closed by its timeout");
+    assert!(
+        c.closed(),
+        "the idle metrics connection is closed by its timeout"
+    );
     let (after, _, _) = scrape(m);
     assert_eq!(after["asmkv_timeouts_total{kind=\"idle\"}"], 0.0);
     assert_eq!(after["asmkv_open_connections"], 0.0);

@@ -309,8 +309,11 @@
 .endif
 .equ IX_FLIGHT_HI, 2176 # u32 per worker slot: its flight entries are below this fd
 .equ IX_SO_COUNT, 3200 # u64 keys in the table (nodes with a key linked)
+.equ SL_LEVELS, 16     # levels of the ordered list (a skip list): at a quarter of the
+                       # nodes a level up, 4^16 keys before the top level is crowded
+.equ IX_SL_HEAD, 3264  # u32 per level: the first node's unit at that level, 0 = none
 .equ IX_SEGS, 4096     # per segment id, SG_SIZE bytes:
-.if IX_ACTIVE + 8 * MAX_CHILDREN > IX_FLIGHT_HI || IX_FLIGHT_HI + 4 * MAX_WORKERS > IX_SO_COUNT || IX_SO_COUNT + 8 > IX_SEGS
+.if IX_ACTIVE + 8 * MAX_CHILDREN > IX_FLIGHT_HI || IX_FLIGHT_HI + 4 * MAX_WORKERS > IX_SO_COUNT || IX_SO_COUNT + 8 > IX_SL_HEAD || IX_SL_HEAD + 4 * SL_LEVELS > IX_SEGS
 .error "the index's header fields overlap"
 .endif
 .equ SG_TOTAL, 0       #   u32 sealed records written into it
@@ -364,6 +367,12 @@
 .equ N_SEQ, 16         # u64 \ updated together (cmpxchg16b):
 .equ N_LOC, 24         # u64 /  the newest write of the key
 .equ N_KEY, 32
+# After the key, at N_KEY + its length rounded up to 4 (sl_tower): the node's
+# tower in the ordered list, u32 per level it stands in (1..SL_LEVELS, from the
+# hash's high half: sl_height), each the unit of the next node at that level.
+# A bucket's dummy has none.
+.equ SL_SPLICE_SUCC, 8 * SL_LEVELS  # a splice (sl_seek): u64 per level the tower
+.equ SL_SPLICE, SL_SPLICE_SUCC + 4 * SL_LEVELS  # before the place, then u32 per level the unit after it
 .equ PUB_LOST, 0       # publish: a newer write of the key is already there
 .equ PUB_NEW, 1        #          the key had no value
 .equ PUB_REPLACED, 2   #          the key had a value
@@ -606,35 +615,31 @@
 .equ LS_ALEN, 8        # u32 the after= name's length, decoded
 .equ LS_FLAGS, 12      # u32 LF_*
 .equ LS_LIMIT, 16      # u64 entries still to send
-.equ LS_SCAN, 24       # u64 the id of the last node looked at (0: none yet; index_next)
-.equ LS_END, 32        # u64 where the nodes ended when the listing began
-.equ LS_N, 40          # u64 entries gathered
-.equ LS_I, 48          # u64 the sort's or the output's position
-.equ LS_J, 56          # u64 the heap's size while sorting
-.equ LS_OUT_LEN, 64    # u64 bytes in LS_OUT
-.equ LS_OUT_POS, 72    # u64 of those, sent
-.equ LS_CAP, 80        # u64 entries LS_ENTRIES holds
-.equ LS_SET, 88        # u64 the directory set's address
-.equ LS_SETMASK, 96    # u64 its slots - 1
-.equ LS_SIZE, 104      # u64 the mapping's size
-.equ LS_SENT, 112      # u64 entries sent
+.equ LS_POS, 24        # u32 the next node to look at, in key order (0: the end; LF_SEEKED)
+.equ LS_SLEN, 28       # u32 the length of LS_SEEK
+.equ LS_OUT_LEN, 32    # u64 bytes in LS_OUT
+.equ LS_OUT_POS, 40    # u64 of those, sent
+.equ LS_SIZE, 48       # u64 the mapping's size
+.equ LS_SENT, 56       # u64 entries sent
 .equ LS_PREFIX, 256    # NAME_MAX + 1 bytes: the prefix, encoded
 .equ LS_AFTER, 512     # NAME_MAX + 1 bytes: the after= name, decoded
-.equ LS_OUT, 1024      # LIST_OUT bytes: the chunk being sent
+.equ LS_SEEK, 768      # LS_SEEK_CAP bytes: where the walk starts, encoded (list_start)
+.equ LS_SEEK_CAP, NAME_MAX + 3 * NAME_MAX + 3  # the prefix, the after= name as %XX, "%2F"
+.equ LS_OUT, 2048      # LIST_OUT bytes: the chunk being sent
+.if LS_SEEK + LS_SEEK_CAP > LS_OUT
+.error "a listing's seek key overlaps its output"
+.endif
 .equ LIST_OUT, 65536
-.equ LS_ENTRIES, LS_OUT + LIST_OUT  # u32 node units; then the directory set (u32 slots)
+.equ LS_STATE_SIZE, LS_OUT + LIST_OUT
 .equ LIST_CHUNK_HEAD, 8          # "XXXXXX" CRLF: the size of each chunk, before its data
 .equ LIST_ENTRY_MAX, 2048        # the most one entry's JSON takes (a name escaped 6 bytes a byte)
-.equ LIST_SLICE, 131072          # node units looked at in one step
-.equ LIST_SORT_STEPS, 512        # sift-downs of the sort in one step
-.equ LP_SCAN, 0        # gathering the keys under the prefix
-.equ LP_HEAPIFY, 1     # sorting them (heapsort, a step at a time)
-.equ LP_EXTRACT, 2
-.equ LP_EMIT, 3        # sending them as JSON
+.equ LIST_WALK, 4096             # nodes looked at in one step (each may be a seek)
+.equ LP_WALK, 0        # walking the keys under the prefix, sending entries as JSON
 .equ LP_END, 4         # the last chunk is queued
 .equ LF_CHUNKED, 1     # the body is chunked (HTTP/1.1); else it ends with the connection
 .equ LF_OPEN, 2        # "[" is sent
 .equ LF_AFTER, 4       # after= was given (LS_AFTER, LS_ALEN)
+.equ LF_SEEKED, 8      # the walk has begun (LS_POS)
 
 # ---- metrics (metrics.s): each child's counters, in the index, summed when scraped
 .equ STAT_KINDS, 32    # answers by R_* kind; STAT_200 for a 200

@@ -2,8 +2,9 @@
 #
 # One mapping, shared by the master and every worker (MAP_SHARED, made by the
 # master before it forks, so a respawned worker has it too). It is a hash
-# table that grows (a split-ordered list, below) over nodes allocated from a
-# bump pointer. Memory comes as nodes are added (the mapping is reserved, not
+# table that grows (a split-ordered list, below) for lookups, and an ordered
+# list (a skip list, below) for listings, over the same nodes, allocated from
+# a bump pointer. Memory comes as nodes are added (the mapping is reserved, not
 # committed).
 #
 # There are no locks, so no process can die holding one. Every change is one
@@ -297,6 +298,282 @@ so_place:
     and ecx, eax
     ret
 
+# The ordered list (a skip list, after Pugh 1990 and the concurrent insert of
+# LevelDB's and RocksDB's InlineSkipList): every node with a key, in listing
+# order (key_order), at level 0; each level up holds about a quarter of the
+# level below, so a seek reads O(log N) nodes. A node's tower (sl_tower) has
+# its height (sl_height) of links, u32 units; IX_SL_HEAD is the head's tower.
+# Insert only, and lock-free like the table: a node is filled in, key and
+# tower, before the `lock cmpxchg` that links it at level 0, then at each
+# level up in turn; a link that fails (a node came in between) walks on from
+# the same predecessor, which never moves or goes. A process killed in
+# between leaves a short tower, which is still a correct skip list.
+# A node goes into the ordered list before the table (index_node), so every
+# node a GET can find is in it; one killed between the two, or that lost a
+# race to insert the same key, stays in it with no value (nothing can find
+# it to give it one): walks of the list skip nodes with no value, and the
+# list may hold such twins of a key, which compare equal.
+
+# ko_token: rdi = a position in an encoded key, rsi = the key's end (above rdi).
+# Returns eax = the listing value of the token there ("%XX" or a byte): 1 for
+# "/", the decoded byte + 2 otherwise; rdi past it. Clobbers ecx.
+ko_token:
+    movzx eax, byte ptr [rdi]
+    inc rdi
+    cmp eax, '%'
+    jne 3f
+    lea rcx, [rdi + 2]
+    cmp rcx, rsi
+    ja 3f                                 # (keys are well formed: decode_key made them)
+    movzx eax, byte ptr [rdi]             # hex digits: "0"-"9" keep bit 5 set,
+    or eax, 0x20                          # letters get it (lowercase)
+    cmp eax, 'a'
+    jb 1f
+    sub eax, 'a' - 10 - '0'
+1:  sub eax, '0'
+    shl eax, 4
+    mov ecx, eax
+    movzx eax, byte ptr [rdi + 1]
+    or eax, 0x20
+    cmp eax, 'a'
+    jb 2f
+    sub eax, 'a' - 10 - '0'
+2:  sub eax, '0'
+    or eax, ecx
+    add rdi, 2
+3:  cmp eax, '/'
+    je 4f
+    add eax, 2
+    ret
+4:  mov eax, 1
+    ret
+
+# key_order: rdi = key A, esi = its length, rdx = key B, ecx = its length,
+# both encoded (any mix of "%XX" and bytes). Compares them in listing order:
+# by decoded bytes, "/" below every other byte, a key below what it is a
+# prefix of. So the keys under a directory "d/" stand together, right after
+# "d" and before "d" followed by any other byte.
+# Returns eax < 0, 0 or > 0 (A against B), edx = 1 if B is a prefix of A
+# (equal included), token for token, else 0. Clobbers rcx, rsi, rdi, r8-r11.
+.globl key_order
+key_order:
+    mov r8, rdi
+    lea r9, [rdi + rsi]
+    mov r10, rdx
+    lea r11, [rdx + rcx]
+1:  cmp r10, r11
+    jae .Lko_b_end
+    cmp r8, r9
+    jae .Lko_a_end
+    movzx eax, byte ptr [r8]              # the same byte, not "%": the same token
+    cmp al, byte ptr [r10]
+    jne 2f
+    cmp eax, '%'
+    je 2f
+    inc r8
+    inc r10
+    jmp 1b
+2:  mov rdi, r8
+    mov rsi, r9
+    call ko_token
+    mov r8, rdi
+    mov edx, eax
+    mov rdi, r10
+    mov rsi, r11
+    call ko_token
+    mov r10, rdi
+    cmp edx, eax
+    je 1b
+    sub edx, eax
+    mov eax, edx
+    xor edx, edx
+    ret
+.Lko_a_end:
+    mov eax, -1
+    xor edx, edx
+    ret
+.Lko_b_end:
+    xor eax, eax
+    cmp r8, r9
+    setb al
+    mov edx, 1
+    ret
+
+# sl_tower: rax = a node with a key. Returns rax = its tower. Clobbers ecx.
+sl_tower:
+    mov ecx, dword ptr [rax + N_KLEN]
+    add ecx, 3
+    and ecx, -4
+    lea rax, [rax + rcx + N_KEY]
+    ret
+
+# sl_height: rax = a key's 64-bit hash. Returns eax = its node's height in the
+# ordered list, 1..SL_LEVELS: one more for each pair of zero bits at the low
+# end of the hash's high half (a quarter of each level goes up). The hash is
+# keyed, so no client can choose tall or short nodes. Clobbers rcx.
+sl_height:
+    shr rax, 32
+    bts rax, 2 * (SL_LEVELS - 1)          # no higher than the top
+    tzcnt rax, rax
+    shr eax, 1
+    inc eax
+    ret
+
+# sl_seek: rdi = a key (encoded), esi = its length, edx = 0 to find the first
+# node at or after it in listing order, 1 for the first past every key it is
+# a prefix of; rcx = a splice (SL_SPLICE bytes) to fill in, or 0.
+# Returns eax = that node's unit (0: none). The splice gets, per level, the
+# tower the place is after and the unit it is before (as read).
+# Clobbers the caller-saved registers.
+sl_seek:
+    push rbx
+    push rbp
+    push r12
+    push r13
+    push r14
+    push r15
+    sub rsp, 8                            # [rsp] the unit after the place, as read
+    mov r12, rdi
+    mov r13d, esi
+    mov r14d, edx
+    mov r15, rcx
+    mov rbx, qword ptr [rip + ix_base]
+    add rbx, IX_SL_HEAD                   # the tower we stand after
+    mov ebp, SL_LEVELS - 1
+.Lsk_look:
+    mov eax, dword ptr [rbx + rbp*4]
+    mov dword ptr [rsp], eax
+    test eax, eax
+    jz .Lsk_down
+    shl rax, 4                            # IX_UNIT
+    add rax, qword ptr [rip + ix_base]
+    lea rdi, [rax + N_KEY]
+    mov esi, dword ptr [rax + N_KLEN]
+    mov rdx, r12
+    mov ecx, r13d
+    call key_order
+    test eax, eax
+    js .Lsk_on                            # before the key: go on
+    and edx, r14d
+    jz .Lsk_down                          # at or past it
+.Lsk_on:
+    mov eax, dword ptr [rsp]
+    shl rax, 4
+    add rax, qword ptr [rip + ix_base]
+    call sl_tower
+    mov rbx, rax
+    jmp .Lsk_look
+.Lsk_down:
+    test r15, r15
+    jz 1f
+    mov qword ptr [r15 + rbp*8], rbx
+    mov eax, dword ptr [rsp]
+    mov dword ptr [r15 + rbp*4 + SL_SPLICE_SUCC], eax
+1:  dec ebp
+    jns .Lsk_look
+    mov eax, dword ptr [rsp]
+    add rsp, 8
+    pop r15
+    pop r14
+    pop r13
+    pop r12
+    pop rbp
+    pop rbx
+    ret
+
+# sl_insert: rdi = a node with a key, filled in but for its tower, and not
+# yet in the ordered list; esi = its height. Links it at each level, from
+# level 0 up. Clobbers the caller-saved registers.
+sl_insert:
+    push rbx
+    push rbp
+    push r12
+    push r13
+    push r14
+    push r15
+    sub rsp, SL_SPLICE + 8                # the splice (keeps the stack aligned)
+    mov r12, rdi
+    mov r13d, esi
+    call index_node_id
+    mov r14d, eax
+    mov rax, r12
+    call sl_tower
+    mov rbx, rax                          # our tower
+    lea rdi, [r12 + N_KEY]
+    mov esi, dword ptr [r12 + N_KLEN]
+    xor edx, edx
+    mov rcx, rsp
+    call sl_seek
+    xor ebp, ebp                          # the level
+.Lsi_level:
+    cmp ebp, r13d
+    jae .Lsi_out
+.Lsi_try:
+    mov eax, dword ptr [rsp + rbp*4 + SL_SPLICE_SUCC]
+    mov dword ptr [rbx + rbp*4], eax      # ours, before anyone can follow it
+    mov rdi, qword ptr [rsp + rbp*8]
+    lock cmpxchg dword ptr [rdi + rbp*4], r14d
+    je .Lsi_up
+    mov r15, rdi                          # a node came in there: walk on from the
+.Lsi_walk:                                # same tower, to the first at or after ours
+    mov eax, dword ptr [r15 + rbp*4]
+    mov dword ptr [rsp + rbp*4 + SL_SPLICE_SUCC], eax
+    test eax, eax
+    jz 1f
+    shl rax, 4
+    add rax, qword ptr [rip + ix_base]
+    push rax
+    push rax
+    lea rdi, [rax + N_KEY]
+    mov esi, dword ptr [rax + N_KLEN]
+    lea rdx, [r12 + N_KEY]
+    mov ecx, dword ptr [r12 + N_KLEN]
+    call key_order
+    pop rcx
+    pop rcx
+    test eax, eax
+    jns 1f
+    mov rax, rcx
+    call sl_tower
+    mov r15, rax
+    jmp .Lsi_walk
+1:  mov qword ptr [rsp + rbp*8], r15
+    jmp .Lsi_try
+.Lsi_up:
+    inc ebp
+    jmp .Lsi_level
+.Lsi_out:
+    add rsp, SL_SPLICE + 8
+    pop r15
+    pop r14
+    pop r13
+    pop r12
+    pop rbp
+    pop rbx
+    ret
+
+# index_seek: rdi = a key (encoded; it need not exist), esi = its length,
+# edx = 0 for the first node at or after it in listing order (key_order),
+# 1 for the first past every key it is a prefix of (past a directory "d%2F").
+# Returns eax = that node's id (0: none). The node may have no value (a
+# deleted key, or a twin left by a process killed while inserting): check
+# with index_state. Clobbers the caller-saved registers.
+.globl index_seek
+index_seek:
+    xor ecx, ecx
+    jmp sl_seek
+
+# index_after: edi = a node's id (from index_seek or index_after). Returns
+# eax = the id of the next node in listing order (0: the end). A walk may stop
+# at any node and go on from it later: nodes never move or go.
+# Clobbers rcx.
+.globl index_after
+index_after:
+    call index_node_at
+    call sl_tower
+    mov eax, dword ptr [rax]
+    ret
+
 # index_lookup: rdi = key, rsi = its length. Returns rax = the key's node, or 0
 # if the key was never written. Reads only: a bucket not made yet is searched
 # from its nearest made ancestor. Clobbers the caller-saved registers.
@@ -329,7 +606,8 @@ index_lookup:
 
 # index_node: rdi = key, rsi = its length (1..NAME_MAX). Returns rax = the
 # key's node, added (with no value yet) if the key was never written, or
-# -ENOMEM if the index is full. Clobbers the caller-saved registers.
+# -ENOMEM if the index is full. A new node goes into the ordered list, then
+# into the table. Clobbers the caller-saved registers.
 .globl index_node
 index_node:
     push rbx
@@ -343,7 +621,10 @@ index_node:
     mov r13, rsi
     call so_place
     mov r15d, edx                         # split-order key
-    mov edi, ecx
+    mov r14d, ecx
+    call sl_height
+    mov qword ptr [rsp + 24], rax         # its height in the ordered list
+    mov edi, r14d
     call so_bucket
     test rax, rax
     js .Lin_out
@@ -358,8 +639,10 @@ index_node:
     mov rbx, rax
     mov qword ptr [rsp + 16], rcx
     # a new node, filled in before anyone can see it
-    lea rcx, [r13 + N_KEY + IX_UNIT - 1]
-    shr rcx, 4                            # its size in units
+    mov rcx, qword ptr [rsp + 24]
+    lea rcx, [rcx*4 + N_KEY + IX_UNIT - 1 + 3]
+    add rcx, r13
+    shr rcx, 4                            # its size in units: key (to 4), tower
     call so_alloc
     test rax, rax
     js .Lin_out
@@ -372,11 +655,14 @@ index_node:
     mov qword ptr [rax + N_SEQ], rcx
     mov qword ptr [rax + N_LOC], rcx
 1:  cmp rcx, r13
-    jae 2f
+    jae 3f
     movzx edx, byte ptr [r12 + rcx]
     mov byte ptr [rax + N_KEY + rcx], dl
     inc rcx
     jmp 1b
+3:  mov rdi, rax                          # in order first: a node the table holds
+    mov esi, dword ptr [rsp + 24]         # is in the ordered list
+    call sl_insert
 2:  mov ecx, dword ptr [rsp + 16]        # between rbx and what followed it when
     mov rdi, rbx                          # the search passed (if that changed, the
     mov rsi, qword ptr [rsp]              # link fails and we look again)
@@ -559,10 +845,10 @@ index_unclaim:
     ret
 
 # The index's interface for the rest of the server: nodes are named by an id
-# (a u32, what a conn keeps in C_NODE and a listing in LS_ENTRIES), their
-# keys read with index_key, their state with index_state, and the list of all
-# of them walked with index_next. Nothing outside this file knows the node's
-# layout, the table or the list.
+# (a u32, what a conn keeps in C_NODE and a listing in LS_POS), their keys
+# read with index_key, their state with index_state, and every key walked in
+# listing order with index_seek and index_after. Nothing outside this file
+# knows the node's layout, the table or the lists.
 
 # index_node_at: edi = a node's id. Returns rax = the node. Clobbers nothing else.
 .globl index_node_at
@@ -586,45 +872,6 @@ index_node_id:
 index_key:
     lea rax, [rdi + N_KEY]
     mov edx, dword ptr [rdi + N_KLEN]
-    ret
-
-# index_next: edi = a node's id, or 0 for the start. Returns eax = the id of
-# the next node of the index's one list of all nodes (0: the end), rdx =
-# that node, ecx = its key's length (0: a bucket's dummy, which has no key
-# and no value). Ids only grow as nodes are made; a walk may stop at any node
-# and go on from it later (nodes never move or go). Clobbers nothing else.
-.globl index_next
-index_next:
-    test edi, edi
-    jnz 1f
-    mov rdx, qword ptr [rip + ix_base]    # the head: bucket 0's dummy
-    mov eax, dword ptr [rdx + IX_BUCKETS]
-    jmp 2f
-1:  mov eax, edi
-2:  shl rax, 4
-    add rax, qword ptr [rip + ix_base]
-    mov eax, dword ptr [rax + N_NEXT]
-    test eax, eax
-    jz 3f
-    mov edx, eax
-    shl rdx, 4
-    add rdx, qword ptr [rip + ix_base]
-    mov ecx, dword ptr [rdx + N_KLEN]
-3:  ret
-
-# index_extent: Returns rax = an id above every node's made so far, rdx = the
-# most keys those nodes can hold. Clobbers rcx.
-.globl index_extent
-index_extent:
-    mov rax, qword ptr [rip + ix_base]
-    mov rax, qword ptr [rax + IX_NEXT]
-    push rax
-    sub rax, IX_NODES / IX_UNIT
-    xor edx, edx
-    mov ecx, 3                            # a node with a key takes three units at least
-    div rcx
-    lea rdx, [rax + 1]
-    pop rax
     ret
 
 # index_stats: Returns rax = keys that have a value, rdx = buckets of the

@@ -7,28 +7,34 @@
 #   "name":"...", "type":"directory", "mtime":"<IMF-fixdate>".
 # Paging: ?limit=N (at most N entries) and ?after=NAME (names after it).
 #
+# The index keeps every key in listing order (index_seek, index_after), so a
+# listing costs what it returns, not the store: it seeks to the prefix (or
+# past after=), walks on in order, and sends each entry as it comes; a
+# directory is one entry, and the walk seeks past the rest of it. It stops
+# at the first key not under the prefix, or at the limit.
+#
 # A listing never stalls the worker's other connections: it is a state
-# machine (ST_LIST) whose every step is bounded. It walks the index's list a
-# slice at a time, gathering the keys under the prefix (one entry per
-# directory, by a hash set), heapsorts them a few thousand sift-downs at a
-# time, and sends them as JSON in chunks (Transfer-Encoding: chunked; to an
+# machine (ST_LIST) whose every step is bounded (LIST_WALK nodes, one chunk
+# of output), sent as JSON in chunks (Transfer-Encoding: chunked; to an
 # HTTP/1.0 client, until the connection closes). Each file's size and time
-# come from its record, read (and checked) when its entry is sent.
+# come from its record, read (and checked) when its entry is made.
 #
 # Its state lives in a mapping of its own (LS_*), given back at its end or
-# when the connection closes. Keys written after the listing began may or may
-# not be in it; a key deleted meanwhile is left out.
+# when the connection closes. Keys written while it runs are in it if they
+# come after where it stands; a key deleted before the walk reaches it is
+# left out.
 #
 # Names are the key's bytes after the prefix, JSON-escaped exactly: UTF-8
 # passes through; control bytes, quotes and backslashes are escaped; a byte
 # that is not part of valid UTF-8 is written as the lone surrogate \udcXX (the
 # "surrogateescape" convention: Python's json and os.fsencode give the bytes
-# back). Order is by those bytes, "/" counting lowest.
+# back). Order is by those bytes, "/" counting lowest (key_order).
 .text
 
 # list_prepare: rdi = conn of a GET or HEAD (C_NAME = the prefix, encoded;
 # C_NAME_LEN = its length, 0 for "/"), rsi = the request-target, rdx = its
-# length. Maps the listing's state and reads the query.
+# length. Maps the listing's state, reads the query and sets where the walk
+# starts (LS_SEEK): at the prefix, or past the after= name's directory.
 # Returns eax = 0 (F_LIST set), R_400 (a bad query) or R_503 (no memory).
 # Clobbers the caller-saved registers.
 .globl list_prepare
@@ -38,37 +44,15 @@ list_prepare:
     push r13
     push r14
     push r15
-    sub rsp, 16                           # [rsp] directory set slots, [rsp+8] entries
     mov rbx, rdi
     mov r12, rsi
     mov r13, rdx
-    call index_extent
-    mov r15, rax                          # nodes from here on are not listed
-    mov rax, rdx                          # (and no more keys than those can hold)
-    mov qword ptr [rsp + 8], rax
-    lea rcx, [rax + rax]                  # the set: a power of two, at most half full
-    mov edx, 16
-1:  cmp rdx, rcx
-    jae 2f
-    shl rdx, 1
-    jmp 1b
-2:  mov qword ptr [rsp], rdx
-    add rdx, rax
-    lea rdi, [rdx*4 + LS_ENTRIES]
-    mov r14, rdi
+    mov edi, LS_STATE_SIZE
     call reserve_memory
     cmp rax, -4096
     ja .Llp_nomem
-    mov qword ptr [rax + LS_SIZE], r14
     mov r14, rax
-    mov rcx, qword ptr [rsp + 8]
-    mov qword ptr [r14 + LS_CAP], rcx
-    lea rdx, [r14 + rcx*4 + LS_ENTRIES]
-    mov qword ptr [r14 + LS_SET], rdx
-    mov rcx, qword ptr [rsp]
-    dec rcx
-    mov qword ptr [r14 + LS_SETMASK], rcx
-    mov qword ptr [r14 + LS_END], r15
+    mov qword ptr [r14 + LS_SIZE], LS_STATE_SIZE
     mov qword ptr [r14 + LS_LIMIT], -1
     mov rdx, qword ptr [rbx + C_NAME_LEN]
     mov dword ptr [r14 + LS_PLEN], edx
@@ -81,12 +65,38 @@ list_prepare:
     call list_query
     test eax, eax
     jnz .Llp_bad
+    lea rdi, [r14 + LS_SEEK]              # the walk starts at the prefix,
+    lea rsi, [r14 + LS_PREFIX]
+    mov edx, dword ptr [r14 + LS_PLEN]
+    call copy
+    test dword ptr [r14 + LS_FLAGS], LF_AFTER
+    jz 2f
+    xor ecx, ecx                          # or past "prefix NAME/", every byte of
+    lea r8, [rip + hex_upper]             # NAME as %XX (key_order decodes them)
+1:  cmp ecx, dword ptr [r14 + LS_ALEN]
+    jae 3f
+    movzx edx, byte ptr [r14 + rcx + LS_AFTER]
+    mov byte ptr [rax], '%'
+    mov esi, edx
+    shr esi, 4
+    movzx esi, byte ptr [r8 + rsi]
+    mov byte ptr [rax + 1], sil
+    and edx, 15
+    movzx edx, byte ptr [r8 + rdx]
+    mov byte ptr [rax + 2], dl
+    add rax, 3
+    inc ecx
+    jmp 1b
+3:  mov dword ptr [rax], 0x4632 * 256 + '%'  # "%2F" (and a NUL)
+    add rax, 3
+2:  lea rcx, [r14 + LS_SEEK]
+    sub rax, rcx
+    mov dword ptr [r14 + LS_SLEN], eax
     mov rdi, rbx
     mov rsi, r14
     call list_attach
     xor eax, eax
 .Llp_out:
-    add rsp, 16
     pop r15
     pop r14
     pop r13
@@ -307,26 +317,16 @@ list_step:
     xor eax, eax
     mov qword ptr [r12 + LS_OUT_LEN], rax
     mov qword ptr [r12 + LS_OUT_POS], rax
-    mov eax, dword ptr [r12 + LS_PHASE]
-    cmp eax, LP_SCAN
-    je 1f
-    cmp eax, LP_EMIT
-    je 2f
-    cmp eax, LP_END
+    cmp dword ptr [r12 + LS_PHASE], LP_END
     je 3f
-    mov rdi, r12
-    call list_sort
-    jmp .Lst_yield
-1:  mov rdi, r12
-    call list_scan
-.Lst_yield:
-    mov eax, STEP_YIELD
-    jmp .Lst_out
-2:  mov rdi, rbx
-    call list_emit
+    mov rdi, rbx
+    call list_walk
     test rax, rax
     js .Lst_close                         # a record that does not check out: the
-    jmp .Lst_go                           # listing ends unfinished, as a client sees
+    cmp qword ptr [r12 + LS_OUT_LEN], 0   # listing ends unfinished, as a client sees
+    jne .Lst_go
+    mov eax, STEP_YIELD                   # a step walked with nothing to send yet
+    jmp .Lst_out
 3:  mov rdi, rbx
     call list_free
     mov rdi, rbx
@@ -375,175 +375,6 @@ key_segment:
 4:  mov edx, 1
     ret
 
-# list_scan: rdi = state. Walks a slice of the index's list, gathering each
-# key under the prefix that has a value: its entry if it is a file, or its
-# directory's entry if that is not gathered yet. Clobbers the caller-saved registers.
-list_scan:
-    push rbx
-    push r12
-    push r13
-    push r14
-    push r15
-    mov r12, rdi
-    mov ebx, dword ptr [r12 + LS_SCAN]    # the last node looked at (0: none yet)
-    mov r13d, LIST_SLICE / 4              # nodes looked at in this step
-.Lsc_node:
-    dec r13d
-    js .Lsc_done
-    mov edi, ebx
-    call index_next
-    test eax, eax
-    jz .Lsc_end                           # the end of the list
-    mov ebx, eax
-    mov r15, rdx                          # the node
-    cmp rbx, qword ptr [r12 + LS_END]     # linked since the listing began
-    jae .Lsc_node
-    test ecx, ecx                         # a bucket's dummy: no key
-    jz .Lsc_node
-    mov rdi, r15
-    call index_state
-    btr rdx, LOC_CLAIM_BIT
-    test rdx, rdx
-    jz .Lsc_skip
-    bt rdx, LOC_TOMB_BIT
-    jc .Lsc_skip
-    mov rdi, r15
-    call index_key
-    mov r14, rax                          # its key
-    mov ecx, dword ptr [r12 + LS_PLEN]
-    cmp edx, ecx
-    jbe .Lsc_skip
-    mov esi, edx
-    sub esi, ecx                          # the length after the prefix
-    xor edx, edx                          # the prefix
-1:  cmp edx, ecx
-    jae 2f
-    movzx eax, byte ptr [r14 + rdx]
-    cmp al, byte ptr [r12 + rdx + LS_PREFIX]
-    jne .Lsc_skip
-    inc edx
-    jmp 1b
-2:  lea rdi, [r14 + rcx]
-    call key_segment
-    test rax, rax
-    jz .Lsc_skip                          # an empty name ("a//b" under "a/")
-    test dword ptr [r12 + LS_FLAGS], LF_AFTER
-    jz 3f
-    push rax
-    push rdx
-    mov ecx, dword ptr [r12 + LS_PLEN]
-    lea rdi, [r14 + rcx]
-    mov rsi, rax
-    lea rdx, [r12 + LS_AFTER]
-    mov ecx, dword ptr [r12 + LS_ALEN]
-    call seg_cmp_bytes
-    mov ecx, eax
-    pop rdx
-    pop rax
-    test ecx, ecx
-    jle .Lsc_skip                         # not after the after= name
-3:  test edx, edx
-    jz .Lsc_add
-    mov rdi, r12
-    mov rsi, r15
-    mov rdx, rax
-    call dir_seen
-    test eax, eax
-    jnz .Lsc_skip
-.Lsc_add:
-    mov rax, qword ptr [r12 + LS_N]
-    cmp rax, qword ptr [r12 + LS_CAP]     # (cannot be full: LS_END bounds the nodes)
-    jae .Lsc_skip
-    mov dword ptr [r12 + rax*4 + LS_ENTRIES], ebx
-    inc qword ptr [r12 + LS_N]
-.Lsc_skip:
-    jmp .Lsc_node
-.Lsc_done:                                # the slice is spent: go on from here
-    mov qword ptr [r12 + LS_SCAN], rbx    # at the next step
-    jmp 4f
-.Lsc_end:
-    mov rax, qword ptr [r12 + LS_N]       # walked: sort (heapify from the middle)
-    shr rax, 1
-    mov qword ptr [r12 + LS_I], rax
-    mov rax, qword ptr [r12 + LS_N]
-    mov qword ptr [r12 + LS_J], rax
-    mov dword ptr [r12 + LS_PHASE], LP_HEAPIFY
-4:  pop r15
-    pop r14
-    pop r13
-    pop r12
-    pop rbx
-    ret
-
-# dir_seen: rdi = state, rsi = a node under a directory, rdx = the length of
-# its first segment after the prefix. Returns eax = 1 if an entry for that
-# directory is gathered already; else 0, and the entry about to be gathered
-# (LS_N) is remembered for it. Clobbers the caller-saved registers.
-dir_seen:
-    push rbx
-    push r12
-    push r13
-    push r14
-    push r15
-    mov rbx, rdi
-    lea r13, [rdx + 3]
-    mov rdi, rsi
-    call index_key
-    mov ecx, dword ptr [rbx + LS_PLEN]
-    lea r12, [rax + rcx]                  # the segment and its "%2F"
-    mov rax, 0xcbf29ce484222325           # FNV-1a: the set is private, no seed needed
-    mov r8, 0x100000001b3
-    xor ecx, ecx
-1:  cmp rcx, r13
-    jae 2f
-    movzx edx, byte ptr [r12 + rcx]
-    xor rax, rdx
-    imul rax, r8
-    inc rcx
-    jmp 1b
-2:  mov r14, rax
-    mov r15, qword ptr [rbx + LS_SET]
-.Lds_probe:
-    and r14, qword ptr [rbx + LS_SETMASK]
-    mov eax, dword ptr [r15 + r14*4]
-    test eax, eax
-    jz .Lds_new
-    mov edi, dword ptr [rbx + rax*4 + LS_ENTRIES - 4]
-    call index_node_at                    # the node gathered for it
-    mov rdi, rax
-    call index_key
-    mov ecx, dword ptr [rbx + LS_PLEN]
-    sub edx, ecx
-    cmp rdx, r13
-    jb .Lds_other
-    lea rsi, [rax + rcx]
-    xor ecx, ecx
-3:  cmp rcx, r13
-    jae .Lds_same
-    movzx edx, byte ptr [rsi + rcx]
-    cmp dl, byte ptr [r12 + rcx]
-    jne .Lds_other
-    inc rcx
-    jmp 3b
-.Lds_other:
-    inc r14
-    jmp .Lds_probe
-.Lds_same:
-    mov eax, 1
-    jmp .Lds_out
-.Lds_new:
-    mov rax, qword ptr [rbx + LS_N]
-    inc eax
-    mov dword ptr [r15 + r14*4], eax
-    xor eax, eax
-.Lds_out:
-    pop r15
-    pop r14
-    pop r13
-    pop r12
-    pop rbx
-    ret
-
 # token_value: rdi = an encoded key, rsi = its length, rdx = a position in it
 # (a token's start). Returns eax = the listing order of the byte there: 0 at
 # the end, 1 for "/", the byte + 2 otherwise. Clobbers rcx, r8.
@@ -570,67 +401,6 @@ token_value:
     ret
 2:  add eax, 2
 3:  ret
-
-# ent_cmp: rdi = node A, rsi = node B, edx = the prefix's length. Compares
-# their keys after the prefix in listing order (decoded bytes, "/" lowest).
-# Returns eax < 0, 0 or > 0. Clobbers the caller-saved registers.
-ent_cmp:
-    push rbx
-    push r12
-    push r13
-    push r14
-    push r15
-    mov r15d, edx                         # the prefix's length
-    call index_key
-    mov r12d, edx
-    sub r12, r15
-    lea rbx, [rax + r15]                  # A after the prefix, r12 bytes
-    mov rdi, rsi
-    call index_key
-    mov r14d, edx
-    sub r14, r15
-    lea r13, [rax + r15]                  # B, r14 bytes
-    xor edx, edx                          # equal encoded bytes are equal bytes
-1:  cmp rdx, r12
-    jae 3f
-    cmp rdx, r14
-    jae 3f
-    movzx eax, byte ptr [rbx + rdx]
-    cmp al, byte ptr [r13 + rdx]
-    jne 2f
-    inc rdx
-    jmp 1b
-2:  test rdx, rdx                         # they differ inside a token: from its start
-    jz 3f
-    cmp byte ptr [rbx + rdx - 1], '%'
-    jne 4f
-    dec rdx
-    jmp 3f
-4:  cmp rdx, 2
-    jb 3f
-    cmp byte ptr [rbx + rdx - 2], '%'
-    jne 3f
-    sub rdx, 2
-3:  mov r15, rdx
-    mov rdi, rbx
-    mov rsi, r12
-    call token_value
-    push rax
-    push rax
-    mov rdi, r13
-    mov rsi, r14
-    mov rdx, r15
-    call token_value
-    pop rcx
-    pop rcx
-    sub ecx, eax
-    mov eax, ecx
-    pop r15
-    pop r14
-    pop r13
-    pop r12
-    pop rbx
-    ret
 
 # seg_cmp_bytes: rdi = an encoded segment, rsi = its length, rdx = bytes,
 # ecx = their length. Compares the decoded segment with the bytes.
@@ -677,133 +447,20 @@ seg_cmp_bytes:
     pop rbx
     ret
 
-# list_sort: rdi = state. A bounded share of the heapsort of the gathered
-# entries: building the heap, then taking the largest out, LIST_SORT_STEPS
-# sift-downs at most. Clobbers the caller-saved registers.
-list_sort:
-    push rbx
-    push r12
-    push r13
-    sub rsp, 16
-    mov rbx, rdi
-    mov r12d, LIST_SORT_STEPS
-    cmp dword ptr [rbx + LS_PHASE], LP_EXTRACT
-    je .Lso_extract
-.Lso_heapify:
-    mov r13, qword ptr [rbx + LS_I]
-1:  test r13, r13
-    jz 2f
-    test r12d, r12d
-    jz 3f
-    dec r12d
-    dec r13
-    mov rdi, rbx
-    mov rsi, r13
-    mov rdx, qword ptr [rbx + LS_N]
-    call sift_down
-    jmp 1b
-3:  mov qword ptr [rbx + LS_I], r13
-    jmp .Lso_out
-2:  mov qword ptr [rbx + LS_I], 0
-    mov dword ptr [rbx + LS_PHASE], LP_EXTRACT
-.Lso_extract:
-    mov r13, qword ptr [rbx + LS_J]
-4:  cmp r13, 1
-    jbe 5f
-    test r12d, r12d
-    jz 6f
-    dec r12d
-    dec r13
-    mov eax, dword ptr [rbx + LS_ENTRIES]
-    mov ecx, dword ptr [rbx + r13*4 + LS_ENTRIES]
-    mov dword ptr [rbx + LS_ENTRIES], ecx
-    mov dword ptr [rbx + r13*4 + LS_ENTRIES], eax
-    mov rdi, rbx
-    xor esi, esi
-    mov rdx, r13
-    call sift_down
-    jmp 4b
-6:  mov qword ptr [rbx + LS_J], r13
-    jmp .Lso_out
-5:  mov qword ptr [rbx + LS_J], 0
-    mov qword ptr [rbx + LS_I], 0         # sorted: send them from the first
-    mov dword ptr [rbx + LS_PHASE], LP_EMIT
-.Lso_out:
-    add rsp, 16
-    pop r13
-    pop r12
-    pop rbx
-    ret
-
-# sift_down: rdi = state, rsi = a position, rdx = the heap's size. Moves the
-# entry at the position down until it is after neither child (a max-heap in
-# listing order). Clobbers the caller-saved registers.
-sift_down:
-    push rbx
-    push r12
-    push r13
-    push r14
-    push r15
-    mov rbx, rdi
-    mov r12, rsi
-    mov r13, rdx
-.Lsd_loop:
-    lea r14, [r12*2 + 1]                  # the left child
-    cmp r14, r13
-    jae .Lsd_out
-    lea r15, [r14 + 1]
-    cmp r15, r13
-    jae 1f
-    mov rdi, r15                          # the larger child
-    mov rsi, r14
-    call .Lsd_cmp
-    test eax, eax
-    jle 1f
-    mov r14, r15
-1:  mov rdi, r14
-    mov rsi, r12
-    call .Lsd_cmp
-    test eax, eax
-    jle .Lsd_out
-    mov eax, dword ptr [rbx + r12*4 + LS_ENTRIES]
-    mov ecx, dword ptr [rbx + r14*4 + LS_ENTRIES]
-    mov dword ptr [rbx + r12*4 + LS_ENTRIES], ecx
-    mov dword ptr [rbx + r14*4 + LS_ENTRIES], eax
-    mov r12, r14
-    jmp .Lsd_loop
-.Lsd_out:
-    pop r15
-    pop r14
-    pop r13
-    pop r12
-    pop rbx
-    ret
-# .Lsd_cmp: rdi, rsi = two positions. ent_cmp of their entries (rbx = state).
-.Lsd_cmp:
-    push r12
-    mov r12, rsi
-    mov edi, dword ptr [rbx + rdi*4 + LS_ENTRIES]
-    call index_node_at
-    mov edi, dword ptr [rbx + r12*4 + LS_ENTRIES]
-    mov r12, rax
-    call index_node_at
-    mov rsi, rax
-    mov rdi, r12
-    mov edx, dword ptr [rbx + LS_PLEN]
-    call ent_cmp
-    pop r12
-    ret
-
-# list_emit: rdi = conn in ST_LIST, its entries sorted. Writes the next chunk
-# of JSON into LS_OUT (with its chunk size, and the last chunk after it).
+# list_walk: rdi = conn in ST_LIST. Walks on in listing order from LS_POS
+# (from LS_SEEK at first), LIST_WALK nodes at most, writing the entries of
+# what it passes into the next chunk of JSON in LS_OUT (with its chunk size,
+# and the last chunk once the walk leaves the prefix or the limit is met).
 # Returns rax = 0, or -errno if a record cannot be read (the listing stops).
 # Clobbers the caller-saved registers.
-list_emit:
+list_walk:
     push rbx
     push r12
     push r13
     push r14
     push r15
+    push rbp
+    sub rsp, 24                           # [rsp] the name's encoded length, [rsp + 8] 1: a directory
     mov rbx, rdi
     mov r12, qword ptr [rbx + C_LIST]
     lea r13, [r12 + LS_OUT]               # where the data starts
@@ -812,40 +469,115 @@ list_emit:
     add r13, LIST_CHUNK_HEAD
 1:  mov r14, r13
     test dword ptr [r12 + LS_FLAGS], LF_OPEN
-    jnz .Lle_next
+    jnz 2f
     or dword ptr [r12 + LS_FLAGS], LF_OPEN
     mov byte ptr [r14], '['
     inc r14
-.Lle_next:
+2:  test dword ptr [r12 + LS_FLAGS], LF_SEEKED
+    jnz 3f
+    or dword ptr [r12 + LS_FLAGS], LF_SEEKED
+    lea rdi, [r12 + LS_SEEK]
+    mov esi, dword ptr [r12 + LS_SLEN]
+    mov edx, dword ptr [r12 + LS_FLAGS]   # after=: past that name's directory
+    shr edx, 2                            # (LF_AFTER is bit 2)
+    and edx, 1
+    call index_seek
+    mov dword ptr [r12 + LS_POS], eax
+3:  mov ebp, LIST_WALK
+.Llw_next:
     mov rax, qword ptr [r12 + LS_SENT]
     cmp rax, qword ptr [r12 + LS_LIMIT]
-    jae .Lle_end
-    mov rax, qword ptr [r12 + LS_I]
-    cmp rax, qword ptr [r12 + LS_N]
-    jae .Lle_end
+    jae .Llw_end
+    mov edi, dword ptr [r12 + LS_POS]
+    test edi, edi
+    jz .Llw_end
     lea rcx, [r12 + LS_OUT + LIST_OUT - LIST_ENTRY_MAX]
     cmp r14, rcx
-    ja .Lle_chunk
-    inc qword ptr [r12 + LS_I]
-    mov edx, dword ptr [r12 + rax*4 + LS_ENTRIES]
-    mov rdi, rbx
+    ja .Llw_chunk
+    dec ebp
+    js .Llw_chunk
+    call index_node_at
+    mov r15, rax
+    mov rdi, rax
+    call index_key
+    mov ecx, dword ptr [r12 + LS_PLEN]    # under the prefix? (both encoded the one
+    cmp edx, ecx                          # way decode_key does: bytes compare)
+    jb .Llw_end
+    xor esi, esi
+4:  cmp esi, ecx
+    jae 5f
+    movzx edi, byte ptr [rax + rsi]
+    cmp dil, byte ptr [r12 + rsi + LS_PREFIX]
+    jne .Llw_end                          # past it: so is everything after
+    inc esi
+    jmp 4b
+5:  mov esi, edx
+    sub esi, ecx                          # the key after the prefix
+    jz .Llw_step                          # (none: the key is the prefix's name)
+    lea rdi, [rax + rcx]
+    call key_segment
+    mov qword ptr [rsp], rax
+    mov qword ptr [rsp + 8], rdx
+    test rax, rax
+    jz .Llw_past                          # an empty name ("a//b" under "a/"): none
+    mov rdi, r15
+    call index_state
+    btr rdx, LOC_CLAIM_BIT
+    test rdx, rdx
+    jz .Llw_step                          # no value (deleted, or never given one)
+    bt rdx, LOC_TOMB_BIT
+    jc .Llw_step
+    test dword ptr [r12 + LS_FLAGS], LF_AFTER
+    jz 6f
+    mov rdi, r15
+    call index_key
+    mov ecx, dword ptr [r12 + LS_PLEN]
+    lea rdi, [rax + rcx]
+    mov rsi, qword ptr [rsp]
+    lea rdx, [r12 + LS_AFTER]
+    mov ecx, dword ptr [r12 + LS_ALEN]
+    call seg_cmp_bytes                    # (the seek went past "NAME/", but a NAME
+    test eax, eax                         # with "/" in it seeks short)
+    jle .Llw_passed
+6:  mov rdi, rbx
     mov rsi, r14
+    mov edx, dword ptr [r12 + LS_POS]
     call list_entry
     test rax, rax
-    js .Lle_out
+    js .Llw_out
     mov r14, rax
-    jmp .Lle_next
-.Lle_end:
+.Llw_passed:
+    cmp qword ptr [rsp + 8], 0
+    jne .Llw_past                         # a directory: one entry is all of it
+.Llw_step:
+    mov edi, dword ptr [r12 + LS_POS]
+    call index_after
+    mov dword ptr [r12 + LS_POS], eax
+    jmp .Llw_next
+.Llw_past:                                # on past every key under "prefix name/"
+    mov rdi, r15
+    call index_key
+    mov rdi, rax
+    mov esi, dword ptr [r12 + LS_PLEN]
+    add rsi, qword ptr [rsp]
+    add esi, 3                            # "%2F"
+    mov edx, 1
+    call index_seek
+    mov dword ptr [r12 + LS_POS], eax
+    jmp .Llw_next
+.Llw_end:
     mov byte ptr [r14], ']'
     inc r14
     mov dword ptr [r12 + LS_PHASE], LP_END
-.Lle_chunk:
+.Llw_chunk:
     mov rdi, r12
     mov rsi, r13
     mov rdx, r14
     call list_frame
     xor eax, eax
-.Lle_out:
+.Llw_out:
+    add rsp, 24
+    pop rbp
     pop r15
     pop r14
     pop r13

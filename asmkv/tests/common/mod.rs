@@ -874,3 +874,126 @@ pub fn need(test: &str, tool: &str, package: &str) -> bool {
         .unwrap_or(false);
     found || skip(test, &format!("needs {tool} (apt-get install {package})"))
 }
+
+/// One entry of a listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub name: Vec<u8>,
+    pub dir: bool,
+    pub mtime: String,
+    pub size: Option<u64>,
+}
+
+/// A strict parser for exactly what a listing is: an array of flat objects
+/// whose values are strings or integers. A string's `\udcXX` (a lone
+/// surrogate, the "surrogateescape" convention) stands for the byte XX; any
+/// other escape for its character in UTF-8.
+pub fn parse_listing(body: &[u8]) -> Vec<Entry> {
+    let mut p = Parser { b: body, i: 0 };
+    let mut out = Vec::new();
+    p.expect(b'[');
+    if p.peek() == b']' {
+        p.i += 1;
+    } else {
+        loop {
+            p.expect(b'{');
+            let (mut name, mut kind, mut mtime, mut size) = (None, None, None, None);
+            loop {
+                let k = p.string();
+                p.expect(b':');
+                match k.as_slice() {
+                    b"name" => name = Some(p.string()),
+                    b"type" => kind = Some(p.string()),
+                    b"mtime" => mtime = Some(String::from_utf8(p.string()).unwrap()),
+                    b"size" => size = Some(p.number()),
+                    other => panic!("unexpected field {:?}", String::from_utf8_lossy(other)),
+                }
+                match p.next() {
+                    b',' => continue,
+                    b'}' => break,
+                    c => panic!("unexpected {:?} at {}", c as char, p.i),
+                }
+            }
+            let dir = match kind.as_deref() {
+                Some(b"file") => false,
+                Some(b"directory") => true,
+                k => panic!("type {k:?}"),
+            };
+            assert_eq!(size.is_some(), !dir, "size for files only");
+            out.push(Entry {
+                name: name.expect("name"),
+                dir,
+                mtime: mtime.expect("mtime"),
+                size,
+            });
+            match p.next() {
+                b',' => continue,
+                b']' => break,
+                c => panic!("unexpected {:?} at {}", c as char, p.i),
+            }
+        }
+    }
+    assert_eq!(p.i, body.len(), "nothing after the array");
+    out
+}
+
+struct Parser<'a> {
+    b: &'a [u8],
+    i: usize,
+}
+
+impl Parser<'_> {
+    fn peek(&self) -> u8 {
+        self.b[self.i]
+    }
+    fn next(&mut self) -> u8 {
+        self.i += 1;
+        self.b[self.i - 1]
+    }
+    fn expect(&mut self, c: u8) {
+        assert_eq!(self.next() as char, c as char, "at {}", self.i);
+    }
+    fn number(&mut self) -> u64 {
+        let start = self.i;
+        while self.peek().is_ascii_digit() {
+            self.i += 1;
+        }
+        std::str::from_utf8(&self.b[start..self.i])
+            .unwrap()
+            .parse()
+            .unwrap()
+    }
+    fn string(&mut self) -> Vec<u8> {
+        self.expect(b'"');
+        let mut s = Vec::new();
+        loop {
+            match self.next() {
+                b'"' => return s,
+                b'\\' => match self.next() {
+                    b'"' => s.push(b'"'),
+                    b'\\' => s.push(b'\\'),
+                    b'/' => s.push(b'/'),
+                    b'n' => s.push(b'\n'),
+                    b't' => s.push(b'\t'),
+                    b'r' => s.push(b'\r'),
+                    b'b' => s.push(8),
+                    b'f' => s.push(12),
+                    b'u' => {
+                        let hex = std::str::from_utf8(&self.b[self.i..self.i + 4]).unwrap();
+                        self.i += 4;
+                        let u = u32::from_str_radix(hex, 16).unwrap();
+                        if (0xdc80..=0xdcff).contains(&u) {
+                            s.push((u - 0xdc00) as u8);
+                        } else {
+                            let c = char::from_u32(u).expect("no other surrogates");
+                            s.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes());
+                        }
+                    }
+                    c => panic!("bad escape {:?}", c as char),
+                },
+                c if c < 0x20 => panic!("raw control byte {c} in a string"),
+                c => s.push(c),
+            }
+        }
+    }
+}

@@ -2,7 +2,9 @@
 //! distributed coordinator it scales out with: minikeyvalue's own test suite
 //! passes unmodified over asmkv volumes; `mkv rebuild` recreates the index from
 //! the volumes' listings (nginx `autoindex_format json`); `mkv rebalance`
-//! moves keys onto an added volume. Every key reads back after each.
+//! moves keys onto an added volume. Every key reads back after each. And
+//! `mkv rebuild` of a volume holding 100,000 keys, in minikeyvalue's layout,
+//! finds every key.
 //!
 //! Needs Go and minikeyvalue's libraries (Debian: golang-go
 //! golang-github-syndtr-goleveldb-dev golang-github-google-uuid-dev) and
@@ -25,8 +27,11 @@ fn vendored() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../vendor/minikeyvalue")
 }
 
-/// Builds `mkv` from the vendored source (as its VENDORED note says), once.
+/// Builds `mkv` from the vendored source (as its VENDORED note says), once
+/// (the tests run at once: one builds, the other waits).
 fn mkv() -> Result<PathBuf, String> {
+    static BUILD: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = BUILD.lock().unwrap_or_else(|e| e.into_inner());
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("minikeyvalue");
     let bin = dir.join("mkv");
     if bin.exists() {
@@ -80,7 +85,7 @@ fn wait_port(port: u16) {
     }
 }
 
-struct Master(Child);
+struct Master(Child, u16);
 
 impl Drop for Master {
     fn drop(&mut self) {
@@ -88,7 +93,8 @@ impl Drop for Master {
         let _ = self.0.wait();
         // the port is free again once nothing accepts on it
         let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect("127.0.0.1:3000").is_ok() && Instant::now() < deadline {
+        let addr = format!("127.0.0.1:{}", self.1);
+        while TcpStream::connect(&addr).is_ok() && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -102,16 +108,22 @@ fn volumes_arg(n: usize) -> String {
 }
 
 fn master(mkv: &Path, db: &Path, volumes: usize) -> Master {
+    master_with(mkv, db, &["-volumes", &volumes_arg(volumes)], 3000)
+}
+
+/// `mkv server` with these flags, on `port`.
+fn master_with(mkv: &Path, db: &Path, flags: &[&str], port: u16) -> Master {
     let child = Command::new(mkv)
-        .args(["-volumes", &volumes_arg(volumes), "-db"])
+        .args(flags)
+        .arg("-db")
         .arg(db)
-        .args(["-port", "3000", "server"])
+        .args(["-port", &port.to_string(), "server"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .expect("start mkv");
-    wait_port(3000);
-    Master(child)
+    wait_port(port);
+    Master(child, port)
 }
 
 /// Runs `mkv rebuild` or `mkv rebalance` to its end.
@@ -234,4 +246,118 @@ fn list_is_empty(v: &Server) -> bool {
     let r = get(&agent(), &v.url("/"));
     assert_eq!(r.status, 200);
     r.body == b"[]"
+}
+
+/// Where minikeyvalue puts `key` on `volume`, its only volume (one replica):
+/// lib.go's `key2volume` picks the subvolume by the last four bytes of
+/// md5(key, volume), `key2path` two directories by md5(key), then the key in
+/// standard base64: `/svXX/aa/bb/KEY` (as the bench's `mkv.rs`).
+fn key_path(key: &[u8], volume: &str, subvolumes: u32) -> String {
+    use base64::Engine as _;
+    use md5::{Digest, Md5};
+    let score = Md5::new().chain_update(key).chain_update(volume).finalize();
+    let sv = u32::from_be_bytes([score[12], score[13], score[14], score[15]]) % subvolumes;
+    let m = Md5::digest(key);
+    let name = base64::engine::general_purpose::STANDARD.encode(key);
+    format!("/sv{sv:02X}/{:02x}/{:02x}/{name}", m[0], m[1])
+}
+
+const REBUILD: &str = "mkv_rebuilds_a_volume_of_100000_keys";
+
+/// A volume holding 100,000 keys in minikeyvalue's layout (10 subvolumes:
+/// nearly every one of the 655,360 possible leaf directories is listed, and
+/// about 93,000 hold keys): `mkv rebuild` finds every key, and each reads
+/// back through a master on the rebuilt index.
+#[test]
+fn mkv_rebuilds_a_volume_of_100000_keys() {
+    if !need(REBUILD, "go", GO_PACKAGES) {
+        return;
+    }
+    let mkv = match mkv() {
+        Ok(bin) => bin,
+        Err(why) => {
+            skip(REBUILD, &format!("{why} (apt-get install {GO_PACKAGES})"));
+            return;
+        }
+    };
+    let v = Server::start_with(&["--sync", "none"]);
+    let volume = v.addr.to_string();
+    let keys: Vec<Vec<u8>> = (0..100_000u32)
+        .map(|i| format!("/rebuild-{i:06}").into_bytes()) // (mkv's keys are paths)
+        .filter(|k| {
+            use base64::Engine as _;
+            !base64::engine::general_purpose::STANDARD
+                .encode(k)
+                .contains('/')
+        })
+        .collect();
+    // written straight to the volume, pipelined, as mkv would lay them out
+    let mut raw = Raw::connect(v.addr);
+    for chunk in keys.chunks(1000) {
+        let mut batch = Vec::new();
+        for k in chunk {
+            batch.extend_from_slice(
+                format!(
+                    "PUT {} HTTP/1.1\r\nHost: v\r\nContent-Length: {}\r\n\r\n",
+                    key_path(k, &volume, 10),
+                    k.len()
+                )
+                .as_bytes(),
+            );
+            batch.extend_from_slice(k);
+        }
+        raw.send(&batch);
+        for _ in chunk {
+            assert_eq!(raw.response().status, 201);
+        }
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("index");
+    let flags = ["-volumes", &volume, "-replicas", "1", "-subvolumes", "10"];
+    let started = Instant::now();
+    let out = Command::new(&mkv)
+        .args(flags)
+        .arg("-db")
+        .arg(&db)
+        .arg("rebuild")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run mkv rebuild");
+    let took = started.elapsed();
+    assert!(
+        out.status.success(),
+        "mkv rebuild: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let found = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.starts_with("/rebuild-"))
+        .count();
+    assert_eq!(found, keys.len(), "keys mkv rebuild found");
+    eprintln!("mkv rebuild of {} keys took {took:?}", keys.len());
+    // every key reads back through a master on the rebuilt index
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let _m = master_with(&mkv, &db, &flags, port);
+    let keys = std::sync::Arc::new(keys);
+    let readers: Vec<_> = (0..4)
+        .map(|t| {
+            let keys = keys.clone();
+            std::thread::spawn(move || {
+                let a = agent();
+                for k in keys.iter().skip(t).step_by(4) {
+                    let name = String::from_utf8_lossy(k);
+                    let r = get(&a, &format!("http://127.0.0.1:{port}{name}"));
+                    assert_eq!(r.status, 200, "{name}");
+                    assert_eq!(&r.body, k, "{name}");
+                }
+            })
+        })
+        .collect();
+    for r in readers {
+        r.join().unwrap();
+    }
 }

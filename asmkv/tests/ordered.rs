@@ -225,6 +225,27 @@ fn listings_equal_a_sorted_model_at_every_prefix_and_page() {
             made += check_prefix(&a, &s, &live, &p); // (the root holds the writers' too)
         }
     }
+    // after= names that are not names: with "/" in them, bytes below and
+    // above "/", empty, longer than any
+    for p in [&b"m/"[..], b"m/a/", b"m/b/"] {
+        let want = model(&live, p);
+        for after in [
+            &b"a/b"[..],
+            b"a/",
+            b"a-",
+            b"a.b/zz",
+            b"a",
+            b"",
+            b"\x01/",
+            b"zzzzzzzzzzzzzzzzzzzzzzzz",
+            "é/".as_bytes(),
+        ] {
+            let q = format!("/{}?after={}", String::from_utf8_lossy(p), path_of(after));
+            let expect: Vec<Entry> = want.iter().filter(|e| e.0[..] > *after).cloned().collect();
+            assert_eq!(listing(&a, &s, &q), expect, "{q}");
+            made += 1;
+        }
+    }
     // prefixes under which nothing is, and between the keys
     for p in [&b"m/a-/"[..], b"m/zz/", b"m/a/a/a/a/", b"n/", b"m/\xff/"] {
         made += check_prefix(&a, &s, &live, p);

@@ -623,7 +623,7 @@
 .equ LS_SENT, 56       # u64 entries sent
 .equ LS_PREFIX, 256    # NAME_MAX + 1 bytes: the prefix, encoded
 .equ LS_AFTER, 512     # NAME_MAX + 1 bytes: the after= name, decoded
-.equ LS_SEEK, 768      # LS_SEEK_CAP bytes: where the walk starts, encoded (list_start)
+.equ LS_SEEK, 768      # LS_SEEK_CAP bytes: where the walk starts, encoded (list_prepare)
 .equ LS_SEEK_CAP, NAME_MAX + 3 * NAME_MAX + 3  # the prefix, the after= name as %XX, "%2F"
 .equ LS_OUT, 2048      # LIST_OUT bytes: the chunk being sent
 .if LS_SEEK + LS_SEEK_CAP > LS_OUT
@@ -633,7 +633,8 @@
 .equ LS_STATE_SIZE, LS_OUT + LIST_OUT
 .equ LIST_CHUNK_HEAD, 8          # "XXXXXX" CRLF: the size of each chunk, before its data
 .equ LIST_ENTRY_MAX, 2048        # the most one entry's JSON takes (a name escaped 6 bytes a byte)
-.equ LIST_WALK, 4096             # nodes looked at in one step (each may be a seek)
+.equ LIST_WALK, 4096             # nodes looked at in one step,
+.equ LIST_SEEK_COST, 64          # and what a seek counts as (up to SL_LEVELS levels of ~4 nodes)
 .equ LP_WALK, 0        # walking the keys under the prefix, sending entries as JSON
 .equ LP_END, 4         # the last chunk is queued
 .equ LF_CHUNKED, 1     # the body is chunked (HTTP/1.1); else it ends with the connection

@@ -111,7 +111,7 @@ key_hash:
 # the predecessor's N_NEXT; nodes are never removed, so a walk can stop and
 # go on from any node. A dummy is made only if a search finds none, and a
 # process killed after linking one before setting its bucket leaves it for the
-# next to find: the list never holds two nodes of one key (a key inserted twice
+# next to find: the table never holds two nodes of one key (a key inserted twice
 # at once: the second search finds the first).
 
 # so_rev: edi = a 32-bit value. Returns eax = its bits reversed. Clobbers ecx.
@@ -357,6 +357,7 @@ ko_token:
 # (equal included), token for token, else 0. Clobbers rcx, rsi, rdi, r8-r11.
 .globl key_order
 key_order:
+    sub rsp, 8                            # (calls aligned)
     mov r8, rdi
     lea r9, [rdi + rsi]
     mov r10, rdx
@@ -387,16 +388,19 @@ key_order:
     sub edx, eax
     mov eax, edx
     xor edx, edx
+    add rsp, 8
     ret
 .Lko_a_end:
     mov eax, -1
     xor edx, edx
+    add rsp, 8
     ret
 .Lko_b_end:
     xor eax, eax
     cmp r8, r9
     setb al
     mov edx, 1
+    add rsp, 8
     ret
 
 # sl_tower: rax = a node with a key. Returns rax = its tower. Clobbers ecx.
@@ -569,9 +573,13 @@ index_seek:
 # Clobbers rcx.
 .globl index_after
 index_after:
-    call index_node_at
-    call sl_tower
-    mov eax, dword ptr [rax]
+    mov eax, edi
+    shl rax, 4                            # IX_UNIT
+    add rax, qword ptr [rip + ix_base]
+    mov ecx, dword ptr [rax + N_KLEN]     # its tower (sl_tower), level 0
+    add ecx, 3
+    and ecx, -4
+    mov eax, dword ptr [rax + rcx + N_KEY]
     ret
 
 # index_lookup: rdi = key, rsi = its length. Returns rax = the key's node, or 0
@@ -616,7 +624,8 @@ index_node:
     push r14
     push r15
     sub rsp, 32                           # [rsp] the new node, [rsp + 8] its unit,
-                                          # [rsp + 16] the unit to insert it before
+                                          # [rsp + 16] the unit to insert it before,
+                                          # [rsp + 24] its height (sl_height)
     mov r12, rdi
     mov r13, rsi
     call so_place

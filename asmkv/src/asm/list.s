@@ -87,7 +87,8 @@ list_prepare:
     add rax, 3
     inc ecx
     jmp 1b
-3:  mov dword ptr [rax], 0x4632 * 256 + '%'  # "%2F" (and a NUL)
+3:  mov word ptr [rax], 0x3225           # "%2F"
+    mov byte ptr [rax + 2], 'F'
     add rax, 3
 2:  lea rcx, [r14 + LS_SEEK]
     sub rax, rcx
@@ -279,7 +280,7 @@ list_free:
 1:  ret
 
 # list_step: rdi = conn in ST_LIST. Sends what is ready, or makes more: a
-# slice of the walk, of the sort, or a chunk of JSON.
+# step of the walk, a chunk of JSON.
 # Returns eax = STEP_*. Clobbers the caller-saved registers.
 .globl list_step
 list_step:
@@ -564,6 +565,7 @@ list_walk:
     mov edx, 1
     call index_seek
     mov dword ptr [r12 + LS_POS], eax
+    sub ebp, LIST_SEEK_COST               # a seek reads a few nodes a level
     jmp .Llw_next
 .Llw_end:
     mov byte ptr [r14], ']'
@@ -625,7 +627,7 @@ list_frame:
     ret
 
 # list_entry: rdi = conn, rsi = where the entry's JSON goes, edx = the node
-# unit of a gathered key. Writes its entry (a comma first if it is not the
+# unit of a key the walk passed. Writes its entry (a comma first if it is not the
 # first), unless the key has no value any more.
 # Returns rax = the end of what was written, or -errno.
 # Clobbers the caller-saved registers.

@@ -305,6 +305,9 @@ impl Bench {
         if sc.store == Store::MkvVolume {
             ready.extra = Some(store::mkv_volume(&ready.run, sc.spread)?);
         }
+        if sc.store == Store::Paged {
+            ready.extra = Some(store::page_times(&ready.run, sc.spread)?);
+        }
         nix::unistd::sync();
         Ok(ready)
     }

@@ -64,6 +64,9 @@ pub enum Store {
     /// `spread` keys PUT in minikeyvalue's volume layout, the server as its
     /// only volume (`store::mkv_volume`)
     MkvVolume,
+    /// `spread` keys under /p/, then pages of 1,000 of them after random
+    /// names (timed); the load asks for the first page
+    Paged,
 }
 
 /// What a cell measures.
@@ -205,6 +208,26 @@ pub const SCENARIOS: &[Scenario] = &[
         ..BASE
     },
     Scenario {
+        name: "page100k",
+        title: "a page of 1,000 names of 100,000 keys, 4 conns",
+        key: "/p/?limit=1000",
+        connections: 4,
+        spread: 100_000,
+        servers: Servers::Only(&[Kind::Asmkv], "no paging"),
+        store: Store::Paged,
+        ..BASE
+    },
+    Scenario {
+        name: "page10m",
+        title: "a page of 1,000 names of 10,000,000 keys, 4 conns",
+        key: "/p/?limit=1000",
+        connections: 4,
+        spread: 10_000_000,
+        servers: Servers::Only(&[Kind::Asmkv], "no paging"),
+        store: Store::Paged,
+        ..BASE
+    },
+    Scenario {
         name: "keys1m",
         title: "GET 64 B of 1M keys after a restart, 50 conns",
         mode: "spread",
@@ -217,6 +240,15 @@ pub const SCENARIOS: &[Scenario] = &[
         name: "rebuild100k",
         title: "mkv rebuild of a volume holding 100,000 keys in minikeyvalue's layout",
         spread: 100_000,
+        servers: Servers::Only(&[Kind::Asmkv, Kind::NginxDav], "–"),
+        store: Store::MkvVolume,
+        measure: Measure::MkvRebuild,
+        ..BASE
+    },
+    Scenario {
+        name: "rebuild1m",
+        title: "mkv rebuild of a volume holding 1,000,000 keys in minikeyvalue's layout",
+        spread: 1_000_000,
         servers: Servers::Only(&[Kind::Asmkv, Kind::NginxDav], "–"),
         store: Store::MkvVolume,
         measure: Measure::MkvRebuild,

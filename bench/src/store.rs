@@ -113,11 +113,36 @@ fn store_listed_keys(run: &Running, n: usize) -> anyhow::Result<()> {
     )
 }
 
-/// PUTs a one-byte value at each of `paths`, pipelined on one connection,
-/// and waits for every answer to be a 201.
+/// PUTs a one-byte value at each of `paths`, pipelined on 32 connections
+/// at once, and waits for every answer to be a 201.
 fn put_pipelined(run: &Running, paths: Vec<String>) -> anyhow::Result<()> {
+    let share = paths.len().div_ceil(32).max(1);
+    let mut parts = Vec::new();
+    let mut rest = paths;
+    while rest.len() > share {
+        let tail = rest.split_off(share);
+        parts.push(rest);
+        rest = tail;
+    }
+    parts.push(rest);
+    let addr = run.addr;
+    let putters: Vec<_> = parts
+        .into_iter()
+        .map(|part| std::thread::spawn(move || put_on_one(addr, part)))
+        .collect();
+    for p in putters {
+        p.join().unwrap()?;
+    }
+    Ok(())
+}
+
+/// `put_pipelined`'s work on one connection.
+fn put_on_one(addr: std::net::SocketAddr, paths: Vec<String>) -> anyhow::Result<()> {
     let n = paths.len();
-    let mut c = TcpStream::connect(run.addr)?;
+    if n == 0 {
+        return Ok(());
+    }
+    let mut c = TcpStream::connect(addr)?;
     let mut w = c.try_clone()?;
     let writer = std::thread::spawn(move || -> std::io::Result<()> {
         let mut batch = Vec::new();
@@ -196,5 +221,54 @@ pub fn listing_times(run: &Running, n: usize) -> anyhow::Result<String> {
         first[2].as_secs_f64() * 1e3,
         size as f64 / 1e6,
         total[2].as_secs_f64() * 1e3
+    ))
+}
+
+fn page_name(i: usize) -> String {
+    format!("/p/name-{i:09}")
+}
+
+/// Stores `n` keys under /p/, then asks for pages of 1,000 names after
+/// random ones: returns a line with the median time to the first byte of the
+/// answer and to its end.
+pub fn page_times(run: &Running, n: usize) -> anyhow::Result<String> {
+    let started = Instant::now();
+    put_pipelined(run, (0..n).map(page_name).collect())?;
+    let stored = started.elapsed();
+    let mut first = Vec::new();
+    let mut total = Vec::new();
+    let mut size = 0;
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    for _ in 0..21 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let after = &page_name(x as usize % n)["/p/".len()..];
+        let mut c = TcpStream::connect(run.addr)?;
+        let t = Instant::now();
+        c.write_all(
+            format!(
+                "GET /p/?limit=1000&after={after} HTTP/1.1\r\nHost: b\r\nConnection: close\r\n\r\n"
+            )
+            .as_bytes(),
+        )?;
+        let mut buf = vec![0u8; 1 << 16];
+        let mut got = c.read(&mut buf)?;
+        first.push(t.elapsed());
+        size = got;
+        while got > 0 {
+            got = c.read(&mut buf)?;
+            size += got;
+        }
+        total.push(t.elapsed());
+    }
+    first.sort();
+    total.sort();
+    Ok(format!(
+        "{n} keys (stored in {:.0} s): a page of 1,000 after a random name: first byte after {:.2} ms, whole page ({:.0} kB) after {:.2} ms (medians of 21)",
+        stored.as_secs_f64(),
+        first[10].as_secs_f64() * 1e3,
+        size as f64 / 1e3,
+        total[10].as_secs_f64() * 1e3
     ))
 }

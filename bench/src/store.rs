@@ -264,11 +264,14 @@ pub fn page_times(run: &Running, n: usize) -> anyhow::Result<String> {
     }
     first.sort();
     total.sort();
+    let pss = servers::tree_pss_kib(run.pid()) as f64 * 1024.0;
     Ok(format!(
-        "{n} keys (stored in {:.0} s): a page of 1,000 after a random name: first byte after {:.2} ms, whole page ({:.0} kB) after {:.2} ms (medians of 21)",
+        "{n} keys (stored in {:.0} s): a page of 1,000 after a random name: first byte after {:.2} ms, whole page ({:.0} kB) after {:.2} ms (medians of 21); {:.0} MiB PSS summed over the processes, {:.0} B a key",
         stored.as_secs_f64(),
         first[10].as_secs_f64() * 1e3,
         size as f64 / 1e3,
-        total[10].as_secs_f64() * 1e3
+        total[10].as_secs_f64() * 1e3,
+        pss / (1 << 20) as f64,
+        pss / n as f64
     ))
 }

@@ -211,6 +211,7 @@
 .equ DEFAULT_MAX_BODY, 1 << 30   # 1 GiB
 .equ MAX_BODY_LIMIT, 1 << 60     # keeps every size sum far from overflow
 .equ MAX_WORKERS, 256
+.equ RECOVER_LOADERS, 64           # processes that fill the index at startup, at most
 .equ MAX_CHILDREN, MAX_WORKERS + 1 # the workers and the compactor
 .equ MAX_FDS, 65536              # connection table slots, indexed by fd
 .equ NAME_MAX, 255               # longest file name, so longest encoded key

@@ -18,11 +18,11 @@ _start:
     call alog_open
     call setup_signals
     call open_data_dir
+    call count_workers                    # (recovery runs as many loaders)
     call recover_log                      # before listening: the index is whole
     call import_files                     # the old layout's values, if any
     call index_detach
     call raise_fd_limit
-    call count_workers
     call open_listener
     call open_metrics
     jmp supervise

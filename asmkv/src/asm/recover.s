@@ -11,22 +11,76 @@
 # A segment that cannot be read stops the server (exit 2), never a silent loss.
 .text
 
-# recover_log: (master) maps the index and fills it from the segments.
+# recover_log: (master) maps the index and fills it from the segments, with
+# cfg_workers loader processes at once: forked, they share the index's
+# mapping (every change to it is atomic, as the workers' are) and each has
+# its own copy of the scan's state (r_*); loader k takes the segments whose
+# id is k modulo their number (RECOVER_LOADERS at most). The master waits
+# for them all. A loader that fails has said why (fatal) and exits 2: the
+# master stops the others and exits 2 too.
 # Exits with a clear message on any failure. Clobbers the caller-saved registers.
 .globl recover_log
 recover_log:
-    sub rsp, 24                           # a timespec
+    push rbx
+    push r12
+    push r13
+    sub rsp, 32                           # a timespec; [rsp + 16] a wait status
     call have_crc32c
     test eax, eax
     jz .Lrl_no_crc
     call index_init
     test rax, rax
     js .Lrl_no_index
-    lea rdi, [rip + recover_entry]
+    lea rdi, [rip + recover_entry]        # the names alone: r_maxid
     xor esi, esi
     call dir_walk
     test rax, rax
     js .Lrl_dir
+    mov eax, SYS_getpid
+    syscall
+    mov r13d, eax
+    mov ebx, dword ptr [rip + cfg_workers]
+    cmp ebx, RECOVER_LOADERS
+    jbe 2f
+    mov ebx, RECOVER_LOADERS
+2:  mov dword ptr [rip + r_parts], ebx
+    xor r12d, r12d
+.Lrl_fork:
+    cmp r12d, ebx
+    jae .Lrl_wait
+    mov dword ptr [rip + r_part], r12d
+    mov eax, SYS_fork
+    syscall
+    test rax, rax
+    js .Lrl_no_fork
+    jz .Lrl_loader
+    lea rcx, [rip + r_pids]
+    mov dword ptr [rcx + r12*4], eax
+    inc r12d
+    jmp .Lrl_fork
+.Lrl_wait:
+    xor r12d, r12d
+1:  cmp r12d, ebx
+    jae .Lrl_loaded
+    lea rcx, [rip + r_pids]
+    mov edi, dword ptr [rcx + r12*4]
+    lea rsi, [rsp + 16]
+    xor edx, edx
+    xor r10d, r10d
+    mov eax, SYS_wait4
+    syscall
+    cmp rax, -EINTR
+    je 1b
+    test rax, rax
+    js .Lrl_lost                          # (cannot be: it is our child)
+    mov eax, dword ptr [rsp + 16]
+    test eax, 0x7f
+    jnz .Lrl_killed                       # killed by a signal
+    test eax, 0xff00
+    jnz .Lrl_failed                       # exited non-zero: it said why
+    inc r12d
+    jmp 1b
+.Lrl_loaded:
     mov rax, qword ptr [rip + ix_base]
     mov rcx, qword ptr [rip + r_maxid]
     mov qword ptr [rax + IX_SEGID], rcx   # new segments get new names
@@ -44,8 +98,89 @@ recover_log:
     cmp rax, qword ptr [rcx + IX_SEQ]
     jbe 1f
     mov qword ptr [rcx + IX_SEQ], rax
-1:  add rsp, 24
+1:  add rsp, 32
+    pop r13
+    pop r12
+    pop rbx
     ret
+.Lrl_loader:                              # a loader: its share, then exit 0
+    mov edi, PR_SET_PDEATHSIG             # the master gone, nothing waits for this
+    mov esi, SIGKILL                      # (and the data directory's lock must go)
+    mov eax, SYS_prctl
+    syscall
+    mov eax, SYS_getppid                  # it may have gone before prctl
+    syscall
+    cmp eax, r13d
+    jne 3f
+    mov dword ptr [rip + r_loader], 1
+    lea rdi, [rip + recover_entry]
+    xor esi, esi
+    call dir_walk
+    test rax, rax
+    js .Lrl_dir
+    xor edi, edi
+    mov eax, SYS_exit_group
+    syscall
+3:  mov edi, 2
+    mov eax, SYS_exit_group
+    syscall
+.Lrl_killed:
+    and eax, 0x7f
+    mov r13d, eax
+    call stop_loaders
+    lea rdi, [rip + r_signal]             # the signal's number, as the detail
+    mov esi, r13d
+    call fmt_u64
+    mov byte ptr [rax], 0
+    lea rdi, [rip + err_loader]
+    mov esi, OFFSET err_loader_len
+    lea rdx, [rip + r_signal]
+    xor ecx, ecx
+    call fatal
+.Lrl_failed:
+    call stop_loaders
+    mov edi, 2
+    mov eax, SYS_exit_group
+    syscall
+.Lrl_no_fork:
+    mov r13, rax
+    call stop_loaders
+    lea rdi, [rip + err_rfork]
+    mov esi, OFFSET err_rfork_len
+    xor edx, edx
+    mov rcx, r13
+    neg ecx
+    call fatal
+.Lrl_lost:
+    mov r13, rax
+    call stop_loaders
+    lea rdi, [rip + err_rwait]
+    mov esi, OFFSET err_rwait_len
+    xor edx, edx
+    mov rcx, r13
+    neg ecx
+    call fatal
+
+# stop_loaders: (master) kills every loader forked (r_pids, 0 = none), so
+# none is left filling an index no one will use. Clobbers rax, rcx, rdx,
+# rsi, rdi, r11.
+stop_loaders:
+    xor edx, edx
+1:  cmp edx, RECOVER_LOADERS
+    jae 2f
+    lea rcx, [rip + r_pids]
+    mov edi, dword ptr [rcx + rdx*4]
+    inc edx
+    test edi, edi
+    jz 1b
+    push rdx
+    mov esi, SIGKILL
+    mov eax, SYS_kill
+    syscall
+    pop rdx
+    jmp 1b
+2:  ret
+
 .Lrl_no_crc:
     lea rdi, [rip + err_no_crc]
     mov esi, OFFSET err_no_crc_len
@@ -67,9 +202,10 @@ recover_log:
     neg ecx
     call fatal
 
-# recover_entry: (dir_walk) rdi = an entry's name. A segment ("ID.seg") goes
-# into the index, from its hint if it has one that checks out, or else read
-# record by record; its id counts for r_maxid. Returns rax = 0.
+# recover_entry: (dir_walk) rdi = an entry's name. A segment's ("ID.seg") id
+# counts for r_maxid; in a loader (r_loader), a segment of its share goes into
+# the index, from its hint if it has one that checks out, or else read
+# record by record. Returns rax = 0.
 # Clobbers the caller-saved registers.
 recover_entry:
     push rbx
@@ -90,7 +226,14 @@ recover_entry:
     cmp rax, qword ptr [rip + r_maxid]
     jbe 1f
     mov qword ptr [rip + r_maxid], rax
-1:  mov rdi, r13
+1:  cmp dword ptr [rip + r_loader], 0     # the master's pass: the names alone
+    je 9f
+    xor edx, edx                          # a loader: its share alone
+    mov ecx, dword ptr [rip + r_parts]
+    div rcx
+    cmp edx, dword ptr [rip + r_part]
+    jne 9f
+    mov rdi, r13
     call hint_load
     test eax, eax
     jnz 9f
@@ -113,12 +256,15 @@ recover_record:
     sub rsp, 8
     mov rbx, rdi
     mov r12, rsi
-    mov rax, qword ptr [rip + r_seq]
-    mov rcx, qword ptr [rip + ix_base]
-    cmp rax, qword ptr [rcx + IX_SEQ]
-    jbe 1f
-    mov qword ptr [rcx + IX_SEQ], rax     # new writes come after every old one
-1:  call loc_entry
+    mov rcx, qword ptr [rip + r_seq]      # new writes come after every old one
+    mov rdx, qword ptr [rip + ix_base]    # (loaders at once: a cmpxchg to the
+    mov rax, qword ptr [rdx + IX_SEQ]     # larger)
+2:  cmp rax, rcx
+    jae 1f
+    lock cmpxchg qword ptr [rdx + IX_SEQ], rcx
+    jne 2b                                # rax holds what is there now
+1:  mov rdi, rbx
+    call loc_entry
     inc dword ptr [rax + SG_TOTAL]
     add qword ptr [rax + SG_BYTES], r12
     lea rdi, [rip + r_key]
@@ -411,6 +557,12 @@ err_no_crc:   .ascii "asmkv needs a CPU with SSE4.2 (its crc32 instruction check
 .equ err_no_crc_len, . - err_no_crc
 err_no_index: .ascii "cannot make room for the index"
 .equ err_no_index_len, . - err_no_index
+err_loader:   .ascii "a recovery process was killed by signal"
+.equ err_loader_len, . - err_loader
+err_rfork:    .ascii "cannot start the recovery processes"
+.equ err_rfork_len, . - err_rfork
+err_rwait:    .ascii "cannot wait for the recovery processes"
+.equ err_rwait_len, . - err_rwait
 err_scan_dir: .ascii "cannot list the data directory"
 .equ err_scan_dir_len, . - err_scan_dir
 err_seg_read: .ascii "cannot read segment"
@@ -429,6 +581,11 @@ r_ft:     .space FT_SIZE
 r_name:   .space 8                   # the segment being scanned
 r_callback: .space 8                 # what scan_segment calls for each record
 r_maxid:  .space 8                   # the highest segment id seen
+r_pids:   .space 4 * RECOVER_LOADERS # (master) the loaders forked, 0 = none
+r_loader: .space 4                   # 1 in a loader: segments of its share are read
+r_part:   .space 4                   # a loader's share: ids equal to it modulo
+r_parts:  .space 4                   #   the number of loaders
+r_signal: .space 24                  # (master) what killed a loader, in decimal
 r_size:   .space 8
 r_wbase:  .space 8                   # the window's offset in it
 r_wn:     .space 8                   # bytes in the window

@@ -324,8 +324,8 @@ pub fn start_on(
     })
 }
 
-/// Resident memory of a process and all its descendants, in KiB.
-pub fn tree_rss_kib(root: i32) -> u64 {
+/// A process and all its descendants.
+fn tree_of(root: i32) -> Vec<i32> {
     let mut parent_of: Vec<(i32, i32)> = Vec::new();
     if let Ok(entries) = std::fs::read_dir("/proc") {
         for e in entries.flatten() {
@@ -349,14 +349,32 @@ pub fn tree_rss_kib(root: i32) -> u64 {
         tree.extend(parent_of.iter().filter(|(_, pp)| *pp == p).map(|(c, _)| *c));
         i += 1;
     }
-    tree.iter()
-        .filter_map(|pid| std::fs::read_to_string(format!("/proc/{pid}/status")).ok())
+    tree
+}
+
+/// The field `name` (in kB) of `/proc/PID/file`, summed over a process and
+/// all its descendants.
+fn tree_sum_kib(root: i32, file: &str, name: &str) -> u64 {
+    tree_of(root)
+        .iter()
+        .filter_map(|pid| std::fs::read_to_string(format!("/proc/{pid}/{file}")).ok())
         .filter_map(|s| {
             s.lines()
-                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .find_map(|l| l.strip_prefix(name))
                 .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
         })
         .sum()
+}
+
+/// Resident memory of a process and all its descendants, in KiB.
+pub fn tree_rss_kib(root: i32) -> u64 {
+    tree_sum_kib(root, "status", "VmRSS:")
+}
+
+/// Proportional memory (PSS) of a process and all its descendants, in KiB:
+/// pages shared between them (asmkv's index) count once.
+pub fn tree_pss_kib(root: i32) -> u64 {
+    tree_sum_kib(root, "smaps_rollup", "Pss:")
 }
 
 pub fn file_size(p: &Path) -> u64 {

@@ -47,12 +47,10 @@ list_prepare:
     mov rbx, rdi
     mov r12, rsi
     mov r13, rdx
-    mov edi, LS_STATE_SIZE
-    call reserve_memory
+    call list_state
     cmp rax, -4096
     ja .Llp_nomem
     mov r14, rax
-    mov qword ptr [r14 + LS_SIZE], LS_STATE_SIZE
     mov qword ptr [r14 + LS_LIMIT], -1
     mov rdx, qword ptr [rbx + C_NAME_LEN]
     mov dword ptr [r14 + LS_PLEN], edx
@@ -109,9 +107,7 @@ list_prepare:
     jmp .Llp_out
 .Llp_bad:
     mov rdi, r14
-    mov rsi, qword ptr [r14 + LS_SIZE]
-    mov eax, SYS_munmap                   # cannot fail on a mapping we made
-    syscall
+    call list_state_free
     mov eax, R_400
     jmp .Llp_out
 
@@ -264,6 +260,45 @@ list_begin:
     pop rbx
     jmp respond_generated
 
+# list_state: (event loop) Returns rax = a listing's state, LS_STATE_SIZE
+# bytes with its head (below LS_PREFIX) zeroed and LS_SIZE set: the one the
+# last listing gave back (w_ls_spare), so a run of small listings (a
+# minikeyvalue rebuild makes one a directory) maps nothing, or else a new
+# mapping; or -errno. Clobbers the caller-saved registers.
+.globl list_state
+list_state:
+    mov rax, qword ptr [rip + w_ls_spare]
+    test rax, rax
+    jz 1f
+    mov qword ptr [rip + w_ls_spare], 0
+    mov rdx, rax
+    mov rdi, rax
+    xor eax, eax
+    mov ecx, LS_PREFIX / 8
+    rep stosq
+    mov rax, rdx
+    jmp 2f
+1:  sub rsp, 8                            # (calls aligned)
+    mov edi, LS_STATE_SIZE
+    call reserve_memory
+    add rsp, 8
+    cmp rax, -4096
+    ja 3f
+2:  mov qword ptr [rax + LS_SIZE], LS_STATE_SIZE
+3:  ret
+
+# list_state_free: rdi = a listing's state (list_state). Keeps it for the
+# next listing if none is kept, else unmaps it. Clobbers rax, rcx, rsi, rdi, r11.
+list_state_free:
+    cmp qword ptr [rip + w_ls_spare], 0
+    jne 1f
+    mov qword ptr [rip + w_ls_spare], rdi
+    ret
+1:  mov rsi, qword ptr [rdi + LS_SIZE]
+    mov eax, SYS_munmap                   # cannot fail on a mapping we made
+    syscall
+    ret
+
 # list_free: rdi = conn. Gives its listing's state back, if it has one.
 # Clobbers rax, rcx, rsi, rdi, r11.
 .globl list_free
@@ -274,9 +309,7 @@ list_free:
     mov rax, qword ptr [rdi + C_LIST]
     mov qword ptr [rdi + C_LIST], 0
     mov rdi, rax
-    mov rsi, qword ptr [rax + LS_SIZE]
-    mov eax, SYS_munmap                   # cannot fail on a mapping we made
-    syscall
+    jmp list_state_free
 1:  ret
 
 # list_step: rdi = conn in ST_LIST. Sends what is ready, or makes more: a
@@ -915,4 +948,9 @@ json_mtime: .ascii ",\"mtime\":\""
 .equ json_mtime_len, . - json_mtime
 json_size:  .ascii ",\"size\":"
 .equ json_size_len, . - json_size
+.text
+
+.bss
+.p2align 3
+w_ls_spare: .space 8                       # (event loop) a listing's state kept for the next, 0 = none
 .text

@@ -132,12 +132,10 @@ metrics_begin:
     push r14
     push r15
     mov rbx, rdi
-    mov rdi, LS_STATE_SIZE                # the output buffer is all it needs
-    call reserve_memory
+    call list_state                       # the output buffer is all it needs
     cmp rax, -4096
     ja .Lmb_nomem
     mov r12, rax
-    mov qword ptr [r12 + LS_SIZE], LS_STATE_SIZE
     mov dword ptr [r12 + LS_PHASE], LP_END
     mov rdi, rbx
     mov rsi, r12

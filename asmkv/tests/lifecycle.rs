@@ -365,3 +365,75 @@ fn workers_stop_when_the_master_is_killed() {
     }
     panic!("workers {workers:?} still running without their master");
 }
+
+/// Started by a parent that ignores SIGCHLD (the setting survives exec, and
+/// would have the kernel reap the master's children before it waits for
+/// them), the server still starts, serves, replaces a killed worker and
+/// stops cleanly.
+#[test]
+fn a_parent_that_ignores_sigchld_changes_nothing() {
+    use std::io::{BufRead, BufReader};
+    use std::os::unix::process::CommandExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    {
+        let s = Server::start_in(&data, &[]); // a segment for the loaders to read
+        assert_eq!(put(&agent(), &s.url("/before"), b"1").status, 201);
+        assert!(s.stop().success());
+        wait_unlocked(&data);
+    }
+    let mut cmd = std::process::Command::new(BIN);
+    cmd.args(["--listen", "127.0.0.1:0", "--workers", "2", "--data"])
+        .arg(&data)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    // SAFETY: between fork and exec only async-signal-safe calls: sigaction
+    unsafe {
+        cmd.pre_exec(|| {
+            nix::sys::signal::signal(
+                nix::sys::signal::Signal::SIGCHLD,
+                nix::sys::signal::SigHandler::SigIgn,
+            )
+            .map(|_| ())
+            .map_err(std::io::Error::from)
+        });
+    }
+    let mut child = cmd.spawn().unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("asmkv listening on http://")
+        .unwrap_or_else(|| {
+            let _ = child.kill();
+            let mut err = String::new();
+            let _ = std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err);
+            panic!("it did not start: {line:?} {err}")
+        })
+        .to_string();
+    let a = agent();
+    assert_eq!(get(&a, &format!("http://{addr}/before")).body, b"1");
+    let pid = child.id() as i32;
+    let workers = children_of(pid);
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(workers[0]),
+        nix::sys::signal::Signal::SIGKILL,
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while children_of(pid).len() < workers.len() || children_of(pid).contains(&workers[0]) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the killed worker was not replaced"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(put(&a, &format!("http://{addr}/after"), b"2").status, 201);
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let status = wait_timeout(&mut child, std::time::Duration::from_secs(10)).expect("it stopped");
+    assert!(status.success(), "{status:?}");
+}

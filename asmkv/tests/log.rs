@@ -667,3 +667,78 @@ fn hints_stand_in_for_sealed_segments_and_are_checked() {
     std::fs::write(data.join(&hint), &bytes).unwrap();
     check("with a cut hint");
 }
+
+/// Startup fills the index in one loader process per worker at once, each
+/// taking its share of the segments. With hundreds of segments (more than
+/// one read of the directory returns) and 32 loaders, every key is found,
+/// with the value it was last given, and so it is with 2 loaders.
+#[test]
+fn many_loaders_read_hundreds_of_segments() {
+    use std::sync::Arc;
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let mut expect = BTreeMap::new();
+    for round in 0..24u32 {
+        // each worker appends to a segment of its own: 32 workers, many
+        // connections, a new segment each for every worker that got one
+        let s = Server::start_in(&data, &["--workers", "32", "--sync", "none"]);
+        let base = Arc::new(s.url(""));
+        let writers: Vec<_> = (0..48u32)
+            .map(|c| {
+                let base = base.clone();
+                std::thread::spawn(move || {
+                    let mut raw = Raw::connect(base.trim_start_matches("http://").parse().unwrap());
+                    let mut put = Vec::new();
+                    for i in 0..40u32 {
+                        let k = format!("r{round}-c{c}-{i}");
+                        let v = format!("{k} {}", round * 1000 + i);
+                        raw.send(
+                            format!("PUT /{k} HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n{v}", v.len())
+                                .as_bytes(),
+                        );
+                        assert_eq!(raw.response().status, 201);
+                        // and an overwrite of one written a round before
+                        if round > 0 && i % 8 == 0 {
+                            let old = format!("r{}-c{c}-{i}", round - 1);
+                            let v = format!("{old} again {round}");
+                            raw.send(
+                                format!("PUT /{old} HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n{v}", v.len())
+                                    .as_bytes(),
+                            );
+                            assert_eq!(raw.response().status, 204);
+                            put.push((old, v));
+                        }
+                        put.push((k, v));
+                    }
+                    put
+                })
+            })
+            .collect();
+        for w in writers {
+            expect.extend(w.join().unwrap());
+        }
+        assert!(s.stop().success());
+        wait_unlocked(&data);
+    }
+    let segments = files_in(&data)
+        .into_iter()
+        .filter(|n| is_segment(n))
+        .count();
+    assert!(
+        files_in(&data).len() > 130,
+        "{segments} segments, {} files: too few to need more than one read of the directory",
+        files_in(&data).len()
+    );
+    for workers in ["32", "2"] {
+        let s = Server::start_in(&data, &["--workers", workers]);
+        let a = agent();
+        for (k, v) in &expect {
+            let r = get(&a, &s.url(&format!("/{k}")));
+            assert_eq!(r.status, 200, "{workers} loaders: {k}");
+            assert_eq!(r.body, v.as_bytes(), "{workers} loaders: {k}");
+        }
+        assert!(s.stop().success());
+        wait_unlocked(&data);
+    }
+    eprintln!("{segments} segments, {} keys", expect.len());
+}

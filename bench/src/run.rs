@@ -246,7 +246,21 @@ impl Bench {
             let cell = self.rebuild_cell(&run, sc.spread, extra)?;
             return Ok((cell, run.keep_files()));
         }
+        let pss_before = servers::tree_pss_kib(run.pid());
         let (result, peak_rss_kib) = self.load(&run, sc, spread, &tag)?;
+        if sc.after == After::Churn {
+            let made = result.as_ref().map_or(0, |r| r.requests / 2);
+            let live = sc.spread * self.workers; // each of wrk's threads keeps `spread`
+            let (line, files) = self.churn_after(run, made, live, pss_before)?;
+            let cell = Cell {
+                result: Some(result?),
+                seconds: None,
+                peak_rss_kib,
+                note: None,
+                extra: Some(line),
+            };
+            return Ok((cell, files));
+        }
         if sc.after == After::DiskUse {
             // what the overwrites left on disk once the server has had time to
             // reclaim (compact) it; the live data is 1,000 values of 64 bytes
@@ -356,11 +370,42 @@ impl Bench {
         };
         wrk::run(&self.script, run.addr, &load(self.warm))?;
         let peak = PeakRss::start(run);
-        let result = wrk::run(&self.script, run.addr, &load(self.measure));
+        let measure = match sc.seconds {
+            0 => self.measure,
+            s => Duration::from_secs(s),
+        };
+        let result = wrk::run(&self.script, run.addr, &load(measure));
         let peak = peak.stop();
         drop(idle);
         check_alive(run)?;
         Ok((result, peak))
+    }
+
+    /// What churn left: a minute after the load, and again after a restart,
+    /// the data directory's size and the PSS summed over the processes.
+    fn churn_after(
+        &self,
+        mut run: Running,
+        made: u64,
+        live: usize,
+        pss_before: u64,
+    ) -> anyhow::Result<(String, Option<TempDir>)> {
+        let mib = |kib: u64| kib as f64 / 1024.0;
+        let disk = |run: &Running| store::dir_size(&run.data) as f64 / (1 << 20) as f64;
+        std::thread::sleep(Duration::from_secs(60));
+        let (disk_live, pss_live) = (disk(&run), mib(servers::tree_pss_kib(run.pid())));
+        let files = run.keep_files();
+        let data = run.data.clone();
+        drop(run);
+        let mut again = servers::start_on(Kind::Asmkv, &self.tools, self.workers, &data, files)?;
+        std::thread::sleep(Duration::from_secs(2));
+        let (disk_again, pss_again) = (disk(&again), mib(servers::tree_pss_kib(again.pid())));
+        let line = format!(
+            "{made} keys made and deleted ({} live at the end): a minute after the load {disk_live:.1} MiB on disk and {pss_live:.1} MiB PSS summed over the processes (before the load: {:.1} MiB); after a restart {disk_again:.1} MiB on disk, {pss_again:.1} MiB PSS",
+            live,
+            mib(pss_before)
+        );
+        Ok((line, again.keep_files()))
     }
 
     /// Each server's program, its size and its RSS at rest, for the last table.

@@ -30,6 +30,8 @@ pub struct Scenario {
     pub after: After,
     /// how many runs make a cell
     pub runs: Runs,
+    /// how long the measured load runs, if not the runner's usual time
+    pub seconds: u64,
 }
 
 /// Which servers a scenario measures.
@@ -85,6 +87,10 @@ pub enum After {
     Nothing,
     /// the data directory's size once the server has had time to compact
     DiskUse,
+    /// a minute after the load, and again after a restart: the data
+    /// directory's size and the PSS of every process, against the PSS before
+    /// the load
+    Churn,
 }
 
 /// How many runs make a cell.
@@ -113,6 +119,7 @@ const BASE: Scenario = Scenario {
     measure: Measure::Wrk,
     after: After::Nothing,
     runs: Runs::Once,
+    seconds: 0,
 };
 
 pub const SCENARIOS: &[Scenario] = &[
@@ -205,6 +212,16 @@ pub const SCENARIOS: &[Scenario] = &[
         spread: 100_000,
         servers: Servers::Only(&[Kind::Asmkv, Kind::NginxDav], "no listing"),
         store: Store::Listing,
+        ..BASE
+    },
+    Scenario {
+        name: "churn",
+        title: "churn: new keys, each deleted 500 keys later (1,000 live), 50 conns, 300 s",
+        mode: "churn",
+        spread: 500,
+        servers: Servers::Only(&[Kind::Asmkv], "–"),
+        after: After::Churn,
+        seconds: 300,
         ..BASE
     },
     Scenario {

@@ -201,18 +201,13 @@ pub fn listing_times(run: &Running, n: usize) -> anyhow::Result<String> {
     let mut total = Vec::new();
     let mut size = 0;
     for _ in 0..5 {
-        let mut c = TcpStream::connect(run.addr)?;
-        let started = Instant::now();
-        c.write_all(b"GET /l/ HTTP/1.1\r\nHost: b\r\nConnection: close\r\n\r\n")?;
-        let mut buf = vec![0u8; 1 << 16];
-        let mut got = c.read(&mut buf)?;
-        first.push(started.elapsed());
-        size = got;
-        while got > 0 {
-            got = c.read(&mut buf)?;
-            size += got;
-        }
-        total.push(started.elapsed());
+        let (f, t, n) = timed_request(
+            run,
+            "GET /l/ HTTP/1.1\r\nHost: b\r\nConnection: close\r\n\r\n",
+        )?;
+        first.push(f);
+        total.push(t);
+        size = n;
     }
     first.sort();
     total.sort();
@@ -244,23 +239,15 @@ pub fn page_times(run: &Running, n: usize) -> anyhow::Result<String> {
         x ^= x >> 7;
         x ^= x << 17;
         let after = &page_name(x as usize % n)["/p/".len()..];
-        let mut c = TcpStream::connect(run.addr)?;
-        let t = Instant::now();
-        c.write_all(
-            format!(
+        let (f, t, n) = timed_request(
+            run,
+            &format!(
                 "GET /p/?limit=1000&after={after} HTTP/1.1\r\nHost: b\r\nConnection: close\r\n\r\n"
-            )
-            .as_bytes(),
+            ),
         )?;
-        let mut buf = vec![0u8; 1 << 16];
-        let mut got = c.read(&mut buf)?;
-        first.push(t.elapsed());
-        size = got;
-        while got > 0 {
-            got = c.read(&mut buf)?;
-            size += got;
-        }
-        total.push(t.elapsed());
+        first.push(f);
+        total.push(t);
+        size = n;
     }
     first.sort();
     total.sort();
@@ -274,4 +261,21 @@ pub fn page_times(run: &Running, n: usize) -> anyhow::Result<String> {
         pss / (1 << 20) as f64,
         pss / n as f64
     ))
+}
+
+/// Sends `request` on a new connection and reads the answer to its end:
+/// the time to its first bytes, to its end, and its size.
+fn timed_request(run: &Running, request: &str) -> anyhow::Result<(Duration, Duration, usize)> {
+    let mut c = TcpStream::connect(run.addr)?;
+    let started = Instant::now();
+    c.write_all(request.as_bytes())?;
+    let mut buf = vec![0u8; 1 << 16];
+    let mut got = c.read(&mut buf)?;
+    let first = started.elapsed();
+    let mut size = got;
+    while got > 0 {
+        got = c.read(&mut buf)?;
+        size += got;
+    }
+    Ok((first, started.elapsed(), size))
 }

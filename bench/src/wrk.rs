@@ -51,6 +51,15 @@ function request()
   elseif mode == "fill" then
     -- `spread` new keys a thread, then overwrites of its last one
     return put("/p" .. id .. "-" .. math.min(counter, spread))
+  elseif mode == "churn" then
+    -- a new key, then the delete of the one made `spread` keys before it
+    local n = math.floor((counter + 1) / 2)
+    if counter % 2 == 1 then
+      return put("/c" .. id .. "-" .. n)
+    elseif n > spread then
+      return wrk.format("DELETE", "/c" .. id .. "-" .. (n - spread))
+    end
+    return get(key)
   elseif mode == "hot" then
     return put("/h" .. math.random(spread))
   elseif mode == "spread" then
@@ -114,7 +123,7 @@ pub fn parse_output(out: &str) -> anyhow::Result<WrkResult> {
 }
 
 /// One load run: `mode` is get, put, fill (put, at most `spread` keys a
-/// thread), hot (PUT to `spread` keys), spread (GET of keys a put run made),
+/// thread), churn (new keys, each deleted `spread` keys later), hot (PUT to `spread` keys), spread (GET of keys a put run made),
 /// mixed, close, or cond (GET with If-None-Match: `tag`, answered 304); `key` the key read; `style` the
 /// server's API (kv, webdis or etcd).
 pub struct Load<'a> {

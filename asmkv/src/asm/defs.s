@@ -138,6 +138,7 @@
 .equ EV_EVENTS, 0
 .equ EV_DATA, 4
 .equ MAX_EVENTS, 256
+.equ SIG_DFL, 0
 .equ SIG_IGN, 1
 .equ SIGINT, 2
 .equ SIGKILL, 9
@@ -313,8 +314,9 @@
 .equ SL_LEVELS, 16     # levels of the ordered list (a skip list): at a quarter of the
                        # nodes a level up, 4^16 keys before the top level is crowded
 .equ IX_SL_HEAD, 3264  # u32 per level: the first node's unit at that level, 0 = none
+.equ IX_LOAD_FAILED, 3328  # u32 bit 0: a loader (recover_log) said why it failed (fatal_once)
 .equ IX_SEGS, 4096     # per segment id, SG_SIZE bytes:
-.if IX_ACTIVE + 8 * MAX_CHILDREN > IX_FLIGHT_HI || IX_FLIGHT_HI + 4 * MAX_WORKERS > IX_SO_COUNT || IX_SO_COUNT + 8 > IX_SL_HEAD || IX_SL_HEAD + 4 * SL_LEVELS > IX_SEGS
+.if IX_ACTIVE + 8 * MAX_CHILDREN > IX_FLIGHT_HI || IX_FLIGHT_HI + 4 * MAX_WORKERS > IX_SO_COUNT || IX_SO_COUNT + 8 > IX_SL_HEAD || IX_SL_HEAD + 4 * SL_LEVELS > IX_LOAD_FAILED || IX_LOAD_FAILED + 4 > IX_SEGS
 .error "the index's header fields overlap"
 .endif
 .equ SG_TOTAL, 0       #   u32 sealed records written into it

@@ -27,8 +27,10 @@ _start:
     call open_metrics
     jmp supervise
 
-# setup_signals: ignores SIGPIPE (a vanished client must not kill a worker)
-# and blocks the signals the master waits for; workers inherit both.
+# setup_signals: ignores SIGPIPE (a vanished client must not kill a worker),
+# gives SIGCHLD its default (one ignored by whoever started us would have the
+# kernel reap our children before we can wait for them) and blocks the
+# signals the master waits for; workers inherit all three.
 # Clobbers the caller-saved registers.
 setup_signals:
     sub rsp, 40                           # struct kernel_sigaction
@@ -43,7 +45,16 @@ setup_signals:
     mov r10d, SIGSET_SIZE
     mov eax, SYS_rt_sigaction
     syscall
-    add rsp, 40
+    test rax, rax
+    js 2f
+    mov qword ptr [rsp], SIG_DFL
+    mov edi, SIGCHLD
+    mov rsi, rsp
+    xor edx, edx
+    mov r10d, SIGSET_SIZE
+    mov eax, SYS_rt_sigaction
+    syscall
+2:  add rsp, 40
     test rax, rax
     js 1f
     mov edi, SIG_BLOCK

@@ -16,8 +16,10 @@
 # mapping (every change to it is atomic, as the workers' are) and each has
 # its own copy of the scan's state (r_*); loader k takes the segments whose
 # id is k modulo their number (RECOVER_LOADERS at most). The master waits
-# for them all. A loader that fails has said why (fatal) and exits 2: the
-# master stops the others and exits 2 too.
+# for them all. A loader that fails says why (fatal, only the first of them:
+# fatal_once) and exits 2: the master stops the others and exits 2 too. Each
+# loader walks the directory through a descriptor of its own (the position of
+# one open directory is shared by every process that inherited it).
 # Exits with a clear message on any failure. Clobbers the caller-saved registers.
 .globl recover_log
 recover_log:
@@ -58,12 +60,11 @@ recover_log:
     mov dword ptr [rcx + r12*4], eax
     inc r12d
     jmp .Lrl_fork
-.Lrl_wait:
-    xor r12d, r12d
+.Lrl_wait:                                # whichever ends first (no other child
+    xor r12d, r12d                        # exists yet): a failure stops the rest
 1:  cmp r12d, ebx
     jae .Lrl_loaded
-    lea rcx, [rip + r_pids]
-    mov edi, dword ptr [rcx + r12*4]
+    mov edi, -1
     lea rsi, [rsp + 16]
     xor edx, edx
     xor r10d, r10d
@@ -72,8 +73,17 @@ recover_log:
     cmp rax, -EINTR
     je 1b
     test rax, rax
-    js .Lrl_lost                          # (cannot be: it is our child)
-    mov eax, dword ptr [rsp + 16]
+    js .Lrl_lost
+    xor ecx, ecx                          # it is gone: never signal its pid again
+    lea rdx, [rip + r_pids]
+2:  cmp ecx, RECOVER_LOADERS
+    jae 3f
+    cmp dword ptr [rdx + rcx*4], eax
+    je 4f
+    inc ecx
+    jmp 2b
+4:  mov dword ptr [rdx + rcx*4], 0
+3:  mov eax, dword ptr [rsp + 16]
     test eax, 0x7f
     jnz .Lrl_killed                       # killed by a signal
     test eax, 0xff00
@@ -113,6 +123,18 @@ recover_log:
     cmp eax, r13d
     jne 3f
     mov dword ptr [rip + r_loader], 1
+    mov rax, qword ptr [rip + ix_base]    # of failing loaders, one says why
+    add rax, IX_LOAD_FAILED
+    mov qword ptr [rip + fatal_once], rax
+    mov edi, dword ptr [rip + dir_fd]     # a directory of its own: the position
+    lea rsi, [rip + r_dot]                # of one open directory is shared by
+    mov edx, O_RDONLY | O_DIRECTORY | O_CLOEXEC  # all who inherited it (the
+    xor r10d, r10d                        # lock stays with the inherited one)
+    mov eax, SYS_openat
+    syscall
+    test rax, rax
+    js .Lrl_dir
+    mov dword ptr [rip + dir_fd], eax
     lea rdi, [rip + recover_entry]
     xor esi, esi
     call dir_walk
@@ -121,13 +143,16 @@ recover_log:
     xor edi, edi
     mov eax, SYS_exit_group
     syscall
-3:  mov edi, 2
+3:  mov edi, EXIT_USAGE
     mov eax, SYS_exit_group
     syscall
 .Lrl_killed:
     and eax, 0x7f
     mov r13d, eax
     call stop_loaders
+    mov rax, qword ptr [rip + ix_base]    # a loader said why already: that is the line
+    lock bts dword ptr [rax + IX_LOAD_FAILED], 0
+    jc .Lrl_failed
     lea rdi, [rip + r_signal]             # the signal's number, as the detail
     mov esi, r13d
     call fmt_u64
@@ -139,7 +164,7 @@ recover_log:
     call fatal
 .Lrl_failed:
     call stop_loaders
-    mov edi, 2
+    mov edi, EXIT_USAGE
     mov eax, SYS_exit_group
     syscall
 .Lrl_no_fork:
@@ -563,6 +588,7 @@ err_rfork:    .ascii "cannot start the recovery processes"
 .equ err_rfork_len, . - err_rfork
 err_rwait:    .ascii "cannot wait for the recovery processes"
 .equ err_rwait_len, . - err_rwait
+r_dot:        .asciz "."
 err_scan_dir: .ascii "cannot list the data directory"
 .equ err_scan_dir_len, . - err_scan_dir
 err_seg_read: .ascii "cannot read segment"

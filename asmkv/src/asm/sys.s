@@ -102,14 +102,27 @@ errno_text:
 # fatal: rdi = message, rsi = its length, rdx = detail (NUL-terminated) or 0,
 #        ecx = errno (positive) or 0.
 # Writes the error log's line for it (log.s) on stderr and exits 2.
+# Among processes that share a word for it (fatal_once: startup's loaders),
+# only the first to fail writes its line; the others exit 2 silently.
 # Never returns.
 .globl fatal
 fatal:
     and rsp, -16                          # from anywhere: align for the calls
-    call log_line
-    mov edi, EXIT_USAGE
+    mov rax, qword ptr [rip + fatal_once]
+    test rax, rax
+    jz 1f
+    lock bts dword ptr [rax], 0
+    jc 2f                                 # another said why already
+1:  call log_line
+2:  mov edi, EXIT_USAGE
     mov eax, SYS_exit_group
     syscall
+
+.bss
+.p2align 3
+.globl fatal_once
+fatal_once: .space 8                       # a shared word: one fatal line among processes, 0 = none
+.text
 
 .section .rodata
 

@@ -742,3 +742,36 @@ fn many_loaders_read_hundreds_of_segments() {
     }
     eprintln!("{segments} segments, {} keys", expect.len());
 }
+
+/// Loaders that fail at once (every segment in a newer format) say why in
+/// one line among them, and the server exits 2 only once they are all gone:
+/// the data directory's lock is free the moment it has exited.
+#[test]
+fn loaders_failing_at_once_say_why_in_one_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    for id in 1..=40 {
+        let mut v = b"AKV2".to_vec();
+        v.extend_from_slice(&pattern(200, id));
+        std::fs::write(data.join(format!("{id}.seg")), v).unwrap();
+    }
+    for round in 0..20 {
+        let out = std::process::Command::new(BIN)
+            .args(["--listen", "127.0.0.1:0", "--workers", "16", "--data"])
+            .arg(&data)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "round {round}: {err}");
+        assert_eq!(err.lines().count(), 1, "round {round}: {err}");
+        assert!(
+            err.contains("newer format than this asmkv reads"),
+            "round {round}: {err}"
+        );
+        // nothing of it is left holding the lock
+        let dir = std::fs::File::open(&data).unwrap();
+        nix::fcntl::Flock::lock(dir, nix::fcntl::FlockArg::LockExclusiveNonblock)
+            .unwrap_or_else(|_| panic!("round {round}: the data directory is still locked"));
+    }
+}

@@ -314,7 +314,13 @@
 .equ SL_LEVELS, 16     # levels of the ordered list (a skip list): at a quarter of the
                        # nodes a level up, 4^16 keys before the top level is crowded
 .equ IX_SL_HEAD, 3264  # u32 per level: the first node's unit at that level, 0 = none
-.equ IX_LOAD_FAILED, 3328  # u32 bit 0: a loader (recover_log) said why it failed (fatal_once)
+.equ IX_LOAD_FAILED, 3328  # u32: how startup's loaders (recover_log) said why one failed:
+.equ LOAD_CLAIMED_BIT, 0   #   the line is claimed (fatal_once: by the first to fail)
+.equ LOAD_SAID_BIT, 1      #   it is written
+.equ RF_SIGNAL, 1      # recovery failed: a loader was killed by a signal
+.equ RF_EXIT, 2        #   a loader exited non-zero
+.equ RF_FORK, 3        #   a loader could not be forked
+.equ RF_WAIT, 4        #   the loaders could not be waited for
 .equ IX_SEGS, 4096     # per segment id, SG_SIZE bytes:
 .if IX_ACTIVE + 8 * MAX_CHILDREN > IX_FLIGHT_HI || IX_FLIGHT_HI + 4 * MAX_WORKERS > IX_SO_COUNT || IX_SO_COUNT + 8 > IX_SL_HEAD || IX_SL_HEAD + 4 * SL_LEVELS > IX_LOAD_FAILED || IX_LOAD_FAILED + 4 > IX_SEGS
 .error "the index's header fields overlap"

@@ -60,9 +60,23 @@ recover_log:
     mov dword ptr [rcx + r12*4], eax
     inc r12d
     jmp .Lrl_fork
-.Lrl_wait:                                # whichever ends first (no other child
-    xor r12d, r12d                        # exists yet): a failure stops the rest
-1:  cmp r12d, ebx
+.Lrl_no_fork:
+    mov esi, eax
+    neg esi
+    mov edi, RF_FORK
+    call recover_failed
+    mov ebx, r12d                         # the loaders there are
+.Lrl_wait:                                # reap them all, whichever ends first;
+    xor r12d, r12d                        # after a failure, stop the rest once
+1:  cmp dword ptr [rip + r_fail], 0       # its line is said (or is ours to say)
+    je 2f
+    cmp dword ptr [rip + r_mine], 0
+    jne 3f
+    mov rax, qword ptr [rip + ix_base]
+    bt dword ptr [rax + IX_LOAD_FAILED], LOAD_SAID_BIT
+    jnc 2f                                # a loader is saying it: let it finish
+3:  call stop_loaders
+2:  cmp r12d, ebx
     jae .Lrl_loaded
     mov edi, -1
     lea rsi, [rsp + 16]
@@ -74,23 +88,38 @@ recover_log:
     je 1b
     test rax, rax
     js .Lrl_lost
-    xor ecx, ecx                          # it is gone: never signal its pid again
-    lea rdx, [rip + r_pids]
-2:  cmp ecx, RECOVER_LOADERS
-    jae 3f
+    xor ecx, ecx                          # one of ours? (a child from before our
+    lea rdx, [rip + r_pids]               # exec is not: its end says nothing)
+4:  cmp ecx, RECOVER_LOADERS
+    jae 1b
     cmp dword ptr [rdx + rcx*4], eax
-    je 4f
+    je 5f
     inc ecx
-    jmp 2b
-4:  mov dword ptr [rdx + rcx*4], 0
-3:  mov eax, dword ptr [rsp + 16]
-    test eax, 0x7f
-    jnz .Lrl_killed                       # killed by a signal
-    test eax, 0xff00
-    jnz .Lrl_failed                       # exited non-zero: it said why
+    jmp 4b
+5:  mov dword ptr [rdx + rcx*4], 0        # gone: never signal its pid again
     inc r12d
+    mov eax, dword ptr [rsp + 16]
+    mov esi, eax
+    and esi, 0x7f
+    jz 6f
+    mov edi, RF_SIGNAL                    # killed by a signal
+    call recover_failed
     jmp 1b
+6:  test eax, 0xff00
+    jz 1b
+    mov edi, RF_EXIT                      # exited non-zero (it said why, or began to)
+    xor esi, esi
+    call recover_failed
+    jmp 1b
+.Lrl_lost:
+    mov esi, eax
+    neg esi
+    mov edi, RF_WAIT
+    call recover_failed
+    call stop_loaders
 .Lrl_loaded:
+    cmp dword ptr [rip + r_fail], 0
+    jne .Lrl_fail
     mov rax, qword ptr [rip + ix_base]
     mov rcx, qword ptr [rip + r_maxid]
     mov qword ptr [rax + IX_SEGID], rcx   # new segments get new names
@@ -146,15 +175,36 @@ recover_log:
 3:  mov edi, EXIT_USAGE
     mov eax, SYS_exit_group
     syscall
-.Lrl_killed:
-    and eax, 0x7f
-    mov r13d, eax
-    call stop_loaders
-    mov rax, qword ptr [rip + ix_base]    # a loader said why already: that is the line
-    lock bts dword ptr [rax + IX_LOAD_FAILED], 0
-    jc .Lrl_failed
-    lea rdi, [rip + r_signal]             # the signal's number, as the detail
-    mov esi, r13d
+.Lrl_fail:                                # every loader is gone (so is the lock they
+    cmp dword ptr [rip + r_mine], 0       # held): one line, ours unless a loader's
+    jne 7f                                # is said
+    mov rax, qword ptr [rip + ix_base]
+    bt dword ptr [rax + IX_LOAD_FAILED], LOAD_SAID_BIT
+    jnc 7f
+    mov edi, EXIT_USAGE
+    mov eax, SYS_exit_group
+    syscall
+7:  mov eax, dword ptr [rip + r_fail]
+    mov ecx, dword ptr [rip + r_fail_arg]
+    xor edx, edx
+    cmp eax, RF_FORK
+    je 8f
+    cmp eax, RF_WAIT
+    je 9f
+    cmp eax, RF_SIGNAL
+    je 10f
+    lea rdi, [rip + err_rfail]            # it exited before saying why
+    mov esi, OFFSET err_rfail_len
+    xor ecx, ecx
+    call fatal
+8:  lea rdi, [rip + err_rfork]
+    mov esi, OFFSET err_rfork_len
+    call fatal
+9:  lea rdi, [rip + err_rwait]
+    mov esi, OFFSET err_rwait_len
+    call fatal
+10: lea rdi, [rip + r_signal]             # the signal's number, as the detail
+    mov esi, ecx
     call fmt_u64
     mov byte ptr [rax], 0
     lea rdi, [rip + err_loader]
@@ -162,33 +212,10 @@ recover_log:
     lea rdx, [rip + r_signal]
     xor ecx, ecx
     call fatal
-.Lrl_failed:
-    call stop_loaders
-    mov edi, EXIT_USAGE
-    mov eax, SYS_exit_group
-    syscall
-.Lrl_no_fork:
-    mov r13, rax
-    call stop_loaders
-    lea rdi, [rip + err_rfork]
-    mov esi, OFFSET err_rfork_len
-    xor edx, edx
-    mov rcx, r13
-    neg ecx
-    call fatal
-.Lrl_lost:
-    mov r13, rax
-    call stop_loaders
-    lea rdi, [rip + err_rwait]
-    mov esi, OFFSET err_rwait_len
-    xor edx, edx
-    mov rcx, r13
-    neg ecx
-    call fatal
 
-# stop_loaders: (master) kills every loader forked (r_pids, 0 = none), so
-# none is left filling an index no one will use. Clobbers rax, rcx, rdx,
-# rsi, rdi, r11.
+# stop_loaders: (master) kills every loader not yet reaped (r_pids, 0 =
+# none), so none is left filling an index no one will use. Clobbers rax, rcx,
+# rdx, rsi, rdi, r11.
 stop_loaders:
     xor edx, edx
 1:  cmp edx, RECOVER_LOADERS
@@ -205,6 +232,22 @@ stop_loaders:
     pop rdx
     jmp 1b
 2:  ret
+
+# recover_failed: (master) edi = RF_* (how recovery failed), esi = its detail
+# (a signal, an errno). Keeps the first failure, and claims the line that
+# says so unless a loader has (IX_LOAD_FAILED): r_mine.
+# Clobbers rax.
+recover_failed:
+    cmp dword ptr [rip + r_fail], 0
+    jne 1f
+    mov dword ptr [rip + r_fail], edi
+    mov dword ptr [rip + r_fail_arg], esi
+    mov rax, qword ptr [rip + ix_base]
+    lock bts dword ptr [rax + IX_LOAD_FAILED], LOAD_CLAIMED_BIT
+    setnc al
+    movzx eax, al
+    mov dword ptr [rip + r_mine], eax
+1:  ret
 
 .Lrl_no_crc:
     lea rdi, [rip + err_no_crc]
@@ -588,6 +631,8 @@ err_rfork:    .ascii "cannot start the recovery processes"
 .equ err_rfork_len, . - err_rfork
 err_rwait:    .ascii "cannot wait for the recovery processes"
 .equ err_rwait_len, . - err_rwait
+err_rfail:    .ascii "a recovery process failed"
+.equ err_rfail_len, . - err_rfail
 r_dot:        .asciz "."
 err_scan_dir: .ascii "cannot list the data directory"
 .equ err_scan_dir_len, . - err_scan_dir
@@ -612,6 +657,9 @@ r_loader: .space 4                   # 1 in a loader: segments of its share are 
 r_part:   .space 4                   # a loader's share: ids equal to it modulo
 r_parts:  .space 4                   #   the number of loaders
 r_signal: .space 24                  # (master) what killed a loader, in decimal
+r_fail:   .space 4                   # (master) the first failure of recovery, RF_*, 0 = none
+r_fail_arg: .space 4                 #   its signal or errno
+r_mine:   .space 4                   #   1: the master says it (it claimed IX_LOAD_FAILED)
 r_size:   .space 8
 r_wbase:  .space 8                   # the window's offset in it
 r_wn:     .space 8                   # bytes in the window

@@ -111,9 +111,13 @@ fatal:
     mov rax, qword ptr [rip + fatal_once]
     test rax, rax
     jz 1f
-    lock bts dword ptr [rax], 0
-    jc 2f                                 # another said why already
+    lock bts dword ptr [rax], LOAD_CLAIMED_BIT
+    jc 2f                                 # another says why
 1:  call log_line
+    mov rax, qword ptr [rip + fatal_once]
+    test rax, rax
+    jz 2f
+    lock bts dword ptr [rax], LOAD_SAID_BIT  # said: the master may stop the others
 2:  mov edi, EXIT_USAGE
     mov eax, SYS_exit_group
     syscall

@@ -197,25 +197,15 @@ pub fn mkv_volume(run: &Running, n: usize) -> anyhow::Result<String> {
 /// listings.
 pub fn listing_times(run: &Running, n: usize) -> anyhow::Result<String> {
     store_listed_keys(run, n)?;
-    let mut first = Vec::new();
-    let mut total = Vec::new();
-    let mut size = 0;
-    for _ in 0..5 {
-        let (f, t, n) = timed_request(
-            run,
-            "GET /l/ HTTP/1.1\r\nHost: b\r\nConnection: close\r\n\r\n",
-        )?;
-        first.push(f);
-        total.push(t);
-        size = n;
-    }
-    first.sort();
-    total.sort();
+    let (first, total, size) = timed_medians(
+        run,
+        (0..5).map(|_| "GET /l/ HTTP/1.1\r\nHost: b\r\nConnection: close\r\n\r\n".to_string()),
+    )?;
     Ok(format!(
         "{n} keys: first byte after {:.1} ms, whole listing ({:.1} MB) after {:.1} ms (medians of 5)",
-        first[2].as_secs_f64() * 1e3,
+        first.as_secs_f64() * 1e3,
         size as f64 / 1e6,
-        total[2].as_secs_f64() * 1e3
+        total.as_secs_f64() * 1e3
     ))
 }
 
@@ -230,37 +220,44 @@ pub fn page_times(run: &Running, n: usize) -> anyhow::Result<String> {
     let started = Instant::now();
     put_pipelined(run, (0..n).map(page_name).collect())?;
     let stored = started.elapsed();
-    let mut first = Vec::new();
-    let mut total = Vec::new();
-    let mut size = 0;
     let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-    for _ in 0..21 {
+    let pages = (0..21).map(|_| {
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;
         let after = &page_name(x as usize % n)["/p/".len()..];
-        let (f, t, n) = timed_request(
-            run,
-            &format!(
-                "GET /p/?limit=1000&after={after} HTTP/1.1\r\nHost: b\r\nConnection: close\r\n\r\n"
-            ),
-        )?;
-        first.push(f);
-        total.push(t);
-        size = n;
-    }
-    first.sort();
-    total.sort();
+        format!("GET /p/?limit=1000&after={after} HTTP/1.1\r\nHost: b\r\nConnection: close\r\n\r\n")
+    });
+    let (first, total, size) = timed_medians(run, pages)?;
     let pss = servers::tree_pss_kib(run.pid()) as f64 * 1024.0;
     Ok(format!(
         "{n} keys (stored in {:.0} s): a page of 1,000 after a random name: first byte after {:.2} ms, whole page ({:.0} kB) after {:.2} ms (medians of 21); {:.0} MiB PSS summed over the processes, {:.0} B a key",
         stored.as_secs_f64(),
-        first[10].as_secs_f64() * 1e3,
+        first.as_secs_f64() * 1e3,
         size as f64 / 1e3,
-        total[10].as_secs_f64() * 1e3,
+        total.as_secs_f64() * 1e3,
         pss / (1 << 20) as f64,
         pss / n as f64
     ))
+}
+
+/// Sends each request on a new connection and reads its answer to the end:
+/// the median times to the first bytes and to the end, and the last size.
+fn timed_medians(
+    run: &Running,
+    requests: impl Iterator<Item = String>,
+) -> anyhow::Result<(Duration, Duration, usize)> {
+    let (mut first, mut total, mut size) = (Vec::new(), Vec::new(), 0);
+    for r in requests {
+        let (f, t, n) = timed_request(run, &r)?;
+        first.push(f);
+        total.push(t);
+        size = n;
+    }
+    anyhow::ensure!(!first.is_empty(), "no requests to time");
+    first.sort();
+    total.sort();
+    Ok((first[first.len() / 2], total[total.len() / 2], size))
 }
 
 /// Sends `request` on a new connection and reads the answer to its end:

@@ -355,7 +355,6 @@ ko_token:
 # "d" and before "d" followed by any other byte.
 # Returns eax < 0, 0 or > 0 (A against B), edx = 1 if B is a prefix of A
 # (equal included), token for token, else 0. Clobbers rcx, rsi, rdi, r8-r11.
-.globl key_order
 key_order:
     sub rsp, 8                            # (calls aligned)
     mov r8, rdi
@@ -648,10 +647,11 @@ index_node:
     mov rbx, rax
     mov qword ptr [rsp + 16], rcx
     # a new node, filled in before anyone can see it
-    mov rcx, qword ptr [rsp + 24]
-    lea rcx, [rcx*4 + N_KEY + IX_UNIT - 1 + 3]
-    add rcx, r13
-    shr rcx, 4                            # its size in units: key (to 4), tower
+    lea rcx, [r13 + 3]                    # its size in units: the key (to 4),
+    and rcx, -4                           # then its tower
+    mov rax, qword ptr [rsp + 24]
+    lea rcx, [rcx + rax*4 + N_KEY + IX_UNIT - 1]
+    shr rcx, 4
     call so_alloc
     test rax, rax
     js .Lin_out

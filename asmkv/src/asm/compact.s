@@ -60,6 +60,7 @@ compactor_main:
     cmp eax, SIGINT
     je 8f
     call compact_round
+    call index_reclaim                    # the keys it left with nothing on disk
     jmp 1b
 8:  xor edi, edi
     mov eax, SYS_exit_group

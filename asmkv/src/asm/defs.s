@@ -104,6 +104,7 @@
 .equ SHUT_WR, 1
 .equ S_IFMT, 0xf000
 .equ S_IFREG, 0x8000
+.equ PAGE_SIZE, 4096      # (x86-64)
 .equ PROT_READ, 1
 .equ PROT_RW, 3
 .equ MAP_PRIVATE, 2
@@ -352,7 +353,22 @@
 .if (1 << SG_SHIFT) - SG_SIZE
 .error "SG_SHIFT must be log2 SG_SIZE"
 .endif
-.equ IX_BUCKETS, IX_SEGS + SG_SIZE * (SEG_ID_MAX + 1)  # u32 per bucket: its dummy's unit, 0 = not made
+.equ IX_RECLAIM, IX_SEGS + SG_SIZE * (SEG_ID_MAX + 1)  # one page: giving nodes back (index.s),
+                       # page-aligned so the master can map it alone (index_forget)
+.equ RC_EPOCH, 0       #   u64 the reclamation epoch (only the compactor raises it)
+.equ RC_DYING, 8       #   u32 the first dead node not yet unlinked (a stack through N_SEQ)
+.equ RC_LIMBO, 16      #   u64 x RC_GENS: per epoch mod RC_GENS, unlinked nodes waiting
+.equ RC_GENS, 3        #     for every process that might see them to move on
+.equ RC_FREED, 40      #   u64 nodes given back so far (metrics)
+.equ RC_REUSED, 48     #   u64 nodes taken again from the free lists (metrics)
+.equ RC_FREE, 64       #   u64 per node size in units: the free list's first unit (low
+.equ RC_SIZES, 32      #     half) and a count of pops (high half: no ABA)
+.equ RC_SLOTS, 1024    #   u64 per child slot: the epoch a worker has been in since it
+                       #     woke, 0 while it waits (index_enter, index_leave)
+.if RC_FREE + 8 * RC_SIZES > RC_SLOTS || RC_SLOTS + 8 * MAX_CHILDREN > PAGE_SIZE
+.error "the reclamation page's fields overlap"
+.endif
+.equ IX_BUCKETS, IX_RECLAIM + PAGE_SIZE  # u32 per bucket: its dummy's unit, 0 = not made
 .equ IX_SO_MAX, 1 << 26          # buckets at most (at SO_LOAD keys each: 268 million keys)
 .equ SO_INITIAL, 1 << 10         # buckets at first
 .equ SO_LOAD, 4                  # keys per bucket, on average, before the table doubles
@@ -367,12 +383,17 @@
 .equ IX_UNIT, 16       # nodes are addressed in units of 16 bytes from the mapping's start
 .equ IX_MAP_SIZE, 1 << 36        # virtual only: pages come as nodes are added
 .equ N_NEXT, 0         # u32 unit of the next node in the split-ordered list, 0 = end
+.equ LINK_MARK_BIT, 31 # in N_NEXT and every tower link: the node holding the link is dead
+.equ LINK_MARK, 1 << LINK_MARK_BIT  # and being unlinked: nothing may be linked after it there
+.equ IX_UNITS_MAX, LINK_MARK       # node units stay below the mark (32 GiB of nodes)
 .equ N_KLEN, 4         # u32
 .equ N_HASH, 8         # u32 its split-order key: the hash's low half, top bit set, reversed
                        # (a bucket's dummy: the bucket reversed; it has N_KLEN 0)
 .equ N_RECS, 12        # u32 records of the key that may be on disk, at least (index_rec_add):
                        #   1 means only its newest; N_RECS_MANY sticks (never "1" again)
-.equ N_RECS_MANY, 0xffffffff
+.equ N_RECS_MANY, 0xfffffffe
+.equ N_RECS_DEAD, 0xffffffff      # the node is gone: no value, nothing on disk, and no
+                                  # one may count a record on it again (index_rec_drop)
 .equ N_SEQ, 16         # u64 \ updated together (cmpxchg16b):
 .equ N_LOC, 24         # u64 /  the newest write of the key
 .equ N_KEY, 32
@@ -624,7 +645,8 @@
 .equ LS_ALEN, 8        # u32 the after= name's length, decoded
 .equ LS_FLAGS, 12      # u32 LF_*
 .equ LS_LIMIT, 16      # u64 entries still to send
-.equ LS_POS, 24        # u32 the next node to look at, in key order (0: the end; LF_SEEKED)
+.equ LS_POS, 24        # u32 the next node to look at, in key order (0: the end; LF_SEEKED),
+                       #   good within one step only (index_after)
 .equ LS_SLEN, 28       # u32 the length of LS_SEEK
 .equ LS_OUT_LEN, 32    # u64 bytes in LS_OUT
 .equ LS_OUT_POS, 40    # u64 of those, sent
@@ -650,6 +672,7 @@
 .equ LF_OPEN, 2        # "[" is sent
 .equ LF_AFTER, 4       # after= was given (LS_AFTER, LS_ALEN)
 .equ LF_SEEKED, 8      # the walk has begun (LS_POS)
+.equ LF_RESUME, 16     # it goes on at LS_SEEK itself: the key it stopped at (list_walk)
 
 # ---- metrics (metrics.s): each child's counters, in the index, summed when scraped
 .equ STAT_KINDS, 32    # answers by R_* kind; STAT_200 for a 200

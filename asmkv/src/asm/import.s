@@ -358,11 +358,10 @@ import_one:
     add qword ptr [rax + SG_BYTES], r15
     lea rdi, [rip + imp_conn + C_NAME]
     mov rsi, qword ptr [rip + imp_conn + C_NAME_LEN]
-    call index_node
+    call index_node                       # (counts the record)
     test rax, rax
     js .Lio_fail
     mov rdi, rax
-    call index_rec_add                    # (no compactor runs yet)
     mov rsi, qword ptr [rip + imp_seq]
     mov rdx, qword ptr [rip + imp_loc]
     xor ecx, ecx

@@ -48,6 +48,7 @@ index_init:
     add ecx, 2
     mov qword ptr [rax + IX_NEXT], rcx
     mov qword ptr [rax + IX_SO_SIZE], SO_INITIAL
+    mov qword ptr [rax + IX_RECLAIM + RC_EPOCH], 1  # (a slot of 0 is a waiting worker)
     mov rdi, qword ptr [rip + ix_base]    # a secret key: buckets cannot be aimed at
     add rdi, IX_HASH_KEY
     mov esi, 16
@@ -138,30 +139,57 @@ so_rev:
     or eax, ecx
     ret
 
-# so_search: rdi = a node to start from (one before the key in the list),
-# esi = the key's split-order key, rdx = the key, ecx = its length (0: a
-# dummy). Walks the list to where the key is or would be.
+# so_search: rdi = a node to start from (a bucket's dummy, before the key in
+# the list), esi = the key's split-order key, rdx = the key, ecx = its length
+# (0: a dummy), r8d = 1 to help (a writer), 0 to only read. Walks the list to
+# where the key is or would be. A dead node (N_RECS_DEAD) is never the key.
+# A reader walks over dead nodes, marked or not (epochs keep them from being
+# reused under it: index_enter); a helper unlinks each marked node it meets
+# and never stands on one, so the place it returns was unmarked when read
+# (a link made there fails if that changed).
 # Returns rdx = its node or 0; rax = the node to insert after, ecx = that
-# node's N_NEXT as read (the unit to insert before). Clobbers rsi, r8-r11.
+# node's N_NEXT as read, unmarked (the unit to insert before).
+# Clobbers rsi, r8-r11.
 so_search:
     push rbx
     push r12
     push r13
+    push r14
+    push r15
+    mov r14, rdi                          # where to start again
     mov rbx, rdi
     mov r12, rdx
     mov r13d, ecx
+    mov r15d, r8d
     mov r11, qword ptr [rip + ix_base]
 1:  mov ecx, dword ptr [rbx + N_NEXT]
-    test ecx, ecx
+    btr ecx, LINK_MARK_BIT
+    jnc 6f
+    test r15d, r15d                       # we stand on a node being unlinked:
+    jz 6f                                 # a helper starts again
+    mov rbx, r14
+    jmp 1b
+6:  test ecx, ecx
     jz 4f
     mov r8d, ecx
     shl r8, 4                             # IX_UNIT
     add r8, r11                           # the next node
-    cmp dword ptr [r8 + N_HASH], esi
+    test r15d, r15d
+    jz 7f
+    mov eax, dword ptr [r8 + N_NEXT]
+    btr eax, LINK_MARK_BIT
+    jnc 7f
+    mov r9d, eax                          # marked: unlink it (whoever succeeds),
+    mov eax, ecx                          # then read our link again
+    lock cmpxchg dword ptr [rbx + N_NEXT], r9d
+    jmp 1b
+7:  cmp dword ptr [r8 + N_HASH], esi
     jb 3f
     ja 4f
     cmp r13d, dword ptr [r8 + N_KLEN]     # the same split-order key: the key?
     jne 3f
+    cmp dword ptr [r8 + N_RECS], N_RECS_DEAD
+    je 3f
     xor r9d, r9d
 2:  cmp r9d, r13d
     jae 5f
@@ -174,33 +202,55 @@ so_search:
     jmp 1b
 4:  mov rax, rbx                          # not there: it goes after rbx
     xor edx, edx
-    pop r13
-    pop r12
-    pop rbx
-    ret
+    jmp 8f
 5:  mov rax, rbx
     mov rdx, r8
+8:  pop r15
+    pop r14
     pop r13
     pop r12
     pop rbx
     ret
 
 # so_alloc: ecx = a node's size in units. Returns rax = the node (its unit
-# in r8d), taken from the bump pointer, or -ENOMEM when the index is full.
-# Clobbers rcx, rdx, r8.
+# in r8d): one given back of that size (index_reclaim) if there is one, else
+# taken from the bump pointer; or -ENOMEM when the index is full.
+# Clobbers rcx, rdx, r8, r9, r10.
 so_alloc:
     mov rdx, qword ptr [rip + ix_base]
-    mov rax, rcx
+    cmp ecx, RC_SIZES
+    jae 3f
+    lea r8, [rdx + IX_RECLAIM + RC_FREE + rcx*8]
+1:  mov rax, qword ptr [r8]               # its first unit, and a count of pops
+    test eax, eax
+    jz 3f
+    mov r9d, eax
+    shl r9, 4
+    mov r10d, dword ptr [rdx + r9 + N_SEQ]  # the next (stale if the node was taken
+    mov r9, rax                           # meanwhile: then the count moved on too
+    shr r9, 32                            # and the cmpxchg fails)
+    inc r9d
+    shl r9, 32
+    or r9, r10
+    lock cmpxchg qword ptr [r8], r9
+    jne 1b                                # rax holds what is there now
+    lock inc qword ptr [rdx + IX_RECLAIM + RC_REUSED]
+    mov r8d, eax
+    mov eax, eax
+    shl rax, 4
+    add rax, rdx
+    ret
+3:  mov rax, rcx
     lock xadd qword ptr [rdx + IX_NEXT], rax
     add rcx, rax
-    mov r8, IX_MAP_SIZE / IX_UNIT - 1     # units are u32, and the mapping ends
-    cmp rcx, r8
-    ja 1f
+    mov r8, IX_UNITS_MAX - 1              # units stay below LINK_MARK, and the
+    cmp rcx, r8                           # mapping ends
+    ja 2f
     mov r8d, eax
     shl rax, 4
     add rax, rdx
     ret
-1:  mov rax, -ENOMEM
+2:  mov rax, -ENOMEM
     ret
 
 # so_link: rdi = the node to insert after, ecx = the unit it was seen to
@@ -256,6 +306,7 @@ so_bucket:
     mov esi, r13d
     xor edx, edx
     xor ecx, ecx
+    mov r8d, 1                            # (a writer: it helps)
     call so_search
     test rdx, rdx
     jnz 3f                                # there already (ours stays unlinked)
@@ -426,7 +477,11 @@ sl_height:
 # node at or after it in listing order, 1 for the first past every key it is
 # a prefix of; rcx = a splice (SL_SPLICE bytes) to fill in, or 0.
 # Returns eax = that node's unit (0: none). The splice gets, per level, the
-# tower the place is after and the unit it is before (as read).
+# tower the place is after and the unit it is before (as read, unmarked).
+# Without a splice it only reads, walking over dead nodes; with one it helps,
+# as so_search does: it unlinks each marked node it meets at each level and
+# never stands on one (it starts again from the head if the tower it stands
+# on is marked), so a link made at the splice fails if the place changed.
 # Clobbers the caller-saved registers.
 sl_seek:
     push rbx
@@ -440,17 +495,33 @@ sl_seek:
     mov r13d, esi
     mov r14d, edx
     mov r15, rcx
+.Lsk_start:
     mov rbx, qword ptr [rip + ix_base]
     add rbx, IX_SL_HEAD                   # the tower we stand after
     mov ebp, SL_LEVELS - 1
 .Lsk_look:
     mov eax, dword ptr [rbx + rbp*4]
-    mov dword ptr [rsp], eax
+    btr eax, LINK_MARK_BIT
+    jnc 2f
+    test r15, r15
+    jnz .Lsk_start
+2:  mov dword ptr [rsp], eax
     test eax, eax
     jz .Lsk_down
     shl rax, 4                            # IX_UNIT
     add rax, qword ptr [rip + ix_base]
-    lea rdi, [rax + N_KEY]
+    test r15, r15
+    jz 3f
+    mov r8, rax                           # a helper: is the next node marked here?
+    call sl_tower
+    mov ecx, dword ptr [rax + rbp*4]
+    mov rax, r8
+    btr ecx, LINK_MARK_BIT
+    jnc 3f
+    mov eax, dword ptr [rsp]              # yes: unlink it at this level (whoever
+    lock cmpxchg dword ptr [rbx + rbp*4], ecx  # succeeds), and look again
+    jmp .Lsk_look
+3:  lea rdi, [rax + N_KEY]
     mov esi, dword ptr [rax + N_KLEN]
     mov rdx, r12
     mov ecx, r13d
@@ -486,7 +557,10 @@ sl_seek:
 
 # sl_insert: rdi = a node with a key, filled in but for its tower, and not
 # yet in the ordered list; esi = its height. Links it at each level, from
-# level 0 up. Clobbers the caller-saved registers.
+# level 0 up: its link there is set to the place's successor, then the
+# place's predecessor is pointed at it with one cmpxchg. If that fails (a
+# node came in there, or the predecessor is being unlinked), the place is
+# sought again. Clobbers the caller-saved registers.
 sl_insert:
     push rbx
     push rbp
@@ -502,50 +576,104 @@ sl_insert:
     mov rax, r12
     call sl_tower
     mov rbx, rax                          # our tower
+    xor ebp, ebp                          # the level
+.Lsi_seek:
     lea rdi, [r12 + N_KEY]
     mov esi, dword ptr [r12 + N_KLEN]
     xor edx, edx
     mov rcx, rsp
     call sl_seek
-    xor ebp, ebp                          # the level
 .Lsi_level:
     cmp ebp, r13d
     jae .Lsi_out
-.Lsi_try:
     mov eax, dword ptr [rsp + rbp*4 + SL_SPLICE_SUCC]
     mov dword ptr [rbx + rbp*4], eax      # ours, before anyone can follow it
     mov rdi, qword ptr [rsp + rbp*8]
     lock cmpxchg dword ptr [rdi + rbp*4], r14d
-    je .Lsi_up
-    mov r15, rdi                          # a node came in there: walk on from the
-.Lsi_walk:                                # same tower, to the first at or after ours
-    mov eax, dword ptr [r15 + rbp*4]
-    mov dword ptr [rsp + rbp*4 + SL_SPLICE_SUCC], eax
+    jne .Lsi_seek
+    inc ebp
+    jmp .Lsi_level
+.Lsi_out:
+    add rsp, SL_SPLICE + 8
+    pop r15
+    pop r14
+    pop r13
+    pop r12
+    pop rbp
+    pop rbx
+    ret
+
+# sl_unlink: rdi = a dead node whose links are all marked, esi = its height.
+# Unlinks it at every level: from the place a helping seek finds for its key,
+# each level is walked over the nodes of an equal key until it or a greater
+# key comes (once unlinked at a level, a dead node never comes back there).
+# Clobbers the caller-saved registers.
+sl_unlink:
+    push rbx
+    push rbp
+    push r12
+    push r13
+    push r14
+    push r15
+    sub rsp, SL_SPLICE + 8
+    mov r12, rdi
+    mov r13d, esi
+    mov rax, rdi
+    call sl_tower
+    mov r15, rax                          # its tower
+.Lslu_seek:
+    lea rdi, [r12 + N_KEY]
+    mov esi, dword ptr [r12 + N_KLEN]
+    xor edx, edx
+    mov rcx, rsp
+    call sl_seek
+    mov ebp, r13d
+.Lslu_level:
+    dec ebp
+    js .Lslu_out
+    mov rbx, qword ptr [rsp + rbp*8]      # a tower before the key at this level
+.Lslu_walk:
+    mov eax, dword ptr [rbx + rbp*4]
+    bt eax, LINK_MARK_BIT
+    jc .Lslu_seek                          # it is being unlinked itself: seek again
     test eax, eax
-    jz 1f
+    jz .Lslu_level
+    mov r14d, eax
     shl rax, 4
     add rax, qword ptr [rip + ix_base]
+    cmp rax, r12
+    jne 1f
+    mov ecx, dword ptr [r15 + rbp*4]      # ours: point past it
+    btr ecx, LINK_MARK_BIT
+    mov eax, r14d
+    lock cmpxchg dword ptr [rbx + rbp*4], ecx
+    jne .Lslu_walk
+    jmp .Lslu_level
+1:  push rax
     push rax
-    push rax
+    call sl_tower
+    mov ecx, dword ptr [rax + rbp*4]
+    mov r8, rax
+    pop rax
+    pop rax
+    btr ecx, LINK_MARK_BIT
+    jnc 2f
+    mov eax, r14d                         # another dead one: help it out
+    lock cmpxchg dword ptr [rbx + rbp*4], ecx
+    jmp .Lslu_walk
+2:  push r8
+    push r8
     lea rdi, [rax + N_KEY]
     mov esi, dword ptr [rax + N_KLEN]
     lea rdx, [r12 + N_KEY]
     mov ecx, dword ptr [r12 + N_KLEN]
     call key_order
-    pop rcx
-    pop rcx
+    pop rbx                               # (its tower: where to go on from)
+    pop rbx
     test eax, eax
-    jns 1f
-    mov rax, rcx
-    call sl_tower
-    mov r15, rax
-    jmp .Lsi_walk
-1:  mov qword ptr [rsp + rbp*8], r15
-    jmp .Lsi_try
-.Lsi_up:
-    inc ebp
-    jmp .Lsi_level
-.Lsi_out:
+    jg .Lslu_level                         # past its key: not at this level
+    jmp .Lslu_walk
+.Lslu_out:
     add rsp, SL_SPLICE + 8
     pop r15
     pop r14
@@ -567,8 +695,9 @@ index_seek:
     jmp sl_seek
 
 # index_after: edi = a node's id (from index_seek or index_after). Returns
-# eax = the id of the next node in listing order (0: the end). A walk may stop
-# at any node and go on from it later: nodes never move or go.
+# eax = the id of the next node in listing order (0: the end). A node id is
+# good only until the worker waits again (index_leave): a walk that stops
+# there goes on later by seeking its next key again.
 # Clobbers rcx.
 .globl index_after
 index_after:
@@ -579,11 +708,13 @@ index_after:
     add ecx, 3
     and ecx, -4
     mov eax, dword ptr [rax + rcx + N_KEY]
+    btr eax, LINK_MARK_BIT                # (a dead node's link still leads on)
     ret
 
 # index_lookup: rdi = key, rsi = its length. Returns rax = the key's node, or 0
-# if the key was never written. Reads only: a bucket not made yet is searched
-# from its nearest made ancestor. Clobbers the caller-saved registers.
+# if it has none (never written, or given back). Reads only: a bucket not made
+# yet is searched from its nearest made ancestor. Clobbers the caller-saved
+# registers.
 .globl index_lookup
 index_lookup:
     push rbx
@@ -604,6 +735,7 @@ index_lookup:
     mov esi, edx
     mov rdx, r12
     mov ecx, r13d
+    xor r8d, r8d                          # (only reads)
     call so_search
     mov rax, rdx
     pop r13
@@ -612,9 +744,13 @@ index_lookup:
     ret
 
 # index_node: rdi = key, rsi = its length (1..NAME_MAX). Returns rax = the
-# key's node, added (with no value yet) if the key was never written, or
-# -ENOMEM if the index is full. A new node goes into the ordered list, then
-# into the table. Clobbers the caller-saved registers.
+# key's node, added (with no value yet) if the key has none, with one more
+# record counted on it: the caller's, to be counted before it can be found
+# valid on disk (index_rec_add says why; index_rec_drop takes it back if the
+# record is never made). Or -ENOMEM if the index is full. The count is what
+# keeps the node from being given back while the caller holds it.
+# A new node goes into the ordered list, then into the table.
+# Clobbers the caller-saved registers.
 .globl index_node
 index_node:
     push rbx
@@ -622,9 +758,9 @@ index_node:
     push r13
     push r14
     push r15
-    sub rsp, 32                           # [rsp] the new node, [rsp + 8] its unit,
-                                          # [rsp + 16] the unit to insert it before,
-                                          # [rsp + 24] its height (sl_height)
+    sub rsp, 32                           # [rsp] our new node (0: none yet), [rsp + 8]
+                                          # its unit, [rsp + 16] the unit to insert it
+                                          # before, [rsp + 24] its height (sl_height)
     mov r12, rdi
     mov r13, rsi
     call so_place
@@ -632,20 +768,25 @@ index_node:
     mov r14d, ecx
     call sl_height
     mov qword ptr [rsp + 24], rax         # its height in the ordered list
+    mov qword ptr [rsp], 0
     mov edi, r14d
     call so_bucket
     test rax, rax
     js .Lin_out
-    mov rbx, rax                          # search from its bucket's dummy
-    mov rdi, rbx
+    mov r14, rax                          # search from its bucket's dummy
+.Lin_search:
+    mov rdi, r14
     mov esi, r15d
     mov rdx, r12
     mov ecx, r13d
+    mov r8d, 1                            # (a writer: it helps)
     call so_search
     test rdx, rdx
     jnz .Lin_found
     mov rbx, rax
     mov qword ptr [rsp + 16], rcx
+    cmp qword ptr [rsp], 0
+    jne .Lin_link                         # ours is made, and in order, already
     # a new node, filled in before anyone can see it
     lea rcx, [r13 + 3]                    # its size in units: the key (to 4),
     and rcx, -4                           # then its tower
@@ -659,7 +800,7 @@ index_node:
     mov qword ptr [rsp + 8], r8
     mov dword ptr [rax + N_KLEN], r13d
     mov dword ptr [rax + N_HASH], r15d
-    mov dword ptr [rax + N_RECS], 0
+    mov dword ptr [rax + N_RECS], 1       # the caller's record
     xor ecx, ecx
     mov qword ptr [rax + N_SEQ], rcx
     mov qword ptr [rax + N_LOC], rcx
@@ -672,24 +813,14 @@ index_node:
 3:  mov rdi, rax                          # in order first: a node the table holds
     mov esi, dword ptr [rsp + 24]         # is in the ordered list
     call sl_insert
-2:  mov ecx, dword ptr [rsp + 16]        # between rbx and what followed it when
+.Lin_link:
+    mov ecx, dword ptr [rsp + 16]         # between rbx and what followed it when
     mov rdi, rbx                          # the search passed (if that changed, the
-    mov rsi, qword ptr [rsp]              # link fails and we look again)
-    mov edx, dword ptr [rsp + 8]
+    mov rsi, qword ptr [rsp]              # link fails and we look again: is our
+    mov edx, dword ptr [rsp + 8]          # key among what came?)
     call so_link
     test eax, eax
-    jnz .Lin_linked
-    mov rdi, rbx                          # the list changed there: is our key
-    mov esi, r15d                         # among what came?
-    mov rdx, r12
-    mov ecx, r13d
-    call so_search
-    test rdx, rdx
-    jnz .Lin_found                        # yes: ours stays unlinked (leaked)
-    mov rbx, rax
-    mov qword ptr [rsp + 16], rcx
-    jmp 2b
-.Lin_linked:
+    jz .Lin_search
     mov rcx, qword ptr [rip + ix_base]    # one more key: the table doubles past
     mov eax, 1                            # SO_LOAD keys a bucket on average
     lock xadd qword ptr [rcx + IX_SO_COUNT], rax
@@ -707,7 +838,18 @@ index_node:
 4:  mov rax, qword ptr [rsp]
     jmp .Lin_out
 .Lin_found:
-    mov rax, rdx
+    mov rdi, rdx                          # the key's node: ours too, unless it
+    call index_rec_add                    # died since the search saw it
+    test eax, eax
+    jz .Lin_search
+    mov rbx, rdi
+    mov rdi, qword ptr [rsp]              # a node of ours that lost the race is a
+    test rdi, rdi                         # twin in the ordered list alone: it goes
+    jz 5f                                 # as a dead node does (counted as if in
+    mov rax, qword ptr [rip + ix_base]    # the table, which index_reclaim uncounts)
+    lock inc qword ptr [rax + IX_SO_COUNT]
+    call index_rec_drop
+5:  mov rax, rbx
 .Lin_out:
     add rsp, 32
     pop r15
@@ -892,6 +1034,19 @@ index_stats:
     mov rdx, qword ptr [rdx + IX_SO_SIZE]
     ret
 
+# index_memory: Returns rax = bytes of node memory taken from the mapping (in
+# use, in limbo or free for reuse), rdx = nodes given back so far, rcx = nodes
+# reused so far (index_reclaim). Clobbers nothing else.
+.globl index_memory
+index_memory:
+    mov rcx, qword ptr [rip + ix_base]
+    mov rax, qword ptr [rcx + IX_NEXT]
+    sub rax, IX_NODES / IX_UNIT
+    shl rax, 4                            # IX_UNIT
+    mov rdx, qword ptr [rcx + IX_RECLAIM + RC_FREED]
+    mov rcx, qword ptr [rcx + IX_RECLAIM + RC_REUSED]
+    ret
+
 # index_swap: rdi = node, rsi = the sequence number and rdx = the LOC read
 # (index_state), rcx = a new LOC. Sets the key's pair to (rsi, rcx) in one
 # cmpxchg16b if it is still (rsi, rdx) (a conditional write's claim set).
@@ -912,16 +1067,23 @@ index_swap:
 # disk. Called before a record can be found valid on disk (before its footer
 # is written, or its copy made), so the count is never below the truth: a
 # process killed after it leaves the count high, which only keeps a tombstone
-# longer. It sticks at N_RECS_MANY rather than wrap. Clobbers rax, rcx.
+# (and the node) longer. It sticks at N_RECS_MANY rather than wrap.
+# Returns eax = 1, or 0 if the node is dead (index_rec_drop): nothing may be
+# counted on it, the key has no node now. Clobbers rcx.
 .globl index_rec_add
 index_rec_add:
     mov eax, dword ptr [rdi + N_RECS]
-1:  cmp eax, N_RECS_MANY
+1:  cmp eax, N_RECS_DEAD
+    je 3f
+    cmp eax, N_RECS_MANY
     je 2f
     lea ecx, [eax + 1]
     lock cmpxchg dword ptr [rdi + N_RECS], ecx
     jne 1b                                # eax holds what is there now
-2:  ret
+2:  mov eax, 1
+    ret
+3:  xor eax, eax
+    ret
 
 # index_recs: rdi = node. Returns eax = the records of its key that may be on
 # disk (index_rec_add), at least. Clobbers nothing else.
@@ -931,21 +1093,29 @@ index_recs:
     ret
 
 # index_rec_drop: rdi = node. Counts one record of its key fewer: called only
-# after the segment that held it is removed. Never below 0; N_RECS_MANY stays.
-# When one record is left and it is a delete, that tombstone keeps nothing
-# from coming back any more: its segment counts it (SG_DROP, a hint that
-# makes the segment worth compacting; compaction checks N_RECS itself).
-# Clobbers rax, rcx, rdx.
+# once the record can no longer be found valid on disk (the segment that held
+# it is removed, or its footer was never written). Never below 0; N_RECS_MANY
+# stays. When one record is left and it is a delete, that tombstone keeps
+# nothing from coming back any more: its segment counts it (SG_DROP, a hint
+# that makes the segment worth compacting; compaction checks N_RECS itself).
+# When none is left, the key has nothing on disk and no writer holds the node
+# (a writer counts its record first: index_node), so it has no value and
+# none can come: the node dies, N_RECS 0 -> N_RECS_DEAD in one cmpxchg (from
+# then on no search finds it and nothing is counted on it), and goes on the
+# stack of dead nodes for the compactor to unlink and give back
+# (index_reclaim). Clobbers rax, rcx, rdx, r8.
 .globl index_rec_drop
 index_rec_drop:
     mov eax, dword ptr [rdi + N_RECS]
-1:  cmp eax, N_RECS_MANY
-    je 2f
+1:  cmp eax, N_RECS_MANY                  # (or N_RECS_DEAD)
+    jae 2f
     test eax, eax
     jz 2f
     lea ecx, [eax - 1]
     lock cmpxchg dword ptr [rdi + N_RECS], ecx
     jne 1b
+    test ecx, ecx
+    jz 3f
     cmp ecx, 1
     jne 2f
     call index_state
@@ -957,6 +1127,289 @@ index_rec_drop:
     add rdx, qword ptr [rip + ix_base]
     lock inc dword ptr [rdx + IX_SEGS + SG_DROP]
 2:  ret
+3:  call index_state                      # (a value with nothing counted would be a
+    btr rdx, LOC_CLAIM_BIT                # miscount: such a node is kept, not lost)
+    test rdx, rdx
+    jz 4f
+    bt rdx, LOC_TOMB_BIT
+    jnc 2b
+4:  xor eax, eax
+    mov ecx, N_RECS_DEAD
+    lock cmpxchg dword ptr [rdi + N_RECS], ecx
+    jne 2b                                # counted again meanwhile: it lives
+    mov r8, qword ptr [rip + ix_base]
+    mov rcx, rdi
+    sub rcx, r8
+    shr rcx, 4                            # its unit
+    add r8, IX_RECLAIM
+    mov eax, dword ptr [r8 + RC_DYING]
+5:  mov qword ptr [rdi + N_SEQ], rax      # a dead node's N_SEQ links it: no one
+    lock cmpxchg dword ptr [r8 + RC_DYING], ecx  # reads a dead node's number
+    jne 5b
+    ret
+
+# Giving nodes back. A node dies (index_rec_drop) when its key has nothing on
+# disk and no writer holds it; only the compactor unlinks dead nodes and gives
+# them back, as a skip list or a list that deletes does (Harris 2001, Fraser
+# 2004), in three steps none of which can leave the lists unusable:
+#   1. every link the dead node holds (each level of its tower, top down, and
+#      N_NEXT) gets LINK_MARK with one cmpxchg each, so nothing can be linked
+#      after it any more: a writer's cmpxchg on a marked link fails;
+#   2. each list is pointed past it, one cmpxchg per level, by the compactor
+#      or by any writer whose search meets a marked node (so_search, sl_seek:
+#      no writer waits for a compactor that was killed half-way);
+#   3. once unlinked everywhere it waits in limbo until every worker that
+#      might have reached it before (a reader follows links without any
+#      protection) has moved on, then goes on the free list of its size,
+#      which index_node takes from first.
+# Moving on is counted in epochs (Fraser's epoch-based reclamation): a worker
+# sets its slot (RC_SLOTS) to the epoch when it wakes (index_enter) and to 0
+# before it waits (index_leave); the compactor raises RC_EPOCH by one only
+# when every slot is 0 or the epoch itself, and a node unlinked in epoch E is
+# given back when the epoch reaches E + 2: every worker has then waited since
+# the unlink, or woke after it and cannot reach the node. A killed worker's
+# slot is cleared by the master when it reaps it (index_forget), so a dead
+# process holds nothing back for longer than its reaping. A node id held
+# across a wait is good only if a record is counted on the node (a writer's
+# C_NODE); a listing keeps a key instead (list.s). A process killed between
+# steps leaks one node at most (until a restart, which rebuilds the index).
+
+# index_enter: (worker) it is awake and may read nodes: its slot names the
+# epoch. The exchange is a full barrier: the slot is seen before any node is
+# read. Clobbers rax, rcx, rdx.
+.globl index_enter
+index_enter:
+    mov rcx, qword ptr [rip + ix_base]
+    mov rax, qword ptr [rcx + IX_RECLAIM + RC_EPOCH]
+    mov edx, dword ptr [rip + w_slot]
+    xchg qword ptr [rcx + IX_RECLAIM + RC_SLOTS + rdx*8], rax
+    ret
+
+# index_leave: (worker) it is about to wait and holds no node id but those a
+# counted record keeps: it keeps nothing from being given back. Clobbers rcx, rdx.
+.globl index_leave
+index_leave:
+    mov rcx, qword ptr [rip + ix_base]
+    mov edx, dword ptr [rip + w_slot]
+    mov qword ptr [rcx + IX_RECLAIM + RC_SLOTS + rdx*8], 0
+    ret
+
+# index_forget: (master) edi = the slot of a child that was reaped. Clears
+# its epoch, so that it holds nothing back, through a mapping of the
+# reclamation page alone (the master keeps no mapping of the index).
+# Best effort: the child that takes the slot clears it too.
+# Clobbers the caller-saved registers.
+.globl index_forget
+index_forget:
+    push rbx
+    mov ebx, edi
+    xor edi, edi
+    mov esi, PAGE_SIZE
+    mov edx, PROT_RW
+    mov r10d, MAP_SHARED
+    mov r8d, dword ptr [rip + ix_fd]
+    mov r9, IX_RECLAIM
+    mov eax, SYS_mmap
+    syscall
+    cmp rax, -4096
+    ja 1f
+    mov qword ptr [rax + RC_SLOTS + rbx*8], 0
+    mov rdi, rax
+    mov esi, PAGE_SIZE
+    mov eax, SYS_munmap                   # cannot fail on a mapping we made
+    syscall
+1:  pop rbx
+    ret
+
+# node_place: rdi = a node with a key. Returns rax = its key's hash, edx = its
+# split-order key, ecx = its bucket now, r8d = its height in the ordered
+# list, r9d = its size in units (as index_node made it). Clobbers rsi, rdi,
+# r10, r11.
+node_place:
+    push rbx
+    push r12
+    push r13
+    mov r12, rdi
+    lea rdi, [r12 + N_KEY]
+    mov esi, dword ptr [r12 + N_KLEN]
+    call so_place
+    mov rbx, rax
+    mov r13d, ecx
+    push rdx
+    push rdx
+    call sl_height
+    mov r8d, eax
+    pop rdx
+    pop rdx
+    mov r9d, dword ptr [r12 + N_KLEN]
+    add r9d, 3
+    and r9d, -4
+    lea r9d, [r9d + r8d*4 + N_KEY + IX_UNIT - 1]
+    shr r9d, 4
+    mov rax, rbx
+    mov ecx, r13d
+    pop r13
+    pop r12
+    pop rbx
+    ret
+
+# mark_link: rdi = a link (u32). Sets LINK_MARK on it, whatever it holds.
+# Clobbers rax, rcx.
+mark_link:
+    mov eax, dword ptr [rdi]
+1:  bt eax, LINK_MARK_BIT
+    jc 2f
+    mov ecx, eax
+    bts ecx, LINK_MARK_BIT
+    lock cmpxchg dword ptr [rdi], ecx
+    jne 1b
+2:  ret
+
+# so_unlink: rdi = a dead node whose N_NEXT is marked, esi = its split-order
+# key, edx = its bucket. Unlinks it from the table's list: walks from the
+# bucket's nearest made dummy (before it in the list) over the keys of its
+# split-order key, pointing past it (and past any other marked node met), and
+# starts again if the node it stands on gets marked. Clobbers the
+# caller-saved registers.
+so_unlink:
+    mov r11, qword ptr [rip + ix_base]
+1:  mov r9d, dword ptr [r11 + IX_BUCKETS + rdx*4]
+    test r9d, r9d
+    jnz 2f
+    bsr ecx, edx                          # (bucket 0 is always made)
+    btr edx, ecx
+    jmp 1b
+2:  shl r9, 4
+    add r9, r11                           # the dummy: never marked
+.Lsou_start:
+    mov r8, r9
+.Lsou_walk:
+    mov eax, dword ptr [r8 + N_NEXT]
+    bt eax, LINK_MARK_BIT
+    jc .Lsou_start
+    test eax, eax
+    jz 9f
+    mov r10d, eax
+    shl r10, 4
+    add r10, r11                          # the next node
+    mov ecx, dword ptr [r10 + N_NEXT]
+    btr ecx, LINK_MARK_BIT
+    jc 3f
+    cmp dword ptr [r10 + N_HASH], esi
+    ja 9f                                 # past its place: not in the list
+    mov r8, r10
+    jmp .Lsou_walk
+3:  lock cmpxchg dword ptr [r8 + N_NEXT], ecx  # marked (ours or another): past it
+    jne .Lsou_walk
+    cmp r10, rdi
+    jne .Lsou_walk
+9:  ret
+
+# index_reclaim: (compactor) unlinks every dead node on the stack of them
+# (index_rec_drop) and puts it in limbo; raises the epoch if every worker has
+# seen it; gives back the nodes of the limbo that can be given back.
+# Clobbers the caller-saved registers.
+.globl index_reclaim
+index_reclaim:
+    push rbx
+    push r12
+    push r13
+    push r14
+    push r15
+    mov r15, qword ptr [rip + ix_base]
+    lea r14, [r15 + IX_RECLAIM]
+.Lrcl_dying:
+    mov eax, dword ptr [r14 + RC_DYING]   # take the first: only we take, so it is
+    test eax, eax                         # not taken and put back meanwhile (no ABA)
+    jz .Lrcl_epoch
+    mov ebx, eax
+    mov r12, rbx
+    shl r12, 4
+    add r12, r15                          # the node
+    mov ecx, dword ptr [r12 + N_SEQ]
+    lock cmpxchg dword ptr [r14 + RC_DYING], ecx
+    jne .Lrcl_dying                        # one was pushed: take that first
+    mov rdi, r12
+    call node_place
+    mov r13d, edx                         # split-order key
+    push rcx                              # its bucket
+    push r8                               # its height
+    mov rax, r12                          # 1. its links, top down
+    call sl_tower
+    mov rsi, rax
+    mov edx, r8d
+1:  dec edx
+    js 2f
+    lea rdi, [rsi + rdx*4]
+    call mark_link
+    jmp 1b
+2:  mov rdi, r12
+    call mark_link                        # N_NEXT
+    mov rdi, r12                          # 2. out of each list
+    mov esi, dword ptr [rsp]
+    call sl_unlink
+    pop rax
+    pop rdx
+    mov rdi, r12
+    mov esi, r13d
+    call so_unlink
+    lock dec qword ptr [r15 + IX_SO_COUNT]
+    mov rax, qword ptr [r14 + RC_EPOCH]   # 3. into limbo
+    xor edx, edx
+    mov ecx, RC_GENS
+    div rcx
+    mov eax, dword ptr [r14 + RC_LIMBO + rdx*8]
+    mov qword ptr [r12 + N_SEQ], rax
+    mov qword ptr [r14 + RC_LIMBO + rdx*8], rbx
+    jmp .Lrcl_dying
+.Lrcl_epoch:
+    mov rax, qword ptr [r14 + RC_EPOCH]
+    xor ecx, ecx
+1:  cmp ecx, MAX_CHILDREN
+    jae 2f
+    mov rdx, qword ptr [r14 + RC_SLOTS + rcx*8]
+    inc ecx
+    test rdx, rdx
+    jz 1b
+    cmp rdx, rax
+    je 1b
+    jmp .Lrcl_out                          # a worker is still in an older epoch
+2:  inc rax
+    mov qword ptr [r14 + RC_EPOCH], rax
+    inc rax                               # what was put in limbo two epochs ago
+    xor edx, edx                          # (the list the next epoch will fill)
+    mov ecx, RC_GENS
+    div rcx
+    lea r13, [r14 + RC_LIMBO + rdx*8]
+.Lrcl_free:
+    mov ebx, dword ptr [r13]
+    test ebx, ebx
+    jz .Lrcl_out
+    mov r12, rbx
+    shl r12, 4
+    add r12, r15
+    mov eax, dword ptr [r12 + N_SEQ]      # out of limbo first: killed after it,
+    mov qword ptr [r13], rax              # one node is lost, never given twice
+    mov rdi, r12
+    call node_place
+    lea r8, [r14 + RC_FREE + r9*8]
+    mov rax, qword ptr [r8]
+3:  mov dword ptr [r12 + N_SEQ], eax      # on its size's free list
+    mov rcx, rax
+    shr rcx, 32
+    shl rcx, 32
+    or rcx, rbx
+    lock cmpxchg qword ptr [r8], rcx
+    jne 3b
+    lock inc qword ptr [r14 + RC_FREED]
+    jmp .Lrcl_free
+.Lrcl_out:
+    pop r15
+    pop r14
+    pop r13
+    pop r12
+    pop rbx
+    ret
 
 .section .rodata
 ix_name: .asciz "asmkv-index"

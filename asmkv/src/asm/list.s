@@ -512,10 +512,12 @@ list_walk:
     or dword ptr [r12 + LS_FLAGS], LF_SEEKED
     lea rdi, [r12 + LS_SEEK]
     mov esi, dword ptr [r12 + LS_SLEN]
-    mov edx, dword ptr [r12 + LS_FLAGS]   # after=: past that name's directory
-    shr edx, 2                            # (LF_AFTER is bit 2)
-    and edx, 1
-    call index_seek
+    xor edx, edx                          # at the key a step stopped at, or (after=)
+    test dword ptr [r12 + LS_FLAGS], LF_RESUME  # past that name's directory
+    jnz 4f
+    test dword ptr [r12 + LS_FLAGS], LF_AFTER
+    setnz dl
+4:  call index_seek
     mov dword ptr [r12 + LS_POS], eax
 3:  mov ebp, LIST_WALK
 .Llw_next:
@@ -605,7 +607,21 @@ list_walk:
     inc r14
     mov dword ptr [r12 + LS_PHASE], LP_END
 .Llw_chunk:
-    mov rdi, r12
+    mov edi, dword ptr [r12 + LS_POS]     # the next step seeks the next key again:
+    test edi, edi                         # its node may be given back meanwhile
+    jz 8f
+    cmp dword ptr [r12 + LS_PHASE], LP_END
+    je 8f
+    call index_node_at
+    mov rdi, rax
+    call index_key
+    mov dword ptr [r12 + LS_SLEN], edx
+    lea rdi, [r12 + LS_SEEK]
+    mov rsi, rax
+    call copy                             # (keys fit: NAME_MAX < LS_SEEK_CAP)
+    and dword ptr [r12 + LS_FLAGS], ~LF_SEEKED
+    or dword ptr [r12 + LS_FLAGS], LF_RESUME
+8:  mov rdi, r12
     mov rsi, r13
     mov rdx, r14
     call list_frame

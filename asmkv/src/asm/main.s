@@ -593,6 +593,8 @@ reap_workers:
     inc ebx
     jmp 1b
 2:  mov dword ptr [rcx + rbx*4], 0
+    mov edi, ebx                          # it holds nothing back (index.s)
+    call index_forget
     # "pid N, killed by signal S" or "pid N, exit status S" (wait4's status)
     lea rdi, [rsp + 8]
     mov dword ptr [rdi], 0x20646970       # "pid "

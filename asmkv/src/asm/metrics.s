@@ -283,6 +283,24 @@ metrics_begin:
     call index_stats
     mov rsi, rdx
     call .Lmb_number_line
+    lea rsi, [rip + m_node_bytes]
+    mov edx, OFFSET m_node_bytes_len
+    call .Lmb_text
+    call index_memory
+    mov rsi, rax
+    call .Lmb_number_line
+    lea rsi, [rip + m_nodes_freed]
+    mov edx, OFFSET m_nodes_freed_len
+    call .Lmb_text
+    call index_memory
+    mov rsi, rdx
+    call .Lmb_number_line
+    lea rsi, [rip + m_nodes_reused]
+    mov edx, OFFSET m_nodes_reused_len
+    call .Lmb_text
+    call index_memory
+    mov rsi, rcx
+    call .Lmb_number_line
     # records and their bytes: live and dead, from the segments' counts
     call seg_totals
     mov r15, rax                          # live
@@ -614,6 +632,21 @@ m_keys:
     .ascii "# TYPE asmkv_keys gauge\n"
     .ascii "asmkv_keys"
 .equ m_keys_len, . - m_keys
+m_node_bytes:
+    .ascii "# HELP asmkv_index_node_bytes Bytes of the index's node memory, in use or free for reuse (it grows only when no freed node fits).\n"
+    .ascii "# TYPE asmkv_index_node_bytes gauge\n"
+    .ascii "asmkv_index_node_bytes"
+.equ m_node_bytes_len, . - m_node_bytes
+m_nodes_freed:
+    .ascii "# HELP asmkv_index_nodes_freed_total Index nodes of keys with nothing left on disk, given back for reuse.\n"
+    .ascii "# TYPE asmkv_index_nodes_freed_total counter\n"
+    .ascii "asmkv_index_nodes_freed_total"
+.equ m_nodes_freed_len, . - m_nodes_freed
+m_nodes_reused:
+    .ascii "# HELP asmkv_index_nodes_reused_total Index nodes taken again from those given back.\n"
+    .ascii "# TYPE asmkv_index_nodes_reused_total counter\n"
+    .ascii "asmkv_index_nodes_reused_total"
+.equ m_nodes_reused_len, . - m_nodes_reused
 m_buckets:
     .ascii "# HELP asmkv_index_buckets Buckets of the index's table (it doubles as keys are added).\n"
     .ascii "# TYPE asmkv_index_buckets gauge\n"

@@ -337,11 +337,10 @@ recover_record:
     add qword ptr [rax + SG_BYTES], r12
     lea rdi, [rip + r_key]
     mov rsi, qword ptr [rip + r_klen]
-    call index_node
+    call index_node                       # every record that checks out counts
     test rax, rax
     js .Lrs_full
     mov rdi, rax
-    call index_rec_add                    # every record that checks out counts
     mov rsi, qword ptr [rip + r_seq]
     mov rdx, rbx
     xor ecx, ecx

@@ -801,11 +801,10 @@ seal_record:
     mov r15d, esi
     lea rdi, [rbx + C_NAME]
     mov rsi, qword ptr [rbx + C_NAME_LEN]
-    call index_node
-    test rax, rax
+    call index_node                       # counted before its footer can make it
+    test rax, rax                         # valid (index_rec_add says why)
     js .Lsr_release
-    mov rdi, rax                          # counted before its footer can make it
-    call index_rec_add                    # valid (index_rec_add says why)
+    mov rdi, rax
     call index_node_id
     mov dword ptr [rbx + C_NODE], eax
     test dword ptr [rbx + C_COND], CD_EXP
@@ -885,6 +884,10 @@ seal_record:
     call reject_upload
     jmp .Lsr_out
 .Lsr_taken:
+    mov edi, dword ptr [rbx + C_NODE]     # its footer was never written: it does
+    call index_node_at                    # not count
+    mov rdi, rax
+    call index_rec_drop
     mov rdi, rbx
     call abort_upload
     mov rdi, rbx

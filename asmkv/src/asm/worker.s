@@ -56,7 +56,8 @@ worker_main:
     call index_attach
     test rax, rax
     js .Lwm_failed
-    call flight_reset                     # what a killed worker in this slot left
+    call index_leave                      # what a killed worker in this slot left:
+    call flight_reset                     # its epoch, its writes in flight
     call stats_init
 
     mov edi, EPOLL_CLOEXEC
@@ -124,6 +125,7 @@ worker_main:
     js .Lwm_failed
 
 .Lwm_loop:
+    call index_leave                      # no node read across the wait
     mov edx, -1                           # block, unless connections are ready
     mov eax, dword ptr [rip + w_ready_n]
     test eax, eax
@@ -142,6 +144,7 @@ worker_main:
     jmp .Lwm_failed
 2:  push rax
     push rax
+    call index_enter                      # awake: nodes may be read until the next wait
     call round_clock                      # the clocks, and the tick if it is due
     pop rax
     pop rax

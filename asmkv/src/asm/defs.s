@@ -289,6 +289,8 @@
 .equ SCAN_BUF, 1 << 20            # recovery reads segments this much at a time
 .equ SEG_IDLE, 3                 # seconds without a new record before a worker seals a
                                  # segment worth compacting
+.equ SEG_EARLY, 8 << 20          # a segment this long and worth compacting is sealed even
+                                 # under load (seg_sweep)
 .equ COMPACT_ENTRIES, 1 << 22    # live records moved from one segment, at most
 .equ CE_NODE, 0                  # compaction entry: u64 node
 .equ CE_SEQ, 8                   #   u64 the record's sequence number
@@ -673,6 +675,7 @@
 .equ LF_AFTER, 4       # after= was given (LS_AFTER, LS_ALEN)
 .equ LF_SEEKED, 8      # the walk has begun (LS_POS)
 .equ LF_RESUME, 16     # it goes on at LS_SEEK itself: the key it stopped at (list_walk)
+.equ LF_SKIP_EQ, 32    #   and that key was listed already: its other nodes are passed over
 
 # ---- metrics (metrics.s): each child's counters, in the index, summed when scraped
 .equ STAT_KINDS, 32    # answers by R_* kind; STAT_200 for a 200

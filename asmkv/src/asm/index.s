@@ -4,16 +4,18 @@
 # master before it forks, so a respawned worker has it too). It is a hash
 # table that grows (a split-ordered list, below) for lookups, and an ordered
 # list (a skip list, below) for listings, over the same nodes, allocated from
-# a bump pointer. Memory comes as nodes are added (the mapping is reserved, not
-# committed).
+# the free lists of given-back nodes or else a bump pointer. Memory comes as
+# nodes are added (the mapping is reserved, not committed).
 #
 # There are no locks, so no process can die holding one. Every change is one
 # atomic instruction, and a process killed between any two instructions leaves
 # a consistent index:
 #   - a node is filled in completely before `lock cmpxchg` links it into the
 #     list; killed before that, the node is only leaked space;
-#   - a node is never unlinked or moved (a deleted key keeps its node, with a
-#     tombstone), so readers follow the list without any protection;
+#   - a node never moves; it is unlinked only once dead (its key has nothing on
+#     disk), by marking its links first (Harris), and reused only once every
+#     worker has waited since (epochs: "Giving nodes back", below), so readers
+#     follow the lists without locks;
 #   - a key's newest write is the pair (N_SEQ, N_LOC), replaced together by
 #     `lock cmpxchg16b` and only by a write with a higher sequence number, so
 #     of two writes of a key the later one wins whatever order they land in.
@@ -109,8 +111,9 @@ key_hash:
 # (after its parent's, the bucket with b's highest bit cleared, whose keys it
 # splits), and a lookup in a bucket not made yet starts at the nearest made
 # ancestor, which stands before it in the list. Inserting is one cmpxchg of
-# the predecessor's N_NEXT; nodes are never removed, so a walk can stop and
-# go on from any node. A dummy is made only if a search finds none, and a
+# the predecessor's N_NEXT; a dead node is unlinked (below), dummies never
+# are, so a search that loses its place starts again from its bucket's
+# dummy. A dummy is made only if a search finds none, and a
 # process killed after linking one before setting its bucket leaves it for the
 # next to find: the table never holds two nodes of one key (a key inserted twice
 # at once: the second search finds the first).
@@ -140,7 +143,8 @@ so_rev:
     ret
 
 # so_search: rdi = a node to start from (a bucket's dummy, before the key in
-# the list), esi = the key's split-order key, rdx = the key, ecx = its length
+# the list: a helper starts again from it, so it must be one that is never
+# marked), esi = the key's split-order key, rdx = the key, ecx = its length
 # (0: a dummy), r8d = 1 to help (a writer), 0 to only read. Walks the list to
 # where the key is or would be. A dead node (N_RECS_DEAD) is never the key.
 # A reader walks over dead nodes, marked or not (epochs keep them from being
@@ -310,13 +314,13 @@ so_bucket:
     call so_search
     test rdx, rdx
     jnz 3f                                # there already (ours stays unlinked)
-    mov r12, rax
     mov rdi, rax
     mov rsi, r14
     mov edx, r15d
     call so_link
     test eax, eax
-    jz 2b
+    jz 2b                                 # again from the parent's dummy: the node
+                                          # we tried may be dead and marked now
     mov rdx, r14
 3:  mov rax, qword ptr [rip + ix_base]    # the bucket points at it now (whoever
     mov rcx, rdx                          # sets it sets the same unit)
@@ -354,16 +358,19 @@ so_place:
 # order (key_order), at level 0; each level up holds about a quarter of the
 # level below, so a seek reads O(log N) nodes. A node's tower (sl_tower) has
 # its height (sl_height) of links, u32 units; IX_SL_HEAD is the head's tower.
-# Insert only, and lock-free like the table: a node is filled in, key and
-# tower, before the `lock cmpxchg` that links it at level 0, then at each
-# level up in turn; a link that fails (a node came in between) walks on from
-# the same predecessor, which never moves or goes. A process killed in
-# between leaves a short tower, which is still a correct skip list.
+# Lock-free like the table: a node is filled in, key and tower, before the
+# `lock cmpxchg` that links it at level 0, then at each level up in turn; a
+# link that fails (a node came in between, or the predecessor is being
+# unlinked) seeks the place again. A process killed in between leaves a short
+# tower, which is still a correct skip list. Dead nodes are unlinked level by
+# level ("Giving nodes back", below).
 # A node goes into the ordered list before the table (index_node), so every
-# node a GET can find is in it; one killed between the two, or that lost a
-# race to insert the same key, stays in it with no value (nothing can find
-# it to give it one): walks of the list skip nodes with no value, and the
-# list may hold such twins of a key, which compare equal.
+# node a GET can find is in it. One that lost a race to insert the same key
+# (a twin) dies at once and is given back; one whose inserter was killed
+# between the two stays, with no value, until a restart. So the list may hold
+# several nodes of a key (those, and dead ones not yet unlinked), which compare
+# equal: walks of the list skip nodes with no value, and a listing that stops
+# at one passes over the others when it goes on (list.s).
 
 # ko_token: rdi = a position in an encoded key, rsi = the key's end (above rdi).
 # Returns eax = the listing value of the token there ("%XX" or a byte): 1 for
@@ -1036,10 +1043,13 @@ index_stats:
 
 # index_memory: Returns rax = bytes of node memory taken from the mapping (in
 # use, in limbo or free for reuse), rdx = nodes given back so far, rcx = nodes
-# reused so far (index_reclaim). Clobbers nothing else.
+# reused so far (index_reclaim), r8 = keys with a node in the table (those
+# with a value, and those whose tombstone is still on disk; a dead node counts
+# until it is unlinked). Clobbers nothing else.
 .globl index_memory
 index_memory:
     mov rcx, qword ptr [rip + ix_base]
+    mov r8, qword ptr [rcx + IX_SO_COUNT]
     mov rax, qword ptr [rcx + IX_NEXT]
     sub rax, IX_NODES / IX_UNIT
     shl rax, 4                            # IX_UNIT

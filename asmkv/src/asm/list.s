@@ -494,7 +494,8 @@ list_walk:
     push r14
     push r15
     push rbp
-    sub rsp, 24                           # [rsp] the name's encoded length, [rsp + 8] 1: a directory
+    sub rsp, 24                           # [rsp] the name's encoded length, [rsp + 8] 1: a directory,
+    mov qword ptr [rsp + 16], 0           # [rsp + 16] the last node listed in this step
     mov rbx, rdi
     mov r12, qword ptr [rbx + C_LIST]
     lea r13, [r12 + LS_OUT]               # where the data starts
@@ -519,6 +520,22 @@ list_walk:
     setnz dl
 4:  call index_seek
     mov dword ptr [r12 + LS_POS], eax
+    test dword ptr [r12 + LS_FLAGS], LF_SKIP_EQ
+    jz 3f
+    and dword ptr [r12 + LS_FLAGS], ~LF_SKIP_EQ
+5:  mov edi, dword ptr [r12 + LS_POS]     # a key listed already: its other nodes
+    test edi, edi                         # (dead ones, twins: a few at most) are
+    jz 3f                                 # passed over
+    call index_node_at
+    mov rdi, rax
+    mov rsi, r12
+    call ls_seek_key
+    test eax, eax
+    jz 3f
+    mov edi, dword ptr [r12 + LS_POS]
+    call index_after
+    mov dword ptr [r12 + LS_POS], eax
+    jmp 5b
 3:  mov ebp, LIST_WALK
 .Llw_next:
     mov rax, qword ptr [r12 + LS_SENT]
@@ -582,6 +599,7 @@ list_walk:
     test rax, rax
     js .Llw_out
     mov r14, rax
+    mov qword ptr [rsp + 16], r15
 .Llw_passed:
     cmp qword ptr [rsp + 8], 0
     jne .Llw_past                         # a directory: one entry is all of it
@@ -621,6 +639,14 @@ list_walk:
     call copy                             # (keys fit: NAME_MAX < LS_SEEK_CAP)
     and dword ptr [r12 + LS_FLAGS], ~LF_SEEKED
     or dword ptr [r12 + LS_FLAGS], LF_RESUME
+    mov rdi, qword ptr [rsp + 16]         # the next key is the last one listed
+    test rdi, rdi                         # (another node of it: a dead one or a
+    jz 8f                                 # twin): the next step passes it over
+    mov rsi, r12
+    call ls_seek_key
+    test eax, eax
+    jz 8f
+    or dword ptr [r12 + LS_FLAGS], LF_SKIP_EQ
 8:  mov rdi, r12
     mov rsi, r13
     mov rdx, r14
@@ -634,6 +660,25 @@ list_walk:
     pop r13
     pop r12
     pop rbx
+    ret
+
+# ls_seek_key: rdi = a node, rsi = a listing's state. Returns eax = 1 if the
+# node's key is LS_SEEK (LS_SLEN bytes), else 0. Clobbers rcx, rdx, rdi, r8.
+ls_seek_key:
+    call index_key
+    xor ecx, ecx
+    cmp edx, dword ptr [rsi + LS_SLEN]
+    jne 2f
+1:  cmp ecx, edx
+    jae 3f
+    movzx r8d, byte ptr [rax + rcx]
+    cmp r8b, byte ptr [rsi + rcx + LS_SEEK]
+    jne 2f
+    inc ecx
+    jmp 1b
+2:  xor eax, eax
+    ret
+3:  mov eax, 1
     ret
 
 # list_frame: rdi = state, rsi = the data's start in LS_OUT (LIST_CHUNK_HEAD

@@ -283,6 +283,12 @@ metrics_begin:
     call index_stats
     mov rsi, rdx
     call .Lmb_number_line
+    lea rsi, [rip + m_nodes]
+    mov edx, OFFSET m_nodes_len
+    call .Lmb_text
+    call index_memory
+    mov rsi, r8
+    call .Lmb_number_line
     lea rsi, [rip + m_node_bytes]
     mov edx, OFFSET m_node_bytes_len
     call .Lmb_text
@@ -632,6 +638,11 @@ m_keys:
     .ascii "# TYPE asmkv_keys gauge\n"
     .ascii "asmkv_keys"
 .equ m_keys_len, . - m_keys
+m_nodes:
+    .ascii "# HELP asmkv_index_nodes Keys the index has a node for: those with a value, and deleted ones whose tombstone is still on disk.\n"
+    .ascii "# TYPE asmkv_index_nodes gauge\n"
+    .ascii "asmkv_index_nodes"
+.equ m_nodes_len, . - m_nodes
 m_node_bytes:
     .ascii "# HELP asmkv_index_node_bytes Bytes of the index's node memory, in use or free for reuse (it grows only when no freed node fits).\n"
     .ascii "# TYPE asmkv_index_node_bytes gauge\n"

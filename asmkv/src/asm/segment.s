@@ -497,7 +497,11 @@ sg_mostly_dead:
 # seg_sweep: (worker, every tick) seals the active segment once it has been
 # idle for SEG_IDLE seconds, or a write found the disk full, with half its
 # records dead (so a stopped overwrite load is compacted, and a full disk gets
-# its room back); and closes this process's descriptors of
+# its room back); or, under load, once it is SEG_EARLY long with half its
+# records dead (keys made and deleted all day get their disk and index nodes
+# back within seconds, not after SEG_MAX of writes: records still being
+# written keep their room, and compaction waits for them); and closes this
+# process's descriptors of
 # segments the compactor removed (their disk space is freed with the last
 # one), except one a GET is still sending from.
 # Clobbers the caller-saved registers.
@@ -511,6 +515,8 @@ seg_sweep:
     jz 1f
     cmp byte ptr [rip + w_disk_full], 0   # a full disk: compaction is the only
     jne 7f                                # way to room, idle or not
+    cmp qword ptr [rip + w_seg_pos], SEG_EARLY
+    jae 8f
     mov rax, qword ptr [rip + w_now]
     sub rax, qword ptr [rip + w_seg_last]
     cmp rax, SEG_IDLE
@@ -519,7 +525,9 @@ seg_sweep:
     call seg_entry
     cmp dword ptr [rax + SG_BUSY], 0
     jne 1f
-    call sg_mostly_dead
+    jmp 9f
+8:  call seg_entry
+9:  call sg_mostly_dead
     test ecx, ecx
     jz 1f
     call seg_seal

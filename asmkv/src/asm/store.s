@@ -884,12 +884,13 @@ seal_record:
     call reject_upload
     jmp .Lsr_out
 .Lsr_taken:
-    mov edi, dword ptr [rbx + C_NODE]     # its footer was never written: it does
+    mov r12d, dword ptr [rbx + C_NODE]
+    mov rdi, rbx                          # out of flight first: the node may die
+    call abort_upload
+    mov edi, r12d                         # its footer was never written: it does
     call index_node_at                    # not count
     mov rdi, rax
     call index_rec_drop
-    mov rdi, rbx
-    call abort_upload
     mov rdi, rbx
     mov esi, R_412
     call respond

@@ -80,7 +80,8 @@ fn every_write_is_answered_only_after_its_record_is_flushed() {
     ) {
         return;
     }
-    let (text, deleted) = traced_writes("trace=accept4,read,pwrite64,fdatasync,sendto,clone,close");
+    let (text, deleted) =
+        traced_writes("trace=accept4,read,pwrite64,fdatasync,sendto,clone,close,openat");
     let check = check_flush_order(&text);
     assert_eq!(check.answers, 200, "every acknowledged PUT was checked");
     assert_eq!(
@@ -110,6 +111,7 @@ fn check_flush_order(text: &str) -> FlushOrder {
     let mut method: HashMap<(String, String), String> = HashMap::new();
     let mut sealed: HashMap<(String, String), (usize, String)> = HashMap::new(); // socket -> (done at, fd)
     let mut flushes: Vec<(String, String, usize, usize)> = Vec::new(); // (process, fd, start, end)
+    let mut images: HashSet<(String, String)> = HashSet::new(); // the index's image (a clean stop)
     let (mut answers, mut deletes) = (0, 0);
     let quoted = |l: &str, n: usize| l.split('"').nth(n).unwrap_or("").to_string();
     let first_arg = |l: &str| {
@@ -156,9 +158,15 @@ fn check_flush_order(text: &str) -> FlushOrder {
                 method.insert((g.clone(), socket.clone()), m.to_string());
             }
             current.insert(tid.clone(), socket);
+        } else if call.starts_with("openat(") && call.contains("\".tmp-index\"") {
+            images.insert((g.clone(), ret));
+        } else if call.starts_with("pwrite64(") && images.contains(&(g.clone(), first_arg(&call))) {
+            // the master saving the index at the stop: no request's
         } else if call.starts_with("pwrite64(") {
             assert!(!ret.starts_with('-'), "{call}");
-            let socket = current.get(&tid).expect("a write outside any request");
+            let socket = current
+                .get(&tid)
+                .unwrap_or_else(|| panic!("a write outside any request: {raw}"));
             sealed.insert((g.clone(), socket.clone()), (at, first_arg(&call)));
         } else if call.starts_with("fdatasync(") {
             assert!(call.trim_end().ends_with("= 0"), "{call}");
@@ -390,12 +398,28 @@ fn small_get_calls(dir: &std::path::Path, extra: &[&str]) -> Vec<String> {
         .split_whitespace()
         .next()
         .unwrap();
-    text.lines()
+    // a call strace had to split (another thread of the server made one
+    // meanwhile) is joined again: "read(5, <unfinished ...>" and "<... read
+    // resumed>..." are one read
+    let mut calls = Vec::new();
+    let mut head: Option<String> = None;
+    for l in text
+        .lines()
         .skip(first)
         .filter(|l| l.split_whitespace().next() == Some(tid))
-        .filter(|l| !l.split_whitespace().nth(1).unwrap_or("").starts_with('<'))
-        .map(String::from)
-        .collect()
+    {
+        if let Some(h) = l.strip_suffix(" <unfinished ...>") {
+            head = Some(h.to_string());
+        } else if let Some((before, tail)) = l.split_once(" resumed>") {
+            // (its start may be before the first GET: then only its name)
+            let call = before.rsplit("<... ").next().unwrap_or("");
+            let h = head.take().unwrap_or_else(|| format!("{tid} {call}("));
+            calls.push(format!("{h}{tail}"));
+        } else {
+            calls.push(l.to_string());
+        }
+    }
+    calls
 }
 
 /// A storage error other than a full disk (here: the segment made immutable

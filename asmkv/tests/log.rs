@@ -645,6 +645,7 @@ fn hints_stand_in_for_sealed_segments_and_are_checked() {
     assert!(s.stop().success());
     let hint = files_in(&data).into_iter().find(|n| is_hint(n)).unwrap();
     let check = |what: &str| {
+        forget_image(&data); // the hints, not the index's image
         let s = start_log(&data, "2");
         let a = agent();
         for i in 0..300 {
@@ -678,7 +679,7 @@ fn many_loaders_read_hundreds_of_segments() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     let mut expect = BTreeMap::new();
-    for round in 0..24u32 {
+    for round in 0..32u32 {
         // each worker appends to a segment of its own: 32 workers, many
         // connections, a new segment each for every worker that got one
         let s = Server::start_in(&data, &["--workers", "32", "--sync", "none"]);
@@ -730,6 +731,7 @@ fn many_loaders_read_hundreds_of_segments() {
         files_in(&data).len()
     );
     for workers in ["32", "2"] {
+        forget_image(&data); // the segments themselves, not the index's image
         let s = Server::start_in(&data, &["--workers", workers]);
         let a = agent();
         for (k, v) in &expect {

@@ -45,9 +45,12 @@ fn wait_disk(dir: &Path, limit: Duration, what: &str, done: impl Fn(&[Record]) -
     }
 }
 
+/// A clean stop and a start that reads the segments (not the index's image):
+/// what is on disk is what these tests are about.
 fn restart(s: Server, dir: &Path, args: &[&str]) -> Server {
     s.stop();
     wait_unlocked(dir);
+    forget_image(dir);
     Server::start_in(dir, args)
 }
 

@@ -286,9 +286,14 @@ impl Bench {
         let mut run = servers::start(kind, &self.tools, self.workers)?;
         let (mut extra, mut spread) = (None, sc.spread);
         if sc.store == Store::RestartedOnKeys {
-            // fill the store with a million keys, then time a restart on them
-            let (restarted, keys, note) =
-                store::restart_with_keys(run, &self.tools, self.workers, &self.script)?;
+            // fill the store with `spread` keys, then time a restart on them
+            let (restarted, keys, note) = store::restart_with_keys(
+                run,
+                &self.tools,
+                self.workers,
+                &self.script,
+                sc.spread as u64,
+            )?;
             run = restarted;
             extra = Some(note);
             // each of wrk's two threads wrote about half of them: read within both halves

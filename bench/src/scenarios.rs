@@ -58,8 +58,8 @@ impl Servers {
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Store {
     Fresh,
-    /// a million keys written, then the server restarted on them (timed); a
-    /// `spread` load reads them
+    /// `spread` keys written, then the server stopped and restarted on them
+    /// (timed); a `spread` load reads them
     RestartedOnKeys,
     /// `spread` keys under /l/, then listings of them (timed)
     Listing,
@@ -248,7 +248,16 @@ pub const SCENARIOS: &[Scenario] = &[
         name: "keys1m",
         title: "GET 64 B of 1M keys after a restart, 50 conns",
         mode: "spread",
-        spread: 500_000,
+        spread: 1_000_000,
+        servers: Servers::Only(&[Kind::Asmkv], "–"),
+        store: Store::RestartedOnKeys,
+        ..BASE
+    },
+    Scenario {
+        name: "keys16m",
+        title: "GET 64 B of 16M keys after a restart, 50 conns",
+        mode: "spread",
+        spread: 16_000_000,
         servers: Servers::Only(&[Kind::Asmkv], "–"),
         store: Store::RestartedOnKeys,
         ..BASE

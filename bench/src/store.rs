@@ -36,7 +36,10 @@ pub fn restart_with_keys(
     tools: &Tools,
     workers: usize,
     script: &Path,
+    wanted: u64,
 ) -> anyhow::Result<(Running, u64, String)> {
+    // two wrk threads, each writing `wanted / 2` new keys (then overwriting
+    // its last one), for as long as that takes at 25,000 writes a second
     let r = wrk::run(
         script,
         run.addr,
@@ -45,17 +48,19 @@ pub fn restart_with_keys(
             key: "/small",
             body_len: 64,
             style: "kv",
-            spread: 500_000,
+            spread: (wanted / 2) as usize,
             connections: 50,
             threads: 2,
-            duration: Duration::from_secs(20),
+            duration: Duration::from_secs((wanted / 25_000).max(20)),
             tag: "",
         },
     )?;
-    let keys = (r.requests - r.errors()).min(1_000_000);
+    let keys = (r.requests - r.errors()).min(wanted);
     let files = run.keep_files();
     let data = run.data.clone();
+    let stopping = Instant::now();
     drop(run);
+    let stopped = stopping.elapsed();
     let started = Instant::now();
     let run = servers::start_on(Kind::Asmkv, tools, workers, &data, files)?;
     let took = started.elapsed();
@@ -64,7 +69,8 @@ pub fn restart_with_keys(
         run,
         keys,
         format!(
-            "{keys} keys: listening {:.2} s after start, {:.1} MiB RSS (all processes) then",
+            "{keys} keys: stopped in {:.2} s (the index saved), listening {:.2} s after start, {:.1} MiB RSS (all processes) then",
+            stopped.as_secs_f64(),
             took.as_secs_f64(),
             rss as f64 / 1024.0
         ),

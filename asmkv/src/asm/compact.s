@@ -142,15 +142,15 @@ seg_sealed:
     je 2f
     test dword ptr [rax + SG_FLAGS], SGF_GONE
     jnz 2f
-    cmp dword ptr [rax + SG_BUSY], 0
-    jne 2f
-    mov rax, qword ptr [rip + ix_base]    # the active segments, read after SG_BUSY:
-    xor ecx, ecx                          # a worker counts a record open before it
-1:  cmp rdi, qword ptr [rax + IX_ACTIVE + rcx*8]  # moves to a new segment
-    je 2f
-    inc ecx
-    cmp ecx, MAX_CHILDREN
-    jb 1b
+    mov rdx, qword ptr [rip + ix_base]    # the active segments, read before SG_BUSY:
+    xor ecx, ecx                          # a worker counts a record open (a locked
+1:  cmp rdi, qword ptr [rdx + IX_ACTIVE + rcx*8]  # add) before it lets go of its
+    je 2f                                 # segment (a store after it), so once
+    inc ecx                               # that is seen, so is the count (x86:
+    cmp ecx, MAX_CHILDREN                 # loads in order); read the other way, a
+    jb 1b                                 # record reserved between the two reads
+    cmp dword ptr [rax + SG_BUSY], 0      # and the segment let go would be missed
+    jne 2f                                # (seg_sweep lets go of busy segments)
     mov eax, 1
     ret
 2:  xor eax, eax

@@ -194,6 +194,7 @@
 .equ STAT_SIZE, 144
 .equ ST_MODE, 24                 # struct stat: u32 st_mode
 .equ ST_SIZE, 48                 # struct stat: i64 st_size
+.equ ST_MTIME, 88                # struct stat: st_mtim, i64 seconds then i64 nanoseconds
 .equ DIRENT_RECLEN, 16           # struct linux_dirent64: u16 d_reclen
 .equ DIRENT_NAME, 19             # struct linux_dirent64: char d_name[]
 .equ SOCKADDR_IN_SIZE, 16        # u16 family, u16 port (BE), u32 addr (BE), 8 zero
@@ -300,6 +301,22 @@
 .equ COMPACT_RECORDS, SEG_MAX / (REC_HDR + 8 + FT_SIZE) + 1  # records of one segment, at
                                  # most: each starts below SEG_MAX and takes 56 bytes or more
 .equ PR_SET_NAME, 15
+# "index.snap", the index's image from a clean stop (snapshot.s):
+.equ SNAP_MAGIC, 0x31534b41      # "AKS1"
+.equ SN_MAGIC, 0       # u32
+.equ SN_HCRC, 4        # u32 CRC32C of the header after this field
+.equ SN_CRC, 8         # u32 CRC32C of everything after the header: the list, the regions
+.equ SN_SEGS, 16       # u64 segments listed
+.equ SN_NEXT, 24       # u64 the index's IX_NEXT (node units taken)
+.equ SN_SO_SIZE, 32    # u64 its IX_SO_SIZE (buckets)
+.equ SN_SEGID, 40      # u64 its IX_SEGID (the last segment id handed out)
+.equ SN_HEAD, 4096     # the header's length; the list follows, then the regions
+.equ SNL_ID, 0         # a listed segment: u64 id (increasing),
+.equ SNL_SIZE, 8       #   u64 its length in bytes,
+.equ SNL_MTIME, 16     #   16 bytes its last change (st_mtim): a segment changed in place
+.equ SNL_SIZEOF, 32    #   since is not the image's
+.equ SNL_SHIFT, 5      # log2 SNL_SIZEOF
+.equ SN_FOREIGN, -2    # sn_entry: an entry that is not ours (not a mismatch to report)
 # The index: one mapping shared by the master and every worker (index.s).
 .equ IX_SEQ, 0         # u64 last sequence number handed out
 .equ IX_SEGID, 8       # u64 last segment id handed out

@@ -15,7 +15,7 @@
 # import_files: (master) imports the old layout's files, if any.
 # Exits with a clear message on a foreign entry or any failure.
 # Clobbers the caller-saved registers.
-.globl import_files
+.globl import_files, import_kind
 import_files:
     push rbx
     sub rsp, 16
@@ -141,7 +141,7 @@ import_entry:
     call fatal
 
 # import_kind: rdi = a directory entry's name. Returns eax = 0 for our own
-# entries (".", "..", "ID.seg", "ID.hint", ".tmp-..."), 1 for a name the old layout gave
+# entries (".", "..", "ID.seg", "ID.hint", ".tmp-...", "index.snap"), 1 for a name the old layout gave
 # a key (letters, digits, "-_~." - not "." first - and "%XX" in uppercase
 # for any other byte but NUL, nothing spelled two ways), -1 for anything else.
 # Clobbers rcx, rdx, rsi, rdi, r8, r9.
@@ -168,7 +168,15 @@ import_kind:
     cmp byte ptr [rbx + 4], cl
     jne 8f
     jmp 9f
-2:  cmp r9, 5                             # "ID.seg"
+2:  cmp r9, 10                            # "index.snap" (snapshot.s)
+    jne 11f
+    mov rcx, qword ptr [rip + snap_name]
+    cmp qword ptr [rbx], rcx
+    jne 11f
+    mov cx, word ptr [rip + snap_name + 8]
+    cmp word ptr [rbx + 8], cx
+    je 9f
+11: cmp r9, 5                             # "ID.seg"
     jb 3f
     cmp dword ptr [rbx + r9 - 4], 0x6765732e
     jne 10f

@@ -21,6 +21,7 @@ _start:
     call count_workers                    # (recovery runs as many loaders)
     call recover_log                      # before listening: the index is whole
     call import_files                     # the old layout's values, if any
+    call snapshot_drop                    # an image not read goes now (snapshot.s)
     call index_detach
     call raise_fd_limit
     call open_listener
@@ -499,16 +500,32 @@ supervise:
     mov eax, SYS_kill
     syscall
     jmp 3b
-5:  xor edi, edi                          # wait for every worker to finish
-    xor esi, esi
+5:  xor r12d, r12d                        # wait for every worker to finish: did
+6:  sub rsp, 16                           # each exit 0? (r12d: 1 if not)
+    mov edi, -1
+    mov rsi, rsp
     xor edx, edx
     xor r10d, r10d
-    mov edi, -1
     mov eax, SYS_wait4
     syscall
+    mov ecx, dword ptr [rsp]
+    add rsp, 16
     cmp rax, -ECHILD
-    jne 5b
-    lea rdi, [rip + msg_stopped]
+    je 7f
+    cmp rax, -EINTR
+    je 6b
+    test rax, rax
+    js 7f
+    test ecx, ecx                         # killed, or exited non-zero: it may
+    jz 6b                                 # have stopped in the middle of a change
+    mov r12d, 1
+    jmp 6b
+7:  test r12d, r12d                       # all stopped cleanly, and none died
+    jnz 8f                                # before: the index's image for the next
+    cmp byte ptr [rip + m_unclean], 0     # start (snapshot.s)
+    jne 8f
+    call snapshot_save
+8:  lea rdi, [rip + msg_stopped]
     mov esi, OFFSET msg_stopped_len
     xor edx, edx
     xor ecx, ecx
@@ -593,8 +610,9 @@ reap_workers:
     inc ebx
     jmp 1b
 2:  mov dword ptr [rcx + rbx*4], 0
-    mov edi, ebx                          # it holds nothing back (index.s)
-    call index_forget
+    mov byte ptr [rip + m_unclean], 1     # what it left (counts kept high, nodes
+    mov edi, ebx                          # leaked) only a full read of the
+    call index_forget                     # segments clears: no image at the stop
     # "pid N, killed by signal S" or "pid N, exit status S" (wait4's status)
     lea rdi, [rsp + 8]
     mov dword ptr [rdi], 0x20646970       # "pid "
@@ -699,6 +717,7 @@ metrics_fd:  .long -1                # the --metrics socket, if any
 .p2align 3
 .globl listen_fd, master_pid, w_slot
 m_siginfo:   .space SIGINFO_SIZE
+m_unclean:   .space 1                   # 1 once a child died before the stop
 worker_pids: .space MAX_CHILDREN * 4 # 0: empty slot
 w_slot:      .space 4                # in a child: its slot
 listen_fd:   .space 4

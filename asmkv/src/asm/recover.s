@@ -33,7 +33,14 @@ recover_log:
     call index_init
     test rax, rax
     js .Lrl_no_index
-    lea rdi, [rip + recover_entry]        # the names alone: r_maxid
+    call snapshot_load                    # a clean stop's image, if it checks out
+    test eax, eax
+    jz 7f
+    mov rax, qword ptr [rip + ix_base]
+    mov rax, qword ptr [rax + IX_SEGID]
+    mov qword ptr [rip + r_maxid], rax
+    jmp .Lrl_loaded
+7:  lea rdi, [rip + recover_entry]        # the names alone: r_maxid
     xor esi, esi
     call dir_walk
     test rax, rax

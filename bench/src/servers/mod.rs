@@ -128,7 +128,8 @@ impl Drop for Running {
     fn drop(&mut self) {
         let pg = Pid::from_raw(self.pid());
         let _ = killpg(pg, Signal::SIGTERM);
-        let deadline = Instant::now() + Duration::from_secs(5);
+        // (asmkv saves its index as it stops: a second or so a million keys)
+        let deadline = Instant::now() + Duration::from_secs(60);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {
                 break;

@@ -1,0 +1,612 @@
+# snapshot.s - the index's image, saved at a clean stop and read back at the
+# next start instead of the segments, so a large store restarts in the time it
+# takes to read its index (about 80 bytes a key) rather than to rebuild it.
+#
+# "index.snap" in the data directory (SN_* in defs.s): a page of header, the
+# list of every segment with its length and last change, then the index's own bytes at their
+# offsets (node links are offsets in the index, so an image read back at the
+# same offsets is the same index): its header page and segment counters, its
+# reclamation page, its buckets, its nodes. CRC32C over all of it.
+#
+# It is believed only if all of it checks out and the directory holds exactly
+# the segments it lists, each of the length and last change listed (a
+# segment changed in place since is not the image's): otherwise the segments are
+# read as always. It is written only when every process stopped cleanly (no
+# child was killed in the middle of a change), after every segment is
+# flushed (so a power cut cannot leave it naming records that are not on
+# disk), to a temporary name, flushed and renamed; and it is removed, durably,
+# before the server takes any write, so an image older than the segments is
+# never read (a crash later means a full read of the segments, as always).
+.text
+
+# snapshot_save: (master, at a clean stop, after every child exited 0) writes
+# "index.snap". Says so in the log if it cannot (the next start reads the
+# segments). Clobbers the caller-saved registers.
+.globl snapshot_save
+snapshot_save:
+    push rbx
+    push r12
+    push r13
+    push r14
+    push r15
+    sub rsp, SEG_NAME_CAP + STAT_SIZE
+    call index_attach
+    test rax, rax
+    js .Lss_fail
+    mov rax, qword ptr [rip + ix_base]    # the header, then the list: SNL_SIZEOF
+    mov rbx, qword ptr [rax + IX_SEGID]   # bytes a segment at most
+    lea rdi, [rbx + 1]
+    shl rdi, SNL_SHIFT
+    add rdi, SN_HEAD
+    call reserve_memory
+    cmp rax, -4096
+    ja .Lss_fail
+    mov r12, rax                          # the header and list being made
+    lea r13, [r12 + SN_HEAD]              # the list's end
+    mov r14d, 1                           # segment id
+.Lss_seg:
+    cmp r14, rbx
+    ja .Lss_listed
+    mov rdi, r14
+    call seg_entry
+    test dword ptr [rax + SG_FLAGS], SGF_GONE
+    jnz 2f
+    mov rdi, rsp
+    mov rsi, r14
+    call seg_name
+    mov edi, dword ptr [rip + dir_fd]
+    mov rsi, rsp
+    mov edx, O_RDONLY | O_CLOEXEC | O_NOFOLLOW
+    xor r10d, r10d
+    mov eax, SYS_openat
+    syscall
+    cmp rax, -ENOENT
+    je 2f                                 # (never made)
+    test rax, rax
+    js .Lss_fail
+    mov r15d, eax
+    mov edi, eax                          # its records on disk before the image
+    mov eax, SYS_fdatasync                # names them
+    syscall
+    test rax, rax
+    js 3f
+    mov edi, r15d
+    lea rsi, [rsp + SEG_NAME_CAP]
+    mov eax, SYS_fstat
+    syscall
+3:  push rax
+    push rax
+    mov edi, r15d
+    mov eax, SYS_close
+    syscall
+    pop rax
+    pop rax
+    test rax, rax
+    js .Lss_fail
+    mov qword ptr [r13 + SNL_ID], r14
+    mov rax, qword ptr [rsp + SEG_NAME_CAP + ST_SIZE]
+    mov qword ptr [r13 + SNL_SIZE], rax
+    mov rax, qword ptr [rsp + SEG_NAME_CAP + ST_MTIME]
+    mov qword ptr [r13 + SNL_MTIME], rax
+    mov rax, qword ptr [rsp + SEG_NAME_CAP + ST_MTIME + 8]
+    mov qword ptr [r13 + SNL_MTIME + 8], rax
+    add r13, SNL_SIZEOF
+2:  inc r14
+    jmp .Lss_seg
+.Lss_listed:
+    mov rax, r13
+    sub rax, r12
+    sub rax, SN_HEAD
+    shr rax, SNL_SHIFT
+    mov qword ptr [r12 + SN_SEGS], rax
+    mov rcx, qword ptr [rip + ix_base]
+    mov rax, qword ptr [rcx + IX_NEXT]
+    mov qword ptr [r12 + SN_NEXT], rax
+    mov rax, qword ptr [rcx + IX_SO_SIZE]
+    mov qword ptr [r12 + SN_SO_SIZE], rax
+    mov qword ptr [r12 + SN_SEGID], rbx
+    mov dword ptr [r12 + SN_MAGIC], SNAP_MAGIC
+    lea rsi, [r12 + SN_HEAD]              # the CRC of all after the header
+    mov rdx, r13
+    sub rdx, rsi
+    xor edi, edi
+    call crc32c
+    mov edi, eax
+    mov rsi, r12
+    call sn_regions_crc
+    mov dword ptr [r12 + SN_CRC], eax
+    xor edi, edi
+    lea rsi, [r12 + 8]
+    mov edx, SN_HEAD - 8
+    call crc32c
+    mov dword ptr [r12 + SN_HCRC], eax
+    mov edi, dword ptr [rip + dir_fd]     # to a temporary name first
+    lea rsi, [rip + snap_tmp]
+    mov edx, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW
+    mov r10d, 0644
+    mov eax, SYS_openat
+    syscall
+    test rax, rax
+    js .Lss_fail
+    mov r15d, eax
+    mov edi, eax
+    mov rsi, r12
+    mov rdx, r13
+    sub rdx, r12
+    xor ecx, ecx
+    call pwrite_all
+    test rax, rax
+    js .Lss_close
+    mov r14, r13
+    sub r14, r12                          # where the regions start in the file
+    xor ebx, ebx                          # region
+1:  mov edi, ebx
+    mov rsi, r12
+    call sn_region
+    test rdx, rdx
+    jz 4f
+    mov rsi, rax
+    add rsi, qword ptr [rip + ix_base]
+    push rdx
+    push rdx
+    mov edi, r15d
+    mov rcx, r14
+    call pwrite_all
+    pop rdx
+    pop rdx
+    test rax, rax
+    js .Lss_close
+    add r14, rdx
+    inc ebx
+    jmp 1b
+4:  mov edi, r15d
+    mov eax, SYS_fdatasync
+    syscall
+    test rax, rax
+    js .Lss_close
+    mov edi, r15d
+    mov eax, SYS_close
+    syscall
+    mov edi, dword ptr [rip + dir_fd]
+    lea rsi, [rip + snap_tmp]
+    mov edx, dword ptr [rip + dir_fd]
+    lea r10, [rip + snap_name]
+    mov eax, SYS_renameat
+    syscall
+    test rax, rax
+    js .Lss_unlink
+    mov edi, dword ptr [rip + dir_fd]
+    mov eax, SYS_fsync
+    syscall
+    test rax, rax
+    js .Lss_fail
+    lea rdi, [rip + msg_snap_saved]
+    mov esi, OFFSET msg_snap_saved_len
+    xor edx, edx
+    xor ecx, ecx
+    call log_line
+    jmp .Lss_out
+.Lss_close:
+    push rax
+    push rax
+    mov edi, r15d
+    mov eax, SYS_close
+    syscall
+    pop rax
+    pop rax
+.Lss_unlink:
+    push rax
+    push rax
+    mov edi, dword ptr [rip + dir_fd]
+    lea rsi, [rip + snap_tmp]
+    xor edx, edx
+    mov eax, SYS_unlinkat
+    syscall
+    pop rax
+    pop rax
+.Lss_fail:
+    mov ecx, eax
+    neg ecx
+    lea rdi, [rip + err_snap_save]
+    mov esi, OFFSET err_snap_save_len
+    xor edx, edx
+    call log_line
+.Lss_out:
+    add rsp, SEG_NAME_CAP + STAT_SIZE
+    pop r15
+    pop r14
+    pop r13
+    pop r12
+    pop rbx
+    ret
+
+# sn_region: edi = a region's number, rsi = an image's header (SN_NEXT,
+# SN_SO_SIZE and SN_SEGID set). Returns rax = the region's offset in the
+# index, rdx = its length (0: no such region). In order: the index's header
+# page and segment counters, its reclamation page, its buckets, its nodes.
+# Clobbers nothing else.
+sn_region:
+    cmp edi, 0
+    jne 1f
+    xor eax, eax
+    mov rdx, qword ptr [rsi + SN_SEGID]
+    inc rdx
+    shl rdx, SG_SHIFT
+    add rdx, IX_SEGS
+    ret
+1:  cmp edi, 1
+    jne 2f
+    mov eax, IX_RECLAIM
+    mov edx, PAGE_SIZE
+    ret
+2:  cmp edi, 2
+    jne 3f
+    mov eax, IX_BUCKETS
+    mov rdx, qword ptr [rsi + SN_SO_SIZE]
+    shl rdx, 2
+    ret
+3:  cmp edi, 3
+    jne 4f
+    mov rax, IX_NODES
+    mov rdx, qword ptr [rsi + SN_NEXT]
+    shl rdx, 4                            # IX_UNIT
+    sub rdx, rax
+    ret
+4:  xor edx, edx
+    ret
+
+# sn_regions_crc: edi = a CRC so far, rsi = an image's header. Returns eax =
+# the CRC of that followed by every region of the index (sn_region), as they
+# are in the mapping now. Clobbers rcx, rdx, rsi, rdi, r8.
+sn_regions_crc:
+    push rbx
+    push r12
+    push r13
+    mov r12, rsi
+    mov r13d, edi
+    xor ebx, ebx
+1:  mov edi, ebx
+    mov rsi, r12
+    call sn_region
+    test rdx, rdx
+    jz 2f
+    mov rsi, rax
+    add rsi, qword ptr [rip + ix_base]
+    mov edi, r13d
+    call crc32c
+    mov r13d, eax
+    inc ebx
+    jmp 1b
+2:  mov eax, r13d
+    pop r13
+    pop r12
+    pop rbx
+    ret
+
+# snapshot_load: (master, index_init done, nothing in the index yet) reads
+# "index.snap" into the index if it checks out against itself and against the
+# directory (which must hold only our own entries), and then removes it,
+# durably, before anything is written. Returns eax = 1 if the index is read
+# (IX_SEGID is its last segment id), 0 if not: the index is fresh again (read
+# the segments), and the image stays until snapshot_drop, so a start that
+# stops at a later check leaves the directory as it was. Exits with a clear
+# message if an image read cannot be removed. Clobbers the caller-saved
+# registers.
+.globl snapshot_load
+snapshot_load:
+    push rbx
+    push r12
+    push r13
+    push r14
+    push r15
+    sub rsp, 16
+    mov edi, dword ptr [rip + dir_fd]
+    lea rsi, [rip + snap_name]
+    mov edx, O_RDONLY | O_CLOEXEC | O_NOFOLLOW
+    xor r10d, r10d
+    mov eax, SYS_openat
+    syscall
+    xor r14d, r14d                        # 1: the index was read
+    cmp rax, -ENOENT
+    je .Lsl_out
+    test rax, rax
+    js .Lsl_reject
+    mov r15d, eax
+    mov rdi, SN_HEAD
+    call reserve_memory
+    cmp rax, -4096
+    ja .Lsl_close
+    mov r12, rax
+    mov edi, r15d                         # the header: whole, and its own CRC
+    mov rsi, r12
+    mov edx, SN_HEAD
+    xor ecx, ecx
+    call pread_full
+    cmp rax, SN_HEAD
+    jne .Lsl_close
+    cmp dword ptr [r12 + SN_MAGIC], SNAP_MAGIC
+    jne .Lsl_close
+    xor edi, edi
+    lea rsi, [r12 + 8]
+    mov edx, SN_HEAD - 8
+    call crc32c
+    cmp eax, dword ptr [r12 + SN_HCRC]
+    jne .Lsl_close
+    mov rax, qword ptr [r12 + SN_SEGID]   # sizes that fit what made them
+    cmp rax, SEG_ID_MAX
+    ja .Lsl_close
+    cmp qword ptr [r12 + SN_SEGS], rax
+    ja .Lsl_close
+    mov rax, qword ptr [r12 + SN_SO_SIZE]
+    cmp rax, IX_SO_MAX
+    ja .Lsl_close
+    mov rax, qword ptr [r12 + SN_NEXT]
+    cmp rax, IX_NODES / IX_UNIT
+    jb .Lsl_close
+    mov rcx, IX_UNITS_MAX
+    cmp rax, rcx
+    ja .Lsl_close
+    mov rdi, qword ptr [r12 + SN_SEGS]    # the list
+    inc rdi
+    shl rdi, SNL_SHIFT
+    call reserve_memory
+    cmp rax, -4096
+    ja .Lsl_close
+    mov r13, rax
+    mov rdx, qword ptr [r12 + SN_SEGS]
+    shl rdx, SNL_SHIFT
+    mov qword ptr [rsp], rdx              # its length
+    mov edi, r15d
+    mov rsi, r13
+    mov ecx, SN_HEAD
+    call pread_full
+    cmp rax, qword ptr [rsp]
+    jne .Lsl_close
+    mov qword ptr [rip + sn_list], r13    # the directory holds exactly those?
+    mov rax, qword ptr [r12 + SN_SEGS]
+    mov qword ptr [rip + sn_list_n], rax
+    mov qword ptr [rip + sn_seen], 0
+    lea rdi, [rip + sn_entry]
+    xor esi, esi
+    call dir_walk
+    cmp rax, SN_FOREIGN
+    jne 1f
+    mov r14d, 3                           # (not a mismatch to report: the segments'
+1:  test rax, rax                         # reading says what it is)
+    js .Lsl_close
+    mov rax, qword ptr [rip + sn_seen]
+    cmp rax, qword ptr [r12 + SN_SEGS]
+    jne .Lsl_close
+    xor edi, edi                          # the CRC: the list, then the regions
+    mov rsi, r13
+    mov rdx, qword ptr [rsp]
+    call crc32c
+    mov dword ptr [rsp + 8], eax
+    mov r14d, 2                           # from here the index is written: a
+    mov rbx, qword ptr [rsp]              # failure makes it fresh again
+    add rbx, SN_HEAD                      # where the regions start in the file
+    xor r13d, r13d                        # region
+1:  mov edi, r13d
+    mov rsi, r12
+    call sn_region
+    test rdx, rdx
+    jz 2f
+    mov qword ptr [rsp], rdx
+    mov rsi, rax
+    add rsi, qword ptr [rip + ix_base]
+    mov edi, r15d
+    mov rcx, rbx
+    call pread_full
+    cmp rax, qword ptr [rsp]
+    jne .Lsl_close
+    add rbx, rax
+    inc r13d
+    jmp 1b
+2:  mov edi, dword ptr [rsp + 8]
+    mov rsi, r12
+    call sn_regions_crc
+    cmp eax, dword ptr [r12 + SN_CRC]
+    jne .Lsl_close
+    mov r14d, 1                           # it checks out: what was a process's
+    mov rax, qword ptr [rip + ix_base]    # own is no one's now
+    lea rdi, [rax + IX_ACTIVE]
+    lea rcx, [rax + IX_SO_COUNT]
+3:  mov qword ptr [rdi], 0                # IX_ACTIVE, IX_FLIGHT_HI
+    add rdi, 8
+    cmp rdi, rcx
+    jb 3b
+    mov dword ptr [rax + IX_LOAD_FAILED], 0
+    lea rdi, [rax + IX_RECLAIM + RC_SLOTS]
+    mov ecx, MAX_CHILDREN
+    xor edx, edx
+4:  mov qword ptr [rdi + rdx*8], 0
+    inc edx
+    cmp edx, ecx
+    jb 4b
+    mov rcx, qword ptr [r12 + SN_SEGID]
+5:  test rcx, rcx                         # (no record is being written)
+    jz .Lsl_close
+    mov rdx, rcx
+    shl rdx, SG_SHIFT
+    mov dword ptr [rax + rdx + IX_SEGS + SG_BUSY], 0
+    dec rcx
+    jmp 5b
+.Lsl_close:
+    mov edi, r15d
+    mov eax, SYS_close
+    syscall
+.Lsl_reject:
+    cmp r14d, 1
+    je 6f
+    cmp r14d, 3
+    je 7f
+    mov byte ptr [rip + sn_stale], 1      # said once the segments are read: a start
+    cmp r14d, 2                           # that stops says only why (a half-read
+                                          # index is made fresh)
+    jne 7f
+    mov rdi, qword ptr [rip + ix_base]
+    mov rsi, IX_MAP_SIZE
+    mov eax, SYS_munmap
+    syscall
+    mov edi, dword ptr [rip + ix_fd]
+    mov eax, SYS_close
+    syscall
+    call index_init
+    test rax, rax
+    js .Lsl_no_index
+7:  xor r14d, r14d                        # (kept until the start's checks pass:
+    jmp .Lsl_out                          # snapshot_drop)
+6:  lea rdi, [rip + msg_snap_read]
+    mov esi, OFFSET msg_snap_read_len
+    xor edx, edx
+    xor ecx, ecx
+    call log_line
+    call snapshot_drop                    # gone before any write
+.Lsl_out:
+    mov eax, r14d
+    add rsp, 16
+    pop r15
+    pop r14
+    pop r13
+    pop r12
+    pop rbx
+    ret
+.Lsl_fatal:
+    mov ecx, eax
+    neg ecx
+    lea rdi, [rip + err_snap_remove]
+    mov esi, OFFSET err_snap_remove_len
+    xor edx, edx
+    call fatal
+.Lsl_no_index:
+    mov ecx, eax
+    neg ecx
+    lea rdi, [rip + err_snap_index]
+    mov esi, OFFSET err_snap_index_len
+    xor edx, edx
+    call fatal
+
+# snapshot_drop: (master) removes "index.snap", if it is there, durably
+# whatever --sync says: once anything is written, an image of before must
+# never be read (a crash would make it look like the store). Exits with a
+# clear message if it cannot. Clobbers the caller-saved registers.
+.globl snapshot_drop
+snapshot_drop:
+    sub rsp, 8
+    cmp byte ptr [rip + sn_stale], 0
+    je 2f
+    mov byte ptr [rip + sn_stale], 0
+    lea rdi, [rip + msg_snap_stale]
+    mov esi, OFFSET msg_snap_stale_len
+    xor edx, edx
+    xor ecx, ecx
+    call log_line
+2:  mov edi, dword ptr [rip + dir_fd]
+    lea rsi, [rip + snap_name]
+    xor edx, edx
+    mov eax, SYS_unlinkat
+    syscall
+    cmp rax, -ENOENT
+    je 1f
+    test rax, rax
+    js .Lsl_fatal
+    mov edi, dword ptr [rip + dir_fd]
+    mov eax, SYS_fsync
+    syscall
+    test rax, rax
+    js .Lsl_fatal
+1:  add rsp, 8
+    ret
+
+# sn_entry: a dir_walk callback, rdi = an entry's name. Anything but our own
+# entries (import_kind) is not the image's store; a segment must be in the
+# image's list (sn_list, by increasing id) with the length and last change
+# listed; counts it (sn_seen). Returns rax = 0, or -1 to stop the walk (not the image's).
+# Clobbers the caller-saved registers.
+sn_entry:
+    push rbx
+    push r12
+    sub rsp, STAT_SIZE + 8
+    mov r12, rdi
+    call import_kind                      # only our own entries: a value of the
+    test eax, eax                         # old layout or anything foreign is for
+    mov rax, SN_FOREIGN                   # the start that reads the segments to see
+    jnz 7f
+    mov rdi, r12
+    call cstr_len
+    cmp rax, 5
+    jb 8f
+    cmp dword ptr [r12 + rax - 4], 0x6765732e   # ".seg"
+    jne 8f
+    mov rdi, r12
+    lea rsi, [rax - 4]
+    call parse_seg_id
+    test rax, rax
+    jz 9f
+    mov rcx, qword ptr [rip + sn_list]    # find it (binary search)
+    xor r8d, r8d                          # low
+    mov r9, qword ptr [rip + sn_list_n]   # high (exclusive)
+1:  cmp r8, r9
+    jae 9f
+    lea r10, [r8 + r9]
+    shr r10, 1
+    mov r11, r10
+    shl r11, SNL_SHIFT
+    cmp qword ptr [rcx + r11 + SNL_ID], rax
+    je 2f
+    jb 3f
+    mov r9, r10
+    jmp 1b
+3:  lea r8, [r10 + 1]
+    jmp 1b
+2:  lea rbx, [rcx + r11]                 # its entry
+    mov edi, dword ptr [rip + dir_fd]
+    mov rsi, r12
+    mov rdx, rsp
+    mov r10d, AT_SYMLINK_NOFOLLOW
+    mov eax, SYS_newfstatat
+    syscall
+    test rax, rax
+    js 9f
+    mov rax, qword ptr [rsp + ST_SIZE]
+    cmp rax, qword ptr [rbx + SNL_SIZE]
+    jne 9f
+    mov rax, qword ptr [rsp + ST_MTIME]
+    cmp rax, qword ptr [rbx + SNL_MTIME]
+    jne 9f
+    mov rax, qword ptr [rsp + ST_MTIME + 8]
+    cmp rax, qword ptr [rbx + SNL_MTIME + 8]
+    jne 9f
+    inc qword ptr [rip + sn_seen]
+8:  xor eax, eax
+    jmp 7f
+9:  mov rax, -1
+7:  add rsp, STAT_SIZE + 8
+    pop r12
+    pop rbx
+    ret
+
+.section .rodata
+.globl snap_name
+snap_name:       .asciz "index.snap"
+snap_tmp:        .asciz ".tmp-index"
+msg_snap_saved:  .ascii "index saved (index.snap): the next start reads it instead of the segments"
+.equ msg_snap_saved_len, . - msg_snap_saved
+msg_snap_read:   .ascii "index read from index.snap"
+.equ msg_snap_read_len, . - msg_snap_read
+msg_snap_stale:  .ascii "index.snap did not match the segments or itself; the segments were read"
+.equ msg_snap_stale_len, . - msg_snap_stale
+err_snap_save:   .ascii "cannot save the index (the next start reads the segments)"
+.equ err_snap_save_len, . - err_snap_save
+err_snap_remove: .ascii "cannot remove index.snap"
+.equ err_snap_remove_len, . - err_snap_remove
+err_snap_index:  .ascii "cannot make the index again after index.snap"
+.equ err_snap_index_len, . - err_snap_index
+
+.bss
+.p2align 3
+sn_list:   .space 8                       # the image's list of segments (snapshot_load)
+sn_list_n: .space 8                       #   its entries
+sn_seen:   .space 8                       #   of those, found in the directory
+sn_stale:  .space 1                       # 1: an image was there and not believed
+.text

@@ -161,19 +161,25 @@ fn churn_range(addr: SocketAddr, round: usize, from: usize, to: usize) {
     }
 }
 
-/// Waits (two minutes at most: other tests may share the machine) until the index holds nodes for `keys` keys only,
-/// the disk only their records, and `freed` nodes are given back for reuse
-/// (a node unlinked waits two epochs, a second or so each, before it is);
-/// returns the metrics socket's view of the node memory.
-fn wait_given_back(m: SocketAddr, keys: usize, freed: usize) -> f64 {
+/// Waits (two minutes at most: other tests may share the machine) until the
+/// index holds nodes for `keys` keys and at most as many deleted ones, the
+/// disk about as many records and no dead ones, and `freed` nodes are given
+/// back for reuse (a node unlinked waits two epochs, a second or so each).
+/// Some tombstones may stay: a segment holding the last of them and the live
+/// keys' values may never be worth compacting (under half of it reclaimable),
+/// and a tombstone's node stays with it. Returns the node memory and the
+/// nodes in the table.
+fn wait_given_back(m: SocketAddr, keys: usize, freed: usize) -> (f64, f64) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let keys = keys as f64;
     loop {
         let nodes = metric(m, "asmkv_index_nodes");
         let live = metric(m, "asmkv_records{state=\"live\"}");
         let dead = metric(m, "asmkv_records{state=\"dead\"}");
         let given = metric(m, "asmkv_index_nodes_freed_total");
-        if nodes == keys as f64 && live == keys as f64 && dead == 0.0 && given >= freed as f64 {
-            return metric(m, "asmkv_index_node_bytes");
+        let settled = nodes >= keys && nodes <= 2.0 * keys && live <= 2.0 * keys && dead == 0.0;
+        if settled && given >= freed as f64 {
+            return (metric(m, "asmkv_index_node_bytes"), nodes);
         }
         assert!(
             std::time::Instant::now() < deadline,
@@ -185,7 +191,7 @@ fn wait_given_back(m: SocketAddr, keys: usize, freed: usize) -> f64 {
 
 /// Deleted keys give their index nodes back while the server runs: half a
 /// million keys made and deleted (a thousand live at the end) leave nodes and
-/// records for the thousand alone, and the next half million reuse the
+/// records for about the thousand alone, and the next half million reuse the
 /// nodes given back rather than take as much memory again. Every live key reads back,
 /// the deleted ones are gone, a listing is exactly the live keys, and a
 /// restart holds the same.
@@ -208,10 +214,10 @@ fn deleted_keys_give_their_nodes_back() {
         }
     };
     churn(1);
-    let first = wait_given_back(m, 1000, CHURN - 1000);
+    let (first, _) = wait_given_back(m, 1000, CHURN - 2000);
     let reused = metric(m, "asmkv_index_nodes_reused_total");
     churn(2);
-    let second = wait_given_back(m, 2000, 2 * CHURN - 2000);
+    let (second, nodes) = wait_given_back(m, 2000, 2 * CHURN - 4000);
     let reused = metric(m, "asmkv_index_nodes_reused_total") - reused;
     assert!(
         reused >= (CHURN / 2) as f64,
@@ -267,7 +273,11 @@ fn deleted_keys_give_their_nodes_back() {
     wait_unlocked(&dir);
     let mut s = Server::start_in(&dir, &args);
     let m = metrics_addr(&mut s);
-    assert_eq!(metric(m, "asmkv_index_nodes"), 2000.0);
+    let after = metric(m, "asmkv_index_nodes");
+    assert!(
+        (2000.0..=nodes).contains(&after),
+        "{after} nodes after a restart, {nodes} before"
+    );
     assert!(metric(m, "asmkv_index_node_bytes") <= second);
     check(&s);
 }

@@ -1,4 +1,4 @@
-//! The index's image (`index.snap`): a clean stop saves it, the next start
+//! The index's image (`.asmkv-index`): a clean stop saves it, the next start
 //! reads it instead of the segments and removes it before any write, and an
 //! image that does not match itself or the segments (a flipped byte, a cut,
 //! a segment changed, added or taken away since) is not believed: the
@@ -86,31 +86,34 @@ fn a_clean_stop_saves_the_index_and_the_next_start_reads_it() {
     fill(&s, 0, &mut model);
     assert!(s.stop().success());
     assert!(
-        log_of(&log).contains("index saved (index.snap)"),
+        log_of(&log).contains("index saved (.asmkv-index)"),
         "{}",
         log_of(&log)
     );
-    assert!(dir.join("index.snap").exists());
+    assert!(dir.join(".asmkv-index").exists());
     wait_unlocked(&dir);
     let s = Server::start_logged(&dir, &[], &log);
     assert!(
-        log_of(&log).contains("index read from index.snap"),
+        log_of(&log).contains("index read from .asmkv-index"),
         "{}",
         log_of(&log)
     );
-    assert!(!dir.join("index.snap").exists(), "removed before any write");
+    assert!(
+        !dir.join(".asmkv-index").exists(),
+        "removed before any write"
+    );
     check(&s, &model);
     // writes after it, then a crash: no image, and a start that reads the
     // segments finds them all
     fill(&s, 3000, &mut model);
     s.crash();
-    assert!(!dir.join("index.snap").exists());
+    assert!(!dir.join(".asmkv-index").exists());
     let s = Server::start_logged(&dir, &[], &log);
-    assert!(!log_of(&log).contains("index read from index.snap"));
+    assert!(!log_of(&log).contains("index read from .asmkv-index"));
     check(&s, &model);
     // and a second clean stop and start, from that
     let s = restart(s, &dir, &log);
-    assert!(log_of(&log).contains("index read from index.snap"));
+    assert!(log_of(&log).contains("index read from .asmkv-index"));
     check(&s, &model);
     // a run in which a process died saves no image: what it left behind
     // (counts kept high, a node leaked) only a full read of the segments clears
@@ -122,28 +125,28 @@ fn a_clean_stop_saves_the_index_and_the_next_start_reads_it() {
     .unwrap();
     std::thread::sleep(std::time::Duration::from_millis(300));
     assert!(s.stop().success());
-    assert!(!dir.join("index.snap").exists());
+    assert!(!dir.join(".asmkv-index").exists());
     assert!(!log_of(&log).contains("index saved"));
 }
 
 #[test]
 fn an_image_that_does_not_match_is_not_believed() {
     type Tamper = fn(&Path);
-    let cases: [(&str, Tamper); 5] = [
+    let cases: [(&str, Tamper); 6] = [
         ("a byte flipped in the image", |d| {
-            let p = d.join("index.snap");
+            let p = d.join(".asmkv-index");
             let mut b = std::fs::read(&p).unwrap();
             let at = b.len() * 2 / 3;
             b[at] ^= 0x10;
             std::fs::write(&p, b).unwrap();
         }),
         ("the image cut short", |d| {
-            let p = d.join("index.snap");
+            let p = d.join(".asmkv-index");
             let b = std::fs::read(&p).unwrap();
             std::fs::write(&p, &b[..b.len() - 100]).unwrap();
         }),
         ("its header changed", |d| {
-            let p = d.join("index.snap");
+            let p = d.join(".asmkv-index");
             let mut b = std::fs::read(&p).unwrap();
             b[24] ^= 1;
             std::fs::write(&p, b).unwrap();
@@ -155,6 +158,20 @@ fn an_image_that_does_not_match_is_not_believed() {
                 .open(d.join(seg))
                 .unwrap();
             std::io::Write::write_all(&mut f, &[0; 8]).unwrap();
+        }),
+        ("a segment replaced by a copy with its times", |d| {
+            let seg = files_in(d).into_iter().find(|n| is_segment(n)).unwrap();
+            let p = d.join(seg);
+            let modified = std::fs::metadata(&p).unwrap().modified().unwrap();
+            let copy = d.join("copy");
+            std::fs::copy(&p, &copy).unwrap();
+            std::fs::File::options()
+                .write(true)
+                .open(&copy)
+                .unwrap()
+                .set_modified(modified)
+                .unwrap();
+            std::fs::rename(&copy, &p).unwrap();
         }),
         ("a segment changed in place", |d| {
             let seg = files_in(d).into_iter().find(|n| is_segment(n)).unwrap();
@@ -177,14 +194,14 @@ fn an_image_that_does_not_match_is_not_believed() {
         let s = Server::start_logged(&dir, &[], &log);
         let text = log_of(&log);
         assert!(
-            text.contains("index.snap did not match the segments or itself"),
+            text.contains(".asmkv-index did not match the segments or itself"),
             "{what}: {text}"
         );
         assert!(
-            !text.contains("index read from index.snap"),
+            !text.contains("index read from .asmkv-index"),
             "{what}: {text}"
         );
-        assert!(!dir.join("index.snap").exists(), "{what}");
+        assert!(!dir.join(".asmkv-index").exists(), "{what}");
         check(&s, &model);
     }
 }
@@ -214,14 +231,14 @@ fn an_image_is_believed_only_with_exactly_its_segments() {
     for n in files_in(&dir) {
         let stem = n.split('.').next().unwrap();
         let old = before.iter().any(|b| b.split('.').next() == Some(stem));
-        if !old && n != "index.snap" {
+        if !old && n != ".asmkv-index" {
             std::fs::remove_file(dir.join(&n)).unwrap();
             removed += 1;
         }
     }
     assert!(removed > 0);
     let s = Server::start_logged(&dir, &[], &log);
-    let stale = "index.snap did not match the segments or itself";
+    let stale = ".asmkv-index did not match the segments or itself";
     assert!(log_of(&log).contains(stale), "{}", log_of(&log));
     assert_eq!(get(&a, &s.url("/lonely")).status, 404);
     check(&s, &model);

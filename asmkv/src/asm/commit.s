@@ -85,7 +85,13 @@ commit_done:
     mov rdi, rbx
     call conn_drive
     jmp 1b
-2:  call reject_upload
+2:  push rsi
+    push rsi
+    call index_taint                      # sealed and counted, its flush failed
+    pop rsi
+    pop rsi
+    mov rdi, rbx
+    call reject_upload
     mov rdi, rbx
     call conn_drive
     jmp 1b

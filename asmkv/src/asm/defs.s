@@ -195,6 +195,8 @@
 .equ ST_MODE, 24                 # struct stat: u32 st_mode
 .equ ST_SIZE, 48                 # struct stat: i64 st_size
 .equ ST_MTIME, 88                # struct stat: st_mtim, i64 seconds then i64 nanoseconds
+.equ ST_CTIME, 104               # struct stat: st_ctim, the same
+.equ ST_INO, 8                   # struct stat: u64 st_ino
 .equ DIRENT_RECLEN, 16           # struct linux_dirent64: u16 d_reclen
 .equ DIRENT_NAME, 19             # struct linux_dirent64: char d_name[]
 .equ SOCKADDR_IN_SIZE, 16        # u16 family, u16 port (BE), u32 addr (BE), 8 zero
@@ -290,6 +292,8 @@
 .equ SCAN_BUF, 1 << 20            # recovery reads segments this much at a time
 .equ SEG_IDLE, 3                 # seconds without a new record before a worker seals a
                                  # segment worth compacting
+.equ SEG_TRIM_IDLE, 30           # seconds idle before a worker's active segment gives back
+                                 # the zeros written ahead of its records (seg_sweep)
 .equ SEG_EARLY, 8 << 20          # a segment this long and worth compacting is sealed even
                                  # under load (seg_sweep)
 .equ COMPACT_ENTRIES, 1 << 22    # live records moved from one segment, at most
@@ -301,7 +305,7 @@
 .equ COMPACT_RECORDS, SEG_MAX / (REC_HDR + 8 + FT_SIZE) + 1  # records of one segment, at
                                  # most: each starts below SEG_MAX and takes 56 bytes or more
 .equ PR_SET_NAME, 15
-# "index.snap", the index's image from a clean stop (snapshot.s):
+# ".asmkv-index", the index's image from a clean stop (snapshot.s):
 .equ SNAP_MAGIC, 0x31534b41      # "AKS1"
 .equ SN_MAGIC, 0       # u32
 .equ SN_HCRC, 4        # u32 CRC32C of the header after this field
@@ -310,13 +314,23 @@
 .equ SN_NEXT, 24       # u64 the index's IX_NEXT (node units taken)
 .equ SN_SO_SIZE, 32    # u64 its IX_SO_SIZE (buckets)
 .equ SN_SEGID, 40      # u64 its IX_SEGID (the last segment id handed out)
+.equ SN_LAYOUT, 48     # u64 x SN_LAYOUT_N: the index's layout the image was made with
+.equ SN_LAYOUT_N, 8    #   (snapshot.s: sn_layout; another build's image is not believed)
+.equ SNAP_FORMAT, 1    # the node and segment-counter format; raised when either changes
 .equ SN_HEAD, 4096     # the header's length; the list follows, then the regions
 .equ SNL_ID, 0         # a listed segment: u64 id (increasing),
 .equ SNL_SIZE, 8       #   u64 its length in bytes,
-.equ SNL_MTIME, 16     #   16 bytes its last change (st_mtim): a segment changed in place
-.equ SNL_SIZEOF, 32    #   since is not the image's
-.equ SNL_SHIFT, 5      # log2 SNL_SIZEOF
-.equ SN_FOREIGN, -2    # sn_entry: an entry that is not ours (not a mismatch to report)
+.equ SNL_MTIME, 16     #   16 bytes its last change (st_mtim),
+.equ SNL_CTIME, 32     #   16 bytes its last status change (st_ctim: no one can set it),
+.equ SNL_INO, 48       #   u64 its inode: another file of the same length and times is not it
+.equ SNL_SEEN, 56      #   u64 (at load) 1 once the directory showed it: one name per id
+.equ SNL_SIZEOF, 64
+.equ SNL_SHIFT, 6      # log2 SNL_SIZEOF
+.equ SN_REGIONS, 4     # the index's regions in an image (sn_region)
+.equ SN_KEEP_SHIFT, 9  # no image if node memory is above 512 bytes a key in the table
+.equ SN_KEEP_SLACK, 16 << 20  #   plus 16 MiB: mostly free nodes (a full read gives them back)
+.equ SN_FOREIGN, -5000 # sn_entry: an entry that is not ours (not a mismatch to report;
+                       # below every -errno)
 # The index: one mapping shared by the master and every worker (index.s).
 .equ IX_SEQ, 0         # u64 last sequence number handed out
 .equ IX_SEGID, 8       # u64 last segment id handed out
@@ -337,12 +351,13 @@
 .equ IX_LOAD_FAILED, 3328  # u32: how startup's loaders (recover_log) said why one failed:
 .equ LOAD_CLAIMED_BIT, 0   #   the line is claimed (fatal_once: by the first to fail)
 .equ LOAD_SAID_BIT, 1      #   it is written
+.equ IX_TAINTED, 3336  # u32: 1 once a write failed after its record was counted (index_taint)
 .equ RF_SIGNAL, 1      # recovery failed: a loader was killed by a signal
 .equ RF_EXIT, 2        #   a loader exited non-zero
 .equ RF_FORK, 3        #   a loader could not be forked
 .equ RF_WAIT, 4        #   the loaders could not be waited for
 .equ IX_SEGS, 4096     # per segment id, SG_SIZE bytes:
-.if IX_ACTIVE + 8 * MAX_CHILDREN > IX_FLIGHT_HI || IX_FLIGHT_HI + 4 * MAX_WORKERS > IX_SO_COUNT || IX_SO_COUNT + 8 > IX_SL_HEAD || IX_SL_HEAD + 4 * SL_LEVELS > IX_LOAD_FAILED || IX_LOAD_FAILED + 4 > IX_SEGS
+.if IX_ACTIVE + 8 * MAX_CHILDREN > IX_FLIGHT_HI || IX_FLIGHT_HI + 4 * MAX_WORKERS > IX_SO_COUNT || IX_SO_COUNT + 8 > IX_SL_HEAD || IX_SL_HEAD + 4 * SL_LEVELS > IX_LOAD_FAILED || IX_LOAD_FAILED + 4 > IX_TAINTED || IX_TAINTED + 4 > IX_SEGS
 .error "the index's header fields overlap"
 .endif
 .equ SG_TOTAL, 0       #   u32 sealed records written into it

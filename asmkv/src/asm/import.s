@@ -141,7 +141,7 @@ import_entry:
     call fatal
 
 # import_kind: rdi = a directory entry's name. Returns eax = 0 for our own
-# entries (".", "..", "ID.seg", "ID.hint", ".tmp-...", "index.snap"), 1 for a name the old layout gave
+# entries (".", "..", "ID.seg", "ID.hint", ".tmp-...", ".asmkv-index"), 1 for a name the old layout gave
 # a key (letters, digits, "-_~." - not "." first - and "%XX" in uppercase
 # for any other byte but NUL, nothing spelled two ways), -1 for anything else.
 # Clobbers rcx, rdx, rsi, rdi, r8, r9.
@@ -159,7 +159,15 @@ import_kind:
     jne 1f
     cmp byte ptr [rbx + 1], '.'           # ".."
     je 9f
-1:  cmp r9, OFFSET tmp_prefix_len
+1:  cmp r9, 12                            # ".asmkv-index" (snapshot.s)
+    jne 11f
+    mov rcx, qword ptr [rip + snap_name]
+    cmp qword ptr [rbx], rcx
+    jne 11f
+    mov ecx, dword ptr [rip + snap_name + 8]
+    cmp dword ptr [rbx + 8], ecx
+    je 9f
+11: cmp r9, OFFSET tmp_prefix_len
     jb 8f
     mov ecx, dword ptr [rip + tmp_prefix]
     cmp dword ptr [rbx], ecx              # ".tmp": the rest of the prefix too
@@ -168,15 +176,7 @@ import_kind:
     cmp byte ptr [rbx + 4], cl
     jne 8f
     jmp 9f
-2:  cmp r9, 10                            # "index.snap" (snapshot.s)
-    jne 11f
-    mov rcx, qword ptr [rip + snap_name]
-    cmp qword ptr [rbx], rcx
-    jne 11f
-    mov cx, word ptr [rip + snap_name + 8]
-    cmp word ptr [rbx + 8], cx
-    je 9f
-11: cmp r9, 5                             # "ID.seg"
+2:  cmp r9, 5                             # "ID.seg"
     jb 3f
     cmp dword ptr [rbx + r9 - 4], 0x6765732e
     jne 10f

@@ -1041,6 +1041,16 @@ index_stats:
     mov rdx, qword ptr [rdx + IX_SO_SIZE]
     ret
 
+# index_taint: a write failed after its record was counted (index_node): its
+# footer may be on disk, so the count stays, and the node and a tombstone of
+# its key are kept until a start reads the segments. The index says so
+# (IX_TAINTED), and no image of it is saved (snapshot_save). Clobbers rax.
+.globl index_taint
+index_taint:
+    mov rax, qword ptr [rip + ix_base]
+    mov dword ptr [rax + IX_TAINTED], 1
+    ret
+
 # index_memory: Returns rax = bytes of node memory taken from the mapping (in
 # use, in limbo or free for reuse), rdx = nodes given back so far, rcx = nodes
 # reused so far (index_reclaim), r8 = keys with a node in the table (those

@@ -610,9 +610,11 @@ reap_workers:
     inc ebx
     jmp 1b
 2:  mov dword ptr [rcx + rbx*4], 0
-    mov byte ptr [rip + m_unclean], 1     # what it left (counts kept high, nodes
-    mov edi, ebx                          # leaked) only a full read of the
-    call index_forget                     # segments clears: no image at the stop
+    cmp dword ptr [rsp], 0                # killed, or failed: what it left (counts
+    je 5f                                 # kept high, nodes leaked) only a full
+    mov byte ptr [rip + m_unclean], 1     # read of the segments clears: no image
+5:  mov edi, ebx                          # at the stop
+    call index_forget
     # "pid N, killed by signal S" or "pid N, exit status S" (wait4's status)
     lea rdi, [rsp + 8]
     mov dword ptr [rdi], 0x20646970       # "pid "

@@ -500,7 +500,9 @@ sg_mostly_dead:
 # its room back); or, under load, once it is SEG_EARLY long with half its
 # records dead (keys made and deleted all day get their disk and index nodes
 # back within seconds, not after SEG_MAX of writes: records still being
-# written keep their room, and compaction waits for them); and closes this
+# written keep their room, and compaction waits for them); gives back the
+# zeros written ahead of one that stays active once it has been idle for
+# SEG_TRIM_IDLE seconds (its disk use settles at what its records take); and closes this
 # process's descriptors of
 # segments the compactor removed (their disk space is freed with the last
 # one), except one a GET is still sending from.
@@ -529,8 +531,23 @@ seg_sweep:
 8:  call seg_entry
 9:  call sg_mostly_dead
     test ecx, ecx
-    jz 1f
+    jz 10f
     call seg_seal
+    jmp 1f
+10: mov rax, qword ptr [rip + w_now]      # kept, but long idle: the zeros written
+    sub rax, qword ptr [rip + w_seg_last] # ahead go (the next record writes more)
+    cmp rax, SEG_TRIM_IDLE
+    jb 1f
+    mov rsi, qword ptr [rip + w_seg_pos]
+    cmp rsi, qword ptr [rip + w_seg_zero]
+    jae 1f
+    mov edi, dword ptr [rip + w_seg_fd]
+    mov eax, SYS_ftruncate                # only zeros beyond: failure loses nothing
+    syscall
+    test rax, rax
+    js 1f
+    mov rax, qword ptr [rip + w_seg_pos]
+    mov qword ptr [rip + w_seg_zero], rax
 1:  mov rax, qword ptr [rip + ix_base]
     mov r13, qword ptr [rax + IX_DEAD_GEN]
     cmp r13, qword ptr [rip + w_dead_gen]

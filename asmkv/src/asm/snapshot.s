@@ -2,7 +2,8 @@
 # next start instead of the segments, so a large store restarts in the time it
 # takes to read its index (about 80 bytes a key) rather than to rebuild it.
 #
-# "index.snap" in the data directory (SN_* in defs.s): a page of header, the
+# ".asmkv-index" in the data directory (a name no key of the old layout has,
+# and that older builds refuse as foreign) (SN_* in defs.s): a page of header, the
 # list of every segment with its length and last change, then the index's own bytes at their
 # offsets (node links are offsets in the index, so an image read back at the
 # same offsets is the same index): its header page and segment counters, its
@@ -18,9 +19,12 @@
 # before the server takes any write, so an image older than the segments is
 # never read (a crash later means a full read of the segments, as always).
 .text
+.if (1 << SN_KEEP_SHIFT) < N_KEY + NAME_MAX + 1 + 4 * SL_LEVELS + 2 * IX_UNIT
+.error "SN_KEEP_SHIFT: a store of live keys alone must keep its image"
+.endif
 
 # snapshot_save: (master, at a clean stop, after every child exited 0) writes
-# "index.snap". Says so in the log if it cannot (the next start reads the
+# ".asmkv-index". Says so in the log if it cannot (the next start reads the
 # segments). Clobbers the caller-saved registers.
 .globl snapshot_save
 snapshot_save:
@@ -33,8 +37,21 @@ snapshot_save:
     call index_attach
     test rax, rax
     js .Lss_fail
-    mov rax, qword ptr [rip + ix_base]    # the header, then the list: SNL_SIZEOF
-    mov rbx, qword ptr [rax + IX_SEGID]   # bytes a segment at most
+    mov rax, qword ptr [rip + ix_base]    # a write failed after its record was
+    cmp dword ptr [rax + IX_TAINTED], 0   # counted: a count kept high that only a
+    jne .Lss_tainted                      # full read clears (index_taint)
+    mov rcx, qword ptr [rax + IX_NEXT]    # node memory mostly free (keys made and
+    shl rcx, 4                            # deleted): a full read gives it back,
+    sub rcx, IX_NODES                     # an image would keep it
+    mov rdx, qword ptr [rax + IX_SO_COUNT]
+    shl rdx, SN_KEEP_SHIFT
+    add rdx, SN_KEEP_SLACK
+    cmp rcx, rdx
+    ja .Lss_mostly_free
+    mov rbx, qword ptr [rax + IX_SEGID]   # the header, then the list: SNL_SIZEOF
+    mov rax, -ENOSPC                      # bytes a segment at most (ids ran out:
+    cmp rbx, SEG_ID_MAX                   # no image of that)
+    ja .Lss_fail
     lea rdi, [rbx + 1]
     shl rdi, SNL_SHIFT
     add rdi, SN_HEAD
@@ -61,8 +78,16 @@ snapshot_save:
     mov eax, SYS_openat
     syscall
     cmp rax, -ENOENT
-    je 2f                                 # (never made)
-    test rax, rax
+    jne 4f
+    mov rdi, r14                          # never made, or made and nothing in it;
+    call seg_entry                        # one with records gone from under us
+    cmp dword ptr [rax + SG_TOTAL], 0     # (removed, its removal not yet durable)
+    jne 5f                                # is for a full read to sort out
+    cmp qword ptr [rax + SG_BYTES], 0
+    je 2f
+5:  mov rax, -ENOENT
+    jmp .Lss_fail
+4:  test rax, rax
     js .Lss_fail
     mov r15d, eax
     mov edi, eax                          # its records on disk before the image
@@ -90,6 +115,13 @@ snapshot_save:
     mov qword ptr [r13 + SNL_MTIME], rax
     mov rax, qword ptr [rsp + SEG_NAME_CAP + ST_MTIME + 8]
     mov qword ptr [r13 + SNL_MTIME + 8], rax
+    mov rax, qword ptr [rsp + SEG_NAME_CAP + ST_CTIME]
+    mov qword ptr [r13 + SNL_CTIME], rax
+    mov rax, qword ptr [rsp + SEG_NAME_CAP + ST_CTIME + 8]
+    mov qword ptr [r13 + SNL_CTIME + 8], rax
+    mov rax, qword ptr [rsp + SEG_NAME_CAP + ST_INO]
+    mov qword ptr [r13 + SNL_INO], rax
+    mov qword ptr [r13 + SNL_SEEN], 0
     add r13, SNL_SIZEOF
 2:  inc r14
     jmp .Lss_seg
@@ -106,6 +138,13 @@ snapshot_save:
     mov qword ptr [r12 + SN_SO_SIZE], rax
     mov qword ptr [r12 + SN_SEGID], rbx
     mov dword ptr [r12 + SN_MAGIC], SNAP_MAGIC
+    xor ecx, ecx                          # the layout it is made with
+3:  lea rax, [rip + sn_layout]
+    mov rax, qword ptr [rax + rcx*8]
+    mov qword ptr [r12 + SN_LAYOUT + rcx*8], rax
+    inc ecx
+    cmp ecx, SN_LAYOUT_N
+    jb 3b
     lea rsi, [r12 + SN_HEAD]              # the CRC of all after the header
     mov rdx, r13
     sub rdx, rsi
@@ -123,7 +162,7 @@ snapshot_save:
     mov edi, dword ptr [rip + dir_fd]     # to a temporary name first
     lea rsi, [rip + snap_tmp]
     mov edx, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW
-    mov r10d, 0644
+    mov r10d, 0600                        # (it holds the index's hash key)
     mov eax, SYS_openat
     syscall
     test rax, rax
@@ -140,11 +179,11 @@ snapshot_save:
     mov r14, r13
     sub r14, r12                          # where the regions start in the file
     xor ebx, ebx                          # region
-1:  mov edi, ebx
+1:  cmp ebx, SN_REGIONS
+    jae 4f
+    mov edi, ebx
     mov rsi, r12
     call sn_region
-    test rdx, rdx
-    jz 4f
     mov rsi, rax
     add rsi, qword ptr [rip + ix_base]
     push rdx
@@ -186,6 +225,18 @@ snapshot_save:
     xor ecx, ecx
     call log_line
     jmp .Lss_out
+.Lss_tainted:
+    lea rdi, [rip + msg_snap_tainted]
+    mov esi, OFFSET msg_snap_tainted_len
+    jmp 1f
+.Lss_mostly_free:
+    lea rdi, [rip + msg_snap_free]
+    mov esi, OFFSET msg_snap_free_len
+1:
+    xor edx, edx
+    xor ecx, ecx
+    call log_line
+    jmp .Lss_out
 .Lss_close:
     push rax
     push rax
@@ -220,9 +271,29 @@ snapshot_save:
     pop rbx
     ret
 
+# sn_unmap: gives back snapshot_load's buffers (the header in r12's mapping
+# is found through sn_head, the list through sn_list), if any.
+# Clobbers the caller-saved registers.
+sn_unmap:
+    mov rdi, qword ptr [rip + sn_head]
+    test rdi, rdi
+    jz 1f
+    mov esi, SN_HEAD
+    mov eax, SYS_munmap
+    syscall
+    mov qword ptr [rip + sn_head], 0
+1:  mov rdi, qword ptr [rip + sn_list]
+    test rdi, rdi
+    jz 2f
+    mov rsi, qword ptr [rip + sn_list_cap]
+    mov eax, SYS_munmap
+    syscall
+    mov qword ptr [rip + sn_list], 0
+2:  ret
+
 # sn_region: edi = a region's number, rsi = an image's header (SN_NEXT,
 # SN_SO_SIZE and SN_SEGID set). Returns rax = the region's offset in the
-# index, rdx = its length (0: no such region). In order: the index's header
+# index, rdx = its length (0 past the SN_REGIONS). In order: the index's header
 # page and segment counters, its reclamation page, its buckets, its nodes.
 # Clobbers nothing else.
 sn_region:
@@ -265,11 +336,11 @@ sn_regions_crc:
     mov r12, rsi
     mov r13d, edi
     xor ebx, ebx
-1:  mov edi, ebx
+1:  cmp ebx, SN_REGIONS
+    jae 2f
+    mov edi, ebx
     mov rsi, r12
     call sn_region
-    test rdx, rdx
-    jz 2f
     mov rsi, rax
     add rsi, qword ptr [rip + ix_base]
     mov edi, r13d
@@ -284,7 +355,7 @@ sn_regions_crc:
     ret
 
 # snapshot_load: (master, index_init done, nothing in the index yet) reads
-# "index.snap" into the index if it checks out against itself and against the
+# ".asmkv-index" into the index if it checks out against itself and against the
 # directory (which must hold only our own entries), and then removes it,
 # durably, before anything is written. Returns eax = 1 if the index is read
 # (IX_SEGID is its last segment id), 0 if not: the index is fresh again (read
@@ -317,6 +388,7 @@ snapshot_load:
     cmp rax, -4096
     ja .Lsl_close
     mov r12, rax
+    mov qword ptr [rip + sn_head], rax
     mov edi, r15d                         # the header: whole, and its own CRC
     mov rsi, r12
     mov edx, SN_HEAD
@@ -337,11 +409,24 @@ snapshot_load:
     ja .Lsl_close
     cmp qword ptr [r12 + SN_SEGS], rax
     ja .Lsl_close
-    mov rax, qword ptr [r12 + SN_SO_SIZE]
+    xor ecx, ecx                          # made by a build of this layout?
+3:  lea rax, [rip + sn_layout]
+    mov rax, qword ptr [rax + rcx*8]
+    cmp qword ptr [r12 + SN_LAYOUT + rcx*8], rax
+    jne .Lsl_close
+    inc ecx
+    cmp ecx, SN_LAYOUT_N
+    jb 3b
+    mov rax, qword ptr [r12 + SN_SO_SIZE] # a power of two the table can have
     cmp rax, IX_SO_MAX
     ja .Lsl_close
-    mov rax, qword ptr [r12 + SN_NEXT]
-    cmp rax, IX_NODES / IX_UNIT
+    cmp rax, SO_INITIAL
+    jb .Lsl_close
+    lea rcx, [rax - 1]
+    test rax, rcx
+    jnz .Lsl_close
+    mov rax, qword ptr [r12 + SN_NEXT]    # past bucket 0's dummy at least
+    cmp rax, IX_NODES / IX_UNIT + 2
     jb .Lsl_close
     mov rcx, IX_UNITS_MAX
     cmp rax, rcx
@@ -349,10 +434,12 @@ snapshot_load:
     mov rdi, qword ptr [r12 + SN_SEGS]    # the list
     inc rdi
     shl rdi, SNL_SHIFT
+    mov qword ptr [rip + sn_list_cap], rdi
     call reserve_memory
     cmp rax, -4096
     ja .Lsl_close
     mov r13, rax
+    mov qword ptr [rip + sn_list], rax
     mov rdx, qword ptr [r12 + SN_SEGS]
     shl rdx, SNL_SHIFT
     mov qword ptr [rsp], rdx              # its length
@@ -362,8 +449,27 @@ snapshot_load:
     call pread_full
     cmp rax, qword ptr [rsp]
     jne .Lsl_close
-    mov qword ptr [rip + sn_list], r13    # the directory holds exactly those?
-    mov rax, qword ptr [r12 + SN_SEGS]
+    xor edi, edi                          # the CRC: the list as read (the walk
+    mov rsi, r13                          # marks it), then the regions
+    mov rdx, qword ptr [rsp]
+    call crc32c
+    mov dword ptr [rsp + 8], eax
+    xor ecx, ecx                          # ids increasing, none past the last
+    xor edx, edx                          # handed out
+4:  cmp rcx, qword ptr [r12 + SN_SEGS]
+    jae 5f
+    mov rax, rcx
+    shl rax, SNL_SHIFT
+    mov r8, qword ptr [r13 + rax + SNL_ID]
+    cmp r8, rdx
+    jbe .Lsl_close
+    cmp r8, qword ptr [r12 + SN_SEGID]
+    ja .Lsl_close
+    mov qword ptr [r13 + rax + SNL_SEEN], 0
+    mov rdx, r8
+    inc rcx
+    jmp 4b
+5:  mov rax, qword ptr [r12 + SN_SEGS]    # the directory holds exactly those?
     mov qword ptr [rip + sn_list_n], rax
     mov qword ptr [rip + sn_seen], 0
     lea rdi, [rip + sn_entry]
@@ -377,20 +483,15 @@ snapshot_load:
     mov rax, qword ptr [rip + sn_seen]
     cmp rax, qword ptr [r12 + SN_SEGS]
     jne .Lsl_close
-    xor edi, edi                          # the CRC: the list, then the regions
-    mov rsi, r13
-    mov rdx, qword ptr [rsp]
-    call crc32c
-    mov dword ptr [rsp + 8], eax
     mov r14d, 2                           # from here the index is written: a
     mov rbx, qword ptr [rsp]              # failure makes it fresh again
     add rbx, SN_HEAD                      # where the regions start in the file
     xor r13d, r13d                        # region
-1:  mov edi, r13d
+1:  cmp r13d, SN_REGIONS
+    jae 2f
+    mov edi, r13d
     mov rsi, r12
     call sn_region
-    test rdx, rdx
-    jz 2f
     mov qword ptr [rsp], rdx
     mov rsi, rax
     add rsi, qword ptr [rip + ix_base]
@@ -406,6 +507,18 @@ snapshot_load:
     mov rsi, r12
     call sn_regions_crc
     cmp eax, dword ptr [r12 + SN_CRC]
+    jne .Lsl_close
+    mov rax, qword ptr [rip + ix_base]    # and what the index says of itself is
+    mov rcx, qword ptr [rax + IX_SEGID]   # what the header said (the regions'
+    cmp rcx, qword ptr [r12 + SN_SEGID]   # lengths came from it)
+    jne .Lsl_close
+    mov rcx, qword ptr [rax + IX_NEXT]
+    cmp rcx, qword ptr [r12 + SN_NEXT]
+    jne .Lsl_close
+    mov rcx, qword ptr [rax + IX_SO_SIZE]
+    cmp rcx, qword ptr [r12 + SN_SO_SIZE]
+    jne .Lsl_close
+    cmp dword ptr [rax + IX_TAINTED], 0
     jne .Lsl_close
     mov r14d, 1                           # it checks out: what was a process's
     mov rax, qword ptr [rip + ix_base]    # own is no one's now
@@ -435,6 +548,7 @@ snapshot_load:
     mov edi, r15d
     mov eax, SYS_close
     syscall
+    call sn_unmap
 .Lsl_reject:
     cmp r14d, 1
     je 6f
@@ -486,7 +600,7 @@ snapshot_load:
     xor edx, edx
     call fatal
 
-# snapshot_drop: (master) removes "index.snap", if it is there, durably
+# snapshot_drop: (master) removes ".asmkv-index", if it is there, durably
 # whatever --sync says: once anything is written, an image of before must
 # never be read (a crash would make it look like the store). Exits with a
 # clear message if it cannot. Clobbers the caller-saved registers.
@@ -577,6 +691,18 @@ sn_entry:
     mov rax, qword ptr [rsp + ST_MTIME + 8]
     cmp rax, qword ptr [rbx + SNL_MTIME + 8]
     jne 9f
+    mov rax, qword ptr [rsp + ST_CTIME]
+    cmp rax, qword ptr [rbx + SNL_CTIME]
+    jne 9f
+    mov rax, qword ptr [rsp + ST_CTIME + 8]
+    cmp rax, qword ptr [rbx + SNL_CTIME + 8]
+    jne 9f
+    mov rax, qword ptr [rsp + ST_INO]
+    cmp rax, qword ptr [rbx + SNL_INO]
+    jne 9f
+    cmp qword ptr [rbx + SNL_SEEN], 0     # a second name for it ("07.seg")
+    jne 9f
+    mov qword ptr [rbx + SNL_SEEN], 1
     inc qword ptr [rip + sn_seen]
 8:  xor eax, eax
     jmp 7f
@@ -587,25 +713,35 @@ sn_entry:
     ret
 
 .section .rodata
+.p2align 3
+sn_layout:                                # what an image's offsets mean (SN_LAYOUT)
+    .quad IX_SEGS, IX_RECLAIM, IX_BUCKETS, IX_NODES, SG_SIZE, MAX_CHILDREN, SEG_ID_MAX
+    .quad SNAP_FORMAT | (N_KEY << 16) | (IX_UNIT << 32) | (SL_LEVELS << 48)
 .globl snap_name
-snap_name:       .asciz "index.snap"
+snap_name:       .asciz ".asmkv-index"
 snap_tmp:        .asciz ".tmp-index"
-msg_snap_saved:  .ascii "index saved (index.snap): the next start reads it instead of the segments"
+msg_snap_saved:  .ascii "index saved (.asmkv-index): the next start reads it instead of the segments"
 .equ msg_snap_saved_len, . - msg_snap_saved
-msg_snap_read:   .ascii "index read from index.snap"
+msg_snap_free:   .ascii "index not saved: its node memory is mostly free (the next start reads the segments, and takes only what the keys need)"
+.equ msg_snap_free_len, . - msg_snap_free
+msg_snap_tainted: .ascii "index not saved: a write failed after its record was counted (the next start reads the segments)"
+.equ msg_snap_tainted_len, . - msg_snap_tainted
+msg_snap_read:   .ascii "index read from .asmkv-index"
 .equ msg_snap_read_len, . - msg_snap_read
-msg_snap_stale:  .ascii "index.snap did not match the segments or itself; the segments were read"
+msg_snap_stale:  .ascii ".asmkv-index did not match the segments or itself; the segments were read"
 .equ msg_snap_stale_len, . - msg_snap_stale
 err_snap_save:   .ascii "cannot save the index (the next start reads the segments)"
 .equ err_snap_save_len, . - err_snap_save
-err_snap_remove: .ascii "cannot remove index.snap"
+err_snap_remove: .ascii "cannot remove .asmkv-index"
 .equ err_snap_remove_len, . - err_snap_remove
-err_snap_index:  .ascii "cannot make the index again after index.snap"
+err_snap_index:  .ascii "cannot make the index again after .asmkv-index"
 .equ err_snap_index_len, . - err_snap_index
 
 .bss
 .p2align 3
-sn_list:   .space 8                       # the image's list of segments (snapshot_load)
+sn_head:   .space 8                       # the image's header, as read (snapshot_load)
+sn_list:   .space 8                       # the image's list of segments
+sn_list_cap: .space 8                     #   its mapping's length
 sn_list_n: .space 8                       #   its entries
 sn_seen:   .space 8                       #   of those, found in the directory
 sn_stale:  .space 1                       # 1: an image was there and not believed

@@ -874,6 +874,11 @@ seal_record:
     pop rbx
     ret
 .Lsr_failed:
+    push rax
+    push rax
+    call index_taint                      # (its count stays: the footer may be there)
+    pop rax
+    pop rax
     mov rdi, rbx
     mov rsi, rax
     call reject_upload

@@ -998,13 +998,13 @@ impl Parser<'_> {
     }
 }
 
-/// Removes the index's image a clean stop leaves (`index.snap`), so that the
+/// Removes the index's image a clean stop leaves (`.asmkv-index`), so that the
 /// next start reads the segments and hints themselves: for tests of what is
 /// on disk.
 pub fn forget_image(data: &Path) {
-    match std::fs::remove_file(data.join("index.snap")) {
+    match std::fs::remove_file(data.join(".asmkv-index")) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => panic!("cannot remove index.snap: {e}"),
+        Err(e) => panic!("cannot remove .asmkv-index: {e}"),
     }
 }

@@ -70,6 +70,14 @@ fn log_of(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap()
 }
 
+/// A store on `dir` (its error log in `log`) filled by `fill`, and its model.
+fn filled(dir: &Path, log: &Path) -> (Server, BTreeMap<String, Option<Vec<u8>>>) {
+    let mut model = BTreeMap::new();
+    let s = Server::start_logged(dir, &[], log);
+    fill(&s, 0, &mut model);
+    (s, model)
+}
+
 fn restart(s: Server, dir: &Path, log: &Path) -> Server {
     assert!(s.stop().success());
     wait_unlocked(dir);
@@ -81,9 +89,7 @@ fn a_clean_stop_saves_the_index_and_the_next_start_reads_it() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("data");
     let log = tmp.path().join("err.log");
-    let mut model = BTreeMap::new();
-    let s = Server::start_logged(&dir, &[], &log);
-    fill(&s, 0, &mut model);
+    let (s, mut model) = filled(&dir, &log);
     assert!(s.stop().success());
     assert!(
         log_of(&log).contains("index saved (.asmkv-index)"),
@@ -185,9 +191,7 @@ fn an_image_that_does_not_match_is_not_believed() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("data");
         let log = tmp.path().join("err.log");
-        let mut model = BTreeMap::new();
-        let s = Server::start_logged(&dir, &[], &log);
-        fill(&s, 0, &mut model);
+        let (s, model) = filled(&dir, &log);
         assert!(s.stop().success());
         wait_unlocked(&dir);
         tamper(&dir);
@@ -213,9 +217,7 @@ fn an_image_is_believed_only_with_exactly_its_segments() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("data");
     let log = tmp.path().join("err.log");
-    let mut model = BTreeMap::new();
-    let s = Server::start_logged(&dir, &[], &log);
-    fill(&s, 0, &mut model);
+    let (s, model) = filled(&dir, &log);
     let s = restart(s, &dir, &log);
     // a key written after the restart goes into a segment of its own; that
     // segment taken away, the image would still name the key

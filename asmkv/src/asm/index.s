@@ -1033,12 +1033,22 @@ index_key:
     ret
 
 # index_stats: Returns rax = keys that have a value, rdx = buckets of the
-# table. Clobbers nothing else.
+# table, rcx = bytes of node memory taken from the mapping (in use, in limbo
+# or free for reuse), r8 = keys with a node in the table (those with a value,
+# and those whose tombstone is still on disk; a dead node counts until it is
+# unlinked), r9 = nodes given back so far, r10 = nodes reused so far
+# (index_reclaim). Clobbers nothing else.
 .globl index_stats
 index_stats:
-    mov rdx, qword ptr [rip + ix_base]
-    mov rax, qword ptr [rdx + IX_KEYS]
-    mov rdx, qword ptr [rdx + IX_SO_SIZE]
+    mov r10, qword ptr [rip + ix_base]
+    mov rax, qword ptr [r10 + IX_KEYS]
+    mov rdx, qword ptr [r10 + IX_SO_SIZE]
+    mov r8, qword ptr [r10 + IX_SO_COUNT]
+    mov rcx, qword ptr [r10 + IX_NEXT]
+    sub rcx, IX_NODES / IX_UNIT
+    shl rcx, 4                            # IX_UNIT
+    mov r9, qword ptr [r10 + IX_RECLAIM + RC_FREED]
+    mov r10, qword ptr [r10 + IX_RECLAIM + RC_REUSED]
     ret
 
 # index_taint: a write failed after its record was counted (index_node): its
@@ -1049,22 +1059,6 @@ index_stats:
 index_taint:
     mov rax, qword ptr [rip + ix_base]
     mov dword ptr [rax + IX_TAINTED], 1
-    ret
-
-# index_memory: Returns rax = bytes of node memory taken from the mapping (in
-# use, in limbo or free for reuse), rdx = nodes given back so far, rcx = nodes
-# reused so far (index_reclaim), r8 = keys with a node in the table (those
-# with a value, and those whose tombstone is still on disk; a dead node counts
-# until it is unlinked). Clobbers nothing else.
-.globl index_memory
-index_memory:
-    mov rcx, qword ptr [rip + ix_base]
-    mov r8, qword ptr [rcx + IX_SO_COUNT]
-    mov rax, qword ptr [rcx + IX_NEXT]
-    sub rax, IX_NODES / IX_UNIT
-    shl rax, 4                            # IX_UNIT
-    mov rdx, qword ptr [rcx + IX_RECLAIM + RC_FREED]
-    mov rcx, qword ptr [rcx + IX_RECLAIM + RC_REUSED]
     ret
 
 # index_swap: rdi = node, rsi = the sequence number and rdx = the LOC read

@@ -286,26 +286,26 @@ metrics_begin:
     lea rsi, [rip + m_nodes]
     mov edx, OFFSET m_nodes_len
     call .Lmb_text
-    call index_memory
+    call index_stats
     mov rsi, r8
     call .Lmb_number_line
     lea rsi, [rip + m_node_bytes]
     mov edx, OFFSET m_node_bytes_len
     call .Lmb_text
-    call index_memory
-    mov rsi, rax
+    call index_stats
+    mov rsi, rcx
     call .Lmb_number_line
     lea rsi, [rip + m_nodes_freed]
     mov edx, OFFSET m_nodes_freed_len
     call .Lmb_text
-    call index_memory
-    mov rsi, rdx
+    call index_stats
+    mov rsi, r9
     call .Lmb_number_line
     lea rsi, [rip + m_nodes_reused]
     mov edx, OFFSET m_nodes_reused_len
     call .Lmb_text
-    call index_memory
-    mov rsi, rcx
+    call index_stats
+    mov rsi, r10
     call .Lmb_number_line
     # records and their bytes: live and dead, from the segments' counts
     call seg_totals

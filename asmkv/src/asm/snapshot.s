@@ -469,9 +469,7 @@ snapshot_load:
     mov rdx, r8
     inc rcx
     jmp 4b
-5:  mov rax, qword ptr [r12 + SN_SEGS]    # the directory holds exactly those?
-    mov qword ptr [rip + sn_list_n], rax
-    mov qword ptr [rip + sn_seen], 0
+5:  mov qword ptr [rip + sn_seen], 0      # the directory holds exactly those?
     lea rdi, [rip + sn_entry]
     xor esi, esi
     call dir_walk
@@ -659,7 +657,8 @@ sn_entry:
     jz 9f
     mov rcx, qword ptr [rip + sn_list]    # find it (binary search)
     xor r8d, r8d                          # low
-    mov r9, qword ptr [rip + sn_list_n]   # high (exclusive)
+    mov r9, qword ptr [rip + sn_head]     # high (exclusive): the entries listed
+    mov r9, qword ptr [r9 + SN_SEGS]
 1:  cmp r8, r9
     jae 9f
     lea r10, [r8 + r9]
@@ -742,7 +741,6 @@ err_snap_index:  .ascii "cannot make the index again after .asmkv-index"
 sn_head:   .space 8                       # the image's header, as read (snapshot_load)
 sn_list:   .space 8                       # the image's list of segments
 sn_list_cap: .space 8                     #   its mapping's length
-sn_list_n: .space 8                       #   its entries
 sn_seen:   .space 8                       #   of those, found in the directory
 sn_stale:  .space 1                       # 1: an image was there and not believed
 .text

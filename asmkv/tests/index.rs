@@ -278,6 +278,12 @@ fn deleted_keys_give_their_nodes_back() {
         (2000.0..=nodes).contains(&after),
         "{after} nodes after a restart, {nodes} before"
     );
-    assert!(metric(m, "asmkv_index_node_bytes") <= second);
+    // node memory mostly free is not kept in an image: the restart reads the
+    // segments and takes only what the keys need
+    let bytes = metric(m, "asmkv_index_node_bytes");
+    assert!(
+        bytes <= second / 4.0,
+        "{bytes} bytes of nodes after a restart, {second} before"
+    );
     check(&s);
 }

@@ -352,12 +352,14 @@
 .equ LOAD_CLAIMED_BIT, 0   #   the line is claimed (fatal_once: by the first to fail)
 .equ LOAD_SAID_BIT, 1      #   it is written
 .equ IX_TAINTED, 3336  # u32: 1 once a write failed after its record was counted (index_taint)
+.equ IX_WALK_MAX, 3340 # u32: the most nodes one search of the table has passed on its way
+                       #   to its key (so_search): what a flood of colliding keys would raise
 .equ RF_SIGNAL, 1      # recovery failed: a loader was killed by a signal
 .equ RF_EXIT, 2        #   a loader exited non-zero
 .equ RF_FORK, 3        #   a loader could not be forked
 .equ RF_WAIT, 4        #   the loaders could not be waited for
 .equ IX_SEGS, 4096     # per segment id, SG_SIZE bytes:
-.if IX_ACTIVE + 8 * MAX_CHILDREN > IX_FLIGHT_HI || IX_FLIGHT_HI + 4 * MAX_WORKERS > IX_SO_COUNT || IX_SO_COUNT + 8 > IX_SL_HEAD || IX_SL_HEAD + 4 * SL_LEVELS > IX_LOAD_FAILED || IX_LOAD_FAILED + 4 > IX_TAINTED || IX_TAINTED + 4 > IX_SEGS
+.if IX_ACTIVE + 8 * MAX_CHILDREN > IX_FLIGHT_HI || IX_FLIGHT_HI + 4 * MAX_WORKERS > IX_SO_COUNT || IX_SO_COUNT + 8 > IX_SL_HEAD || IX_SL_HEAD + 4 * SL_LEVELS > IX_LOAD_FAILED || IX_LOAD_FAILED + 4 > IX_TAINTED || IX_TAINTED + 4 > IX_WALK_MAX || IX_WALK_MAX + 4 > IX_SEGS
 .error "the index's header fields overlap"
 .endif
 .equ SG_TOTAL, 0       #   u32 sealed records written into it

@@ -151,9 +151,11 @@ so_rev:
 # reused under it: index_enter); a helper unlinks each marked node it meets
 # and never stands on one, so the place it returns was unmarked when read
 # (a link made there fails if that changed).
+# A key's search counts the nodes it passes and raises IX_WALK_MAX to that
+# count: a keyed hash keeps it near the table's load, so a flood would show.
 # Returns rdx = its node or 0; rax = the node to insert after, ecx = that
 # node's N_NEXT as read, unmarked (the unit to insert before).
-# Clobbers rsi, r8-r11.
+# Clobbers rsi, rdi, r8-r11.
 so_search:
     push rbx
     push r12
@@ -166,6 +168,7 @@ so_search:
     mov r13d, ecx
     mov r15d, r8d
     mov r11, qword ptr [rip + ix_base]
+    xor edi, edi                          # nodes passed
 1:  mov ecx, dword ptr [rbx + N_NEXT]
     btr ecx, LINK_MARK_BIT
     jnc 6f
@@ -203,13 +206,25 @@ so_search:
     inc r9d
     jmp 2b
 3:  mov rbx, r8
+    inc edi
     jmp 1b
 4:  mov rax, rbx                          # not there: it goes after rbx
     xor edx, edx
     jmp 8f
 5:  mov rax, rbx
     mov rdx, r8
-8:  pop r15
+8:  test r13d, r13d                       # (a dummy's search walks its parent's
+    jz 10f                                # bucket: not a lookup)
+    mov r9d, dword ptr [r11 + IX_WALK_MAX]  # (read-mostly: written only by a new
+9:  cmp edi, r9d                          # longest walk)
+    jbe 10f
+    mov r10, rax
+    mov eax, r9d
+    lock cmpxchg dword ptr [r11 + IX_WALK_MAX], edi
+    mov r9d, eax                          # (lost: what is there now; movs keep ZF)
+    mov rax, r10
+    jne 9b
+10: pop r15
     pop r14
     pop r13
     pop r12
@@ -1037,10 +1052,12 @@ index_key:
 # or free for reuse), r8 = keys with a node in the table (those with a value,
 # and those whose tombstone is still on disk; a dead node counts until it is
 # unlinked), r9 = nodes given back so far, r10 = nodes reused so far
-# (index_reclaim). Clobbers nothing else.
+# (index_reclaim), r11d = the longest walk of a search (IX_WALK_MAX).
+# Clobbers nothing else.
 .globl index_stats
 index_stats:
     mov r10, qword ptr [rip + ix_base]
+    mov r11d, dword ptr [r10 + IX_WALK_MAX]
     mov rax, qword ptr [r10 + IX_KEYS]
     mov rdx, qword ptr [r10 + IX_SO_SIZE]
     mov r8, qword ptr [r10 + IX_SO_COUNT]

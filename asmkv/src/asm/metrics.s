@@ -307,6 +307,12 @@ metrics_begin:
     call index_stats
     mov rsi, r10
     call .Lmb_number_line
+    lea rsi, [rip + m_walk_max]
+    mov edx, OFFSET m_walk_max_len
+    call .Lmb_text
+    call index_stats
+    mov esi, r11d
+    call .Lmb_number_line
     # records and their bytes: live and dead, from the segments' counts
     call seg_totals
     mov r15, rax                          # live
@@ -658,6 +664,11 @@ m_nodes_reused:
     .ascii "# TYPE asmkv_index_nodes_reused_total counter\n"
     .ascii "asmkv_index_nodes_reused_total"
 .equ m_nodes_reused_len, . - m_nodes_reused
+m_walk_max:
+    .ascii "# HELP asmkv_index_walk_max The most index nodes one lookup has passed in its bucket before its key: a few at the table's load of 2 to 4 keys a bucket; far more means keys that collide.\n"
+    .ascii "# TYPE asmkv_index_walk_max gauge\n"
+    .ascii "asmkv_index_walk_max"
+.equ m_walk_max_len, . - m_walk_max
 m_buckets:
     .ascii "# HELP asmkv_index_buckets Buckets of the index's table (it doubles as keys are added).\n"
     .ascii "# TYPE asmkv_index_buckets gauge\n"

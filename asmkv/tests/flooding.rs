@@ -9,7 +9,7 @@
 //! and the low byte's path depends only on the basis' low byte too. Two
 //! blocks whose hashes agree in their low 32 bits from one start therefore
 //! agree for every basis with that low byte, and keep agreeing under any
-//! common suffix. `PAIRS` holds twelve such pairs, each found (offline, by
+//! common suffix. `fnv1a-pairs.txt` holds twelve such pairs, each found (offline, by
 //! Floyd's cycle search over 6-character blocks, 2^16 steps) from the state
 //! the blocks before it leave, starting at FNV-1a's standard basis: any
 //! choice of one block of each pair makes one of 4,096 keys whose FNV-1a
@@ -24,20 +24,15 @@ use common::*;
 
 use std::net::SocketAddr;
 
-const PAIRS: [(&str, &str); 12] = [
-    ("drDrdC", "ulUP2A"),
-    ("iDU7SB", "rKxawA"),
-    ("RLgouC", "UPe-fC"),
-    ("yBpkXA", "8kydQD"),
-    ("vfPJBB", "Op52_C"),
-    ("AsxUGB", "DqIQhA"),
-    ("-2aEOD", "H7wkzA"),
-    ("D88QHC", "nYHiQC"),
-    ("_0KpcC", "9FWu8C"),
-    ("rwNYXD", "Ssnd3C"),
-    ("DyHLTC", "xsVtVA"),
-    ("uzmTRB", "guPCxA"),
-];
+/// One pair a line, two blocks apart by a space (the bench reads them too).
+const PAIRS: &str = include_str!("fnv1a-pairs.txt");
+
+fn pairs() -> Vec<(&'static str, &'static str)> {
+    PAIRS
+        .lines()
+        .map(|l| l.split_once(' ').expect("two blocks a line"))
+        .collect()
+}
 
 /// FNV-1a's standard 64-bit basis and prime.
 const BASIS: u64 = 0xcbf2_9ce4_8422_2325;
@@ -52,9 +47,10 @@ fn fnv1a(basis: u64, bytes: &[u8]) -> u64 {
 /// The 4,096 keys: key `i` takes the second block of pair `j` where bit `j`
 /// of `i` is set.
 fn flood_keys() -> Vec<String> {
-    (0..1usize << PAIRS.len())
+    let pairs = pairs();
+    (0..1usize << pairs.len())
         .map(|i| {
-            PAIRS
+            pairs
                 .iter()
                 .enumerate()
                 .map(|(j, (a, b))| if i >> j & 1 == 0 { *a } else { *b })
@@ -69,7 +65,7 @@ fn random_keys(n: usize) -> Vec<String> {
     let mut rng = fastrand::Rng::with_seed(17);
     (0..n)
         .map(|_| {
-            (0..6 * PAIRS.len())
+            (0..6 * pairs().len())
                 .map(|_| ALPHABET[rng.usize(..ALPHABET.len())] as char)
                 .collect()
         })

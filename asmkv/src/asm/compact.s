@@ -123,9 +123,9 @@ hint_round:
     jz 2f
     mov rdi, rbx
     call seg_entry
-    test dword ptr [rax + SG_FLAGS], SGF_HINT
-    jnz 2f
-    mov rdi, rbx
+    test dword ptr [rax + SG_FLAGS], SGF_HINT | SGF_DAMAGED
+    jnz 2f                                # (a damaged one is read at startup, and
+    mov rdi, rbx                          # reported there)
     call hint_write
     jmp 3f
 2:  inc rbx
@@ -157,8 +157,8 @@ seg_sealed:
     ret
 
 # seg_worth: rdi = segment id. Returns eax = 1 if it may and should be
-# compacted: sealed (seg_sealed), and mostly dead (sg_mostly_dead).
-# Clobbers rcx, rdx.
+# compacted: sealed (seg_sealed), not damaged (SGF_DAMAGED), and mostly dead
+# (sg_mostly_dead). Clobbers rcx, rdx.
 seg_worth:
     push rdi
     call seg_sealed
@@ -166,9 +166,13 @@ seg_worth:
     test eax, eax
     jz 1f
     call seg_entry
+    test dword ptr [rax + SG_FLAGS], SGF_DAMAGED
+    jnz 2f
     call sg_mostly_dead
     mov eax, ecx
 1:  ret
+2:  xor eax, eax
+    ret
 
 # compact_segment: rdi = id of a segment worth compacting. Moves its live
 # records into the compactor's segment and removes it (steps at the top).
@@ -223,8 +227,15 @@ compact_segment:
     mov rdi, rsp
     mov rsi, rbx
     lea rdx, [rip + compact_record]
+    xor ecx, ecx                          # (a damaged record is not copied)
     call scan_segment
-    call flush_run
+    test rax, rax
+    jz 1f
+    mov qword ptr [rip + c_fail], 1       # damage: the segment stays as it is, where
+    mov rdi, rbx                          # its intact records are read, and is never
+    call seg_entry                        # taken again (its copies are dead)
+    lock or dword ptr [rax + SG_FLAGS], SGF_DAMAGED
+1:  call flush_run
     mov rdi, qword ptr [rip + w_seg_id]
     call seg_entry
     mov r15, rax                          # our segment's counts

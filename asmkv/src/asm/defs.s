@@ -253,6 +253,7 @@
 .equ REC_TYPE, 20      # u32 REC_PUT or REC_DEL
 .equ REC_TIME, 24      # u64 Unix seconds when the write began
 .equ REC_HDR, 32
+.equ REC_ALIGN, 8     # records start (and their footers) on multiples of this
 .equ FT_SEQ, 0         # u64 the write's place in the order of all writes
 .equ FT_CRC, 8         # u32 CRC32C of value, FT_SEQ, then REC_HCRC
 .equ FT_MAGIC, 12      # u32 FT_MAGIC_V1
@@ -289,6 +290,11 @@
 .equ SEG_STEP, 4 << 20           # segments are extended with written zeros this much at a time
 .equ ZERO_BUF, 1 << 20           # one write of zeros
 .equ SEG_NAME_CAP, 32
+.equ R_DETAIL, 416     # recover.s's r_report: its error log line's detail, NUL included:
+.equ R_DETAIL_TEXT, 58 #   the segment's name, then " at N, N bytes, key " (at most this), the key
+.if SEG_NAME_CAP + R_DETAIL_TEXT + NAME_MAX + 1 > R_DETAIL
+.error "r_report's detail does not fit"
+.endif
 .equ SCAN_BUF, 1 << 20            # recovery reads segments this much at a time
 .equ SEG_IDLE, 3                 # seconds without a new record before a worker seals a
                                  # segment worth compacting
@@ -354,12 +360,15 @@
 .equ IX_TAINTED, 3336  # u32: 1 once a write failed after its record was counted (index_taint)
 .equ IX_WALK_MAX, 3340 # u32: the most nodes one search of the table has passed on its way
                        #   to its key (so_search): what a flood of colliding keys would raise
+.equ IX_DAMAGED, 3344  # u64 damaged spans found in the segments (scan_segment), kept
+                       #   with the index: a damaged segment is never removed (SGF_DAMAGED)
+.equ IX_DAMAGED_BYTES, 3352 # u64 their bytes
 .equ RF_SIGNAL, 1      # recovery failed: a loader was killed by a signal
 .equ RF_EXIT, 2        #   a loader exited non-zero
 .equ RF_FORK, 3        #   a loader could not be forked
 .equ RF_WAIT, 4        #   the loaders could not be waited for
 .equ IX_SEGS, 4096     # per segment id, SG_SIZE bytes:
-.if IX_ACTIVE + 8 * MAX_CHILDREN > IX_FLIGHT_HI || IX_FLIGHT_HI + 4 * MAX_WORKERS > IX_SO_COUNT || IX_SO_COUNT + 8 > IX_SL_HEAD || IX_SL_HEAD + 4 * SL_LEVELS > IX_LOAD_FAILED || IX_LOAD_FAILED + 4 > IX_TAINTED || IX_TAINTED + 4 > IX_WALK_MAX || IX_WALK_MAX + 4 > IX_SEGS
+.if IX_ACTIVE + 8 * MAX_CHILDREN > IX_FLIGHT_HI || IX_FLIGHT_HI + 4 * MAX_WORKERS > IX_SO_COUNT || IX_SO_COUNT + 8 > IX_SL_HEAD || IX_SL_HEAD + 4 * SL_LEVELS > IX_LOAD_FAILED || IX_LOAD_FAILED + 4 > IX_TAINTED || IX_TAINTED + 4 > IX_WALK_MAX || IX_WALK_MAX + 4 > IX_DAMAGED || IX_DAMAGED + 8 > IX_DAMAGED_BYTES || IX_DAMAGED_BYTES + 8 > IX_SEGS
 .error "the index's header fields overlap"
 .endif
 .equ SG_TOTAL, 0       #   u32 sealed records written into it
@@ -372,6 +381,8 @@
                        #   their key when last seen (index_rec_drop): compaction drops them
 .equ SGF_GONE, 1       #     compaction has removed it
 .equ SGF_HINT, 2       #     it has a hint file
+.equ SGF_DAMAGED, 4    #     a scan found damage in it: it keeps its place (no hint, never
+                       #     compacted), so the damage stays where recovery reports it
 # A hint file "ID.hint" lists the sealed records of a segment no one writes to
 # any more, so startup need not read the segment (recover.s, compact.s):
 #   "AKH1" | entries | CRC32C of everything before it (u32)

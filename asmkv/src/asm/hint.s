@@ -105,8 +105,15 @@ hint_write:
     mov rdi, rsp
     mov rsi, rbx
     lea rdx, [rip + hint_record]
+    xor ecx, ecx
     call scan_segment
-    cmp qword ptr [rip + c_hfail], 0
+    test rax, rax
+    jz 1f
+    mov rdi, rbx                          # damage: no hint, so every start reads the
+    call seg_entry                        # segment and reports it
+    lock or dword ptr [rax + SG_FLAGS], SGF_DAMAGED
+    jmp .Lhw_out
+1:  cmp qword ptr [rip + c_hfail], 0
     jne .Lhw_out
     xor edi, edi                          # the CRC of all of it, at its end
     mov rsi, qword ptr [rip + c_hint]

@@ -313,6 +313,18 @@ metrics_begin:
     call index_stats
     mov esi, r11d
     call .Lmb_number_line
+    lea rsi, [rip + m_damaged]
+    mov edx, OFFSET m_damaged_len
+    call .Lmb_text
+    call damage_stats
+    mov rsi, rax
+    call .Lmb_number_line
+    lea rsi, [rip + m_damaged_bytes]
+    mov edx, OFFSET m_damaged_bytes_len
+    call .Lmb_text
+    call damage_stats
+    mov rsi, rdx
+    call .Lmb_number_line
     # records and their bytes: live and dead, from the segments' counts
     call seg_totals
     mov r15, rax                          # live
@@ -669,6 +681,16 @@ m_walk_max:
     .ascii "# TYPE asmkv_index_walk_max gauge\n"
     .ascii "asmkv_index_walk_max"
 .equ m_walk_max_len, . - m_walk_max
+m_damaged:
+    .ascii "# HELP asmkv_damaged_records Damage found in the segments since they were last read in full: each span of bytes no record could be read in, and each record that failed its checksum (the error log says where).\n"
+    .ascii "# TYPE asmkv_damaged_records gauge\n"
+    .ascii "asmkv_damaged_records"
+.equ m_damaged_len, . - m_damaged
+m_damaged_bytes:
+    .ascii "# HELP asmkv_damaged_bytes The bytes of that damage.\n"
+    .ascii "# TYPE asmkv_damaged_bytes gauge\n"
+    .ascii "asmkv_damaged_bytes"
+.equ m_damaged_bytes_len, . - m_damaged_bytes
 m_buckets:
     .ascii "# HELP asmkv_index_buckets Buckets of the index's table (it doubles as keys are added).\n"
     .ascii "# TYPE asmkv_index_buckets gauge\n"

@@ -1,14 +1,17 @@
 # recover.s - rebuilding the index from the segments at startup.
 #
 # The master does this before it listens or forks: every "ID.seg" file in the
-# data directory is read from its start, record by record. A record whose
-# header (magic, lengths, CRC over header and key) does not check out ends the
-# segment: it is a torn tail (a crash mid-append, or the zeros written ahead),
-# and nothing after it is trusted. A record whose header checks out but whose
-# footer does not (an upload that never finished, or was refused) is skipped
-# by its length. Every other record is put in the index by its sequence
-# number, so the newest write of each key wins whatever the order of files.
-# A segment that cannot be read stops the server (exit 2), never a silent loss.
+# data directory is read from its start, record by record (scan_segment). A
+# record whose header (magic, lengths, CRC over header and key) does not check
+# out starts a span that ends at the next record whose header does: damage,
+# reported, unless no record follows it (a torn tail: a crash mid-append, or
+# the zeros written ahead). A record whose header checks out but whose footer
+# is all zeros (an upload that never finished, or was refused) is skipped by
+# its length; one whose footer is anything else but right is damage: reported,
+# and put in the index if its footer's magic is whole, so its key answers 500.
+# Every other record is put in the index by its sequence number, so the
+# newest write of each key wins whatever the order of files. A segment that
+# cannot be read stops the server (exit 2), never a silent loss.
 .text
 
 # recover_log: (master) maps the index and fills it from the segments, with
@@ -315,6 +318,11 @@ recover_entry:
     mov rdi, r12
     mov rsi, r13
     call recover_segment
+    test rax, rax
+    jz 9f
+    mov rdi, r13                          # damage: the segment keeps its place
+    call seg_entry
+    lock or dword ptr [rax + SG_FLAGS], SGF_DAMAGED
 9:  xor eax, eax
     pop r13
     pop r12
@@ -360,17 +368,31 @@ recover_record:
     ret
 
 # recover_segment: the recovery scan of one segment (scan_segment with
-# recover_record). rdi = the segment's file name, rsi = its id.
+# recover_record). rdi = the segment's file name, rsi = its id. Returns rax =
+# the damage found in it.
 recover_segment:
     lea rdx, [rip + recover_record]
-    jmp scan_segment
+    mov rcx, rdx                          # a damaged record with its footer too: a
+    jmp scan_segment                      # read of its key answers 500, not an older value
 
 # scan_segment: rdi = a segment's file name, rsi = its id, rdx = a function
 # called for each record that checks out (rdi = its LOC, LOC_TOMB for a
-# delete; rsi = its length; its key, sequence number and type in r_*).
-# Reads the segment from its start up to its torn tail, if any. A segment
-# that cannot be read stops the process with a message.
-# Clobbers the caller-saved registers.
+# delete; rsi = its length; its key, sequence number and type in r_*), rcx =
+# one called the same way for a damaged record whose header and footer magic
+# are whole (its key's newest write may be it: recovery puts it in the index,
+# where a read of it answers 500), or 0.
+# Reads the segment from its start to its end. A record whose header does not
+# check out starts a damaged span, which ends at the next record whose header
+# does (searched for at every REC_ALIGN): each span, and each record whose
+# footer is neither right nor all zeros (never sealed), is damage, reported
+# (r_report). A span that runs to the end of the file is a torn tail (a crash
+# mid-append, or the zeros written ahead), not damage. A record whose header
+# checks out is trusted for its length: a resync never starts inside one, so
+# a value that holds bytes shaped like records is never read as records
+# unless the header before it is damaged (DEVELOPERS.md).
+# A segment that cannot be read stops the process with a message.
+# Returns rax = the damage found (spans and records). Clobbers the
+# caller-saved registers.
 .globl scan_segment
 scan_segment:
     push rbx
@@ -379,6 +401,9 @@ scan_segment:
     push r14
     push r15
     mov qword ptr [rip + r_callback], rdx
+    mov qword ptr [rip + r_damaged_cb], rcx
+    mov qword ptr [rip + r_bad], -1
+    mov qword ptr [rip + r_found], 0
     mov qword ptr [rip + r_name], rdi
     mov r13, rsi
     shl r13, LOC_SEG_SHIFT
@@ -406,35 +431,37 @@ scan_segment:
     mov esi, REC_HDR
     call r_window
     cmp rdx, REC_HDR
-    jb .Lrs_end
+    jb .Lrs_end                           # (a damaged span open here: a torn tail)
     mov r12, rax                          # the record, as far as the window goes
     mov eax, dword ptr [r12 + REC_MAGIC]
     cmp eax, REC_MAGIC_V1
     je 2f
+    cmp qword ptr [rip + r_bad], -1       # in a damaged span only our own magic
+    jne .Lrs_bad                          # counts (a newer one there is noise)
     mov ecx, eax                          # "AKV2" to "AKV9": a newer asmkv wrote
     and ecx, 0xffffff                     # it, and we must not guess (anything
-    cmp ecx, REC_MAGIC_V1 & 0xffffff      # else is a torn or damaged tail)
-    jne .Lrs_end
+    cmp ecx, REC_MAGIC_V1 & 0xffffff      # else is a torn tail or damage)
+    jne .Lrs_bad
     shr eax, 24
     cmp eax, '2'
-    jb .Lrs_end
+    jb .Lrs_bad
     cmp eax, '9'
     jbe .Lrs_newer
-    jmp .Lrs_end
+    jmp .Lrs_bad
 2:
     mov eax, dword ptr [r12 + REC_KLEN]
     test eax, eax
-    jz .Lrs_end
+    jz .Lrs_bad
     cmp eax, NAME_MAX
-    ja .Lrs_end
+    ja .Lrs_bad
     mov ecx, dword ptr [r12 + REC_TYPE]
     cmp ecx, REC_PUT
     je 1f
     cmp ecx, REC_DEL
-    jne .Lrs_end
+    jne .Lrs_bad
 1:  mov rcx, MAX_BODY_LIMIT
     cmp qword ptr [r12 + REC_VLEN], rcx
-    ja .Lrs_end
+    ja .Lrs_bad
     mov rdi, r15
     lea rsi, [rax + REC_HDR]
     call r_window
@@ -442,14 +469,22 @@ scan_segment:
     mov eax, dword ptr [r12 + REC_KLEN]
     lea rcx, [rax + REC_HDR]
     cmp rdx, rcx
-    jb .Lrs_end
+    jb .Lrs_bad                           # (the file ends in it)
     xor edi, edi
     lea rsi, [r12 + 8]
     lea rdx, [rax + REC_HDR - 8]
     call crc32c
     cmp eax, dword ptr [r12 + REC_HCRC]
-    jne .Lrs_end
-    # the header is sound: keep what we need of it, the window may move
+    jne .Lrs_bad
+    cmp qword ptr [rip + r_bad], -1       # a damaged span ends here
+    je 3f
+    mov rdi, qword ptr [rip + r_bad]
+    mov rsi, r15
+    sub rsi, rdi
+    xor edx, edx
+    call r_report                         # (the window stays as it is)
+    mov qword ptr [rip + r_bad], -1
+3:  # the header is sound: keep what we need of it, the window may move
     mov eax, dword ptr [r12 + REC_HCRC]
     mov dword ptr [rip + r_hcrc], eax
     mov eax, dword ptr [r12 + REC_TYPE]
@@ -534,9 +569,12 @@ scan_segment:
     mov edx, 4
     call crc32c
     cmp eax, dword ptr [r12 + FT_CRC]
-    jne .Lrs_next                         # never sealed: dead space
+    jne .Lrs_unsealed
     cmp dword ptr [r12 + FT_MAGIC], FT_MAGIC_V1
-    jne .Lrs_next
+    jne .Lrs_unsealed
+    mov rax, qword ptr [rip + r_callback]
+.Lrs_publish:                             # rax = what to call with it
+    mov qword ptr [rip + r_call], rax
     mov rax, qword ptr [r12 + FT_SEQ]
     mov qword ptr [rip + r_seq], rax
     mov rdi, r13
@@ -551,14 +589,44 @@ scan_segment:
     call loc_sized
     mov rdi, rax
     mov rsi, rbx
-    call qword ptr [rip + r_callback]
+    call qword ptr [rip + r_call]
 .Lrs_next:
     add r15, rbx
+    jmp .Lrs_record
+.Lrs_unsealed:                            # r12 = its footer
+    mov rax, qword ptr [r12]
+    or rax, qword ptr [r12 + 8]
+    jz .Lrs_next                          # all zeros: never sealed, dead space
+    mov rax, qword ptr [r12]              # (kept: the window may move)
+    mov rcx, qword ptr [r12 + 8]
+    lea r12, [rip + r_ft]
+    mov qword ptr [r12], rax
+    mov qword ptr [r12 + 8], rcx
+    lea rdi, [r15 + rbx]
+    call r_rest_zero
+    test eax, eax
+    jnz .Lrs_end                          # nothing after it: a torn tail (its pages
+    mov rdi, r15                          # reached the disk in any order)
+    mov rsi, rbx                          # else damage in its value or footer
+    mov edx, 1
+    call r_report
+    cmp dword ptr [r12 + FT_MAGIC], FT_MAGIC_V1
+    jne .Lrs_next                         # (no footer: no sequence number)
+    mov rax, qword ptr [rip + r_damaged_cb]
+    test rax, rax
+    jnz .Lrs_publish
+    jmp .Lrs_next
+.Lrs_bad:                                 # no record starts at r15
+    cmp qword ptr [rip + r_bad], -1
+    jne 1f
+    mov qword ptr [rip + r_bad], r15
+1:  add r15, REC_ALIGN
     jmp .Lrs_record
 .Lrs_end:
     mov edi, dword ptr [rip + r_fd]
     mov eax, SYS_close
     syscall
+    mov rax, qword ptr [rip + r_found]
     pop r15
     pop r14
     pop r13
@@ -590,6 +658,113 @@ scan_segment:
     xor edx, edx
     mov ecx, ENOMEM
     call fatal
+
+# r_report: rdi = where damage begins in the segment being scanned, rsi = its
+# length, edx = 1 if it is one record whose header (key in r_key) checks out,
+# 0 for a span no record could be read in. Counts it (r_found; IX_DAMAGED and
+# IX_DAMAGED_BYTES, for the metrics) and says it in the error log:
+#   MESSAGE: 12.seg at 123456, 1104 bytes[, key KEY]
+# Clobbers the caller-saved registers.
+r_report:
+    push rbx
+    push r12
+    sub rsp, R_DETAIL + 8                 # the detail: a name, two numbers, a key
+    mov rbx, rdi
+    mov r12, rsi
+    mov dword ptr [rsp + R_DETAIL], edx
+    inc qword ptr [rip + r_found]
+    mov rax, qword ptr [rip + ix_base]
+    lock inc qword ptr [rax + IX_DAMAGED]
+    lock add qword ptr [rax + IX_DAMAGED_BYTES], rsi
+    mov rdi, qword ptr [rip + r_name]
+    call cstr_len
+    mov rdx, rax
+    cmp rdx, SEG_NAME_CAP
+    jbe 1f
+    mov edx, SEG_NAME_CAP
+1:  mov rdi, rsp
+    mov rsi, qword ptr [rip + r_name]
+    call copy
+    lea rsi, [rip + r_at]
+    mov rdi, rax
+    mov edx, OFFSET r_at_len
+    call copy
+    mov rdi, rax
+    mov rsi, rbx
+    call fmt_u64
+    lea rsi, [rip + r_comma]
+    mov rdi, rax
+    mov edx, OFFSET r_comma_len
+    call copy
+    mov rdi, rax
+    mov rsi, r12
+    call fmt_u64
+    lea rsi, [rip + r_bytes]
+    mov rdi, rax
+    mov edx, OFFSET r_bytes_len
+    call copy
+    lea rsi, [rip + m_damaged_span]
+    mov ecx, OFFSET m_damaged_span_len
+    cmp dword ptr [rsp + R_DETAIL], 0
+    je 2f
+    lea rsi, [rip + r_key_is]
+    mov rdi, rax
+    mov edx, OFFSET r_key_is_len
+    call copy
+    mov rdi, rax
+    lea rsi, [rip + r_key]
+    mov rdx, qword ptr [rip + r_klen]     # (at most NAME_MAX: its header said so)
+    call copy
+    lea rsi, [rip + m_damaged_rec]
+    mov ecx, OFFSET m_damaged_rec_len
+2:  mov byte ptr [rax], 0
+    mov rdi, rsi
+    mov esi, ecx
+    mov rdx, rsp
+    xor ecx, ecx
+    call log_line
+    add rsp, R_DETAIL + 8
+    pop r12
+    pop rbx
+    ret
+
+# r_rest_zero: rdi = an offset in the segment being scanned. Returns eax = 1
+# if every byte from there to the end of the file is zero (or there is
+# none), else 0. Moves the window. Clobbers the caller-saved registers.
+r_rest_zero:
+    push rbx
+    mov rbx, rdi
+1:  cmp rbx, qword ptr [rip + r_size]
+    jae 3f
+    mov rdi, rbx
+    mov esi, 1
+    call r_window
+    mov rcx, qword ptr [rip + r_size]
+    sub rcx, rbx
+    cmp rdx, rcx
+    cmovb rcx, rdx                        # what the window holds of the rest
+    test rcx, rcx
+    jz 3f                                 # (the file shrank under us: its end)
+    add rbx, rcx
+    mov rdi, rax
+    xor eax, eax
+    repe scasb
+    je 1b
+    xor eax, eax
+    pop rbx
+    ret
+3:  mov eax, 1
+    pop rbx
+    ret
+
+# damage_stats: returns rax = damage found in the segments (r_report: spans
+# and records), rdx = its bytes. Clobbers nothing else.
+.globl damage_stats
+damage_stats:
+    mov rdx, qword ptr [rip + ix_base]
+    mov rax, qword ptr [rdx + IX_DAMAGED]
+    mov rdx, qword ptr [rdx + IX_DAMAGED_BYTES]
+    ret
 
 # r_window: rdi = offset in the segment being scanned, rsi = bytes wanted.
 # Returns rax = those bytes in memory, rdx = how many of the segment's bytes
@@ -627,6 +802,18 @@ r_window:
     ret
 
 .section .rodata
+m_damaged_span: .ascii "damaged bytes in a segment: no record in them could be read (the records after them are kept)"
+.equ m_damaged_span_len, . - m_damaged_span
+m_damaged_rec: .ascii "a damaged record: its key answers 500 until it is written again, if this was its newest write"
+.equ m_damaged_rec_len, . - m_damaged_rec
+r_at:     .ascii " at "
+.equ r_at_len, . - r_at
+r_comma:  .ascii ", "
+.equ r_comma_len, . - r_comma
+r_bytes:  .ascii " bytes"
+.equ r_bytes_len, . - r_bytes
+r_key_is: .ascii ", key "
+.equ r_key_is_len, . - r_key_is
 err_no_crc:   .ascii "asmkv needs a CPU with SSE4.2 (its crc32 instruction checks every record)"
 .equ err_no_crc_len, . - err_no_crc
 err_no_index: .ascii "cannot make room for the index"
@@ -657,6 +844,10 @@ r_key:    .space NAME_MAX + 1
 r_ft:     .space FT_SIZE
 r_name:   .space 8                   # the segment being scanned
 r_callback: .space 8                 # what scan_segment calls for each record
+r_damaged_cb: .space 8               #   and for a damaged one with its footer (0: none)
+r_call:   .space 8                   #   which of them, for this record
+r_bad:    .space 8                   # where the damaged span being read began, -1: none
+r_found:  .space 8                   # damage found in this segment (spans and records)
 r_maxid:  .space 8                   # the highest segment id seen
 r_pids:   .space 4 * RECOVER_LOADERS # (master) the loaders forked, 0 = none
 r_loader: .space 4                   # 1 in a loader: segments of its share are read

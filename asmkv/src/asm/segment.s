@@ -606,8 +606,8 @@ seg_in_use:
 # the record. Clobbers nothing else.
 .globl rec_len
 rec_len:
-    lea rax, [rdi + rsi + REC_HDR + 7]
-    and rax, -8
+    lea rax, [rdi + rsi + REC_HDR + REC_ALIGN - 1]
+    and rax, -REC_ALIGN
     add rax, FT_SIZE
     ret
 

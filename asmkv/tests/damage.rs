@@ -1,0 +1,439 @@
+//! Damage in a segment costs only the damaged records. A start that reads a
+//! segment and meets a record that does not check out tells a torn tail (the
+//! end of the file, a crash mid-append) from damage (anywhere else): it finds
+//! the next intact record, keeps everything intact, and reports each damaged
+//! span or record in the error log and the metrics. A key whose newest
+//! record is damaged but still names it answers 500, never an older value nor
+//! a 404. Compaction never removes a segment with damage in it.
+mod common;
+use common::*;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// Keys a session writes; three sessions make three segments.
+const PER_SESSION: usize = 1000;
+const SESSIONS: usize = 3;
+const ARGS: [&str; 4] = ["--workers", "1", "--metrics", "127.0.0.1:0"];
+
+fn key(i: usize) -> String {
+    format!("d{i:05}")
+}
+
+fn value(i: usize) -> Vec<u8> {
+    pattern(1024, i as u64)
+}
+
+/// Starts on `dir` with its error log in `log`; returns the server and its
+/// metrics address.
+fn start(dir: &Path, log: &Path) -> (Server, SocketAddr) {
+    let mut s = Server::start_logged(dir, &ARGS, log);
+    let m = metrics_addr(&mut s);
+    (s, m)
+}
+
+fn stop(s: Server, dir: &Path) {
+    s.stop();
+    wait_unlocked(dir);
+}
+
+/// A gauge from the metrics socket.
+fn metric(m: SocketAddr, name: &str) -> f64 {
+    let text = String::from_utf8(get(&agent(), &format!("http://{m}/metrics")).body).unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in the metrics"))
+}
+
+/// PUTs (or GETs) keys [from, to), pipelined; GETs return each answer's
+/// status and body.
+fn put_keys(addr: SocketAddr, from: usize, to: usize, value: impl Fn(usize) -> Vec<u8>) {
+    let mut c = Raw::connect(addr);
+    for start in (from..to).step_by(100) {
+        let end = (start + 100).min(to);
+        let mut req = Vec::new();
+        for i in start..end {
+            let v = value(i);
+            req.extend_from_slice(
+                format!(
+                    "PUT /{} HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n",
+                    key(i),
+                    v.len()
+                )
+                .as_bytes(),
+            );
+            req.extend_from_slice(&v);
+        }
+        c.send(&req);
+        for i in start..end {
+            assert!(matches!(c.response().status, 201 | 204), "{}", key(i));
+        }
+    }
+}
+
+fn get_keys(addr: SocketAddr, n: usize) -> Vec<(u16, Vec<u8>)> {
+    let mut c = Raw::connect(addr);
+    let mut out = Vec::new();
+    for start in (0..n).step_by(100) {
+        let end = (start + 100).min(n);
+        let mut req = Vec::new();
+        for i in start..end {
+            req.extend_from_slice(
+                format!("GET /{} HTTP/1.1\r\nHost: t\r\n\r\n", key(i)).as_bytes(),
+            );
+        }
+        c.send(&req);
+        for _ in start..end {
+            let w = c.response();
+            out.push((w.status, w.body));
+        }
+    }
+    out
+}
+
+/// A store of three sessions' keys, each session's in a segment of its own,
+/// the server then started and stopped once more (its segments are old), and
+/// no hint nor image left, so a start reads every segment. Returns the
+/// directory, the middle segment's name and its records.
+fn old_store(tmp: &Path) -> (PathBuf, String, Vec<Record>) {
+    let dir = tmp.join("pristine");
+    let log = tmp.join("setup.log");
+    for s in 0..SESSIONS {
+        let (srv, _) = start(&dir, &log);
+        put_keys(srv.addr, s * PER_SESSION, (s + 1) * PER_SESSION, value);
+        stop(srv, &dir);
+    }
+    let (srv, _) = start(&dir, &log);
+    stop(srv, &dir);
+    for f in files_in(&dir) {
+        if is_hint(&f) {
+            std::fs::remove_file(dir.join(&f)).unwrap();
+        }
+    }
+    forget_image(&dir);
+    let mut segs: Vec<String> = files_in(&dir)
+        .into_iter()
+        .filter(|f| is_segment(f))
+        .collect();
+    segs.sort_by_key(|f| f.trim_end_matches(".seg").parse::<u64>().unwrap());
+    let middle = segs
+        .iter()
+        .find(|f| {
+            segment_records(&dir, f)
+                .iter()
+                .any(|r| r.key == key(PER_SESSION))
+        })
+        .expect("the second session's segment")
+        .clone();
+    let records = segment_records(&dir, &middle);
+    assert_eq!(records.len(), PER_SESSION, "{middle}");
+    (dir, middle, records)
+}
+
+/// A copy of `from` in `to` (a directory of segments only).
+fn copy_store(from: &Path, to: &Path) {
+    let _ = std::fs::remove_dir_all(to);
+    std::fs::create_dir_all(to).unwrap();
+    for f in files_in(from) {
+        std::fs::copy(from.join(&f), to.join(&f)).unwrap();
+    }
+}
+
+/// The error log's lines about damage.
+fn reports(log: &Path) -> Vec<String> {
+    std::fs::read_to_string(log)
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains("damaged"))
+        .map(str::to_string)
+        .collect()
+}
+
+/// One damage: what is hit, where, how many bytes zeroed (0: one bit
+/// flipped), and how it must show.
+#[derive(Clone, Copy)]
+struct Case {
+    how: &'static str,
+    at: usize,
+    zero: usize,
+    shows: Shows,
+}
+
+/// How one damaged record shows after a restart.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Shows {
+    /// its header is gone: the key has no value (no older one exists here)
+    Lost,
+    /// its header names the key: 500
+    Failing,
+}
+
+/// Damages one record of the middle segment of a copy of the store, starts
+/// on it and checks: that record's key shows as `shows`, every other key
+/// reads back its value, and one report names the record's place (and its
+/// key, if its header still names it).
+fn check_damage(tmp: &Path, pristine: &Path, seg: &str, r: &Record, case: Case) {
+    let Case {
+        how,
+        at,
+        zero,
+        shows,
+    } = case;
+    let what = format!(
+        "{how} at {} of the record at {} ({} bytes)",
+        at - r.offset,
+        r.offset,
+        r.len
+    );
+    let dir = tmp.join("damaged");
+    copy_store(pristine, &dir);
+    let path = dir.join(seg);
+    let mut b = std::fs::read(&path).unwrap();
+    if zero > 0 {
+        b[at..at + zero].fill(0);
+    } else {
+        b[at] ^= 0x10;
+    }
+    std::fs::write(&path, &b).unwrap();
+    let log = tmp.join("damaged.log");
+    let (s, m) = start(&dir, &log);
+    let got = get_keys(s.addr, SESSIONS * PER_SESSION);
+    let damaged: usize = r.key[1..].parse().unwrap();
+    for (i, (status, body)) in got.iter().enumerate() {
+        if i == damaged {
+            let want = if shows == Shows::Lost { 404 } else { 500 };
+            assert_eq!(*status, want, "{what}: the damaged key");
+        } else {
+            assert_eq!(
+                (*status, body.as_slice()),
+                (200, value(i).as_slice()),
+                "{what}: {}",
+                key(i)
+            );
+        }
+    }
+    let lines = reports(&log);
+    assert_eq!(lines.len(), 1, "{what}: {lines:?}");
+    let place = format!("{seg} at {}, {} bytes", r.offset, r.len);
+    assert!(lines[0].contains(&place), "{what}: {lines:?}, want {place}");
+    let named = lines[0].ends_with(&format!(", key {}", r.key));
+    assert_eq!(named, shows == Shows::Failing, "{what}: {lines:?}");
+    assert_eq!(metric(m, "asmkv_damaged_records"), 1.0, "{what}");
+    assert_eq!(metric(m, "asmkv_damaged_bytes"), r.len as f64, "{what}");
+    stop(s, &dir);
+}
+
+/// A flipped byte in any part of a record, and a zeroed 512-byte sector in
+/// its value, at records spread over a segment in the middle of the store:
+/// exactly that record is lost (its header gone) or answers 500 (its header
+/// intact), and is reported; everything else reads back.
+#[test]
+fn a_damaged_record_costs_only_itself_and_is_reported() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (pristine, seg, records) = old_store(tmp.path());
+    for r in [1, 250, 500, 750, PER_SESSION - 2].map(|i| &records[i]) {
+        let klen = r.key.len();
+        let value_at = r.offset + 32 + klen;
+        let footer = r.offset + r.len - 16;
+        let cases = [
+            ("the magic", r.offset + 1, 0, Shows::Lost),
+            ("the value's length", r.offset + 8, 0, Shows::Lost),
+            ("the key", r.offset + 32, 0, Shows::Lost),
+            ("the value", value_at + 500, 0, Shows::Failing),
+            (
+                "the footer's sequence number",
+                footer + 2,
+                0,
+                Shows::Failing,
+            ),
+            ("the footer's checksum", footer + 9, 0, Shows::Failing),
+            (
+                "a sector of the value",
+                value_at.div_ceil(512) * 512,
+                512,
+                Shows::Failing,
+            ),
+        ];
+        for (how, at, zero, shows) in cases {
+            let case = Case {
+                how,
+                at,
+                zero,
+                shows,
+            };
+            check_damage(tmp.path(), &pristine, &seg, r, case);
+        }
+    }
+}
+
+/// The end of the newest segment cut in the middle of its last record, or
+/// followed by half a record (its header whole, or cut too) and zeros: a
+/// torn tail, as a crash leaves it. Nothing is reported, and every record
+/// before it reads back.
+#[test]
+fn a_torn_tail_is_not_damage() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (pristine, _, _) = old_store(tmp.path());
+    let mut segs: Vec<String> = files_in(&pristine)
+        .into_iter()
+        .filter(|f| is_segment(f))
+        .collect();
+    segs.sort_by_key(|f| f.trim_end_matches(".seg").parse::<u64>().unwrap());
+    let newest = segs.last().unwrap().clone();
+    let records = segment_records(&pristine, &newest);
+    let last = records.last().unwrap().clone();
+    let lost: usize = last.key[1..].parse().unwrap();
+    for (cut, half) in [(true, 0), (false, 600), (false, 20)] {
+        let dir = tmp.path().join("torn");
+        copy_store(&pristine, &dir);
+        let path = dir.join(&newest);
+        let mut b = std::fs::read(&path).unwrap();
+        if cut {
+            b.truncate(last.offset + last.len / 2);
+        } else {
+            let end = last.offset + last.len;
+            let part = b[last.offset..last.offset + half].to_vec();
+            b.truncate(end);
+            b.extend_from_slice(&part);
+            b.extend_from_slice(&[0; 1 << 16]);
+        }
+        std::fs::write(&path, &b).unwrap();
+        let log = tmp.path().join("torn.log");
+        let (s, m) = start(&dir, &log);
+        for (i, (status, body)) in get_keys(s.addr, SESSIONS * PER_SESSION).iter().enumerate() {
+            if cut && i == lost {
+                assert_eq!(*status, 404, "the torn record's key");
+            } else {
+                assert_eq!(
+                    (*status, body.as_slice()),
+                    (200, value(i).as_slice()),
+                    "{}",
+                    key(i)
+                );
+            }
+        }
+        assert_eq!(reports(&log), Vec::<String>::new());
+        assert_eq!(metric(m, "asmkv_damaged_records"), 0.0);
+        stop(s, &dir);
+    }
+}
+
+/// A segment with damage is never compacted away, whether a start found the
+/// damage or compaction did (its hint kept, so the start read no segment):
+/// its intact records after the damage stay readable, through compaction and
+/// a restart, while the clean segments beside it are compacted.
+#[test]
+fn compaction_keeps_a_damaged_segment() {
+    let tmp = tempfile::tempdir().unwrap();
+    for found_by_start in [true, false] {
+        let dir = tmp.path().join(format!("store-{found_by_start}"));
+        let log = tmp.path().join(format!("store-{found_by_start}.log"));
+        for s in 0..SESSIONS {
+            let (srv, _) = start(&dir, &log);
+            put_keys(srv.addr, s * PER_SESSION, (s + 1) * PER_SESSION, value);
+            stop(srv, &dir);
+        }
+        // one more session, until every segment has its hint
+        let (srv, _) = start(&dir, &log);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while files_in(&dir).iter().filter(|f| is_hint(f)).count() < SESSIONS {
+            assert!(Instant::now() < deadline, "no hints: {:?}", files_in(&dir));
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        stop(srv, &dir);
+        forget_image(&dir);
+        if found_by_start {
+            for f in files_in(&dir).into_iter().filter(|f| is_hint(f)) {
+                std::fs::remove_file(dir.join(f)).unwrap();
+            }
+        }
+        // a header damaged 30 % into the middle segment
+        let seg = files_in(&dir)
+            .into_iter()
+            .filter(|f| is_segment(f))
+            .find(|f| {
+                segment_records(&dir, f)
+                    .iter()
+                    .any(|r| r.key == key(PER_SESSION))
+            })
+            .unwrap();
+        let clean: Vec<String> = files_in(&dir)
+            .into_iter()
+            .filter(|f| is_segment(f) && *f != seg && !segment_records(&dir, f).is_empty())
+            .collect();
+        assert_eq!(clean.len(), SESSIONS - 1, "{:?}", files_in(&dir));
+        let records = segment_records(&dir, &seg);
+        let r = &records[PER_SESSION * 3 / 10];
+        let damaged: usize = r.key[1..].parse().unwrap();
+        let path = dir.join(&seg);
+        let mut b = std::fs::read(&path).unwrap();
+        b[r.offset + 8] ^= 0x10;
+        std::fs::write(&path, &b).unwrap();
+        // every key overwritten but the last tenth of each session's: every
+        // segment is mostly dead, and worth compacting
+        let (s, m) = start(&dir, &log);
+        let kept = |i: usize| i % PER_SESSION >= PER_SESSION * 9 / 10;
+        let newer = |i: usize| format!("newer {i}").into_bytes();
+        for sess in 0..SESSIONS {
+            for i in sess * PER_SESSION..(sess + 1) * PER_SESSION {
+                if !kept(i) && i != damaged {
+                    put_keys(s.addr, i, i + 1, newer);
+                }
+            }
+        }
+        // the clean segments go; the damaged one stays
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let left = |d: &Path| files_in(d).iter().filter(|f| clean.contains(f)).count();
+        while left(&dir) > 0 {
+            assert!(
+                Instant::now() < deadline,
+                "the clean segments were not compacted"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        assert!(
+            files_in(&dir).contains(&seg),
+            "the damaged segment was removed"
+        );
+        if !found_by_start {
+            // compaction read it, found the damage and said so
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while reports(&log).is_empty() {
+                assert!(
+                    Instant::now() < deadline,
+                    "compaction did not report the damage"
+                );
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        }
+        assert!(metric(m, "asmkv_damaged_records") >= 1.0);
+        let check = |addr: SocketAddr| {
+            for (i, (status, body)) in get_keys(addr, SESSIONS * PER_SESSION).iter().enumerate() {
+                if i == damaged {
+                    // lost by a start's read; with its hint, the read of it fails
+                    let want = if found_by_start { 404 } else { 500 };
+                    assert_eq!(*status, want, "the damaged key");
+                } else if kept(i) {
+                    assert_eq!(
+                        (*status, body.as_slice()),
+                        (200, value(i).as_slice()),
+                        "{}",
+                        key(i)
+                    );
+                } else {
+                    assert_eq!((*status, body.clone()), (200, newer(i)), "{}", key(i));
+                }
+            }
+        };
+        check(s.addr);
+        stop(s, &dir);
+        let (s, _) = start(&dir, &log);
+        check(s.addr);
+        assert!(
+            files_in(&dir).contains(&seg),
+            "the damaged segment was removed"
+        );
+        stop(s, &dir);
+    }
+}

@@ -298,6 +298,7 @@ impl Bench {
             extra = Some(note);
             // each of wrk's two threads wrote about half of them: read within both halves
             spread = (keys as usize) * 45 / 100;
+            store::warm_keys(&run, &self.script, spread)?;
         }
         servers::preload(&run, "small", &self.small)?;
         servers::preload(&run, "big", &self.big)?;
@@ -326,6 +327,10 @@ impl Bench {
         }
         if sc.store == Store::Paged {
             ready.extra = Some(store::page_times(&ready.run, sc.spread)?);
+        }
+        if sc.store == Store::Blocks {
+            ready.tag = store::blocks(sc.key);
+            ready.extra = Some(store::block_keys(&ready.run, &ready.tag)?);
         }
         nix::unistd::sync();
         Ok(ready)

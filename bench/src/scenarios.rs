@@ -69,6 +69,9 @@ pub enum Store {
     /// `spread` keys under /p/, then pages of 1,000 of them after random
     /// names (timed); the load asks for the first page
     Paged,
+    /// the keys made of one block of each pair of `key`'s set (fnv1a: pairs
+    /// that collide under FNV-1a, `store::blocks`); a `blocks` load reads them
+    Blocks,
 }
 
 /// What a cell measures.
@@ -260,6 +263,24 @@ pub const SCENARIOS: &[Scenario] = &[
         spread: 16_000_000,
         servers: Servers::Only(&[Kind::Asmkv], "–"),
         store: Store::RestartedOnKeys,
+        ..BASE
+    },
+    Scenario {
+        name: "flood",
+        title: "GET of 4,096 keys FNV-1a puts in one bucket (1 B values), 50 conns",
+        mode: "blocks",
+        key: "fnv1a",
+        servers: Servers::Only(&[Kind::Asmkv], "–"),
+        store: Store::Blocks,
+        ..BASE
+    },
+    Scenario {
+        name: "blocks",
+        title: "GET of 4,096 keys made the same way from random blocks (1 B values), 50 conns",
+        mode: "blocks",
+        key: "random",
+        servers: Servers::Only(&[Kind::Asmkv], "–"),
+        store: Store::Blocks,
         ..BASE
     },
     Scenario {

@@ -77,6 +77,34 @@ pub fn restart_with_keys(
     ))
 }
 
+/// Brings a restarted store to its steady state before it is measured, so
+/// stores of every size are compared alike: every file of its directory read
+/// once (this machine's page cache does not keep gigabytes it wrote a while
+/// ago), then 20 s of the `spread` load (each worker maps the index's pages as
+/// its lookups first touch them).
+pub fn warm_keys(run: &Running, script: &Path, spread: usize) -> anyhow::Result<()> {
+    for entry in std::fs::read_dir(&run.data)? {
+        let mut f = std::fs::File::open(entry?.path())?;
+        std::io::copy(&mut f, &mut std::io::sink())?;
+    }
+    wrk::run(
+        script,
+        run.addr,
+        &wrk::Load {
+            mode: "spread",
+            key: "/small",
+            body_len: 64,
+            style: "kv",
+            spread,
+            connections: 50,
+            threads: 2,
+            duration: Duration::from_secs(20),
+            tag: "",
+        },
+    )?;
+    Ok(())
+}
+
 /// The entity-tag of `key`, checked to earn a 304; else why the cell is skipped.
 pub fn etag(run: &Running, key: &str) -> anyhow::Result<Result<String, &'static str>> {
     let url = match run.kind.style() {
@@ -174,6 +202,52 @@ fn put_on_one(addr: std::net::SocketAddr, paths: Vec<String>) -> anyhow::Result<
     }
     writer.join().unwrap()?;
     Ok(())
+}
+
+/// Pairs of 6-character blocks whose FNV-1a hashes agree in their low 32 bits
+/// for every basis with the standard one's low byte (`asmkv/tests/flooding.rs`
+/// explains them), one pair a line.
+const FNV1A_PAIRS: &str = include_str!("../../asmkv/tests/fnv1a-pairs.txt");
+
+/// The blocks of a `Store::Blocks` store, as the wrk script takes them
+/// ("a1 b1 a2 b2 ..."): `fnv1a`'s pairs, or as many pairs of blocks of the
+/// same alphabet at random (`random`).
+pub fn blocks(set: &str) -> String {
+    if set == "fnv1a" {
+        return FNV1A_PAIRS.split_whitespace().collect::<Vec<_>>().join(" ");
+    }
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    let n = FNV1A_PAIRS.split_whitespace().count();
+    (0..n)
+        .map(|_| {
+            (0..6)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    ALPHABET[(x >> 58) as usize] as char
+                })
+                .collect::<String>()
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Stores every key made of one block of each pair of `blocks` (a 64-byte
+/// value each): returns a line saying how many.
+pub fn block_keys(run: &Running, blocks: &str) -> anyhow::Result<String> {
+    let b: Vec<&str> = blocks.split(' ').collect();
+    let pairs = b.len() / 2;
+    let paths: Vec<String> = (0..1usize << pairs)
+        .map(|i| {
+            let key: String = (0..pairs).map(|j| b[2 * j + (i >> j & 1)]).collect();
+            format!("/{key}")
+        })
+        .collect();
+    let line = format!("{} keys of {} blocks", paths.len(), pairs);
+    put_pipelined(run, paths)?;
+    Ok(line)
 }
 
 /// Makes the server a volume of minikeyvalue holding `n` keys, PUT where

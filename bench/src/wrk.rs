@@ -24,6 +24,11 @@ function init(args)
   style = args[4] or "kv"
   spread = tonumber(args[5] or "1000")
   tag = args[6] or ""
+  if mode == "blocks" then
+    -- tag: pairs of blocks, "a1 b1 a2 b2 ...": a key takes one of each pair
+    blocks = {}
+    for b in string.gmatch(tag, "%S+") do table.insert(blocks, b) end
+  end
 end
 -- one API a style: asmkv, nginx and the Rust peer take the key as the path;
 -- Webdis maps Redis commands to paths; etcd's v2 API takes a form
@@ -62,6 +67,12 @@ function request()
     return get(key)
   elseif mode == "hot" then
     return put("/h" .. math.random(spread))
+  elseif mode == "blocks" then
+    local k = {}
+    for j = 1, #blocks / 2 do
+      k[j] = blocks[2 * j - math.random(2) + 1]
+    end
+    return get("/" .. table.concat(k))
   elseif mode == "spread" then
     return get("/p" .. math.random(2) .. "-" .. math.random(spread))
   elseif mode == "mixed" then
@@ -124,7 +135,8 @@ pub fn parse_output(out: &str) -> anyhow::Result<WrkResult> {
 
 /// One load run: `mode` is get, put, fill (put, at most `spread` keys a
 /// thread), churn (new keys, each deleted `spread` keys later), hot (PUT to `spread` keys), spread (GET of keys a put run made),
-/// mixed, close, or cond (GET with If-None-Match: `tag`, answered 304); `key` the key read; `style` the
+/// mixed, close, cond (GET with If-None-Match: `tag`, answered 304), or blocks
+/// (GET of a key made of one block of each pair in `tag`: `store::block_keys`); `key` the key read; `style` the
 /// server's API (kv, webdis or etcd).
 pub struct Load<'a> {
     pub mode: &'a str,

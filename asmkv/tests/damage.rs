@@ -38,14 +38,6 @@ fn stop(s: Server, dir: &Path) {
     wait_unlocked(dir);
 }
 
-/// A gauge from the metrics socket.
-fn metric(m: SocketAddr, name: &str) -> f64 {
-    let text = String::from_utf8(get(&agent(), &format!("http://{m}/metrics")).body).unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
-        .unwrap_or_else(|| panic!("no {name} in the metrics"))
-}
-
 /// PUTs (or GETs) keys [from, to), pipelined; GETs return each answer's
 /// status and body.
 fn put_keys(addr: SocketAddr, from: usize, to: usize, value: impl Fn(usize) -> Vec<u8>) {
@@ -92,6 +84,20 @@ fn get_keys(addr: SocketAddr, n: usize) -> Vec<(u16, Vec<u8>)> {
     out
 }
 
+/// The segment that holds a record of key `i`, and that record.
+fn record_of(dir: &Path, i: usize) -> (String, Record) {
+    files_in(dir)
+        .into_iter()
+        .filter(|f| is_segment(f))
+        .find_map(|f| {
+            let r = segment_records(dir, &f)
+                .into_iter()
+                .find(|r| r.key == key(i))?;
+            Some((f, r))
+        })
+        .unwrap_or_else(|| panic!("no record of {}", key(i)))
+}
+
 /// A store of three sessions' keys, each session's in a segment of its own,
 /// the server then started and stopped once more (its segments are old), and
 /// no hint nor image left, so a start reads every segment. Returns the
@@ -112,20 +118,7 @@ fn old_store(tmp: &Path) -> (PathBuf, String, Vec<Record>) {
         }
     }
     forget_image(&dir);
-    let mut segs: Vec<String> = files_in(&dir)
-        .into_iter()
-        .filter(|f| is_segment(f))
-        .collect();
-    segs.sort_by_key(|f| f.trim_end_matches(".seg").parse::<u64>().unwrap());
-    let middle = segs
-        .iter()
-        .find(|f| {
-            segment_records(&dir, f)
-                .iter()
-                .any(|r| r.key == key(PER_SESSION))
-        })
-        .expect("the second session's segment")
-        .clone();
+    let (middle, _) = record_of(&dir, PER_SESSION);
     let records = segment_records(&dir, &middle);
     assert_eq!(records.len(), PER_SESSION, "{middle}");
     (dir, middle, records)
@@ -160,19 +153,21 @@ struct Case {
     shows: Shows,
 }
 
-/// How one damaged record shows after a restart.
+/// How one damaged record is reported after a restart (its key has no value
+/// then: no older one exists here).
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Shows {
-    /// its header is gone: the key has no value (no older one exists here)
-    Lost,
-    /// its header names the key: 500
-    Failing,
+    /// its header is gone: a span, with its place
+    Span,
+    /// its header is whole: the record, with its place and its key
+    Record,
+    /// zeros, as a write a crash cut short leaves them: not reported
+    Torn,
 }
 
 /// Damages one record of the middle segment of a copy of the store, starts
-/// on it and checks: that record's key shows as `shows`, every other key
-/// reads back its value, and one report names the record's place (and its
-/// key, if its header still names it).
+/// on it and checks: that record's key has no value, every other key reads
+/// back its value, and the report is as `shows` says.
 fn check_damage(tmp: &Path, pristine: &Path, seg: &str, r: &Record, case: Case) {
     let Case {
         how,
@@ -202,8 +197,7 @@ fn check_damage(tmp: &Path, pristine: &Path, seg: &str, r: &Record, case: Case) 
     let damaged: usize = r.key[1..].parse().unwrap();
     for (i, (status, body)) in got.iter().enumerate() {
         if i == damaged {
-            let want = if shows == Shows::Lost { 404 } else { 500 };
-            assert_eq!(*status, want, "{what}: the damaged key");
+            assert_eq!(*status, 404, "{what}: the damaged key");
         } else {
             assert_eq!(
                 (*status, body.as_slice()),
@@ -214,20 +208,27 @@ fn check_damage(tmp: &Path, pristine: &Path, seg: &str, r: &Record, case: Case) 
         }
     }
     let lines = reports(&log);
+    if shows == Shows::Torn {
+        assert_eq!(lines, Vec::<String>::new(), "{what}");
+        assert_eq!(metric(m, "asmkv_damaged_records"), 0.0, "{what}");
+        stop(s, &dir);
+        return;
+    }
     assert_eq!(lines.len(), 1, "{what}: {lines:?}");
     let place = format!("{seg} at {}, {} bytes", r.offset, r.len);
     assert!(lines[0].contains(&place), "{what}: {lines:?}, want {place}");
     let named = lines[0].ends_with(&format!(", key {}", r.key));
-    assert_eq!(named, shows == Shows::Failing, "{what}: {lines:?}");
+    assert_eq!(named, shows == Shows::Record, "{what}: {lines:?}");
     assert_eq!(metric(m, "asmkv_damaged_records"), 1.0, "{what}");
     assert_eq!(metric(m, "asmkv_damaged_bytes"), r.len as f64, "{what}");
     stop(s, &dir);
 }
 
-/// A flipped byte in any part of a record, and a zeroed 512-byte sector in
-/// its value, at records spread over a segment in the middle of the store:
-/// exactly that record is lost (its header gone) or answers 500 (its header
-/// intact), and is reported; everything else reads back.
+/// A flipped byte in any part of a record, at records spread over a segment
+/// in the middle of the store: exactly that record is lost, and reported (as
+/// a span if its header is gone, with its key if not); everything else reads
+/// back. A zeroed 512-byte sector in its value costs the record too, but is
+/// not reported: it is what a write cut by a crash leaves.
 #[test]
 fn a_damaged_record_costs_only_itself_and_is_reported() {
     let tmp = tempfile::tempdir().unwrap();
@@ -237,22 +238,17 @@ fn a_damaged_record_costs_only_itself_and_is_reported() {
         let value_at = r.offset + 32 + klen;
         let footer = r.offset + r.len - 16;
         let cases = [
-            ("the magic", r.offset + 1, 0, Shows::Lost),
-            ("the value's length", r.offset + 8, 0, Shows::Lost),
-            ("the key", r.offset + 32, 0, Shows::Lost),
-            ("the value", value_at + 500, 0, Shows::Failing),
-            (
-                "the footer's sequence number",
-                footer + 2,
-                0,
-                Shows::Failing,
-            ),
-            ("the footer's checksum", footer + 9, 0, Shows::Failing),
+            ("the magic", r.offset + 1, 0, Shows::Span),
+            ("the value's length", r.offset + 8, 0, Shows::Span),
+            ("the key", r.offset + 32, 0, Shows::Span),
+            ("the value", value_at + 500, 0, Shows::Record),
+            ("the footer's sequence number", footer + 2, 0, Shows::Record),
+            ("the footer's checksum", footer + 9, 0, Shows::Record),
             (
                 "a sector of the value",
                 value_at.div_ceil(512) * 512,
                 512,
-                Shows::Failing,
+                Shows::Torn,
             ),
         ];
         for (how, at, zero, shows) in cases {
@@ -326,9 +322,14 @@ fn a_torn_tail_is_not_damage() {
 #[test]
 fn compaction_keeps_a_damaged_segment() {
     let tmp = tempfile::tempdir().unwrap();
-    for found_by_start in [true, false] {
-        let dir = tmp.path().join(format!("store-{found_by_start}"));
-        let log = tmp.path().join(format!("store-{found_by_start}.log"));
+    // (whether a start reads the segment, whether the damage has a crash's
+    // shape: a sector of zeros, which a scan does not report, but compaction
+    // sees a record fewer than the segment holds)
+    for (found_by_start, zeros) in [(true, false), (false, false), (false, true)] {
+        let dir = tmp.path().join(format!("store-{found_by_start}-{zeros}"));
+        let log = tmp
+            .path()
+            .join(format!("store-{found_by_start}-{zeros}.log"));
         for s in 0..SESSIONS {
             let (srv, _) = start(&dir, &log);
             put_keys(srv.addr, s * PER_SESSION, (s + 1) * PER_SESSION, value);
@@ -348,16 +349,8 @@ fn compaction_keeps_a_damaged_segment() {
                 std::fs::remove_file(dir.join(f)).unwrap();
             }
         }
-        // a header damaged 30 % into the middle segment
-        let seg = files_in(&dir)
-            .into_iter()
-            .filter(|f| is_segment(f))
-            .find(|f| {
-                segment_records(&dir, f)
-                    .iter()
-                    .any(|r| r.key == key(PER_SESSION))
-            })
-            .unwrap();
+        // a record damaged 30 % into the middle segment
+        let (seg, _) = record_of(&dir, PER_SESSION);
         let clean: Vec<String> = files_in(&dir)
             .into_iter()
             .filter(|f| is_segment(f) && *f != seg && !segment_records(&dir, f).is_empty())
@@ -368,7 +361,12 @@ fn compaction_keeps_a_damaged_segment() {
         let damaged: usize = r.key[1..].parse().unwrap();
         let path = dir.join(&seg);
         let mut b = std::fs::read(&path).unwrap();
-        b[r.offset + 8] ^= 0x10;
+        if zeros {
+            let at = (r.offset + 32 + r.key.len()).div_ceil(512) * 512;
+            b[at..at + 512].fill(0);
+        } else {
+            b[r.offset + 8] ^= 0x10;
+        }
         std::fs::write(&path, &b).unwrap();
         // every key overwritten but the last tenth of each session's: every
         // segment is mostly dead, and worth compacting
@@ -436,4 +434,91 @@ fn compaction_keeps_a_damaged_segment() {
         );
         stop(s, &dir);
     }
+}
+
+/// Waits (up to a minute) for `done`; fails with `what`.
+fn wait_for(what: &str, done: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !done() {
+        assert!(Instant::now() < deadline, "{what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The scrubber finds a record damaged while the server runs, before any
+/// client reads it: the error log names the record and its key, the metrics
+/// count it, and a read of its key then answers 500. It reads every sealed
+/// segment again and again, and counts its passes. At 1 MiB a round it reads
+/// the segment (about 1 MiB of records) in two parts, and finds damage in
+/// the second.
+#[test]
+fn scrubbing_finds_damage_before_a_read_does() {
+    scrub_finds("1", 990);
+    scrub_finds("64", 500);
+}
+
+fn scrub_finds(rate: &str, damaged: usize) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let log = tmp.path().join("error.log");
+    let (s, _) = start(&dir, &log);
+    put_keys(s.addr, 0, PER_SESSION, value);
+    stop(s, &dir);
+    // a second session: the first one's segment is sealed, and scrubbed
+    let mut args = ARGS.to_vec();
+    args.extend(["--scrub-rate", rate]);
+    let mut s = Server::start_logged(&dir, &args, &log);
+    let m = metrics_addr(&mut s);
+    wait_for("no scrub pass", || {
+        metric(m, "asmkv_scrub_passes_total") >= 1.0
+    });
+    assert!(metric(m, "asmkv_scrub_bytes_total") >= (PER_SESSION * 1080) as f64);
+    assert!(metric(m, "asmkv_scrub_last_pass_timestamp_seconds") > 1.7e9);
+    assert_eq!(metric(m, "asmkv_damaged_records"), 0.0);
+    assert!(reports(&log).is_empty());
+    // a byte of a value flipped on disk under the running server
+    let (seg, r) = record_of(&dir, damaged);
+    {
+        use std::io::{Read, Seek, SeekFrom, Write};
+        let mut f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(dir.join(&seg))
+            .unwrap();
+        let at = (r.offset + 32 + r.key.len() + 100) as u64;
+        let mut byte = [0u8];
+        f.seek(SeekFrom::Start(at)).unwrap();
+        f.read_exact(&mut byte).unwrap();
+        byte[0] ^= 0x10;
+        f.seek(SeekFrom::Start(at)).unwrap();
+        f.write_all(&byte).unwrap();
+    }
+    wait_for("the scrubber did not report the damage", || {
+        !reports(&log).is_empty()
+    });
+    let lines = reports(&log);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    let place = format!("{seg} at {}, {} bytes, key {}", r.offset, r.len, r.key);
+    assert!(lines[0].ends_with(&place), "{lines:?}, want {place}");
+    assert_eq!(metric(m, "asmkv_damaged_records"), 1.0);
+    // only now a client reads
+    for (i, (status, body)) in get_keys(s.addr, PER_SESSION).iter().enumerate() {
+        if i == damaged {
+            assert_eq!(*status, 500, "the damaged key");
+        } else {
+            assert_eq!(
+                (*status, body.as_slice()),
+                (200, value(i).as_slice()),
+                "{}",
+                key(i)
+            );
+        }
+    }
+    // passes go on, and the damage is not counted again
+    let passes = metric(m, "asmkv_scrub_passes_total");
+    wait_for("no further pass", || {
+        metric(m, "asmkv_scrub_passes_total") > passes
+    });
+    assert_eq!(reports(&log).len(), 1);
+    stop(s, &dir);
 }

@@ -22,8 +22,6 @@
 mod common;
 use common::*;
 
-use std::net::SocketAddr;
-
 /// One pair a line, two blocks apart by a space (the bench reads them too).
 const PAIRS: &str = include_str!("fnv1a-pairs.txt");
 
@@ -70,14 +68,6 @@ fn random_keys(n: usize) -> Vec<String> {
                 .collect()
         })
         .collect()
-}
-
-/// A gauge from the metrics socket.
-fn metric(m: SocketAddr, name: &str) -> f64 {
-    let text = String::from_utf8(get(&agent(), &format!("http://{m}/metrics")).body).unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
-        .unwrap_or_else(|| panic!("no {name} in the metrics"))
 }
 
 /// Puts every key (its value is its name), reads every one back, pipelined,

@@ -74,15 +74,6 @@ fn check_range(addr: SocketAddr, from: usize, to: usize) {
     }
 }
 
-/// A gauge or counter from the metrics socket.
-fn metric(m: SocketAddr, name: &str) -> f64 {
-    let text = get(&agent(), &format!("http://{m}/metrics")).body;
-    let text = String::from_utf8(text).unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
-        .unwrap_or_else(|| panic!("no {name} in the metrics"))
-}
-
 /// The table starts with 1,024 buckets and doubles whenever it holds more
 /// than four keys a bucket on average.
 fn buckets_for(keys: usize) -> f64 {

@@ -84,8 +84,14 @@ pub fn restart_with_keys(
 /// its lookups first touch them).
 pub fn warm_keys(run: &Running, script: &Path, spread: usize) -> anyhow::Result<()> {
     for entry in std::fs::read_dir(&run.data)? {
-        let mut f = std::fs::File::open(entry?.path())?;
-        std::io::copy(&mut f, &mut std::io::sink())?;
+        // (a file may go meanwhile: a hint renamed into place, the image removed)
+        match std::fs::File::open(entry?.path()) {
+            Ok(mut f) => {
+                std::io::copy(&mut f, &mut std::io::sink())?;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e.into()),
+        }
     }
     wrk::run(
         script,

@@ -83,6 +83,16 @@ parse_args:
     add ebx, 2
     jmp .Largs_next
 
+.Largs_scrub_rate:                       # MiB/s, 0 (no scrubbing) included
+    mov rdi, qword ptr [r12 + rbx*8 + 8]
+    call parse_cstr_u64
+    test edx, edx
+    jnz .Largs_bad_value
+    cmp rax, MAX_SCRUB_RATE
+    ja .Largs_bad_value
+    mov qword ptr [rip + cfg_scrub_rate], rax
+    jmp .Largs_step2
+
 .Largs_idle_timeout:
     lea r13, [rip + cfg_idle_timeout]
     mov r14d, MAX_TIMEOUT
@@ -412,13 +422,14 @@ parse_listen6:
 .p2align 3
 .globl cfg_data, cfg_max_body, cfg_addr, cfg_port, cfg_workers, cfg_sync
 .globl cfg_family, cfg_addr6, cfg_addr6_text, cfg_addr6_len
-.globl cfg_idle_timeout, cfg_request_timeout, cfg_io_timeout
+.globl cfg_idle_timeout, cfg_request_timeout, cfg_io_timeout, cfg_scrub_rate
 .globl cfg_token_file, cfg_read_token_file, cfg_metrics, cfg_access_log
 cfg_data:     .quad default_data     # data directory path
 cfg_max_body: .quad DEFAULT_MAX_BODY # largest accepted value, bytes
 cfg_idle_timeout:    .quad DEFAULT_IDLE_TIMEOUT    # seconds a connection may wait between requests
 cfg_request_timeout: .quad DEFAULT_REQUEST_TIMEOUT # seconds from a head's first byte to its end
 cfg_io_timeout:      .quad DEFAULT_IO_TIMEOUT      # seconds a body or an answer may stall
+cfg_scrub_rate:      .quad DEFAULT_SCRUB_RATE      # MiB/s the scrubber reads, 0: no scrubbing
 cfg_metrics:  .space CM_SIZE         # --metrics: the address, as the listening one's
 cfg_access_log:      .quad 0        # --access-log path ("-": stdout), or 0
 cfg_token_file:      .quad 0        # --token-file path, or 0
@@ -450,6 +461,7 @@ flag_table:                         # name, handler, takes a value; ends with 0
     .quad flag_metrics, .Largs_metrics, 1
     .quad flag_access_log, .Largs_access_log, 1
     .quad flag_read_token_file, .Largs_read_token_file, 1
+    .quad flag_scrub_rate, .Largs_scrub_rate, 1
     .quad 0
 default_data:  .asciz "./data"
 flag_help:     .asciz "--help"
@@ -458,6 +470,7 @@ flag_listen:   .asciz "--listen"
 flag_data:     .asciz "--data"
 flag_workers:  .asciz "--workers"
 flag_sync:     .asciz "--sync"
+flag_scrub_rate: .asciz "--scrub-rate"
 flag_max_body: .asciz "--max-body"
 flag_idle_timeout:    .asciz "--idle-timeout"
 flag_request_timeout: .asciz "--request-timeout"
@@ -486,7 +499,8 @@ usage_text:
     .ascii "usage: asmkv [--listen ADDR:PORT] [--data DIR] [--workers N] [--sync always|none]\n"
     .ascii "             [--max-body BYTES] [--idle-timeout S] [--request-timeout S]\n"
     .ascii "             [--io-timeout S] [--token-file PATH] [--read-token-file PATH]\n"
-    .ascii "             [--metrics ADDR:PORT] [--access-log PATH] [--help] [--version]\n\n"
+    .ascii "             [--metrics ADDR:PORT] [--access-log PATH] [--scrub-rate MIB]\n"
+    .ascii "             [--help] [--version]\n\n"
     .ascii "A durable HTTP/1.1 key-value store: GET, HEAD, PUT, POST and DELETE /KEY.\n\n"
     .ascii "  --listen ADDR:PORT   A.B.C.D:PORT, [IPV6]:PORT or localhost:PORT (default 127.0.0.1:8080;\n                       port 0 picks a free one)\n"
     .ascii "  --data DIR           the segments of values live here (default ./data, created if missing)\n"
@@ -502,6 +516,8 @@ usage_text:
     .ascii "  --metrics ADDR:PORT  serve GET /metrics (Prometheus text) on this second address\n"
     .ascii "  --access-log PATH    a line per answer (combined format, then microseconds and worker);\n"
     .ascii "                       - for stdout; SIGUSR1 reopens it\n"
+    .ascii "  --scrub-rate MIB     read every sealed segment again, checking its records, at MIB MiB/s\n"
+    .ascii "                       in the background (default 8; 0: never)\n"
     .ascii "  --help, --version    print this text or the version, and exit\n"
 .equ usage_len, . - usage_text
 .text

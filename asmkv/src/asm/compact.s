@@ -61,6 +61,7 @@ compactor_main:
     je 8f
     call compact_round
     call index_reclaim                    # the keys it left with nothing on disk
+    call scrub_round                      # (one segment, paced)
     jmp 1b
 8:  xor edi, edi
     mov eax, SYS_exit_group
@@ -112,25 +113,87 @@ compact_round:
 # hint_round: writes the hint file of one segment that has none, has records,
 # and that no one writes to any more. Clobbers the caller-saved registers.
 hint_round:
+    sub rsp, 8
+    mov edi, 1
+    mov esi, SGF_HINT | SGF_DAMAGED       # (a damaged one is read at startup, and
+    call seg_next_sealed                  # reported there)
+    test rax, rax
+    jz 1f
+    mov rdi, rax
+    call hint_write
+1:  add rsp, 8
+    ret
+
+# seg_whole: (compactor) rdi = id of a sealed segment whose whole scan just
+# found no damage, rsi = its file name. Returns eax = 1 if as many records
+# checked out (r_good) as the segment holds (SG_TOTAL). Fewer is damage that
+# has a crash's shape, so the scan did not report it, in records the index may
+# still name: said, counted and marked (SGF_DAMAGED) like any other damage,
+# and eax = 0. Clobbers the caller-saved registers.
+.globl seg_whole
+seg_whole:
     push rbx
-    mov ebx, 1
+    mov rbx, rsi
+    mov rax, qword ptr [rip + ix_base]    # a write failed after its record was
+    cmp dword ptr [rax + IX_TAINTED], 0   # counted: the counts may be high, and say
+    jne 1f                                # nothing (index_taint)
+    call seg_entry
+    mov ecx, dword ptr [rax + SG_TOTAL]
+    cmp qword ptr [rip + r_good], rcx
+    jae 1f
+    lock or dword ptr [rax + SG_FLAGS], SGF_DAMAGED
+    mov rax, qword ptr [rip + ix_base]
+    lock inc qword ptr [rax + IX_DAMAGED]
+    lea rdi, [rip + m_fewer]
+    mov esi, OFFSET m_fewer_len
+    mov rdx, rbx
+    xor ecx, ecx
+    call log_line
+    xor eax, eax
+    pop rbx
+    ret
+1:  mov eax, 1
+    pop rbx
+    ret
+
+# seg_damaged: (compactor) rdi = id of a sealed segment a scan found damage
+# in (r_report marked it). Removes its hint, so a start without the index's
+# image reads the segment and reports the damage again, rather than taking
+# the damaged records from the hint for whole. Clobbers the caller-saved
+# registers.
+.globl seg_damaged
+seg_damaged:
+    push rbx
+    mov rbx, rdi
+    call hint_unlink                      # (a failure leaves the hint: the scrubber
+    mov rdi, rbx                          # and a read still find the damage)
+    call seg_entry
+    lock and dword ptr [rax + SG_FLAGS], ~SGF_HINT
+    pop rbx
+    ret
+
+# seg_next_sealed: rdi = a segment id, esi = SGF_* flags that rule a segment
+# out. Returns rax = the first id from rdi on of a sealed segment (seg_sealed)
+# with none of those flags, or 0 if there is none. Clobbers rcx, rdx, rdi.
+.globl seg_next_sealed
+seg_next_sealed:
+    sub rsp, 8
 1:  mov rax, qword ptr [rip + ix_base]
-    cmp rbx, qword ptr [rax + IX_SEGID]
+    cmp rdi, qword ptr [rax + IX_SEGID]
     ja 3f
-    mov rdi, rbx
-    call seg_sealed
+    call seg_sealed                       # (keeps rdi)
     test eax, eax
     jz 2f
-    mov rdi, rbx
     call seg_entry
-    test dword ptr [rax + SG_FLAGS], SGF_HINT | SGF_DAMAGED
-    jnz 2f                                # (a damaged one is read at startup, and
-    mov rdi, rbx                          # reported there)
-    call hint_write
-    jmp 3f
-2:  inc rbx
+    test dword ptr [rax + SG_FLAGS], esi
+    jnz 2f
+    mov rax, rdi
+    add rsp, 8
+    ret
+2:  inc rdi
     jmp 1b
-3:  pop rbx
+3:  xor eax, eax
+    add rsp, 8
     ret
 
 # seg_sealed: rdi = segment id. Returns eax = 1 if the segment has records,
@@ -227,24 +290,30 @@ compact_segment:
     mov rdi, rsp
     mov rsi, rbx
     lea rdx, [rip + compact_record]
-    xor ecx, ecx                          # (a damaged record is not copied)
     call scan_segment
     test rax, rax
-    jz 1f
-    mov qword ptr [rip + c_fail], 1       # damage: the segment stays as it is, where
-    mov rdi, rbx                          # its intact records are read, and is never
-    call seg_entry                        # taken again (its copies are dead)
-    lock or dword ptr [rax + SG_FLAGS], SGF_DAMAGED
-1:  call flush_run
-    mov rdi, qword ptr [rip + w_seg_id]
-    call seg_entry
+    js 3f                                 # (not read to its end, no damage seen:
+    jnz 2f                                # given up for this round)
+    mov rdi, rbx
+    mov rsi, rsp
+    call seg_whole
+    test eax, eax
+    jnz 1f
+2:  mov qword ptr [rip + c_fail], 1       # damage (r_report marked the segment): it
+    mov rdi, rbx                          # stays as it is, where its intact records
+    call seg_damaged                      # are read, never taken again (its copies
+    jmp 1f
+3:  mov qword ptr [rip + c_fail], 1
+1:  call flush_run                        # are dead)
+    cmp qword ptr [rip + c_fail], 0       # given up: the copies are not counted at
+    jne .Lcs_out                          # all (a copy that failed is not on disk, and
+    mov rdi, qword ptr [rip + w_seg_id]   # a count above what a scan finds would be
+    call seg_entry                        # taken for damage: seg_whole)
     mov r15, rax                          # our segment's counts
     mov rcx, qword ptr [rip + c_n]
     lock add dword ptr [r15 + SG_TOTAL], ecx
     mov rcx, qword ptr [rip + c_bytes]
     lock add qword ptr [r15 + SG_BYTES], rcx
-    cmp qword ptr [rip + c_fail], 0
-    jne .Lcs_dead
     mov edi, dword ptr [rip + w_seg_fd]
     mov eax, SYS_fdatasync
     syscall
@@ -437,6 +506,8 @@ flush_run:
 .section .rodata
 .globl compactor_name
 compactor_name: .asciz "asmkv-compact"      # set by the master as it forks it
+m_fewer: .ascii "a segment holds fewer whole records than it did (kept as damaged; its hint removed)"
+.equ m_fewer_len, . - m_fewer
 
 .bss
 .p2align 3

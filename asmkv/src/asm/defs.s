@@ -15,6 +15,8 @@
 .equ SYS_rt_sigaction, 13
 .equ SYS_rt_sigprocmask, 14
 .equ SYS_pread64, 17
+.equ SYS_fcntl, 72
+.equ F_SETFL, 4
 .equ SYS_pwrite64, 18
 .equ SYS_nanosleep, 35
 .equ SYS_getpid, 39
@@ -95,6 +97,7 @@
 .equ O_CREAT, 0x40
 .equ O_EXCL, 0x80
 .equ O_NOFOLLOW, 0x20000
+.equ O_DIRECT, 0x4000
 .equ O_DIRECTORY, 0x10000
 .equ O_CLOEXEC, 0x80000
 .equ O_NONBLOCK, 0x800
@@ -237,6 +240,8 @@
 .equ DEFAULT_IO_TIMEOUT, 30      # longest stall of a body or a response
 .equ LINGER_TIMEOUT, 5           # draining input before a close
 .equ MAX_TIMEOUT, 86400
+.equ DEFAULT_SCRUB_RATE, 8     # MiB the scrubber reads a round, about a second (--scrub-rate; 0: none)
+.equ MAX_SCRUB_RATE, 65536
 .equ DEADLINE_SLACK, 2           # seconds added to a deadline on the coarse clock (worker.s)
 
 # ---- segments, records and the index ----------------------------------------
@@ -296,6 +301,11 @@
 .error "r_report's detail does not fit"
 .endif
 .equ SCAN_BUF, 1 << 20            # recovery reads segments this much at a time
+.equ SCAN_ALIGN, 4096             #   from a multiple of this (the scrubber reads with O_DIRECT)
+.equ SCAN_CHUNK, SCAN_BUF - SCAN_ALIGN  # so a window from any offset holds at least this
+.if SCAN_ALIGN != 4096
+.error "recover.s aligns r_buf to 4096 (.p2align 12)"
+.endif
 .equ SEG_IDLE, 3                 # seconds without a new record before a worker seals a
                                  # segment worth compacting
 .equ SEG_TRIM_IDLE, 30           # seconds idle before a worker's active segment gives back
@@ -322,7 +332,8 @@
 .equ SN_SEGID, 40      # u64 its IX_SEGID (the last segment id handed out)
 .equ SN_LAYOUT, 48     # u64 x SN_LAYOUT_N: the index's layout the image was made with
 .equ SN_LAYOUT_N, 8    #   (snapshot.s: sn_layout; another build's image is not believed)
-.equ SNAP_FORMAT, 1    # the node and segment-counter format; raised when either changes
+.equ SNAP_FORMAT, 2    # the node and segment-counter format; raised when either changes
+                       # (2: SGF_DAMAGED, which an older asmkv would compact away)
 .equ SN_HEAD, 4096     # the header's length; the list follows, then the regions
 .equ SNL_ID, 0         # a listed segment: u64 id (increasing),
 .equ SNL_SIZE, 8       #   u64 its length in bytes,
@@ -363,12 +374,17 @@
 .equ IX_DAMAGED, 3344  # u64 damaged spans found in the segments (scan_segment), kept
                        #   with the index: a damaged segment is never removed (SGF_DAMAGED)
 .equ IX_DAMAGED_BYTES, 3352 # u64 their bytes
+.equ IX_SCRUB_NEXT, 3360 # u64 (scrub.s) the segment id the scrubber reads next (0: 1)
+.equ IX_SCRUB_OFF, 3368 # u64   and where in it (a record boundary)
+.equ IX_SCRUBBED, 3376  # u64 bytes it has read
+.equ IX_SCRUB_PASSES, 3384  # u64 passes over every sealed segment it has finished
+.equ IX_SCRUB_PASS_AT, 3392 # u64 Unix seconds when the last of them ended, 0: none yet
 .equ RF_SIGNAL, 1      # recovery failed: a loader was killed by a signal
 .equ RF_EXIT, 2        #   a loader exited non-zero
 .equ RF_FORK, 3        #   a loader could not be forked
 .equ RF_WAIT, 4        #   the loaders could not be waited for
 .equ IX_SEGS, 4096     # per segment id, SG_SIZE bytes:
-.if IX_ACTIVE + 8 * MAX_CHILDREN > IX_FLIGHT_HI || IX_FLIGHT_HI + 4 * MAX_WORKERS > IX_SO_COUNT || IX_SO_COUNT + 8 > IX_SL_HEAD || IX_SL_HEAD + 4 * SL_LEVELS > IX_LOAD_FAILED || IX_LOAD_FAILED + 4 > IX_TAINTED || IX_TAINTED + 4 > IX_WALK_MAX || IX_WALK_MAX + 4 > IX_DAMAGED || IX_DAMAGED + 8 > IX_DAMAGED_BYTES || IX_DAMAGED_BYTES + 8 > IX_SEGS
+.if IX_ACTIVE + 8 * MAX_CHILDREN > IX_FLIGHT_HI || IX_FLIGHT_HI + 4 * MAX_WORKERS > IX_SO_COUNT || IX_SO_COUNT + 8 > IX_SL_HEAD || IX_SL_HEAD + 4 * SL_LEVELS > IX_LOAD_FAILED || IX_LOAD_FAILED + 4 > IX_TAINTED || IX_TAINTED + 4 > IX_WALK_MAX || IX_WALK_MAX + 4 > IX_DAMAGED || IX_DAMAGED + 8 > IX_DAMAGED_BYTES || IX_DAMAGED_BYTES + 8 > IX_SCRUB_NEXT || IX_SCRUB_PASS_AT + 8 > IX_SEGS
 .error "the index's header fields overlap"
 .endif
 .equ SG_TOTAL, 0       #   u32 sealed records written into it

@@ -105,15 +105,15 @@ hint_write:
     mov rdi, rsp
     mov rsi, rbx
     lea rdx, [rip + hint_record]
-    xor ecx, ecx
     call scan_segment
-    test rax, rax
-    jz 1f
-    mov rdi, rbx                          # damage: no hint, so every start reads the
-    call seg_entry                        # segment and reports it
-    lock or dword ptr [rax + SG_FLAGS], SGF_DAMAGED
-    jmp .Lhw_out
-1:  cmp qword ptr [rip + c_hfail], 0
+    test rax, rax                         # damage (r_report marked the segment): no
+    jnz .Lhw_out                          # hint, so every start reads and reports it
+    mov rdi, rbx
+    mov rsi, rsp
+    call seg_whole                        # (a hint without a record the index names
+    test eax, eax                         # would bring back an older value)
+    jz .Lhw_out
+    cmp qword ptr [rip + c_hfail], 0
     jne .Lhw_out
     xor edi, edi                          # the CRC of all of it, at its end
     mov rsi, qword ptr [rip + c_hint]

@@ -175,6 +175,7 @@ so_search:
     test r15d, r15d                       # we stand on a node being unlinked:
     jz 6f                                 # a helper starts again
     mov rbx, r14
+    xor edi, edi                          # (a new walk)
     jmp 1b
 6:  test ecx, ecx
     jz 4f

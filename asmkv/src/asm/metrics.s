@@ -325,6 +325,24 @@ metrics_begin:
     call damage_stats
     mov rsi, rdx
     call .Lmb_number_line
+    lea rsi, [rip + m_scrubbed]
+    mov edx, OFFSET m_scrubbed_len
+    call .Lmb_text
+    call scrub_stats
+    mov rsi, rax
+    call .Lmb_number_line
+    lea rsi, [rip + m_scrub_passes]
+    mov edx, OFFSET m_scrub_passes_len
+    call .Lmb_text
+    call scrub_stats
+    mov rsi, rdx
+    call .Lmb_number_line
+    lea rsi, [rip + m_scrub_pass_at]
+    mov edx, OFFSET m_scrub_pass_at_len
+    call .Lmb_text
+    call scrub_stats
+    mov rsi, rcx
+    call .Lmb_number_line
     # records and their bytes: live and dead, from the segments' counts
     call seg_totals
     mov r15, rax                          # live
@@ -691,6 +709,21 @@ m_damaged_bytes:
     .ascii "# TYPE asmkv_damaged_bytes gauge\n"
     .ascii "asmkv_damaged_bytes"
 .equ m_damaged_bytes_len, . - m_damaged_bytes
+m_scrubbed:
+    .ascii "# HELP asmkv_scrub_bytes_total Bytes the scrubber has read from the sealed segments to check them (--scrub-rate).\n"
+    .ascii "# TYPE asmkv_scrub_bytes_total counter\n"
+    .ascii "asmkv_scrub_bytes_total"
+.equ m_scrubbed_len, . - m_scrubbed
+m_scrub_passes:
+    .ascii "# HELP asmkv_scrub_passes_total Passes of the scrubber over every sealed segment, finished.\n"
+    .ascii "# TYPE asmkv_scrub_passes_total counter\n"
+    .ascii "asmkv_scrub_passes_total"
+.equ m_scrub_passes_len, . - m_scrub_passes
+m_scrub_pass_at:
+    .ascii "# HELP asmkv_scrub_last_pass_timestamp_seconds When the scrubber's last full pass ended (Unix time; 0: none yet).\n"
+    .ascii "# TYPE asmkv_scrub_last_pass_timestamp_seconds gauge\n"
+    .ascii "asmkv_scrub_last_pass_timestamp_seconds"
+.equ m_scrub_pass_at_len, . - m_scrub_pass_at
 m_buckets:
     .ascii "# HELP asmkv_index_buckets Buckets of the index's table (it doubles as keys are added).\n"
     .ascii "# TYPE asmkv_index_buckets gauge\n"

@@ -8,7 +8,9 @@
 # the zeros written ahead). A record whose header checks out but whose footer
 # is all zeros (an upload that never finished, or was refused) is skipped by
 # its length; one whose footer is anything else but right is damage: reported,
-# and put in the index if its footer's magic is whole, so its key answers 500.
+# and not believed (its key keeps the value of its newest intact write). A
+# failure with a crash's shape (zeros where a cut write did not reach the disk)
+# is not damage.
 # Every other record is put in the index by its sequence number, so the
 # newest write of each key wins whatever the order of files. A segment that
 # cannot be read stops the server (exit 2), never a silent loss.
@@ -317,12 +319,7 @@ recover_entry:
     jnz 9f
     mov rdi, r12
     mov rsi, r13
-    call recover_segment
-    test rax, rax
-    jz 9f
-    mov rdi, r13                          # damage: the segment keeps its place
-    call seg_entry
-    lock or dword ptr [rax + SG_FLAGS], SGF_DAMAGED
+    call recover_segment                  # (damage marks the segment: r_report)
 9:  xor eax, eax
     pop r13
     pop r12
@@ -372,28 +369,32 @@ recover_record:
 # the damage found in it.
 recover_segment:
     lea rdx, [rip + recover_record]
-    mov rcx, rdx                          # a damaged record with its footer too: a
-    jmp scan_segment                      # read of its key answers 500, not an older value
+    jmp scan_segment
 
 # scan_segment: rdi = a segment's file name, rsi = its id, rdx = a function
 # called for each record that checks out (rdi = its LOC, LOC_TOMB for a
-# delete; rsi = its length; its key, sequence number and type in r_*), rcx =
-# one called the same way for a damaged record whose header and footer magic
-# are whole (its key's newest write may be it: recovery puts it in the index,
-# where a read of it answers 500), or 0.
+# delete; rsi = its length; its key, sequence number and type in r_*).
 # Reads the segment from its start to its end. A record whose header does not
-# check out starts a damaged span, which ends at the next record whose header
-# does (searched for at every REC_ALIGN): each span, and each record whose
-# footer is neither right nor all zeros (never sealed), is damage, reported
-# (r_report). A span that runs to the end of the file is a torn tail (a crash
-# mid-append, or the zeros written ahead), not damage. A record whose header
+# check out starts a span, which ends at the next record whose header does
+# (searched for at every REC_ALIGN, up to LOC_OFF_MASK): each span, and each
+# record whose footer is neither right nor all zeros (never sealed), is
+# damage, reported (r_report) and never given to the callback; unless it has
+# a crash's shape (r_zeroish: zeros where a cut write did not reach the disk;
+# half a footer of zeros), or nothing but zeros follows it to the end of the
+# file (a torn tail: a crash mid-append, or the zeros written ahead). A record whose header
 # checks out is trusted for its length: a resync never starts inside one, so
 # a value that holds bytes shaped like records is never read as records
 # unless the header before it is damaged (DEVELOPERS.md).
-# A segment that cannot be read stops the process with a message.
-# Returns rax = the damage found (spans and records). Clobbers the
+# A segment that cannot be read stops a recovery loader with a message; in
+# the compactor an I/O error is damage (r_unreadable) and any other failure
+# (a segment gone meanwhile, no descriptor left) ends the scan.
+# A scan starts at r_from (0 but for the scrubber, which reads a segment a
+# part at a time) and, if r_until is set, stops at the first record boundary
+# at or past it (r_stopped; 0 if it reached the end).
+# Returns rax = the damage found (spans, records, I/O errors), or -1 if the
+# compactor's scan did not read it all and found none. Clobbers the
 # caller-saved registers.
-.globl scan_segment
+.globl scan_segment, r_scrub, r_from, r_until, r_stopped, r_good
 scan_segment:
     push rbx
     push r12
@@ -401,33 +402,53 @@ scan_segment:
     push r14
     push r15
     mov qword ptr [rip + r_callback], rdx
-    mov qword ptr [rip + r_damaged_cb], rcx
     mov qword ptr [rip + r_bad], -1
     mov qword ptr [rip + r_found], 0
+    mov qword ptr [rip + r_good], 0
+    mov qword ptr [rip + r_stopped], 0
+    mov dword ptr [rip + r_wfail], 0
     mov qword ptr [rip + r_name], rdi
     mov r13, rsi
     shl r13, LOC_SEG_SHIFT
-    mov rsi, rdi
-    mov edi, dword ptr [rip + dir_fd]
     mov edx, O_RDONLY | O_CLOEXEC | O_NOFOLLOW
+    cmp dword ptr [rip + r_scrub], 0      # the scrubber reads the disk, past the
+    je 1f                                 # page cache (neither served from it nor
+    or edx, O_DIRECT                      # evicting what GETs use)
+1:  mov rsi, qword ptr [rip + r_name]
+    mov edi, dword ptr [rip + dir_fd]
     xor r10d, r10d
     mov eax, SYS_openat
     syscall
-    test rax, rax
-    js .Lrs_fatal
+    cmp rax, -EINVAL                      # (a file system without O_DIRECT: tmpfs)
+    jne 2f
+    test edx, O_DIRECT
+    jz 2f
+    and edx, ~O_DIRECT
+    jmp 1b
+2:  test rax, rax
+    js .Lrs_cannot_open
     mov dword ptr [rip + r_fd], eax
     mov edi, eax
     lea rsi, [rip + w_stat]
     mov eax, SYS_fstat
     syscall
     test rax, rax
-    js .Lrs_fatal
+    js .Lrs_cannot_stat
     mov r14, qword ptr [rip + w_stat + ST_SIZE]
     mov qword ptr [rip + r_size], r14
-    xor r15d, r15d                        # the record's offset
+    mov r15, qword ptr [rip + r_from]     # the record's offset
     mov qword ptr [rip + r_wn], 0
 .Lrs_record:
-    mov rdi, r15
+    mov rax, qword ptr [rip + r_until]    # a scan of a part (the scrubber's) stops
+    test rax, rax                         # at the first record boundary past it,
+    jz 1f                                 # outside a damaged span
+    cmp r15, rax
+    jb 1f
+    cmp qword ptr [rip + r_bad], -1
+    jne 1f
+    mov qword ptr [rip + r_stopped], r15
+    jmp .Lrs_end
+1:  mov rdi, r15
     mov esi, REC_HDR
     call r_window
     cmp rdx, REC_HDR
@@ -446,8 +467,10 @@ scan_segment:
     cmp eax, '2'
     jb .Lrs_bad
     cmp eax, '9'
-    jbe .Lrs_newer
-    jmp .Lrs_bad
+    ja .Lrs_bad
+    cmp dword ptr [rip + r_loader], 0     # at run time a sealed segment is ours:
+    je .Lrs_bad                           # a newer magic there is damage
+    jmp .Lrs_newer
 2:
     mov eax, dword ptr [r12 + REC_KLEN]
     test eax, eax
@@ -476,14 +499,13 @@ scan_segment:
     call crc32c
     cmp eax, dword ptr [r12 + REC_HCRC]
     jne .Lrs_bad
-    cmp qword ptr [rip + r_bad], -1       # a damaged span ends here
-    je 3f
+    cmp qword ptr [rip + r_bad], -1       # a span no record could be read in
+    je 3f                                 # ends here
     mov rdi, qword ptr [rip + r_bad]
-    mov rsi, r15
-    sub rsi, rdi
-    xor edx, edx
-    call r_report                         # (the window stays as it is)
     mov qword ptr [rip + r_bad], -1
+    mov rsi, r15
+    call r_span
+    jmp .Lrs_record                       # (the header again: the window moved)
 3:  # the header is sound: keep what we need of it, the window may move
     mov eax, dword ptr [r12 + REC_HCRC]
     mov dword ptr [rip + r_hcrc], eax
@@ -505,7 +527,7 @@ scan_segment:
     sub rcx, r15
     cmp rbx, rcx
     ja .Lrs_end                           # it runs past the end of the file: torn
-    cmp rbx, SCAN_BUF
+    cmp rbx, SCAN_CHUNK
     ja .Lrs_large
     mov rdi, r15
     mov rsi, rbx
@@ -521,43 +543,41 @@ scan_segment:
     lea r12, [r12 + rbx - FT_SIZE]        # the footer
     jmp .Lrs_footer
 .Lrs_large:                               # the value, a window at a time
-    mov qword ptr [rip + r_wn], 0
     mov r12, qword ptr [rip + r_klen]
     lea r12, [r15 + r12 + REC_HDR]        # where the value's bytes are
     mov rax, qword ptr [rip + r_vlen]
     mov qword ptr [rip + r_left], rax
     xor eax, eax
 2:  mov dword ptr [rip + r_crc], eax
-    mov rdx, qword ptr [rip + r_left]
-    test rdx, rdx
+    mov rsi, qword ptr [rip + r_left]
+    test rsi, rsi
     jz 3f
-    cmp rdx, SCAN_BUF
+    cmp rsi, SCAN_CHUNK
     jbe 4f
-    mov edx, SCAN_BUF
-4:  mov edi, dword ptr [rip + r_fd]
-    lea rsi, [rip + r_buf]
-    mov rcx, r12
-    call pread_full
-    test rax, rax
-    js .Lrs_fatal
-    jz .Lrs_end
-    add r12, rax
-    sub qword ptr [rip + r_left], rax
+    mov esi, SCAN_CHUNK
+4:  mov qword ptr [rip + r_chunk], rsi
+    mov rdi, r12
+    call r_window
+    mov rsi, qword ptr [rip + r_chunk]
+    cmp rdx, rsi
+    jb .Lrs_end                           # (the file ends in it)
+    add r12, rsi
+    sub qword ptr [rip + r_left], rsi
     mov edi, dword ptr [rip + r_crc]
-    lea rsi, [rip + r_buf]
-    mov rdx, rax
+    mov rdx, rsi
+    mov rsi, rax
     call crc32c
     jmp 2b
-3:  mov edi, dword ptr [rip + r_fd]
-    lea rsi, [rip + r_ft]
-    mov edx, FT_SIZE
-    lea rcx, [r15 + rbx - FT_SIZE]
-    call pread_full
-    test rax, rax
-    js .Lrs_fatal
-    cmp rax, FT_SIZE
+3:  lea rdi, [r15 + rbx - FT_SIZE]        # the footer, kept (the window may move)
+    mov esi, FT_SIZE
+    call r_window
+    cmp rdx, FT_SIZE
     jb .Lrs_end
+    mov rcx, qword ptr [rax]
+    mov rdx, qword ptr [rax + 8]
     lea r12, [rip + r_ft]
+    mov qword ptr [r12], rcx
+    mov qword ptr [r12 + 8], rdx
     mov eax, dword ptr [rip + r_crc]
 .Lrs_footer:                              # eax = CRC of the value, r12 = footer
     mov edi, eax
@@ -572,9 +592,7 @@ scan_segment:
     jne .Lrs_unsealed
     cmp dword ptr [r12 + FT_MAGIC], FT_MAGIC_V1
     jne .Lrs_unsealed
-    mov rax, qword ptr [rip + r_callback]
-.Lrs_publish:                             # rax = what to call with it
-    mov qword ptr [rip + r_call], rax
+    inc qword ptr [rip + r_good]
     mov rax, qword ptr [r12 + FT_SEQ]
     mov qword ptr [rip + r_seq], rax
     mov rdi, r13
@@ -589,7 +607,7 @@ scan_segment:
     call loc_sized
     mov rdi, rax
     mov rsi, rbx
-    call qword ptr [rip + r_call]
+    call qword ptr [rip + r_callback]
 .Lrs_next:
     add r15, rbx
     jmp .Lrs_record
@@ -606,28 +624,61 @@ scan_segment:
     call r_rest_zero
     test eax, eax
     jnz .Lrs_end                          # nothing after it: a torn tail (its pages
-    mov rdi, r15                          # reached the disk in any order)
-    mov rsi, rbx                          # else damage in its value or footer
+    cmp qword ptr [r12], 0                # reached the disk in any order)
+    je .Lrs_next                          # half a footer: torn too (a crash cut the
+    cmp qword ptr [r12 + 8], 0            # footer's write, or it straddles a sector)
+    je .Lrs_next
+    mov rdi, r15
+    lea rsi, [r15 + rbx]
+    call r_zeroish
+    test eax, eax
+    jnz .Lrs_next                         # a sector of zeros in it: a write a crash cut
+    mov rdi, r15                          # else damage in its value or footer
+    mov rsi, rbx
     mov edx, 1
     call r_report
-    cmp dword ptr [r12 + FT_MAGIC], FT_MAGIC_V1
-    jne .Lrs_next                         # (no footer: no sequence number)
-    mov rax, qword ptr [rip + r_damaged_cb]
-    test rax, rax
-    jnz .Lrs_publish
     jmp .Lrs_next
 .Lrs_bad:                                 # no record starts at r15
     cmp qword ptr [rip + r_bad], -1
     jne 1f
     mov qword ptr [rip + r_bad], r15
 1:  add r15, REC_ALIGN
+    cmp r15, LOC_OFF_MASK                 # no asmkv record starts past there: the
+    ja .Lrs_end                           # rest is a tail (the search is bounded)
     jmp .Lrs_record
 .Lrs_end:
     mov edi, dword ptr [rip + r_fd]
     mov eax, SYS_close
     syscall
     mov rax, qword ptr [rip + r_found]
-    pop r15
+    test rax, rax
+    jnz 1f
+    cmp dword ptr [rip + r_wfail], 0      # a read failed, not as damage: the scan
+    je 1f                                 # did not see it all
+    mov rax, -1
+1:  pop r15
+    pop r14
+    pop r13
+    pop r12
+    pop rbx
+    ret
+.Lrs_cannot_stat:
+    push rax
+    mov edi, dword ptr [rip + r_fd]
+    mov eax, SYS_close
+    syscall
+    pop rax
+.Lrs_cannot_open:
+    cmp dword ptr [rip + r_loader], 0
+    jne .Lrs_fatal
+    mov rcx, rax                          # the compactor: an I/O error is damage
+    mov rax, -1                           # (said, the segment kept); anything else
+    cmp rcx, -EIO                         # (gone meanwhile, out of descriptors) is
+    jne 2f                                # not read this time
+    mov edi, ecx
+    call r_unreadable
+    mov rax, qword ptr [rip + r_found]
+2:  pop r15
     pop r14
     pop r13
     pop r12
@@ -647,7 +698,15 @@ scan_segment:
     xor ecx, ecx
     call fatal
 .Lrs_far:
-    lea rdi, [rip + err_seg_far]
+    cmp dword ptr [rip + r_loader], 0     # the compactor: damage (a record found
+    jne 1f                                # past where asmkv writes them), the rest
+    mov rdi, r15                          # of the segment with it
+    mov rsi, qword ptr [rip + r_size]
+    sub rsi, r15
+    xor edx, edx
+    call r_report
+    jmp .Lrs_end
+1:  lea rdi, [rip + err_seg_far]
     mov esi, OFFSET err_seg_far_len
     mov rdx, qword ptr [rip + r_name]
     xor ecx, ecx
@@ -659,10 +718,34 @@ scan_segment:
     mov ecx, ENOMEM
     call fatal
 
-# r_report: rdi = where damage begins in the segment being scanned, rsi = its
-# length, edx = 1 if it is one record whose header (key in r_key) checks out,
-# 0 for a span no record could be read in. Counts it (r_found; IX_DAMAGED and
-# IX_DAMAGED_BYTES, for the metrics) and says it in the error log:
+# r_unreadable: (compactor) edi = -errno of a failed open, stat or read of
+# the segment being scanned (its id in scan_segment's r13). Counts it as
+# damage (r_found, IX_DAMAGED), marks the segment (SGF_DAMAGED: kept, not
+# taken again) and says it. Clobbers the caller-saved registers.
+r_unreadable:
+    push rbx
+    mov ebx, edi
+    inc qword ptr [rip + r_found]
+    mov rax, qword ptr [rip + ix_base]
+    lock inc qword ptr [rax + IX_DAMAGED]
+    mov rdi, r13
+    shr rdi, LOC_SEG_SHIFT
+    call seg_entry
+    lock or dword ptr [rax + SG_FLAGS], SGF_DAMAGED
+    lea rdi, [rip + m_unreadable]
+    mov esi, OFFSET m_unreadable_len
+    mov rdx, qword ptr [rip + r_name]
+    mov ecx, ebx
+    neg ecx
+    call log_line
+    pop rbx
+    ret
+
+# r_report: rdi = where damage begins in the segment being scanned (its id in
+# scan_segment's r13), rsi = its length, edx = 1 if it is one record whose
+# header (key in r_key) checks out, 0 for a span no record could be read in.
+# Counts it (r_found; IX_DAMAGED and IX_DAMAGED_BYTES, for the metrics), marks
+# the segment (SGF_DAMAGED) and says it in the error log:
 #   MESSAGE: 12.seg at 123456, 1104 bytes[, key KEY]
 # Clobbers the caller-saved registers.
 r_report:
@@ -676,6 +759,10 @@ r_report:
     mov rax, qword ptr [rip + ix_base]
     lock inc qword ptr [rax + IX_DAMAGED]
     lock add qword ptr [rax + IX_DAMAGED_BYTES], rsi
+    mov rdi, r13                          # the segment keeps its place from now on,
+    shr rdi, LOC_SEG_SHIFT                # even if this scan dies before its end
+    call seg_entry                        # (and is not counted again by another)
+    lock or dword ptr [rax + SG_FLAGS], SGF_DAMAGED
     mov rdi, qword ptr [rip + r_name]
     call cstr_len
     mov rdx, rax
@@ -728,32 +815,105 @@ r_report:
     pop rbx
     ret
 
+# r_span: rdi = where a span no record could be read in begins, rsi = where
+# the next record that checks out begins. Damage (r_report), unless its
+# shape is a crash's (r_zeroish). Clobbers the caller-saved registers.
+r_span:
+    push rbx
+    push r12
+    sub rsp, 8
+    mov rbx, rdi
+    mov r12, rsi
+    lea rsi, [rdi + REC_HDR]              # a header of zeros: a cut write's (rot
+    cmp rsi, r12                          # does not zero a header), even where no
+    cmova rsi, r12                        # whole sector of zeros follows it
+    call r_zero_range
+    test eax, eax
+    jnz 1f
+    mov rdi, rbx
+    mov rsi, r12
+    call r_zeroish
+    test eax, eax
+    jnz 1f
+    mov rdi, rbx
+    mov rsi, r12
+    sub rsi, rbx
+    xor edx, edx
+    call r_report
+1:  add rsp, 8
+    pop r12
+    pop rbx
+    ret
+
+# r_zeroish: rdi = from, rsi = to, offsets in the segment being scanned.
+# Returns eax = 1 if the bytes between are what a crash, not a disk, leaves:
+# all zeros, or a whole 512-byte sector of zeros among them (a segment is
+# written over zeros, so a write a crash cut short leaves zeros where its
+# pages or sectors did not reach the disk; a bit that rots is not zero).
+# Moves the window. Clobbers the caller-saved registers.
+r_zeroish:
+    push rbx
+    push r12
+    sub rsp, 8
+    mov rbx, rdi
+    mov r12, rsi
+    call r_zero_range
+    test eax, eax
+    jnz 9f
+    add rbx, 511                          # each whole sector between them
+    and rbx, -512
+1:  lea rsi, [rbx + 512]
+    cmp rsi, r12
+    ja 8f
+    mov rdi, rbx
+    call r_zero_range
+    test eax, eax
+    jnz 9f
+    add rbx, 512
+    jmp 1b
+8:  xor eax, eax
+9:  add rsp, 8
+    pop r12
+    pop rbx
+    ret
+
 # r_rest_zero: rdi = an offset in the segment being scanned. Returns eax = 1
 # if every byte from there to the end of the file is zero (or there is
 # none), else 0. Moves the window. Clobbers the caller-saved registers.
 r_rest_zero:
+    mov rsi, qword ptr [rip + r_size]
+    # fall through
+
+# r_zero_range: rdi = from, rsi = to. Returns eax = 1 if every byte of the
+# segment between them (those the file has) is zero, else 0. Moves the
+# window. Clobbers the caller-saved registers.
+r_zero_range:
     push rbx
+    push r12
+    sub rsp, 8
     mov rbx, rdi
-1:  cmp rbx, qword ptr [rip + r_size]
+    mov r12, rsi
+1:  cmp rbx, r12
     jae 3f
     mov rdi, rbx
     mov esi, 1
     call r_window
-    mov rcx, qword ptr [rip + r_size]
+    mov rcx, r12
     sub rcx, rbx
     cmp rdx, rcx
-    cmovb rcx, rdx                        # what the window holds of the rest
+    cmovb rcx, rdx                        # what the window holds of the range
     test rcx, rcx
-    jz 3f                                 # (the file shrank under us: its end)
+    jz 3f                                 # (the file ends first)
     add rbx, rcx
     mov rdi, rax
     xor eax, eax
     repe scasb
     je 1b
     xor eax, eax
-    pop rbx
-    ret
+    jmp 4f
 3:  mov eax, 1
+4:  add rsp, 8
+    pop r12
     pop rbx
     ret
 
@@ -766,11 +926,48 @@ damage_stats:
     mov rdx, qword ptr [rdx + IX_DAMAGED_BYTES]
     ret
 
-# r_window: rdi = offset in the segment being scanned, rsi = bytes wanted.
-# Returns rax = those bytes in memory, rdx = how many of the segment's bytes
-# from there are in memory (fewer than wanted only at the end of the file).
-# Reads SCAN_BUF at a time. Clobbers the caller-saved registers.
+# r_read: pread_full's arguments and result (edi = fd, rsi = buffer, rdx =
+# length, rcx = offset). The scrubber's (r_scrub set) are O_DIRECT reads, all
+# aligned to SCAN_ALIGN, made in one call (a second, from where a short one
+# ended at the end of the file, would not be aligned), and counted
+# (IX_SCRUBBED). Clobbers the caller-saved registers.
+r_read:
+    cmp dword ptr [rip + r_scrub], 0
+    je pread_full
+    mov r10, rcx
+1:  mov eax, SYS_pread64
+    syscall
+    cmp rax, -EINTR
+    je 1b
+    cmp rax, -EINVAL                      # O_DIRECT refused on this file system
+    jne 3f                                # after all (an alignment above ours):
+    cmp dword ptr [rip + r_scrub], 2      # this file is read through the cache
+    je 3f                                 # (once: r_scrub 2)
+    mov dword ptr [rip + r_scrub], 2
+    push rsi
+    push rdx
+    mov esi, F_SETFL
+    xor edx, edx
+    mov eax, SYS_fcntl
+    syscall
+    pop rdx
+    pop rsi
+    test rax, rax
+    jns 1b                                # (failed: the read's -EINVAL stands)
+    mov rax, -EINVAL
+3:  test rax, rax
+    jle 2f
+    mov rcx, qword ptr [rip + ix_base]
+    lock add qword ptr [rcx + IX_SCRUBBED], rax
+2:  ret
+
+# r_window: rdi = offset in the segment being scanned, rsi = bytes wanted
+# (at most SCAN_CHUNK). Returns rax = those bytes in memory, rdx = how many
+# of the segment's bytes from there are in memory (fewer than wanted only at
+# the end of the file). Reads SCAN_BUF at a time, from a multiple of SCAN_ALIGN. Clobbers the caller-saved registers.
 r_window:
+    cmp dword ptr [rip + r_wfail], 0      # (a read failed: nothing more is read)
+    jne 6f
     mov rax, rdi
     sub rax, qword ptr [rip + r_wbase]
     jb 1f
@@ -782,29 +979,47 @@ r_window:
     lea rcx, [rip + r_buf]
     add rax, rcx
     ret
-1:  mov qword ptr [rip + r_wbase], rdi
-    mov rcx, rdi
-    mov rdx, qword ptr [rip + r_size]
-    sub rdx, rdi
-    cmp rdx, SCAN_BUF
-    jbe 2f
-    mov edx, SCAN_BUF
-2:  sub rsp, 8
+1:  push rdi
+    mov rcx, rdi                          # from the aligned offset at or before it,
+    and rcx, -SCAN_ALIGN                  # all of SCAN_BUF (up to the file's end)
+    mov qword ptr [rip + r_wbase], rcx
     mov edi, dword ptr [rip + r_fd]
     lea rsi, [rip + r_buf]
-    call pread_full
-    add rsp, 8
+    mov edx, SCAN_BUF
+    call r_read
+    pop rdi
     test rax, rax
-    js .Lrs_fatal
-    mov qword ptr [rip + r_wn], rax
+    jns 4f
+    cmp dword ptr [rip + r_loader], 0     # recovery stops on what it cannot read;
+    jne .Lrs_fatal                        # in the compactor (compaction, hints, the
+    mov dword ptr [rip + r_wfail], 1      # scrubber) the scan ends here, as at the
+    cmp rax, -EIO                         # end of the file (no read again), and an
+    jne 5f                                # I/O error is damage: said, the segment
+    push rdi                              # kept
+    mov edi, eax
+    call r_unreadable
+    pop rdi
+5:  xor eax, eax
+4:  mov qword ptr [rip + r_wn], rax
+    mov rcx, rdi
+    sub rcx, qword ptr [rip + r_wbase]
     mov rdx, rax
+    sub rdx, rcx
+    jae 3f
+    xor edx, edx                          # (the file ends before rdi)
+3:  lea rax, [rip + r_buf]
+    add rax, rcx
+    ret
+6:  xor edx, edx
     lea rax, [rip + r_buf]
     ret
 
 .section .rodata
-m_damaged_span: .ascii "damaged bytes in a segment: no record in them could be read (the records after them are kept)"
+m_unreadable: .ascii "cannot read segment (kept as damaged; compaction and the scrubber go on with the others)"
+.equ m_unreadable_len, . - m_unreadable
+m_damaged_span: .ascii "damaged bytes in a segment: the records in them are lost (the records after them are kept)"
 .equ m_damaged_span_len, . - m_damaged_span
-m_damaged_rec: .ascii "a damaged record: its key answers 500 until it is written again, if this was its newest write"
+m_damaged_rec: .ascii "a damaged record: its value is lost (the key keeps its older value, if any; write it again)"
 .equ m_damaged_rec_len, . - m_damaged_rec
 r_at:     .ascii " at "
 .equ r_at_len, . - r_at
@@ -837,17 +1052,25 @@ err_seg_far:   .ascii "a record starts beyond the 64 MiB a segment holds; not a 
 .equ err_seg_far_len, . - err_seg_far
 
 .bss
-.p2align 6
+.p2align 12                         # (SCAN_ALIGN: O_DIRECT reads into it)
 r_buf:    .space SCAN_BUF            # the window into the segment
 r_key:    .space NAME_MAX + 1
 .p2align 3
 r_ft:     .space FT_SIZE
 r_name:   .space 8                   # the segment being scanned
 r_callback: .space 8                 # what scan_segment calls for each record
-r_damaged_cb: .space 8               #   and for a damaged one with its footer (0: none)
-r_call:   .space 8                   #   which of them, for this record
 r_bad:    .space 8                   # where the damaged span being read began, -1: none
 r_found:  .space 8                   # damage found in this segment (spans and records)
+r_scrub:  .space 4                   # 1 while the scrubber scans: O_DIRECT, counted (r_read);
+                                     # 2 once O_DIRECT was dropped for the file
+.p2align 3
+r_from:   .space 8                   # where a scan starts (a record boundary; 0 but for the scrubber)
+r_until:  .space 8                   #   and after which it stops (0: at the end)
+r_stopped: .space 8                  #   where it stopped, if it did before the end (else 0)
+r_good:   .space 8                   # records that checked out in this scan
+r_wfail:  .space 4                   # 1 once a read of this scan failed (the compactor's)
+.p2align 3
+r_chunk:  .space 8                   # the large path's bytes from this window
 r_maxid:  .space 8                   # the highest segment id seen
 r_pids:   .space 4 * RECOVER_LOADERS # (master) the loaders forked, 0 = none
 r_loader: .space 4                   # 1 in a loader: segments of its share are read

@@ -518,6 +518,14 @@ pub fn metrics_addr(s: &mut Server) -> SocketAddr {
         .unwrap()
 }
 
+/// A gauge or counter from a metrics socket (`metrics_addr`).
+pub fn metric(m: SocketAddr, name: &str) -> f64 {
+    let text = String::from_utf8(get(&agent(), &format!("http://{m}/metrics")).body).unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in the metrics"))
+}
+
 /// Every file in a directory, sorted.
 pub fn files_in(dir: &Path) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(dir)

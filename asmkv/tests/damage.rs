@@ -84,6 +84,19 @@ fn get_keys(addr: SocketAddr, n: usize) -> Vec<(u16, Vec<u8>)> {
     out
 }
 
+/// Reads keys [0, n) and checks that each answers 200 with its value, but
+/// key `damaged` (if any), which must answer `want`.
+fn reads_back(addr: SocketAddr, n: usize, damaged: Option<usize>, want: u16, what: &str) {
+    for (i, (status, body)) in get_keys(addr, n).iter().enumerate() {
+        if Some(i) == damaged {
+            assert_eq!(*status, want, "{what}: the damaged key");
+        } else {
+            let expected = (200, value(i));
+            assert_eq!((*status, body.clone()), expected, "{what}: {}", key(i));
+        }
+    }
+}
+
 /// The segment that holds a record of key `i`, and that record.
 fn record_of(dir: &Path, i: usize) -> (String, Record) {
     files_in(dir)
@@ -144,7 +157,8 @@ fn reports(log: &Path) -> Vec<String> {
 }
 
 /// One damage: what is hit, where, how many bytes zeroed (0: one bit
-/// flipped), and how it must show.
+/// flipped: 0x10, or 0x02 in the magic's last byte, which makes "AKV1" the
+/// "AKV3" of a newer format), and how it must show.
 #[derive(Clone, Copy)]
 struct Case {
     how: &'static str,
@@ -187,26 +201,16 @@ fn check_damage(tmp: &Path, pristine: &Path, seg: &str, r: &Record, case: Case) 
     let mut b = std::fs::read(&path).unwrap();
     if zero > 0 {
         b[at..at + zero].fill(0);
+    } else if at == r.offset + 3 {
+        b[at] ^= 0x02;
     } else {
         b[at] ^= 0x10;
     }
     std::fs::write(&path, &b).unwrap();
     let log = tmp.join("damaged.log");
     let (s, m) = start(&dir, &log);
-    let got = get_keys(s.addr, SESSIONS * PER_SESSION);
     let damaged: usize = r.key[1..].parse().unwrap();
-    for (i, (status, body)) in got.iter().enumerate() {
-        if i == damaged {
-            assert_eq!(*status, 404, "{what}: the damaged key");
-        } else {
-            assert_eq!(
-                (*status, body.as_slice()),
-                (200, value(i).as_slice()),
-                "{what}: {}",
-                key(i)
-            );
-        }
-    }
+    reads_back(s.addr, SESSIONS * PER_SESSION, Some(damaged), 404, &what);
     let lines = reports(&log);
     if shows == Shows::Torn {
         assert_eq!(lines, Vec::<String>::new(), "{what}");
@@ -239,6 +243,7 @@ fn a_damaged_record_costs_only_itself_and_is_reported() {
         let footer = r.offset + r.len - 16;
         let cases = [
             ("the magic", r.offset + 1, 0, Shows::Span),
+            ("the magic's version", r.offset + 3, 0, Shows::Span),
             ("the value's length", r.offset + 8, 0, Shows::Span),
             ("the key", r.offset + 32, 0, Shows::Span),
             ("the value", value_at + 500, 0, Shows::Record),
@@ -297,18 +302,8 @@ fn a_torn_tail_is_not_damage() {
         std::fs::write(&path, &b).unwrap();
         let log = tmp.path().join("torn.log");
         let (s, m) = start(&dir, &log);
-        for (i, (status, body)) in get_keys(s.addr, SESSIONS * PER_SESSION).iter().enumerate() {
-            if cut && i == lost {
-                assert_eq!(*status, 404, "the torn record's key");
-            } else {
-                assert_eq!(
-                    (*status, body.as_slice()),
-                    (200, value(i).as_slice()),
-                    "{}",
-                    key(i)
-                );
-            }
-        }
+        let torn = cut.then_some(lost);
+        reads_back(s.addr, SESSIONS * PER_SESSION, torn, 404, "a torn tail");
         assert_eq!(reports(&log), Vec::<String>::new());
         assert_eq!(metric(m, "asmkv_damaged_records"), 0.0);
         stop(s, &dir);
@@ -502,18 +497,7 @@ fn scrub_finds(rate: &str, damaged: usize) {
     assert!(lines[0].ends_with(&place), "{lines:?}, want {place}");
     assert_eq!(metric(m, "asmkv_damaged_records"), 1.0);
     // only now a client reads
-    for (i, (status, body)) in get_keys(s.addr, PER_SESSION).iter().enumerate() {
-        if i == damaged {
-            assert_eq!(*status, 500, "the damaged key");
-        } else {
-            assert_eq!(
-                (*status, body.as_slice()),
-                (200, value(i).as_slice()),
-                "{}",
-                key(i)
-            );
-        }
-    }
+    reads_back(s.addr, PER_SESSION, Some(damaged), 500, "scrubbed");
     // passes go on, and the damage is not counted again
     let passes = metric(m, "asmkv_scrub_passes_total");
     wait_for("no further pass", || {

@@ -407,6 +407,7 @@ scan_segment:
     mov qword ptr [rip + r_good], 0
     mov qword ptr [rip + r_stopped], 0
     mov dword ptr [rip + r_wfail], 0
+    mov dword ptr [rip + r_newer], 0
     mov qword ptr [rip + r_name], rdi
     mov r13, rsi
     shl r13, LOC_SEG_SHIFT
@@ -470,8 +471,9 @@ scan_segment:
     ja .Lrs_bad
     cmp dword ptr [rip + r_loader], 0     # at run time a sealed segment is ours:
     je .Lrs_bad                           # a newer magic there is damage
-    jmp .Lrs_newer
-2:
+    mov dword ptr [rip + r_newer], 1      # at a start: a newer format, unless the
+2:                                        # rest is a v1 header that checks out (its
+                                          # magic damaged: REC_HCRC does not cover it)
     mov eax, dword ptr [r12 + REC_KLEN]
     test eax, eax
     jz .Lrs_bad
@@ -499,7 +501,11 @@ scan_segment:
     call crc32c
     cmp eax, dword ptr [r12 + REC_HCRC]
     jne .Lrs_bad
-    cmp qword ptr [rip + r_bad], -1       # a span no record could be read in
+    cmp dword ptr [rip + r_newer], 0      # a v1 header under a damaged magic: a
+    je 5f                                 # span begins at it
+    mov dword ptr [rip + r_newer], 0
+    jmp .Lrs_bad
+5:  cmp qword ptr [rip + r_bad], -1       # a span no record could be read in
     je 3f                                 # ends here
     mov rdi, qword ptr [rip + r_bad]
     mov qword ptr [rip + r_bad], -1
@@ -639,6 +645,8 @@ scan_segment:
     call r_report
     jmp .Lrs_next
 .Lrs_bad:                                 # no record starts at r15
+    cmp dword ptr [rip + r_newer], 0      # (a newer magic, and no v1 header after
+    jne .Lrs_newer                        # it: a newer asmkv's record)
     cmp qword ptr [rip + r_bad], -1
     jne 1f
     mov qword ptr [rip + r_bad], r15
@@ -1069,6 +1077,7 @@ r_until:  .space 8                   #   and after which it stops (0: at the end
 r_stopped: .space 8                  #   where it stopped, if it did before the end (else 0)
 r_good:   .space 8                   # records that checked out in this scan
 r_wfail:  .space 4                   # 1 once a read of this scan failed (the compactor's)
+r_newer:  .space 4                   # 1 while a record that may be a newer format's is checked
 .p2align 3
 r_chunk:  .space 8                   # the large path's bytes from this window
 r_maxid:  .space 8                   # the highest segment id seen

@@ -43,7 +43,10 @@ scrub_round:
     mov rcx, qword ptr [rip + ix_base]    # stops the process), the next one
     mov qword ptr [rcx + IX_SCRUB_NEXT], rax  # starts past this segment
     mov qword ptr [rcx + IX_SCRUB_OFF], 0
-    mov rdi, rsp
+    test r12, r12                         # a segment begun: no record counted yet
+    jnz 7f
+    mov qword ptr [rcx + IX_SCRUB_GOOD], 0
+7:  mov rdi, rsp
     mov rsi, rbx
     call seg_name
     mov dword ptr [rip + r_scrub], 1
@@ -62,10 +65,22 @@ scrub_round:
     test rax, rax
     js 8f                                 # (not read: the next pass tries again)
     jnz 5f                                # (an unreadable segment counts too)
+    mov rcx, qword ptr [rip + ix_base]
+    mov rax, qword ptr [rip + r_good]
+    add rax, qword ptr [rcx + IX_SCRUB_GOOD]
+    mov qword ptr [rcx + IX_SCRUB_GOOD], rax
     mov rax, qword ptr [rip + r_stopped]
     test rax, rax
-    jz 8f                                 # read to its end
-    mov rcx, qword ptr [rip + ix_base]    # a part read: the rest next round
+    jnz 6f
+    mov rax, qword ptr [rcx + IX_SCRUB_GOOD]  # read to its end: as many records as
+    mov qword ptr [rip + r_good], rax     # it holds? (seg_whole; fewer is damage a
+    mov rdi, rbx                          # crash's shape hid from the scan)
+    mov rsi, rsp
+    call seg_whole
+    test eax, eax
+    jz 5f
+    jmp 8f
+6:  mov rcx, qword ptr [rip + ix_base]    # a part read: the rest next round
     mov qword ptr [rcx + IX_SCRUB_NEXT], rbx
     mov qword ptr [rcx + IX_SCRUB_OFF], rax
     jmp 8f

@@ -243,7 +243,7 @@ fn a_damaged_record_costs_only_itself_and_is_reported() {
         let footer = r.offset + r.len - 16;
         let cases = [
             ("the magic", r.offset + 1, 0, Shows::Span),
-            ("the magic's version", r.offset + 3, 0, Shows::Span),
+            ("the magic's version", r.offset + 3, 0, Shows::Record),
             ("the value's length", r.offset + 8, 0, Shows::Span),
             ("the key", r.offset + 32, 0, Shows::Span),
             ("the value", value_at + 500, 0, Shows::Record),

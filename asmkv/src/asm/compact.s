@@ -284,6 +284,7 @@ compact_segment:
     mov qword ptr [rip + c_bytes], rax
     mov qword ptr [rip + c_run_len], rax
     mov qword ptr [rip + c_fail], rax
+    mov qword ptr [rip + c_cfail], rax
     mov rdi, rsp
     mov rsi, rbx
     call seg_name
@@ -305,20 +306,22 @@ compact_segment:
     jmp 1f
 3:  mov qword ptr [rip + c_fail], 1
 1:  call flush_run                        # are dead)
-    cmp qword ptr [rip + c_fail], 0       # given up: the copies are not counted at
-    jne .Lcs_out                          # all (a copy that failed is not on disk, and
-    mov rdi, qword ptr [rip + w_seg_id]   # a count above what a scan finds would be
-    call seg_entry                        # taken for damage: seg_whole)
+    cmp qword ptr [rip + c_cfail], 0      # a copy failed: the copies are not counted
+    jne .Lcs_out                          # (not whole on disk; a count above what a
+    mov rdi, qword ptr [rip + w_seg_id]   # scan finds would be taken for damage:
+    call seg_entry                        # seg_whole)
     mov r15, rax                          # our segment's counts
     mov rcx, qword ptr [rip + c_n]
     lock add dword ptr [r15 + SG_TOTAL], ecx
     mov rcx, qword ptr [rip + c_bytes]
     lock add qword ptr [r15 + SG_BYTES], rcx
+    cmp qword ptr [rip + c_fail], 0
+    jne .Lcs_dead                         # given up, the copies whole: dead
     mov edi, dword ptr [rip + w_seg_fd]
     mov eax, SYS_fdatasync
     syscall
     test rax, rax
-    js .Lcs_dead
+    js .Lcs_unsynced
     # point each key at its copy, unless it was written meanwhile
     xor r12d, r12d
     mov r13, qword ptr [rip + c_entries]
@@ -390,6 +393,12 @@ compact_segment:
     call seg_entry                        # so a later round takes it again and
     mov ecx, dword ptr [rax + SG_TOTAL]   # removes it (and only then uncounts them)
     mov dword ptr [rax + SG_DEAD], ecx
+    jmp .Lcs_out
+.Lcs_unsynced:                            # the copies may never reach the disk: not
+    mov rcx, qword ptr [rip + c_n]        # counted after all
+    lock sub dword ptr [r15 + SG_TOTAL], ecx
+    mov rcx, qword ptr [rip + c_bytes]
+    lock sub qword ptr [r15 + SG_BYTES], rcx
     jmp .Lcs_out
 .Lcs_dead:                                # given up: what was copied is dead
     mov rcx, qword ptr [rip + c_n]
@@ -500,6 +509,7 @@ flush_run:
     sub qword ptr [rip + c_run_len], rax
     jmp 1b
 2:  mov qword ptr [rip + c_fail], 1
+    mov qword ptr [rip + c_cfail], 1
     mov qword ptr [rip + c_run_len], 0
 3:  ret
 
@@ -520,5 +530,6 @@ c_run_src:  .space 8                  # the run of bytes to copy: from,
 c_run_dst:  .space 8                  #   to,
 c_run_len:  .space 8                  #   how many
 c_fail:     .space 8                  # 1: give this segment up
+c_cfail:    .space 8                  #   and a copy failed (the copies are not whole)
 c_src_fd:   .space 4
 .text

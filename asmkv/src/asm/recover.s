@@ -408,6 +408,7 @@ scan_segment:
     mov qword ptr [rip + r_stopped], 0
     mov dword ptr [rip + r_wfail], 0
     mov dword ptr [rip + r_newer], 0
+    mov dword ptr [rip + r_badmagic], 0
     mov qword ptr [rip + r_name], rdi
     mov r13, rsi
     shl r13, LOC_SEG_SHIFT
@@ -502,9 +503,9 @@ scan_segment:
     cmp eax, dword ptr [r12 + REC_HCRC]
     jne .Lrs_bad
     cmp dword ptr [rip + r_newer], 0      # a v1 header under a damaged magic: a
-    je 5f                                 # span begins at it
-    mov dword ptr [rip + r_newer], 0
-    jmp .Lrs_bad
+    je 5f                                 # damaged record, reported below (a flipped
+    mov dword ptr [rip + r_newer], 0      # magic is never a crash's shape)
+    mov dword ptr [rip + r_badmagic], 1
 5:  cmp qword ptr [rip + r_bad], -1       # a span no record could be read in
     je 3f                                 # ends here
     mov rdi, qword ptr [rip + r_bad]
@@ -533,6 +534,8 @@ scan_segment:
     sub rcx, r15
     cmp rbx, rcx
     ja .Lrs_end                           # it runs past the end of the file: torn
+    cmp dword ptr [rip + r_badmagic], 0
+    jne .Lrs_badmagic
     cmp rbx, SCAN_CHUNK
     ja .Lrs_large
     mov rdi, r15
@@ -640,6 +643,13 @@ scan_segment:
     test eax, eax
     jnz .Lrs_next                         # a sector of zeros in it: a write a crash cut
     mov rdi, r15                          # else damage in its value or footer
+    mov rsi, rbx
+    mov edx, 1
+    call r_report
+    jmp .Lrs_next
+.Lrs_badmagic:                            # its magic damaged, the rest whole: never
+    mov dword ptr [rip + r_badmagic], 0   # believed, but its key is known
+    mov rdi, r15
     mov rsi, rbx
     mov edx, 1
     call r_report
@@ -1078,6 +1088,7 @@ r_stopped: .space 8                  #   where it stopped, if it did before the 
 r_good:   .space 8                   # records that checked out in this scan
 r_wfail:  .space 4                   # 1 once a read of this scan failed (the compactor's)
 r_newer:  .space 4                   # 1 while a record that may be a newer format's is checked
+r_badmagic: .space 4                 # 1: this record is v1, its magic damaged
 .p2align 3
 r_chunk:  .space 8                   # the large path's bytes from this window
 r_maxid:  .space 8                   # the highest segment id seen

@@ -282,8 +282,10 @@ hint_load:
     call crc32c
     cmp eax, dword ptr [r15 + r13 - 4]
     jne .Lhl_unmap
-    mov qword ptr [rip + r_hoff], 8
-1:  mov rax, qword ptr [rip + r_hoff]     # each entry, checked against the end
+    mov dword ptr [rip + r_hpass], 0      # every entry checked first, then put in
+0:  mov qword ptr [rip + r_hoff], 8       # the index: a bad one half-way must not
+1:  mov rax, qword ptr [rip + r_hoff]     # leave the first half counted before the
+                                          # segment is read (and counted) again
     lea rcx, [rax + HE_KEY]
     lea rdx, [r13 - 4]
     cmp rcx, rdx
@@ -298,6 +300,15 @@ hint_load:
     cmp rdi, rdx
     ja .Lhl_unmap
     mov qword ptr [rip + r_klen], rcx
+    mov rdi, qword ptr [rsi + HE_LOC]     # an offset, and LOC_TOMB: nothing else
+    mov rax, ~(LOC_OFF_MASK | LOC_TOMB)
+    test rdi, rax
+    jnz .Lhl_unmap
+    mov eax, dword ptr [rsi + HE_LEN]
+    test eax, 7
+    jnz .Lhl_unmap
+    cmp dword ptr [rip + r_hpass], 0
+    je 3f                                 # (the first pass only checks)
     mov rdx, qword ptr [rsi + HE_SEQ]
     mov qword ptr [rip + r_seq], rdx
     lea rdi, [rip + r_key]
@@ -306,13 +317,7 @@ hint_load:
     call copy
     mov rax, qword ptr [rip + r_hoff]
     lea rsi, [r15 + rax]
-    mov rdi, qword ptr [rsi + HE_LOC]     # an offset, and LOC_TOMB: nothing else
-    mov rax, ~(LOC_OFF_MASK | LOC_TOMB)
-    test rdi, rax
-    jnz .Lhl_unmap
-    mov eax, dword ptr [rsi + HE_LEN]
-    test eax, 7
-    jnz .Lhl_unmap
+    mov rdi, qword ptr [rsi + HE_LOC]
     mov rax, rbx
     shl rax, LOC_SEG_SHIFT
     or rdi, rax
@@ -320,12 +325,16 @@ hint_load:
     call loc_sized
     mov rdi, rax
     call recover_record
-    mov rcx, qword ptr [rip + r_klen]
+3:  mov rcx, qword ptr [rip + r_klen]
     lea rcx, [rcx + HE_KEY + 7]
     and rcx, -8
     add qword ptr [rip + r_hoff], rcx
     jmp 1b
-2:  mov r14d, 1
+2:  cmp dword ptr [rip + r_hpass], 0      # all checked: now put them in
+    jne 4f
+    mov dword ptr [rip + r_hpass], 1
+    jmp 0b
+4:  mov r14d, 1
     mov rdi, rbx
     call seg_entry
     or dword ptr [rax + SG_FLAGS], SGF_HINT
@@ -359,4 +368,5 @@ c_hint:   .space 8                   # (compactor) the hint being built, HINT_MA
 c_hn:     .space 8                   # its length so far
 c_hfail:  .space 8                   # 1: too large, give up
 r_hoff:   .space 8                   # (recovery) the entry being read
+r_hpass:  .space 8                   # (recovery) 0: checking every entry, 1: putting them in
 .text

@@ -62,6 +62,8 @@ fn startup_errors_are_one_clear_line_and_exit_2() {
         (vec!["--workers", "999"], "bad value"),
         (vec!["--sync", "sometimes"], "bad value for flag: --sync"),
         (vec!["--max-body", "-1"], "bad value for flag: --max-body"),
+        (vec!["--scrub-rate", "65537"], "bad value for flag: --scrub-rate"),
+        (vec!["--scrub-rate", "fast"], "bad value for flag: --scrub-rate"),
     ];
     for (args, want) in cases {
         let (code, out, err) = run(&args);

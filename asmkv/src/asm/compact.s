@@ -166,7 +166,12 @@ seg_damaged:
     push rbx
     mov rbx, rdi
     call hint_unlink                      # (a failure leaves the hint: the scrubber
-    mov rdi, rbx                          # and a read still find the damage)
+    test rax, rax                         # and a read still find the damage)
+    jnz 1f
+    mov edi, dword ptr [rip + dir_fd]     # the removal durable: a hint back after a
+    mov eax, SYS_fsync                    # power cut would hide the damage from the
+    syscall                               # next start again (a failure: the same)
+1:  mov rdi, rbx
     call seg_entry
     lock and dword ptr [rax + SG_FLAGS], ~SGF_HINT
     pop rbx

@@ -29,6 +29,7 @@ core::arch::global_asm!(
     include_str!("asm/compact.s"),
     include_str!("asm/hint.s"),
     include_str!("asm/scrub.s"),
+    include_str!("asm/backup.s"),
     include_str!("asm/snapshot.s"),
     include_str!("asm/import.s"),
     include_str!("asm/sys.s"),

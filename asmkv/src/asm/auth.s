@@ -289,16 +289,38 @@ token_in:
 # hashed once, for both sets of a read. Clobbers the caller-saved registers.
 .globl check_auth
 check_auth:
+    xor esi, esi
+    mov ecx, dword ptr [rdi + C_METHOD]
+    cmp ecx, M_GET
+    je 1f
+    cmp ecx, M_HEAD
+    jne check_auth_as
+1:  mov esi, 1
+    jmp check_auth_as
+
+# check_auth_admin: rdi = conn asking for the whole store (a backup): it
+# needs a write token if write tokens are configured, else a token of either
+# file if read tokens are, else nothing. Returns eax = 0 or R_401.
+# Clobbers the caller-saved registers.
+.globl check_auth_admin
+check_auth_admin:
+    xor esi, esi
+    cmp dword ptr [rip + tok_write + TS_N], 0
+    jne check_auth_as
+    inc esi
+    jmp check_auth_as
+
+# check_auth_as: rdi = conn (as for check_auth), esi = 1 to check it as a
+# read, 0 as a write, whatever its method. Returns eax = 0 or R_401.
+# Clobbers the caller-saved registers.
+check_auth_as:
     push rbx
     push r12
     push r13
     mov rbx, rdi
     xor r13d, r13d                        # 1: a read, which a write token allows too
-    mov ecx, dword ptr [rbx + C_METHOD]
-    cmp ecx, M_GET
-    je 1f
-    cmp ecx, M_HEAD
-    je 1f
+    test esi, esi
+    jnz 1f
     cmp dword ptr [rip + tok_write + TS_N], 0   # a write: write tokens only
     je .Lca_ok
     jmp 2f

@@ -26,6 +26,7 @@ compactor_main:
     call index_attach
     test rax, rax
     js 9f
+    call backup_forget_own                # a killed compactor's segment is no one's
     call stats_init                       # (its restarts are counted)
     call seg_init
     test rax, rax
@@ -79,7 +80,8 @@ compact_round:
     sub rsp, 8
     xor r12d, r12d                        # segments compacted
     mov ebx, 1
-1:  mov rax, qword ptr [rip + ix_base]
+1:  call backup_let_go                    # a backup began: copy into a new segment
+    mov rax, qword ptr [rip + ix_base]
     cmp rbx, qword ptr [rax + IX_SEGID]
     ja 4f
     mov rdi, rbx
@@ -225,9 +227,12 @@ seg_sealed:
     ret
 
 # seg_worth: rdi = segment id. Returns eax = 1 if it may and should be
-# compacted: sealed (seg_sealed), not damaged (SGF_DAMAGED), and mostly dead
-# (sg_mostly_dead). Clobbers rcx, rdx.
+# compacted: sealed (seg_sealed), not damaged (SGF_DAMAGED), not held by a
+# backup (bk_held), and mostly dead (sg_mostly_dead). Clobbers rcx, rdx.
 seg_worth:
+    call bk_held
+    test eax, eax
+    jnz 2f
     push rdi
     call seg_sealed
     pop rdi
@@ -346,7 +351,11 @@ compact_segment:
 5:  add r13, CE_SIZE
     inc r12
     jmp 3b
-4:  mov rdi, rbx                          # its hint first: a segment without one is
+4:  mov rdi, rbx                          # a backup began meanwhile: it may need
+    call bk_held                          # the segment (its hold is read after the
+    test eax, eax                         # copies were made: backup.s)
+    jnz .Lcs_retry
+    mov rdi, rbx                          # its hint first: a segment without one is
     call hint_unlink                      # read at startup, a hint without one could
     test rax, rax                         # be taken for a later segment of its id
     jns 8f

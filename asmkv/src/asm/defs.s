@@ -380,12 +380,14 @@
 .equ IX_SCRUB_PASSES, 3384  # u64 passes over every sealed segment it has finished
 .equ IX_SCRUB_PASS_AT, 3392 # u64 Unix seconds when the last of them ended, 0: none yet
 .equ IX_SCRUB_GOOD, 3400 # u64 records that checked out in the parts of IX_SCRUB_NEXT read so far
+.equ IX_BK_GEN, 3408   # u64 (backup.s) raised as a backup begins: every process lets go of
+                       #   its active segment when it sees it change (backup_let_go)
 .equ RF_SIGNAL, 1      # recovery failed: a loader was killed by a signal
 .equ RF_EXIT, 2        #   a loader exited non-zero
 .equ RF_FORK, 3        #   a loader could not be forked
 .equ RF_WAIT, 4        #   the loaders could not be waited for
 .equ IX_SEGS, 4096     # per segment id, SG_SIZE bytes:
-.if IX_ACTIVE + 8 * MAX_CHILDREN > IX_FLIGHT_HI || IX_FLIGHT_HI + 4 * MAX_WORKERS > IX_SO_COUNT || IX_SO_COUNT + 8 > IX_SL_HEAD || IX_SL_HEAD + 4 * SL_LEVELS > IX_LOAD_FAILED || IX_LOAD_FAILED + 4 > IX_TAINTED || IX_TAINTED + 4 > IX_WALK_MAX || IX_WALK_MAX + 4 > IX_DAMAGED || IX_DAMAGED + 8 > IX_DAMAGED_BYTES || IX_DAMAGED_BYTES + 8 > IX_SCRUB_NEXT || IX_SCRUB_PASS_AT + 8 > IX_SCRUB_GOOD || IX_SCRUB_GOOD + 8 > IX_SEGS
+.if IX_ACTIVE + 8 * MAX_CHILDREN > IX_FLIGHT_HI || IX_FLIGHT_HI + 4 * MAX_WORKERS > IX_SO_COUNT || IX_SO_COUNT + 8 > IX_SL_HEAD || IX_SL_HEAD + 4 * SL_LEVELS > IX_LOAD_FAILED || IX_LOAD_FAILED + 4 > IX_TAINTED || IX_TAINTED + 4 > IX_WALK_MAX || IX_WALK_MAX + 4 > IX_DAMAGED || IX_DAMAGED + 8 > IX_DAMAGED_BYTES || IX_DAMAGED_BYTES + 8 > IX_SCRUB_NEXT || IX_SCRUB_PASS_AT + 8 > IX_SCRUB_GOOD || IX_SCRUB_GOOD + 8 > IX_BK_GEN || IX_BK_GEN + 8 > IX_SEGS
 .error "the index's header fields overlap"
 .endif
 .equ SG_TOTAL, 0       #   u32 sealed records written into it
@@ -429,7 +431,10 @@
 .equ RC_SIZES, 32      #     half) and a count of pops (high half: no ABA)
 .equ RC_SLOTS, 1024    #   u64 per child slot: the epoch a worker has been in since it
                        #     woke, 0 while it waits (index_enter, index_leave)
-.if RC_FREE + 8 * RC_SIZES > RC_SLOTS || RC_SLOTS + 8 * MAX_CHILDREN > PAGE_SIZE
+.equ RC_BK_HOLD, 3080   #   u64 (backup.s) the running backup's hold, 0 if none: low half the
+                       #     last segment id it holds (compaction removes none at or below
+                       #     it), high half its worker's slot + 1 (cleared when that dies)
+.if RC_FREE + 8 * RC_SIZES > RC_SLOTS || RC_SLOTS + 8 * MAX_CHILDREN > RC_BK_HOLD || RC_BK_HOLD + 8 > PAGE_SIZE
 .error "the reclamation page's fields overlap"
 .endif
 .equ IX_BUCKETS, IX_RECLAIM + PAGE_SIZE  # u32 per bucket: its dummy's unit, 0 = not made
@@ -572,6 +577,7 @@
 .equ ST_LINGER, 5      # last response sent, write side shut, discarding input until the end
 .equ ST_COMMIT, 6      # write or delete sealed, waiting for the group commit (commit.s)
 .equ ST_LIST, 7        # producing and sending a listing of keys (list.s)
+.equ ST_BACKUP, 8      # a backup waiting for its segments to settle (backup.s); then ST_LIST
 
 # C_COMMIT while in a group commit (then R_201/R_204/R_404 or -errno)
 .equ COMMIT_WRITTEN, 0x10000     # the record is sealed, not yet durable
@@ -607,6 +613,7 @@
 .equ F_LIST, 524288   # C_LIST holds a listing's state (list.s)
 .equ F_TE_ANY, 1048576 # a transfer coding was listed (F_CHUNKED: the last one is chunked)
 .equ F_HOST_BAD, 2097152 # a Host field whose value is not uri-host [":" port]
+.equ F_BACKUP, 4194304 # the connection is this worker's backup (backup.s; w_bk_conn)
 
 # C_COND bits
 .equ CD_IM, 1          # If-Match present
@@ -732,6 +739,20 @@
 .equ LIST_SEEK_COST, 64          # and what a seek counts as (up to SL_LEVELS levels of ~4 nodes)
 .equ LP_WALK, 0        # walking the keys under the prefix, sending entries as JSON
 .equ LP_END, 4         # the last chunk is queued
+.equ LP_BACKUP, 8      # a backup's tar (backup.s makes each chunk)
+# a backup's own fields in a listing's state (below LS_PREFIX: zeroed by list_state)
+.equ LS_BK_HOLD, 64    # u64 the last segment id it holds
+.equ LS_BK_ID, 72      # u64 the segment id it sends next
+.equ LS_BK_KIND, 80    # u32 0: that segment's file next, 1: its hint's
+.equ LS_BK_PAD, 84     # u32 zeros owed after the last file sent, to its 512-byte block
+.equ LS_BK_HFD, 88     # u32 the hint file being sent, as descriptor + 1 (0: none)
+.equ LS_BK_OPEN, 92    # u32 1: a data chunk was sent, its CRLF is owed
+.equ LS_BK_SIZE, 96    # u64 the bytes of the file whose header was just made (0: none)
+.equ LS_BK_FD, 104     # u32   its descriptor
+.equ LS_BK_UNTIL, 112  # u64 w_now second after which it stops waiting for records still open
+.equ BK_WAIT, 10       # seconds a backup waits for its segments to settle (backup_step)
+.equ TAR_BLOCK, 512    # a tar archive's block: a header, or file data padded to it
+.equ TAR_SIZE_MAX, 1 << 33  # a size as eleven octal digits (ustar); base-256 from here on
 .equ LF_CHUNKED, 1     # the body is chunked (HTTP/1.1); else it ends with the connection
 .equ LF_OPEN, 2        # "[" is sent
 .equ LF_AFTER, 4       # after= was given (LS_AFTER, LS_ALEN)

@@ -1227,30 +1227,55 @@ index_leave:
     ret
 
 # index_forget: (master) edi = the slot of a child that was reaped. Clears
-# its epoch, so that it holds nothing back, through a mapping of the
+# its epoch, so that it holds nothing back, and its active segment and backup
+# hold (backup_forget), through mappings of the index's first page and its
 # reclamation page alone (the master keeps no mapping of the index).
-# Best effort: the child that takes the slot clears it too.
+# Best effort: the child that takes the slot clears them too.
 # Clobbers the caller-saved registers.
 .globl index_forget
 index_forget:
     push rbx
+    push r12
+    push r13
     mov ebx, edi
+    xor r9d, r9d                          # the first page
+    call ix_map_page
+    cmp rax, -4096
+    ja 1f
+    mov r12, rax
+    mov r9, IX_RECLAIM
+    call ix_map_page
+    cmp rax, -4096
+    ja 2f
+    mov r13, rax
+    mov qword ptr [r13 + RC_SLOTS + rbx*8], 0
+    mov rdi, r12
+    mov rsi, r13
+    mov edx, ebx
+    call backup_forget
+    mov rdi, r13
+    mov esi, PAGE_SIZE
+    mov eax, SYS_munmap                   # cannot fail on a mapping we made
+    syscall
+2:  mov rdi, r12
+    mov esi, PAGE_SIZE
+    mov eax, SYS_munmap
+    syscall
+1:  pop r13
+    pop r12
+    pop rbx
+    ret
+
+# ix_map_page: (master) r9 = a page's offset in the index. Returns rax = a
+# shared mapping of it, or -errno. Clobbers rcx, rdx, rsi, rdi, r8, r10, r11.
+ix_map_page:
     xor edi, edi
     mov esi, PAGE_SIZE
     mov edx, PROT_RW
     mov r10d, MAP_SHARED
     mov r8d, dword ptr [rip + ix_fd]
-    mov r9, IX_RECLAIM
     mov eax, SYS_mmap
     syscall
-    cmp rax, -4096
-    ja 1f
-    mov qword ptr [rax + RC_SLOTS + rbx*8], 0
-    mov rdi, rax
-    mov esi, PAGE_SIZE
-    mov eax, SYS_munmap                   # cannot fail on a mapping we made
-    syscall
-1:  pop rbx
     ret
 
 # node_place: rdi = a node with a key. Returns rax = its key's hash, edx = its

@@ -354,10 +354,18 @@ list_step:
     cmp dword ptr [r12 + LS_PHASE], LP_END
     je 3f
     mov rdi, rbx
-    call list_walk
+    cmp dword ptr [r12 + LS_PHASE], LP_BACKUP
+    jne 4f
+    call backup_make                      # (a backup's next piece)
+    test rax, rax
+    js .Lst_close
+    cmp dword ptr [rbx + C_STATE], ST_LIST
+    jne .Lst_go                           # a file to send first (ST_WRITE)
+    jmp 5f
+4:  call list_walk
     test rax, rax
     js .Lst_close                         # a record that does not check out: the
-    cmp qword ptr [r12 + LS_OUT_LEN], 0   # listing ends unfinished, as a client sees
+5:  cmp qword ptr [r12 + LS_OUT_LEN], 0   # listing ends unfinished, as a client sees
     jne .Lst_go
     mov eax, STEP_YIELD                   # a step walked with nothing to send yet
     jmp .Lst_out

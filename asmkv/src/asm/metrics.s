@@ -88,7 +88,17 @@ metrics_route:
     je 1f
     cmp ecx, M_HEAD
     jne 9f
-1:  mov esi, R_404
+1:  mov rdi, rbx
+    call is_backup_path
+    test eax, eax
+    jz 2f
+    mov esi, R_405                        # (it lets every segment go: not for a HEAD)
+    cmp dword ptr [rbx + C_METHOD], M_GET
+    jne 9f
+    mov rdi, rbx
+    pop rbx
+    jmp backup_begin
+2:  mov esi, R_404
     cmp qword ptr [rbx + C_NAME_LEN], 7
     jne 9f
     lea rdi, [rbx + C_NAME]
@@ -105,6 +115,18 @@ metrics_route:
 9:  mov rdi, rbx
     pop rbx
     jmp respond
+
+# is_backup_path: rdi = conn on the metrics socket. Returns eax = 1 if its
+# target is /backup. Clobbers rcx, rdx, rsi, rdi.
+is_backup_path:
+    xor eax, eax
+    cmp qword ptr [rdi + C_NAME_LEN], 6
+    jne 1f
+    lea rdi, [rdi + C_NAME]
+    lea rsi, [rip + word_backup]
+    mov edx, 6
+    jmp mem_eq
+1:  ret
 
 # mem_eq: rdi, rsi = bytes, rdx = how many. Returns eax = 1 if equal.
 # Clobbers rcx.
@@ -597,6 +619,7 @@ metrics_begin:
 
 .section .rodata
 word_metrics: .ascii "metrics"
+word_backup: .ascii "backup"
 hdr_prometheus: .ascii "Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n"
 .equ hdr_prometheus_len, . - hdr_prometheus
 .p2align 3

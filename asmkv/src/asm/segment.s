@@ -425,6 +425,7 @@ loc_len:
 # seg_seal: (worker) stops appending to the active segment: gives back the
 # zeros written ahead of its records, and lets the compactor have it. The next
 # record starts a new segment. Clobbers the caller-saved registers.
+.globl seg_seal
 seg_seal:
     mov edi, dword ptr [rip + w_seg_fd]
     mov rsi, qword ptr [rip + w_seg_pos]

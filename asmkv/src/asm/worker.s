@@ -57,7 +57,8 @@ worker_main:
     test rax, rax
     js .Lwm_failed
     call index_leave                      # what a killed worker in this slot left:
-    call flight_reset                     # its epoch, its writes in flight
+    call flight_reset                     # its epoch, its writes in flight,
+    call backup_forget_own                # its active segment and backup
     call stats_init
 
     mov edi, EPOLL_CLOEXEC
@@ -461,7 +462,11 @@ conn_drive:
     je .Lcd_out
     cmp eax, ST_LIST
     je 6f
+    cmp eax, ST_BACKUP
+    je 8f
     call linger_step
+    jmp 5f
+8:  call backup_step
     jmp 5f
 6:  call list_step
     cmp eax, STEP_YIELD                   # a long step: the others first
@@ -873,6 +878,7 @@ on_tick:
     sub rsp, 24                           # (calls aligned)
     call clock_tick
     call seg_sweep
+    call backup_tick                      # (may drive a backup's connection)
     call log_counted
     call alog_tick
     mov rbx, qword ptr [rip + w_table]
@@ -944,6 +950,8 @@ conn_close:
 1:  mov dword ptr [rbx + C_GET_FD], -1    # a segment: the process keeps it open
     mov rdi, rbx
     call alog_done                        # an answer cut short is logged too
+    mov rdi, rbx
+    call backup_release                   # (before its state goes)
     mov rdi, rbx
     call list_free
     mov rdi, rbx

@@ -6,6 +6,7 @@
 //! A scenario is a row of `scenarios::SCENARIOS` (data: its store, its load,
 //! its servers, its runs); `run::Bench` runs each on every server.
 
+mod backup;
 mod mkv;
 mod peer;
 mod report;

@@ -14,7 +14,7 @@ use tempfile::TempDir;
 use crate::report::{Cell, Row, Size};
 use crate::scenarios::{After, Measure, Runs, Scenario, Store};
 use crate::servers::{self, Kind, Running, Tools};
-use crate::{mkv, store, tools, wrk};
+use crate::{backup, mkv, store, tools, wrk};
 
 /// What every cell of a run shares: the programs, the machine, the timings.
 pub struct Bench {
@@ -232,6 +232,11 @@ impl Bench {
         access_log: bool,
     ) -> anyhow::Result<(Cell, Option<TempDir>)> {
         servers::ACCESS_LOG.store(access_log, Ordering::Relaxed);
+        let metrics = match sc.measure {
+            Measure::Backup => servers::spare_port()?,
+            _ => 0,
+        };
+        servers::METRICS_PORT.store(metrics, Ordering::Relaxed);
         let Ready {
             mut run,
             spread,
@@ -244,6 +249,11 @@ impl Bench {
         }
         if sc.measure == Measure::MkvRebuild {
             let cell = self.rebuild_cell(&run, sc.spread, extra)?;
+            return Ok((cell, run.keep_files()));
+        }
+        if sc.measure == Measure::Backup {
+            let m = SocketAddr::from(([127, 0, 0, 1], metrics));
+            let cell = self.backup_cell(&run, sc, m, &tag, extra)?;
             return Ok((cell, run.keep_files()));
         }
         let pss_before = servers::tree_pss_kib(run.pid());
@@ -328,6 +338,9 @@ impl Bench {
         if sc.store == Store::Paged {
             ready.extra = Some(store::page_times(&ready.run, sc.spread)?);
         }
+        if sc.store == Store::Bulk {
+            ready.extra = Some(backup::fill(&ready.run, sc.spread, sc.body_len)?);
+        }
         if sc.store == Store::Blocks {
             ready.tag = store::blocks(sc.key);
             ready.extra = Some(store::block_keys(&ready.run, &ready.tag)?);
@@ -355,6 +368,68 @@ impl Bench {
             None => line,
         };
         Ok(Cell::timed(seconds, extra))
+    }
+
+    /// A backup's speed against `dd` of the same files (both from a cold
+    /// cache when this process may empty it), then `sc`'s load without a
+    /// backup and during backups taken one after another: the cell is the
+    /// load during them, its line has the rest.
+    fn backup_cell(
+        &self,
+        run: &Running,
+        sc: &Scenario,
+        metrics: SocketAddr,
+        tag: &str,
+        prepared: Option<String>,
+    ) -> anyhow::Result<Cell> {
+        let mib = |b: u64, t: Duration| b as f64 / (1 << 20) as f64 / t.as_secs_f64();
+        let files = backup::store_files(&run.data)?;
+        let cold = backup::drop_caches();
+        let (dd_bytes, dd_time) = backup::dd(&files)?;
+        backup::drop_caches();
+        let alone = backup::take(metrics)?;
+        let stream = alone.total - alone.head;
+        let load = |d| wrk::Load {
+            tag,
+            mode: sc.mode,
+            key: sc.key,
+            body_len: 64,
+            style: run.kind.style(),
+            spread: sc.spread,
+            connections: sc.connections,
+            threads: self.workers,
+            duration: d,
+        };
+        wrk::run(&self.script, run.addr, &load(self.warm))?;
+        let without = wrk::run(&self.script, run.addr, &load(self.measure))?;
+        let taker = backup::Repeating::start(metrics);
+        let during = wrk::run(&self.script, run.addr, &load(self.measure));
+        let (n, bytes, took) = taker.stop()?;
+        let during = during?;
+        check_alive(run)?;
+        let line = format!(
+            "{}; a backup: {:.0} MiB, its head after {:.2} s (the segments settling), then {:.2} s at {:.0} MiB/s, against {:.0} MiB/s for dd of the same {} files ({:.2}×, {} page cache); GETs during {n} back-to-back backups ({:.0} MiB/s): {:.0} req/s against {:.0} req/s without ({:.2}×)",
+            prepared.unwrap_or_default(),
+            alone.bytes as f64 / (1 << 20) as f64,
+            alone.head.as_secs_f64(),
+            stream.as_secs_f64(),
+            mib(alone.bytes, stream),
+            mib(dd_bytes, dd_time),
+            files.len(),
+            mib(alone.bytes, stream) / mib(dd_bytes, dd_time),
+            if cold { "cold" } else { "warm (not root: the cache kept)" },
+            mib(bytes, took),
+            during.req_per_sec(),
+            without.req_per_sec(),
+            during.req_per_sec() / without.req_per_sec(),
+        );
+        Ok(Cell {
+            result: Some(during),
+            seconds: None,
+            peak_rss_kib: 0,
+            note: None,
+            extra: Some(line),
+        })
     }
 
     /// The load: warm-up, then the measured run with the server's peak RSS

@@ -72,6 +72,8 @@ pub enum Store {
     /// the keys made of one block of each pair of `key`'s set (fnv1a: pairs
     /// that collide under FNV-1a, `store::blocks`); a `blocks` load reads them
     Blocks,
+    /// `spread` keys of `body_len` bytes (`backup::fill`)
+    Bulk,
 }
 
 /// What a cell measures.
@@ -82,6 +84,10 @@ pub enum Measure {
     /// the seconds `mkv rebuild` takes to index the volume (lower is better;
     /// `mkv::rebuild_time`)
     MkvRebuild,
+    /// `GET /backup` (asmkv's metrics socket) against `dd` of the same files;
+    /// the cell is the load's rate during back-to-back backups, against the
+    /// rate without one (`run::Bench::backup_cell`)
+    Backup,
 }
 
 /// What is measured after the load.
@@ -281,6 +287,16 @@ pub const SCENARIOS: &[Scenario] = &[
         key: "random",
         servers: Servers::Only(&[Kind::Asmkv], "–"),
         store: Store::Blocks,
+        ..BASE
+    },
+    Scenario {
+        name: "backup1g",
+        title: "GET 64 B, 50 conns, during backups of a 1 GiB store (16,384 × 64 KiB)",
+        body_len: 64 << 10,
+        spread: 16_384,
+        servers: Servers::Only(&[Kind::Asmkv], "no online backup"),
+        store: Store::Bulk,
+        measure: Measure::Backup,
         ..BASE
     },
     Scenario {

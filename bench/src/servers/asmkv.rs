@@ -2,7 +2,9 @@
 
 use std::process::Command;
 
-use super::{access_log_on, any_port_args, spawn_announcing, Kind, Launch, Started};
+use std::sync::atomic::Ordering;
+
+use super::{access_log_on, any_port_args, spawn_announcing, Kind, Launch, Started, METRICS_PORT};
 
 pub fn start(l: &Launch) -> anyhow::Result<Started> {
     let mut cmd = Command::new(&l.tools.asmkv);
@@ -13,7 +15,11 @@ pub fn start(l: &Launch) -> anyhow::Result<Started> {
     if access_log_on() {
         cmd.arg("--access-log").arg(l.scratch.join("access.log"));
     }
+    let metrics = METRICS_PORT.load(Ordering::Relaxed);
+    if metrics != 0 {
+        cmd.arg("--metrics").arg(format!("127.0.0.1:{metrics}"));
+    }
     // its error log, out of the harness's own output
     let errors = std::fs::File::create(l.scratch.join("error.log"))?;
-    spawn_announcing(cmd.stderr(errors))
+    spawn_announcing(cmd.stderr(errors), if metrics != 0 { 2 } else { 1 })
 }

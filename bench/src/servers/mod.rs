@@ -218,11 +218,17 @@ fn any_port_args(cmd: &mut Command, workers_flag: &str, l: &Launch) {
 }
 
 /// Starts a server that picks its own port and says which on its first line
-/// of stdout ("... listening on [http://]ADDR"), in its own process group.
-fn spawn_announcing(cmd: &mut Command) -> anyhow::Result<Started> {
+/// of stdout ("... listening on [http://]ADDR"), in its own process group;
+/// `lines` lines in all are read (what it prints after the first, before it
+/// serves: asmkv's metrics address).
+fn spawn_announcing(cmd: &mut Command, lines: usize) -> anyhow::Result<Started> {
     let mut child = cmd.stdout(Stdio::piped()).process_group(0).spawn()?;
     let mut line = String::new();
-    BufReader::new(child.stdout.take().context("stdout")?).read_line(&mut line)?;
+    let mut out = BufReader::new(child.stdout.take().context("stdout")?);
+    out.read_line(&mut line)?;
+    for _ in 1..lines {
+        out.read_line(&mut String::new())?;
+    }
     let addr = line
         .trim()
         .rsplit(' ')
@@ -281,6 +287,15 @@ pub static ACCESS_LOG: std::sync::atomic::AtomicBool = std::sync::atomic::Atomic
 
 fn access_log_on() -> bool {
     ACCESS_LOG.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// The port of the metrics socket of the next asmkv started (its
+/// `--metrics`, for `GET /backup`), 0 for none.
+pub static METRICS_PORT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
+
+/// A free loopback port, for a server's second socket.
+pub fn spare_port() -> anyhow::Result<u16> {
+    free_port()
 }
 
 pub fn start(kind: Kind, tools: &Tools, workers: usize) -> anyhow::Result<Running> {

@@ -10,5 +10,5 @@ pub fn start(l: &Launch) -> anyhow::Result<Started> {
     if l.kind == Kind::PeerNoSync {
         cmd.arg("--no-sync");
     }
-    spawn_announcing(&mut cmd)
+    spawn_announcing(&mut cmd, 1)
 }

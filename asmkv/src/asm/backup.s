@@ -7,19 +7,21 @@
 #      time), first over every segment id, so compaction removes nothing from
 #      then on (compact.s checks the hold before it takes a segment, and again
 #      just before it removes one);
-#   2. raises IX_BK_GEN: each worker at its next tick, and the compactor before
-#      it next copies, lets go of its active segment (backup_let_go), so the
-#      segments that exist now take no new record;
-#   3. holds the segments up to the last id handed out by then (IX_SEGID);
-#   4. waits, driven by its worker's tick, until no process appends to a
-#      held segment (IX_ACTIVE) and none has records still open (SG_BUSY),
-#      BK_WAIT seconds at most for the open records (an upload that goes on
-#      longer, or one a killed process left, is in the stream as a crash
-#      would leave it: not there); a process that still appends then is a 503;
-#   5. answers 200 and sends each held segment not removed, then its hint if
-#      it has one, as they are then: none of them changes any more.
+#   2. narrows the hold to the segments up to the last id handed out by then
+#      (IX_SEGID); every process that finds its active segment held lets go
+#      of it (backup_let_go: a worker at its next tick, the compactor before it
+#      next copies), so those segments take no new record;
+#   3. waits, driven by its worker's tick, until no process appends to a
+#      held segment (IX_ACTIVE; seg_open_new names a segment there before it
+#      takes its id) and none has records still open (SG_BUSY), BK_WAIT
+#      seconds at most, else answers 503: a record being written while it is
+#      sent could make a restore see damage;
+#   4. answers 200 and sends each held segment not removed, then its hint if
+#      it has one, as they are then: none of them changes any more. Once a
+#      segment is sent the hold lets it go (RC_BK_FROM), so a slow reader
+#      holds back only the segments still to send.
 # Every write acknowledged before the request was in a segment that existed
-# at step 3, sealed, so it is in the stream. A compaction that removed a
+# at step 2, sealed, so it is in the stream. A compaction that removed a
 # segment after its records were copied did so before step 1, and it had
 # made the segment it copied them into before that (so by step 3). A process
 # killed at any instruction holds nothing: the master clears a reaped child's
@@ -40,6 +42,9 @@ backup_begin:
     mov esi, eax
     test eax, eax
     jnz 9f
+    mov esi, R_505_BACKUP                 # its end must be known: chunked alone
+    test dword ptr [rbx + C_FLAGS], F_HTTP10  # tells a cut stream from a whole one
+    jnz 9f
     call list_state                       # its output buffer and its fields
     mov esi, R_503
     cmp rax, -4096
@@ -50,12 +55,13 @@ backup_begin:
     inc edx
     shl rdx, 32
     or rdx, SEG_ID_MAX                    # every segment, until the last id is known
+    xor eax, eax                          # (from the first: a running backup's is
+    xchg qword ptr [rcx + IX_RECLAIM + RC_BK_FROM], rax  # lowered, which holds more)
     xor eax, eax
     lock cmpxchg qword ptr [rcx + IX_RECLAIM + RC_BK_HOLD], rdx
     jne 8f                                # another backup is running
-    lock inc qword ptr [rcx + IX_BK_GEN]
-    mov rax, qword ptr [rcx + IX_SEGID]   # read after both: a segment made before
-    cmp rax, SEG_ID_MAX                   # the hold is at or below it
+    mov rax, qword ptr [rcx + IX_SEGID]   # read after the claim: a segment made
+    cmp rax, SEG_ID_MAX                   # before it is at or below this
     jbe 1f
     mov eax, SEG_ID_MAX
 1:  mov qword ptr [r12 + LS_BK_HOLD], rax
@@ -110,11 +116,9 @@ backup_step:
     mov rcx, qword ptr [rip + w_now]
     cmp rcx, qword ptr [r12 + LS_BK_UNTIL]
     jbe 3f
-    cmp eax, 1                            # only records still open: taken as they are
-    je 2f
-    mov rdi, rbx                          # a process that does not let go (it cannot
-    call backup_release                   # tick): no stream that could be torn
-    mov rdi, rbx
+    mov rdi, rbx                          # still appended to, or records open (a long
+    call backup_release                   # upload, or one a killed writer left): no
+    mov rdi, rbx                          # stream that could be torn
     call list_free
     mov rdi, rbx
     mov esi, R_503
@@ -135,7 +139,8 @@ backup_step:
 
 # bk_settled: rdi = the last segment id held. Returns eax = 0 if no process
 # appends to a held segment and none has records open in one, 1 if none
-# appends but records are open, 2 if one still appends. The active segments
+# appends but records are open, 2 if one still appends (or is about to:
+# seg_open_new). The active segments
 # are read before the counts, as seg_sealed does (and for its reason).
 # Clobbers rcx, rdx, rsi, r8.
 bk_settled:
@@ -183,7 +188,7 @@ backup_make:
     push r13
     push r14
     push r15
-    sub rsp, HINT_NAME_CAP
+    sub rsp, HINT_NAME_CAP + 8            # (calls aligned)
     mov rbx, rdi
     mov r12, qword ptr [rbx + C_LIST]
     mov rax, qword ptr [r12 + LS_BK_SIZE]
@@ -208,16 +213,23 @@ backup_make:
     call bk_close_hint                    # the last one is sent
     lea r13, [r12 + LS_OUT]               # where the output goes
     test dword ptr [r12 + LS_FLAGS], LF_CHUNKED
-    jz .Lbm_next
+    jz .Lbm_step
     cmp dword ptr [r12 + LS_BK_OPEN], 0
-    je .Lbm_next
+    je .Lbm_step
     mov dword ptr [r12 + LS_BK_OPEN], 0
     mov word ptr [r13], 0x0a0d            # the end of the last file's chunk
     add r13, 2
+.Lbm_step:
+    mov r14, qword ptr [r12 + LS_BK_ID]   # what is sent needs no hold
+    mov rcx, qword ptr [rip + ix_base]
+    mov qword ptr [rcx + IX_RECLAIM + RC_BK_FROM], r14
+    mov dword ptr [rsp + HINT_NAME_CAP], BK_IDS_A_STEP  # ids to look at, at most
 .Lbm_next:
     mov r14, qword ptr [r12 + LS_BK_ID]
     cmp r14, qword ptr [r12 + LS_BK_HOLD]
     ja .Lbm_end
+    dec dword ptr [rsp + HINT_NAME_CAP]   # a long run of removed ids: the rest at
+    js .Lbm_len                           # the next step (list_step yields)
     cmp dword ptr [r12 + LS_BK_KIND], 0
     jne 3f
     mov rdi, r14                          # the segment: skipped if removed
@@ -242,13 +254,7 @@ backup_make:
     inc qword ptr [r12 + LS_BK_ID]
     mov rdi, rsp
     mov rsi, r14
-    call hint_name
-    mov edi, dword ptr [rip + dir_fd]
-    mov rsi, rsp
-    mov edx, O_RDONLY | O_CLOEXEC | O_NOFOLLOW
-    xor r10d, r10d
-    mov eax, SYS_openat
-    syscall
+    call hint_open
     cmp rax, -ENOENT
     je .Lbm_next
     test rax, rax
@@ -311,7 +317,7 @@ backup_make:
     mov qword ptr [r12 + LS_OUT_LEN], r13
     xor eax, eax
 .Lbm_out:
-    add rsp, HINT_NAME_CAP
+    add rsp, HINT_NAME_CAP + 8
     pop r15
     pop r14
     pop r13
@@ -462,24 +468,30 @@ backup_release:
     jmp bk_close_hint
 1:  ret
 
-# backup_let_go: (every child) if a backup began since it last looked
-# (IX_BK_GEN), lets go of its active segment, so the next record it writes
+# backup_let_go: (every child) if a backup holds its active segment (the
+# one IX_ACTIVE names for it), lets go of it, so the next record it writes
 # starts a new one: a worker seals it (seg_seal), the compactor only stops
-# appending to it. Clobbers the caller-saved registers.
+# appending to it; a name left there with no segment behind it (a failed
+# seg_open_new) is cleared. Clobbers the caller-saved registers.
 .globl backup_let_go
 backup_let_go:
     mov rcx, qword ptr [rip + ix_base]
-    mov rax, qword ptr [rcx + IX_BK_GEN]
-    cmp rax, qword ptr [rip + w_bk_gen]
-    je 2f
-    mov qword ptr [rip + w_bk_gen], rax
+    mov rax, qword ptr [rcx + IX_RECLAIM + RC_BK_HOLD]
+    test rax, rax
+    jz 2f
+    mov edx, dword ptr [rip + w_slot]
+    mov rsi, qword ptr [rcx + IX_ACTIVE + rdx*8]
+    test rsi, rsi
+    jz 2f
+    mov eax, eax                          # the last id held
+    cmp rsi, rax
+    ja 2f
     cmp qword ptr [rip + w_seg_id], 0
-    je 2f
-    mov eax, dword ptr [rip + w_slot]
-    cmp eax, dword ptr [rip + cfg_workers]
+    je 1f
+    cmp edx, dword ptr [rip + cfg_workers]
     jne seg_seal                          # a worker
-    mov qword ptr [rcx + IX_ACTIVE + rax*8], 0   # the compactor (its copies are
-    mov qword ptr [rip + w_seg_id], 0            # counted as they land: no trim)
+    mov qword ptr [rip + w_seg_id], 0     # the compactor (its copies are counted
+1:  mov qword ptr [rcx + IX_ACTIVE + rdx*8], 0   # as they land: no trim)
 2:  ret
 
 # backup_tick: (worker, every tick) lets go of the active segment if a backup
@@ -523,19 +535,27 @@ backup_forget_own:
     mov edx, dword ptr [rip + w_slot]
     jmp backup_forget
 
-# bk_held: rdi = a segment id. Returns eax = 1 if a backup holds it: it must
-# not be removed. Clobbers rcx.
+# bk_held: rdi = a segment id. Returns eax = 1 if a backup holds it (it is
+# not sent yet, RC_BK_FROM, and at most the last id held): it must not be
+# removed. The hold is read first: a claim lowers RC_BK_FROM before it, so
+# a FROM read after a hold seen is that backup's or lower. Clobbers rcx.
 .globl bk_held
 bk_held:
     mov rcx, qword ptr [rip + ix_base]
-    mov rcx, qword ptr [rcx + IX_RECLAIM + RC_BK_HOLD]
-    xor eax, eax
-    test rcx, rcx
+    mov rax, qword ptr [rcx + IX_RECLAIM + RC_BK_HOLD]
+    test rax, rax
     jz 1f
-    mov ecx, ecx
-    cmp rdi, rcx
+    cmp rdi, qword ptr [rcx + IX_RECLAIM + RC_BK_FROM]
+    jb 2f
+    mov eax, eax
+    cmp rdi, rax
     setbe al
-1:  ret
+    movzx eax, al
+    ret
+1:  xor eax, eax
+    ret
+2:  xor eax, eax
+    ret
 
 .section .rodata
 hdr_tar: .ascii "Content-Type: application/x-tar\r\nCache-Control: no-store\r\n"
@@ -544,5 +564,4 @@ hdr_tar: .ascii "Content-Type: application/x-tar\r\nCache-Control: no-store\r\n"
 .bss
 .p2align 3
 w_bk_conn: .space 8                       # (worker) the connection of its backup, 0 if none
-w_bk_gen:  .space 8                       # IX_BK_GEN when this process last let go
 .text

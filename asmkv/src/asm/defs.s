@@ -287,6 +287,13 @@
 .equ LOC_CLAIM, 1 << LOC_CLAIM_BIT          # a conditional write holds the key until it is durable or
                                  # given up; the rest of the LOC is still the key's newest write
 .equ LOC_SEG_MASK, (1 << 20) - 1 # segment id bits, after the shift
+# A key whose newest record is damaged on disk, with its key still readable
+# (recover.s: r_damaged_key): segment 0 (no segment has that id), so any
+# LOC whose segment bits are 0 names no value that can be read; one unit
+# long, so loc_len never reads it. GETs answer R_500_DAMAGED, listings pass
+# it over, and the next write of the key replaces it.
+.equ LOC_DAMAGED, (1 << LOC_LEN_SHIFT) | REC_ALIGN
+.equ SEQ_BOGUS, 1 << 62          # no asmkv hands out a sequence number this high
 .equ SEG_ID_MAX, (1 << 20) - 1   # per-process descriptor table size
 .equ SEG_MAX, 64 << 20           # a segment takes no new record once this long
 .if SEG_MAX > LOC_OFF_MASK + 1
@@ -380,14 +387,12 @@
 .equ IX_SCRUB_PASSES, 3384  # u64 passes over every sealed segment it has finished
 .equ IX_SCRUB_PASS_AT, 3392 # u64 Unix seconds when the last of them ended, 0: none yet
 .equ IX_SCRUB_GOOD, 3400 # u64 records that checked out in the parts of IX_SCRUB_NEXT read so far
-.equ IX_BK_GEN, 3408   # u64 (backup.s) raised as a backup begins: every process lets go of
-                       #   its active segment when it sees it change (backup_let_go)
 .equ RF_SIGNAL, 1      # recovery failed: a loader was killed by a signal
 .equ RF_EXIT, 2        #   a loader exited non-zero
 .equ RF_FORK, 3        #   a loader could not be forked
 .equ RF_WAIT, 4        #   the loaders could not be waited for
 .equ IX_SEGS, 4096     # per segment id, SG_SIZE bytes:
-.if IX_ACTIVE + 8 * MAX_CHILDREN > IX_FLIGHT_HI || IX_FLIGHT_HI + 4 * MAX_WORKERS > IX_SO_COUNT || IX_SO_COUNT + 8 > IX_SL_HEAD || IX_SL_HEAD + 4 * SL_LEVELS > IX_LOAD_FAILED || IX_LOAD_FAILED + 4 > IX_TAINTED || IX_TAINTED + 4 > IX_WALK_MAX || IX_WALK_MAX + 4 > IX_DAMAGED || IX_DAMAGED + 8 > IX_DAMAGED_BYTES || IX_DAMAGED_BYTES + 8 > IX_SCRUB_NEXT || IX_SCRUB_PASS_AT + 8 > IX_SCRUB_GOOD || IX_SCRUB_GOOD + 8 > IX_BK_GEN || IX_BK_GEN + 8 > IX_SEGS
+.if IX_ACTIVE + 8 * MAX_CHILDREN > IX_FLIGHT_HI || IX_FLIGHT_HI + 4 * MAX_WORKERS > IX_SO_COUNT || IX_SO_COUNT + 8 > IX_SL_HEAD || IX_SL_HEAD + 4 * SL_LEVELS > IX_LOAD_FAILED || IX_LOAD_FAILED + 4 > IX_TAINTED || IX_TAINTED + 4 > IX_WALK_MAX || IX_WALK_MAX + 4 > IX_DAMAGED || IX_DAMAGED + 8 > IX_DAMAGED_BYTES || IX_DAMAGED_BYTES + 8 > IX_SCRUB_NEXT || IX_SCRUB_PASS_AT + 8 > IX_SCRUB_GOOD || IX_SCRUB_GOOD + 8 > IX_SEGS
 .error "the index's header fields overlap"
 .endif
 .equ SG_TOTAL, 0       #   u32 sealed records written into it
@@ -434,7 +439,9 @@
 .equ RC_BK_HOLD, 3080   #   u64 (backup.s) the running backup's hold, 0 if none: low half the
                        #     last segment id it holds (compaction removes none at or below
                        #     it), high half its worker's slot + 1 (cleared when that dies)
-.if RC_FREE + 8 * RC_SIZES > RC_SLOTS || RC_SLOTS + 8 * MAX_CHILDREN > RC_BK_HOLD || RC_BK_HOLD + 8 > PAGE_SIZE
+.equ RC_BK_FROM, 3088   #   u64 the first segment id it still holds (those below are sent:
+                       #     compaction may take them again), only ever raised while it runs
+.if RC_FREE + 8 * RC_SIZES > RC_SLOTS || RC_SLOTS + 8 * MAX_CHILDREN > RC_BK_HOLD || RC_BK_HOLD + 8 > RC_BK_FROM || RC_BK_FROM + 8 > PAGE_SIZE
 .error "the reclamation page's fields overlap"
 .endif
 .equ IX_BUCKETS, IX_RECLAIM + PAGE_SIZE  # u32 per bucket: its dummy's unit, 0 = not made
@@ -693,6 +700,8 @@
 .equ R_412, 18
 .equ R_400_SLASH, 19      # a write to a path ending in "/" (a listing's)
 .equ R_401, 20
+.equ R_500_DAMAGED, 21    # the key's newest record is damaged on disk (LOC_DAMAGED)
+.equ R_505_BACKUP, 22     # GET /backup over HTTP/1.0 (backup.s)
 .equ RESP_ENTRY, 32    # resp_table entry: line ptr, line len, body ptr, body len
 
 # results of a connection step (worker.s)
@@ -751,6 +760,7 @@
 .equ LS_BK_FD, 104     # u32   its descriptor
 .equ LS_BK_UNTIL, 112  # u64 w_now second after which it stops waiting for records still open
 .equ BK_WAIT, 10       # seconds a backup waits for its segments to settle (backup_step)
+.equ BK_IDS_A_STEP, 1024  # segment ids a step of the stream looks at, at most (backup_make)
 .equ TAR_BLOCK, 512    # a tar archive's block: a header, or file data padded to it
 .equ TAR_SIZE_MAX, 1 << 33  # a size as eleven octal digits (ustar); base-256 from here on
 .equ LF_CHUNKED, 1     # the body is chunked (HTTP/1.1); else it ends with the connection

@@ -226,6 +226,22 @@ hint_unlink:
     add rsp, HINT_NAME_CAP + 8
     ret
 
+# hint_open: rdi = a buffer (HINT_NAME_CAP), rsi = a segment id. Opens its
+# hint for reading (its name left in the buffer). Returns rax = the
+# descriptor or -errno (-ENOENT: it has none). Clobbers the caller-saved
+# registers.
+.globl hint_open
+hint_open:
+    push rdi
+    call hint_name
+    mov edi, dword ptr [rip + dir_fd]
+    pop rsi
+    mov edx, O_RDONLY | O_CLOEXEC | O_NOFOLLOW
+    xor r10d, r10d
+    mov eax, SYS_openat
+    syscall
+    ret
+
 # hint_load: (master, recovery) rdi = segment id. If the segment has a hint
 # file that checks out, puts its records in the index (recover_record) and
 # returns eax = 1; else eax = 0 and the segment is to be read.
@@ -242,13 +258,7 @@ hint_load:
     xor r14d, r14d                        # the result
     mov rdi, rsp
     mov rsi, rbx
-    call hint_name
-    mov edi, dword ptr [rip + dir_fd]
-    mov rsi, rsp
-    mov edx, O_RDONLY | O_CLOEXEC | O_NOFOLLOW
-    xor r10d, r10d
-    mov eax, SYS_openat
-    syscall
+    call hint_open
     test rax, rax
     js .Lhl_out
     mov r12d, eax

@@ -588,6 +588,9 @@ list_walk:
     jz .Llw_step                          # no value (deleted, or never given one)
     bt rdx, LOC_TOMB_BIT
     jc .Llw_step
+    mov rax, rdx
+    shr rax, LOC_SEG_SHIFT                # LOC_DAMAGED: nothing a GET could give
+    jz .Llw_step
     test dword ptr [r12 + LS_FLAGS], LF_AFTER
     jz 6f
     mov rdi, r15
@@ -791,6 +794,9 @@ list_entry:
     jz 4f
     bt rdx, LOC_TOMB_BIT
     jc 4f
+    mov rax, rdx
+    shr rax, LOC_SEG_SHIFT                # (LOC_DAMAGED: as list_walk)
+    jz 4f
     mov rdi, rdx
     call rec_time
     pop rcx

@@ -534,10 +534,8 @@ scan_segment:
     sub rcx, r15
     cmp rbx, rcx
     ja .Lrs_end                           # it runs past the end of the file: torn
-    cmp dword ptr [rip + r_badmagic], 0
-    jne .Lrs_badmagic
-    cmp rbx, SCAN_CHUNK
-    ja .Lrs_large
+    cmp rbx, SCAN_CHUNK                   # (a damaged magic too: its footer gives
+    ja .Lrs_large                         # its number)
     mov rdi, r15
     mov rsi, rbx
     call r_window
@@ -601,6 +599,8 @@ scan_segment:
     jne .Lrs_unsealed
     cmp dword ptr [r12 + FT_MAGIC], FT_MAGIC_V1
     jne .Lrs_unsealed
+    cmp dword ptr [rip + r_badmagic], 0
+    jne .Lrs_badmagic
     inc qword ptr [rip + r_good]
     mov rax, qword ptr [r12 + FT_SEQ]
     mov qword ptr [rip + r_seq], rax
@@ -621,6 +621,8 @@ scan_segment:
     add r15, rbx
     jmp .Lrs_record
 .Lrs_unsealed:                            # r12 = its footer
+    cmp dword ptr [rip + r_badmagic], 0
+    jne .Lrs_badmagic
     mov rax, qword ptr [r12]
     or rax, qword ptr [r12 + 8]
     jz .Lrs_next                          # all zeros: never sealed, dead space
@@ -642,17 +644,17 @@ scan_segment:
     call r_zeroish
     test eax, eax
     jnz .Lrs_next                         # a sector of zeros in it: a write a crash cut
-    mov rdi, r15                          # else damage in its value or footer
-    mov rsi, rbx
-    mov edx, 1
-    call r_report
-    jmp .Lrs_next
-.Lrs_badmagic:                            # its magic damaged, the rest whole: never
-    mov dword ptr [rip + r_badmagic], 0   # believed, but its key is known
+    jmp .Lrs_badmagic                     # else damage in its value or footer
+.Lrs_badmagic:                            # (or its magic): never believed, but its
+    mov dword ptr [rip + r_badmagic], 0   # key is known; r12 = its footer
     mov rdi, r15
     mov rsi, rbx
     mov edx, 1
     call r_report
+    mov rdi, r15
+    mov rsi, rbx
+    mov rdx, qword ptr [r12 + FT_SEQ]
+    call r_damaged_key
     jmp .Lrs_next
 .Lrs_bad:                                 # no record starts at r15
     cmp dword ptr [rip + r_newer], 0      # (a newer magic, and no v1 header after
@@ -829,6 +831,77 @@ r_report:
     xor ecx, ecx
     call log_line
     add rsp, R_DETAIL + 8
+    pop r12
+    pop rbx
+    ret
+
+# r_damaged_key: rdi = the offset of a damaged record in the segment being
+# scanned (scan_segment's r13) whose header checks out (its key in r_key,
+# its type in r_type), rsi = its length, rdx = the sequence number its footer
+# gives (perhaps damaged itself). Its key must not answer an older value as
+# if it were the newest: a loader puts LOC_DAMAGED in the index at that
+# number (unless no asmkv could have handed it out: 0, or SEQ_BOGUS and up),
+# counted as a record of the key (it stays on disk: its segment is never
+# compacted); compaction and the scrubber, in a running server, move the key
+# to LOC_DAMAGED if the index names exactly this record. Either way GETs
+# answer R_500_DAMAGED until the key is written again.
+# Clobbers the caller-saved registers.
+r_damaged_key:
+    push rbx
+    push r12
+    push r14
+    mov rbx, rdx
+    or rdi, r13
+    cmp dword ptr [rip + r_type], REC_DEL
+    jne 1f
+    mov rcx, LOC_TOMB                     # a delete is named with its bit
+    or rdi, rcx
+1:  call loc_sized                        # the LOC as the index would name it
+    mov r12, rax
+    cmp dword ptr [rip + r_loader], 0
+    je 4f
+    test rbx, rbx
+    jz 9f
+    mov rax, SEQ_BOGUS
+    cmp rbx, rax
+    jae 9f
+    mov rdx, qword ptr [rip + ix_base]    # the next writes come after it (as
+    mov rax, qword ptr [rdx + IX_SEQ]     # recover_record)
+2:  cmp rax, rbx
+    jae 3f
+    lock cmpxchg qword ptr [rdx + IX_SEQ], rbx
+    jne 2b
+3:  lea rdi, [rip + r_key]
+    mov rsi, qword ptr [rip + r_klen]
+    call index_node
+    test rax, rax
+    js 9f                                 # (the index is full: the next record says so)
+    mov rdi, rax
+    mov rsi, rbx
+    mov rdx, LOC_DAMAGED
+    xor ecx, ecx
+    call index_publish
+    mov rsi, LOC_DAMAGED
+    call pub_count
+    jmp 9f
+4:  lea rdi, [rip + r_key]
+    mov rsi, qword ptr [rip + r_klen]
+    call index_lookup
+    test rax, rax
+    jz 9f
+    mov r14, rax
+    mov rdi, rax
+    call index_state
+    mov rcx, rdx
+    btr rcx, LOC_CLAIM_BIT
+    cmp rcx, r12
+    jne 9f                                # a newer write, or an older record
+    mov rdi, r14
+    mov rsi, rax
+    mov rdx, r12
+    mov rcx, LOC_DAMAGED
+    call index_move
+9:  pop r14
     pop r12
     pop rbx
     ret

@@ -422,6 +422,8 @@ resp_table:                               # indexed by R_*, RESP_ENTRY bytes eac
     RESPONSE "HTTP/1.1 412 Precondition Failed", "precondition failed\n"
     RESPONSE "HTTP/1.1 400 Bad Request", "a key cannot end in /: a path ending in / lists keys\n"
     RESPONSE "HTTP/1.1 401 Unauthorized", "a valid access token is needed\n"
+    RESPONSE "HTTP/1.1 500 Internal Server Error", "the newest record of this key is damaged on disk: write it again\n"
+    RESPONSE "HTTP/1.1 505 HTTP Version Not Supported", "a backup is sent chunked: HTTP/1.1 only\n"
 
 hdr_server:     .ascii "Server: asmkv\r\n"
 .equ hdr_server_len, . - hdr_server

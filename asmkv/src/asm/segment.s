@@ -101,12 +101,14 @@ seg_open_new:
     push rbx
     sub rsp, SEG_NAME_CAP
     mov rcx, qword ptr [rip + ix_base]
-    mov eax, 1
-    lock xadd qword ptr [rcx + IX_SEGID], rax
+    mov eax, dword ptr [rip + w_slot]     # a segment about to be ours: a backup that
+    mov qword ptr [rcx + IX_ACTIVE + rax*8], 1  # reads IX_SEGID once its id is
+    mov eax, 1                            # taken must see that we append (1: at or
+    lock xadd qword ptr [rcx + IX_SEGID], rax  # below any hold)
     lea rbx, [rax + 1]
     mov rax, -ENOSPC                      # out of segment ids: the store is full
     cmp rbx, SEG_ID_MAX
-    ja 1f
+    ja 3f
     mov rdi, rsp
     mov rsi, rbx
     call seg_name
@@ -117,7 +119,7 @@ seg_open_new:
     mov eax, SYS_openat
     syscall
     test rax, rax
-    js 1f
+    js 3f
     mov rcx, qword ptr [rip + w_segfds]
     lea edx, [rax + 1]
     mov dword ptr [rcx + rbx*4], edx
@@ -136,6 +138,11 @@ seg_open_new:
     test rax, rax
     jns 1f
     mov qword ptr [rip + w_seg_id], 0     # not durable: the next record takes a new one
+    jmp 1f                                # (its name stays: backup_let_go clears it)
+3:  mov rcx, qword ptr [rip + ix_base]    # none made: the one we had, if any, again
+    mov edx, dword ptr [rip + w_slot]
+    mov rsi, qword ptr [rip + w_seg_id]
+    mov qword ptr [rcx + IX_ACTIVE + rdx*8], rsi
 1:  add rsp, SEG_NAME_CAP
     pop rbx
     ret

@@ -527,6 +527,7 @@ snapshot_load:
     cmp rdi, rcx
     jb 3b
     mov dword ptr [rax + IX_LOAD_FAILED], 0
+    mov qword ptr [rax + IX_RECLAIM + RC_BK_HOLD], 0   # (no backup runs)
     lea rdi, [rax + IX_RECLAIM + RC_SLOTS]
     mov ecx, MAX_CHILDREN
     xor edx, edx

@@ -488,6 +488,7 @@ do_get:
     mov rdi, r12
     shr rdi, LOC_SEG_SHIFT
     and edi, LOC_SEG_MASK
+    jz .Lgt_damaged                       # LOC_DAMAGED: no older value instead
     call seg_fd
     test rax, rax
     jns 1f
@@ -606,6 +607,9 @@ do_get:
     call log_count
     mov esi, R_500
     jmp .Lgt_respond
+.Lgt_damaged:
+    mov esi, R_500_DAMAGED
+    jmp .Lgt_respond
 .Lgt_io:
     mov rdi, rax
     call io_kind
@@ -622,6 +626,8 @@ rec_time:
     mov rbx, rdi
     shr rdi, LOC_SEG_SHIFT
     and edi, LOC_SEG_MASK
+    mov rax, -EIO                         # LOC_DAMAGED: it has no time to give
+    jz 9f
     call seg_fd
     test rax, rax
     js 9f

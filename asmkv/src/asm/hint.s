@@ -244,7 +244,10 @@ hint_open:
 
 # hint_load: (master, recovery) rdi = segment id. If the segment has a hint
 # file that checks out, puts its records in the index (recover_record) and
-# returns eax = 1; else eax = 0 and the segment is to be read.
+# returns eax = 1; else eax = 0 and the segment is to be read. A segment
+# shorter than the records its hint lists was cut after it was sealed: the
+# part cut off is reported (r_report), the keys of the records in it get
+# LOC_DAMAGED (r_damaged_publish), and eax = 0 (the rest is read).
 # Clobbers the caller-saved registers.
 .globl hint_load
 hint_load:
@@ -293,6 +296,7 @@ hint_load:
     cmp eax, dword ptr [r15 + r13 - 4]
     jne .Lhl_unmap
     mov dword ptr [rip + r_hpass], 0      # every entry checked first, then put in
+    mov qword ptr [rip + r_hend], 0
 0:  mov qword ptr [rip + r_hoff], 8       # the index: a bad one half-way must not
 1:  mov rax, qword ptr [rip + r_hoff]     # leave the first half counted before the
                                           # segment is read (and counted) again
@@ -317,8 +321,17 @@ hint_load:
     mov eax, dword ptr [rsi + HE_LEN]
     test eax, 7
     jnz .Lhl_unmap
+    btr rdi, LOC_TOMB_BIT
+    add rdi, rax                          # where the record ends
+    cmp dword ptr [rip + r_hpass], 2
+    je .Lhl_lost
     cmp dword ptr [rip + r_hpass], 0
-    je 3f                                 # (the first pass only checks)
+    jne 5f                                # (the first pass only checks, and finds
+    cmp rdi, qword ptr [rip + r_hend]     # where the last record ends)
+    jbe 3f
+    mov qword ptr [rip + r_hend], rdi
+    jmp 3f
+5:
     mov rdx, qword ptr [rsi + HE_SEQ]
     mov qword ptr [rip + r_seq], rdx
     lea rdi, [rip + r_key]
@@ -340,14 +353,58 @@ hint_load:
     and rcx, -8
     add qword ptr [rip + r_hoff], rcx
     jmp 1b
-2:  cmp dword ptr [rip + r_hpass], 0      # all checked: now put them in
-    jne 4f
+2:  cmp dword ptr [rip + r_hpass], 0      # all checked: now put them in, unless
+    jne 4f                                # the segment is too short for them
+    mov rdi, rsp                          # (the hint's name is not needed again)
+    mov rsi, rbx
+    call seg_name
+    mov edi, dword ptr [rip + dir_fd]
+    mov rsi, rsp
+    lea rdx, [rip + w_stat]
+    mov r10d, AT_SYMLINK_NOFOLLOW
+    mov eax, SYS_newfstatat
+    syscall
     mov dword ptr [rip + r_hpass], 1
+    test rax, rax
+    js 0b                                 # (its read will say what is wrong)
+    mov rax, qword ptr [rip + w_stat + ST_SIZE]
+    mov qword ptr [rip + r_hsize], rax
+    cmp rax, qword ptr [rip + r_hend]
+    jae 0b
+    mov dword ptr [rip + r_hpass], 2      # cut: the lost records' keys, then say it
     jmp 0b
-4:  mov r14d, 1
+4:  cmp dword ptr [rip + r_hpass], 2
+    je .Lhl_cut
+    mov r14d, 1
     mov rdi, rbx
     call seg_entry
     or dword ptr [rax + SG_FLAGS], SGF_HINT
+    jmp .Lhl_unmap
+.Lhl_lost:                                # a cut segment: rdi = where this record ends
+    cmp rdi, qword ptr [rip + r_hsize]
+    jbe 3b                                # whole on disk: its read finds it
+    push rsi
+    push rcx
+    lea rdi, [rip + r_key]
+    add rsi, HE_KEY
+    mov rdx, rcx
+    call copy
+    pop rcx
+    pop rsi
+    mov rdi, qword ptr [rsi + HE_SEQ]
+    call r_damaged_publish
+    jmp 3b
+.Lhl_cut:
+    mov qword ptr [rip + r_name], rsp     # (r_report names the segment and takes
+    push r13                              # its id from r13, as in a scan)
+    mov r13, rbx
+    shl r13, LOC_SEG_SHIFT
+    mov rdi, qword ptr [rip + r_hsize]
+    mov rsi, qword ptr [rip + r_hend]
+    sub rsi, rdi
+    mov edx, 2
+    call r_report
+    pop r13
 .Lhl_unmap:
     mov rdi, r15
     mov rsi, r13
@@ -378,5 +435,8 @@ c_hint:   .space 8                   # (compactor) the hint being built, HINT_MA
 c_hn:     .space 8                   # its length so far
 c_hfail:  .space 8                   # 1: too large, give up
 r_hoff:   .space 8                   # (recovery) the entry being read
-r_hpass:  .space 8                   # (recovery) 0: checking every entry, 1: putting them in
+r_hpass:  .space 8                   # (recovery) 0: checking every entry, 1: putting them in,
+                                     #   2: the segment is cut: the lost ones' keys (.Lhl_lost)
+r_hend:   .space 8                   # (recovery) where the hint's last record ends
+r_hsize:  .space 8                   # (recovery) the segment's size
 .text

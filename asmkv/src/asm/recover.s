@@ -762,8 +762,9 @@ r_unreadable:
     ret
 
 # r_report: rdi = where damage begins in the segment being scanned (its id in
-# scan_segment's r13), rsi = its length, edx = 1 if it is one record whose
-# header (key in r_key) checks out, 0 for a span no record could be read in.
+# scan_segment's r13, its name in r_name), rsi = its length, edx = 1 if it is
+# one record whose header (key in r_key) checks out, 0 for a span no record
+# could be read in, 2 for the part of a segment cut off (hint_load).
 # Counts it (r_found; IX_DAMAGED and IX_DAMAGED_BYTES, for the metrics), marks
 # the segment (SGF_DAMAGED) and says it in the error log:
 #   MESSAGE: 12.seg at 123456, 1104 bytes[, key KEY]
@@ -812,7 +813,12 @@ r_report:
     call copy
     lea rsi, [rip + m_damaged_span]
     mov ecx, OFFSET m_damaged_span_len
-    cmp dword ptr [rsp + R_DETAIL], 0
+    cmp dword ptr [rsp + R_DETAIL], 2
+    jne 3f
+    lea rsi, [rip + m_damaged_cut]
+    mov ecx, OFFSET m_damaged_cut_len
+    jmp 2f
+3:  cmp dword ptr [rsp + R_DETAIL], 0
     je 2f
     lea rsi, [rip + r_key_is]
     mov rdi, rax
@@ -860,6 +866,40 @@ r_damaged_key:
     mov r12, rax
     cmp dword ptr [rip + r_loader], 0
     je 4f
+    mov rdi, rbx
+    call r_damaged_publish
+    jmp 9f
+4:  lea rdi, [rip + r_key]
+    mov rsi, qword ptr [rip + r_klen]
+    call index_lookup
+    test rax, rax
+    jz 9f
+    mov r14, rax
+    mov rdi, rax
+    call index_state
+    mov rcx, rdx
+    btr rcx, LOC_CLAIM_BIT
+    cmp rcx, r12
+    jne 9f                                # a newer write, or an older record
+    mov rdi, r14
+    mov rsi, rax
+    mov rdx, r12
+    mov rcx, LOC_DAMAGED
+    call index_move
+9:  pop r14
+    pop r12
+    pop rbx
+    ret
+
+# r_damaged_publish: (loader) rdi = the sequence number of a damaged record
+# of the key in r_key (perhaps damaged itself). Puts LOC_DAMAGED in the index
+# at that number, counted as a record of the key (as r_damaged_key says),
+# unless no asmkv could have handed it out (0, or SEQ_BOGUS and up).
+# Clobbers the caller-saved registers.
+.globl r_damaged_publish
+r_damaged_publish:
+    push rbx
+    mov rbx, rdi
     test rbx, rbx
     jz 9f
     mov rax, SEQ_BOGUS
@@ -883,27 +923,7 @@ r_damaged_key:
     call index_publish
     mov rsi, LOC_DAMAGED
     call pub_count
-    jmp 9f
-4:  lea rdi, [rip + r_key]
-    mov rsi, qword ptr [rip + r_klen]
-    call index_lookup
-    test rax, rax
-    jz 9f
-    mov r14, rax
-    mov rdi, rax
-    call index_state
-    mov rcx, rdx
-    btr rcx, LOC_CLAIM_BIT
-    cmp rcx, r12
-    jne 9f                                # a newer write, or an older record
-    mov rdi, r14
-    mov rsi, rax
-    mov rdx, r12
-    mov rcx, LOC_DAMAGED
-    call index_move
-9:  pop r14
-    pop r12
-    pop rbx
+9:  pop rbx
     ret
 
 # r_span: rdi = where a span no record could be read in begins, rsi = where
@@ -1110,8 +1130,10 @@ m_unreadable: .ascii "cannot read segment (kept as damaged; compaction and the s
 .equ m_unreadable_len, . - m_unreadable
 m_damaged_span: .ascii "damaged bytes in a segment: the records in them are lost (the records after them are kept)"
 .equ m_damaged_span_len, . - m_damaged_span
-m_damaged_rec: .ascii "a damaged record: its value is lost (the key keeps its older value, if any; write it again)"
+m_damaged_rec: .ascii "a damaged record: its value is lost (its key answers 500 if it was its newest; write it again)"
 .equ m_damaged_rec_len, . - m_damaged_rec
+m_damaged_cut: .ascii "a damaged segment ends before the records its hint lists: those are lost (their keys answer 500 if they were the newest; write them again)"
+.equ m_damaged_cut_len, . - m_damaged_cut
 r_at:     .ascii " at "
 .equ r_at_len, . - r_at
 r_comma:  .ascii ", "

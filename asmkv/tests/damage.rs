@@ -813,3 +813,67 @@ fn a_segment_cut_short_under_its_hint_is_damage() {
         stop(s, &dir);
     }
 }
+
+/// Once a segment has its hint it was whole: the scrubber takes a zeroed
+/// sector in it, or damage in its last record, for damage rather than for
+/// what a crash leaves, reports each with its key, and the keys answer 500.
+#[test]
+fn in_a_hinted_segment_a_crashs_shapes_are_damage() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let log = tmp.path().join("error.log");
+    let (s, _) = start(&dir, &log);
+    put_keys(s.addr, 0, PER_SESSION, value);
+    stop(s, &dir);
+    let mut args = ARGS.to_vec();
+    args.extend(["--scrub-rate", "64"]);
+    let mut s = Server::start_logged(&dir, &args, &log);
+    let m = metrics_addr(&mut s);
+    let (seg, first) = record_of(&dir, 0);
+    let hint = seg.replace(".seg", ".hint");
+    wait_for("no hint", || files_in(&dir).contains(&hint));
+    let passes = metric(m, "asmkv_scrub_passes_total");
+    wait_for("no scrub pass", || {
+        metric(m, "asmkv_scrub_passes_total") > passes + 1.0
+    });
+    assert!(reports(&log).is_empty());
+    assert_eq!(first.offset, 0);
+    // a sector of zeros in one record's value, and a flipped byte in the
+    // last record's value (nothing but zeros after it)
+    let (_, zeroed) = record_of(&dir, 300);
+    let (_, last) = record_of(&dir, PER_SESSION - 1);
+    let sector = (zeroed.offset + 32 + zeroed.key.len()).div_ceil(512) * 512;
+    assert!(sector + 512 <= zeroed.offset + zeroed.len - 16);
+    {
+        use std::os::unix::fs::FileExt;
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(dir.join(&seg))
+            .unwrap();
+        f.write_all_at(&[0u8; 512], sector as u64).unwrap();
+    }
+    flip_value(&dir, &seg, &last, 100);
+    wait_for("the scrubber did not report both", || {
+        reports(&log).len() >= 2
+    });
+    let lines = reports(&log);
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    for r in [&zeroed, &last] {
+        let place = format!("{seg} at {}, {} bytes, key {}", r.offset, r.len, r.key);
+        assert!(
+            lines.iter().any(|l| l.ends_with(&place)),
+            "{lines:?}: {place}"
+        );
+    }
+    let a = agent();
+    for i in [300, PER_SESSION - 1] {
+        assert_eq!(
+            get(&a, &s.url(&format!("/{}", key(i)))).status,
+            500,
+            "{}",
+            key(i)
+        );
+    }
+    reads_back(s.addr, PER_SESSION - 1, Some(300), 500, "hinted");
+    stop(s, &dir);
+}

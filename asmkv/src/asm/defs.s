@@ -401,6 +401,8 @@
 .equ SG_FLAGS, 12      #   u32 SGF_* bits
 .equ SG_BYTES, 16      #   u64 bytes of its sealed records (SG_TOTAL's)
 .equ SG_DEAD_BYTES, 24 #   u64 bytes of its dead records (SG_DEAD's)
+.equ SG_HINT_END, 40   #   u64 where the last record its hint lists ends, 0: no hint (or
+                       #   an image from before it): below it a crash's shapes are damage
 .equ SG_DROP, 32       #   u32 of its live records, tombstones that were the only record of
                        #   their key when last seen (index_rec_drop): compaction drops them
 .equ SGF_GONE, 1       #     compaction has removed it

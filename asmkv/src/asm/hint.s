@@ -98,6 +98,7 @@ hint_write:
     mov dword ptr [rax], HINT_MAGIC_V1
     mov dword ptr [rax + 4], 0
     mov qword ptr [rip + c_hn], 8
+    mov qword ptr [rip + c_hend], 0
     mov qword ptr [rip + c_hfail], 0
     mov rdi, rsp
     mov rsi, rbx
@@ -164,6 +165,8 @@ hint_write:
     mov rdi, rbx
     call seg_entry
     lock or dword ptr [rax + SG_FLAGS], SGF_HINT
+    mov rcx, qword ptr [rip + c_hend]     # (a scrub of it is strict below this)
+    mov qword ptr [rax + SG_HINT_END], rcx
 .Lhw_out:
     add rsp, 2 * HINT_NAME_CAP
     pop r13
@@ -195,6 +198,12 @@ hint_record:
     mov rdx, LOC_OFF_MASK | LOC_TOMB
     and rdx, rdi
     mov qword ptr [rax + HE_LOC], rdx
+    btr rdx, LOC_TOMB_BIT                 # where the hint's records end, so far
+    add rdx, rsi
+    cmp rdx, qword ptr [rip + c_hend]
+    jbe 2f
+    mov qword ptr [rip + c_hend], rdx
+2:
     mov dword ptr [rax + HE_LEN], esi
     mov dword ptr [rax + HE_KLEN], ecx
     lea rdi, [rax + HE_KEY]
@@ -379,6 +388,8 @@ hint_load:
     mov rdi, rbx
     call seg_entry
     or dword ptr [rax + SG_FLAGS], SGF_HINT
+    mov rcx, qword ptr [rip + r_hend]
+    mov qword ptr [rax + SG_HINT_END], rcx
     jmp .Lhl_unmap
 .Lhl_lost:                                # a cut segment: rdi = where this record ends
     cmp rdi, qword ptr [rip + r_hsize]
@@ -438,5 +449,6 @@ r_hoff:   .space 8                   # (recovery) the entry being read
 r_hpass:  .space 8                   # (recovery) 0: checking every entry, 1: putting them in,
                                      #   2: the segment is cut: the lost ones' keys (.Lhl_lost)
 r_hend:   .space 8                   # (recovery) where the hint's last record ends
+c_hend:   .space 8                   # (compactor) where the records of the hint being made end
 r_hsize:  .space 8                   # (recovery) the segment's size
 .text

@@ -412,6 +412,13 @@ scan_segment:
     mov qword ptr [rip + r_name], rdi
     mov r13, rsi
     shl r13, LOC_SEG_SHIFT
+    xor eax, eax                          # at run time, a segment with a hint was
+    cmp dword ptr [rip + r_loader], 0     # whole when it was made: below where its
+    jne 3f                                # records end, a crash's shapes are damage
+    mov rdi, rsi
+    call seg_entry
+    mov rax, qword ptr [rax + SG_HINT_END]
+3:  mov qword ptr [rip + r_strict], rax
     mov edx, O_RDONLY | O_CLOEXEC | O_NOFOLLOW
     cmp dword ptr [rip + r_scrub], 0      # the scrubber reads the disk, past the
     je 1f                                 # page cache (neither served from it nor
@@ -631,6 +638,8 @@ scan_segment:
     lea r12, [rip + r_ft]
     mov qword ptr [r12], rax
     mov qword ptr [r12 + 8], rcx
+    cmp r15, qword ptr [rip + r_strict]   # in a segment whole when hinted, no
+    jb .Lrs_badmagic                      # crash's shape: damage
     lea rdi, [r15 + rbx]
     call r_rest_zero
     test eax, eax
@@ -667,7 +676,21 @@ scan_segment:
     ja .Lrs_end                           # rest is a tail (the search is bounded)
     jmp .Lrs_record
 .Lrs_end:
-    mov edi, dword ptr [rip + r_fd]
+    cmp qword ptr [rip + r_stopped], 0    # the file (or a damaged span) ended before
+    jne 1f                                # the records of a segment whole when its
+    cmp dword ptr [rip + r_wfail], 0      # hint was made: cut, or torn since (a scan
+    jne 1f                                # that stopped early or could not read
+    mov rdi, qword ptr [rip + r_bad]      # says nothing of it)
+    cmp rdi, -1
+    jne 2f
+    mov rdi, r15
+2:  mov rsi, qword ptr [rip + r_strict]
+    cmp rdi, rsi
+    jae 1f
+    sub rsi, rdi
+    xor edx, edx
+    call r_report
+1:  mov edi, dword ptr [rip + r_fd]
     mov eax, SYS_close
     syscall
     mov rax, qword ptr [rip + r_found]
@@ -935,6 +958,8 @@ r_span:
     sub rsp, 8
     mov rbx, rdi
     mov r12, rsi
+    cmp rdi, qword ptr [rip + r_strict]   # a segment whole when hinted: no crash's
+    jb 2f                                 # shape below where its records end
     lea rsi, [rdi + REC_HDR]              # a header of zeros: a cut write's (rot
     cmp rsi, r12                          # does not zero a header), even where no
     cmova rsi, r12                        # whole sector of zeros follows it
@@ -946,7 +971,7 @@ r_span:
     call r_zeroish
     test eax, eax
     jnz 1f
-    mov rdi, rbx
+2:  mov rdi, rbx
     mov rsi, r12
     sub rsi, rbx
     xor edx, edx
@@ -1181,6 +1206,8 @@ r_from:   .space 8                   # where a scan starts (a record boundary; 0
 r_until:  .space 8                   #   and after which it stops (0: at the end)
 r_stopped: .space 8                  #   where it stopped, if it did before the end (else 0)
 r_good:   .space 8                   # records that checked out in this scan
+r_strict: .space 8                   # (compactor) below this, a crash's shapes are damage
+                                     #   (SG_HINT_END: the segment was whole when hinted)
 r_wfail:  .space 4                   # 1 once a read of this scan failed (the compactor's)
 r_newer:  .space 4                   # 1 while a record that may be a newer format's is checked
 r_badmagic: .space 4                 # 1: this record is v1, its magic damaged

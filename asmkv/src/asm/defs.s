@@ -294,6 +294,9 @@
 # it over, and the next write of the key replaces it.
 .equ LOC_DAMAGED, (1 << LOC_LEN_SHIFT) | REC_ALIGN
 .equ SEQ_BOGUS, 1 << 62          # no asmkv hands out a sequence number this high
+.equ SEQ_AHEAD, 600              # seconds by which a write's number (<< SEQ_TIME_SHIFT) may be
+                                 # ahead of its record's time (a clock set back): beyond it, a
+                                 # number in a footer that fails its CRC is not believed
 .equ SEG_ID_MAX, (1 << 20) - 1   # per-process descriptor table size
 .equ SEG_MAX, 64 << 20           # a segment takes no new record once this long
 .if SEG_MAX > LOC_OFF_MASK + 1

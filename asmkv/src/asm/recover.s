@@ -529,6 +529,8 @@ scan_segment:
     mov qword ptr [rip + r_klen], rcx
     mov rax, qword ptr [r12 + REC_VLEN]
     mov qword ptr [rip + r_vlen], rax
+    mov rax, qword ptr [r12 + REC_TIME]   # (the header's CRC covers it)
+    mov qword ptr [rip + r_time], rax
     lea rdi, [rip + r_key]
     lea rsi, [r12 + REC_HDR]
     mov rdx, rcx
@@ -660,9 +662,14 @@ scan_segment:
     mov rsi, rbx
     mov edx, 1
     call r_report
+    mov rdx, qword ptr [r12 + FT_SEQ]     # its number, if believable: the footer's
+    mov rax, qword ptr [rip + r_time]     # CRC may have failed on it, and one set
+    add rax, SEQ_AHEAD                    # too high would hide a newer intact write
+    shl rax, SEQ_TIME_SHIFT               # (far ahead of the record's own time: not
+    cmp rdx, rax                          # believed, and no key made 500)
+    ja .Lrs_next
     mov rdi, r15
     mov rsi, rbx
-    mov rdx, qword ptr [r12 + FT_SEQ]
     call r_damaged_key
     jmp .Lrs_next
 .Lrs_bad:                                 # no record starts at r15
@@ -909,6 +916,12 @@ r_damaged_key:
     mov rdx, r12
     mov rcx, LOC_DAMAGED
     call index_move
+    test eax, eax
+    jz 9f
+    bt r12, LOC_TOMB_BIT                  # a delete's place taken by LOC_DAMAGED: the
+    jnc 9f                                # key counts as one with a value, as a
+    mov rax, qword ptr [rip + ix_base]    # loader's LOC_DAMAGED does (IX_KEYS)
+    lock inc qword ptr [rax + IX_KEYS]
 9:  pop r14
     pop r12
     pop rbx
@@ -938,7 +951,7 @@ r_damaged_publish:
     mov rsi, qword ptr [rip + r_klen]
     call index_node
     test rax, rax
-    js 9f                                 # (the index is full: the next record says so)
+    js .Lrs_full                          # (as recover_record: the start stops)
     mov rdi, rax
     mov rsi, rbx
     mov rdx, LOC_DAMAGED
@@ -1207,6 +1220,7 @@ r_until:  .space 8                   #   and after which it stops (0: at the end
 r_stopped: .space 8                  #   where it stopped, if it did before the end (else 0)
 r_good:   .space 8                   # records that checked out in this scan
 r_strict: .space 8                   # (compactor) below this, a crash's shapes are damage
+r_time:   .space 8                   # the record's REC_TIME (its header checks out)
                                      #   (SG_HINT_END: the segment was whole when hinted)
 r_wfail:  .space 4                   # 1 once a read of this scan failed (the compactor's)
 r_newer:  .space 4                   # 1 while a record that may be a newer format's is checked

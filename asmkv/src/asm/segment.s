@@ -102,9 +102,11 @@ seg_open_new:
     sub rsp, SEG_NAME_CAP
     mov rcx, qword ptr [rip + ix_base]
     mov eax, dword ptr [rip + w_slot]     # a segment about to be ours: a backup that
-    mov qword ptr [rcx + IX_ACTIVE + rax*8], 1  # reads IX_SEGID once its id is
-    mov eax, 1                            # taken must see that we append (1: at or
-    lock xadd qword ptr [rcx + IX_SEGID], rax  # below any hold)
+    cmp qword ptr [rcx + IX_ACTIVE + rax*8], 0  # reads IX_SEGID once its id is
+    jne 4f                                # taken must see that we append: 1, at or
+    mov qword ptr [rcx + IX_ACTIVE + rax*8], 1  # below any hold (the one we have, if
+4:  mov eax, 1                            # any, is older: it stays named until the
+    lock xadd qword ptr [rcx + IX_SEGID], rax  # new one is, as compaction needs)
     lea rbx, [rax + 1]
     mov rax, -ENOSPC                      # out of segment ids: the store is full
     cmp rbx, SEG_ID_MAX

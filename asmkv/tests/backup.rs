@@ -459,3 +459,71 @@ fn a_backup_whose_worker_is_killed_holds_nothing_back() {
     entries(&tar, None);
     s.stop();
 }
+
+/// A reader that stops part-way holds back only the segments it has not
+/// been sent: a segment sent already is compacted away while the backup
+/// stalls, the one it stalls in is not, until its connection ends.
+#[test]
+fn a_stalled_backup_holds_only_what_it_has_not_sent() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let args = ["--workers", "1", "--metrics", "127.0.0.1:0"];
+    let a = agent();
+    let mut sessions = Vec::new();
+    for (prefix, n) in [("v", 12), ("w", 24)] {
+        let s = Server::start_in(&dir, &args);
+        for i in 0..n {
+            let url = s.url(&format!("/{prefix}{i}"));
+            assert_eq!(put(&a, &url, &pattern(1 << 20, i)).status, 201);
+        }
+        s.stop();
+        wait_unlocked(&dir);
+        sessions.push(
+            files_in(&dir)
+                .into_iter()
+                .filter(|f| is_segment(f))
+                .collect::<Vec<_>>(),
+        );
+    }
+    let (first, second) = (sessions[0][0].clone(), sessions[1][1].clone());
+    let mut s = Server::start_in(&dir, &args);
+    let m = metrics_addr(&mut s);
+    // read the first segment (its file, with the zeros written ahead of its
+    // records, and its hint) and a little more, then stop
+    let size = |f: &str| std::fs::metadata(dir.join(f)).map_or(0, |m| m.len() as usize);
+    let sent = size(&first) + size(&first.replace(".seg", ".hint")) + (1 << 20);
+    let mut stalled = Raw::connect(m);
+    stalled.send(b"GET /backup HTTP/1.1\r\nHost: t\r\n\r\n");
+    let mut part = vec![0u8; sent];
+    stalled.stream.read_exact(&mut part).unwrap();
+    assert!(part.starts_with(b"HTTP/1.1 200"));
+    for (prefix, n) in [("v", 12), ("w", 24)] {
+        for i in 0..n {
+            assert_eq!(delete(&a, &s.url(&format!("/{prefix}{i}"))).status, 204);
+        }
+    }
+    // both are dead now: the one sent goes, the one being sent stays
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while files_in(&dir).contains(&first) {
+        assert!(
+            Instant::now() < deadline,
+            "{first}, sent, kept by the backup"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(
+        files_in(&dir).contains(&second),
+        "{second} removed while being sent"
+    );
+    drop(stalled);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while files_in(&dir).contains(&second) {
+        assert!(
+            Instant::now() < deadline,
+            "{second} kept after the backup ended"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    s.stop();
+}

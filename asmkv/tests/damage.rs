@@ -877,3 +877,39 @@ fn in_a_hinted_segment_a_crashs_shapes_are_damage() {
     reads_back(s.addr, PER_SESSION - 1, Some(300), 500, "hinted");
     stop(s, &dir);
 }
+
+/// A damaged record's footer number is believed only near its record's own
+/// time: one pushed far ahead (its top byte flipped, so its footer fails)
+/// would hide every newer write of its key, so it is not taken, the key keeps
+/// its newest intact value, and the record is reported with its key.
+#[test]
+fn a_sequence_number_far_ahead_of_its_record_is_not_believed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let log = tmp.path().join("error.log");
+    let a = agent();
+    for (v, status) in [(1, 201), (2, 204)] {
+        let (s, _) = start(&dir, &log);
+        assert_eq!(put(&a, &s.url("/far"), &pattern(1000, v)).status, status);
+        assert!(matches!(put(&a, &s.url("/tail"), b"t").status, 201 | 204));
+        stop(s, &dir);
+    }
+    for f in files_in(&dir) {
+        if is_hint(&f) {
+            std::fs::remove_file(dir.join(&f)).unwrap();
+        }
+    }
+    forget_image(&dir);
+    let (seg, r) = newest_record(&dir, "far");
+    let path = dir.join(&seg);
+    let mut b = std::fs::read(&path).unwrap();
+    b[r.offset + r.len - 16 + 7] ^= 0x10;
+    std::fs::write(&path, &b).unwrap();
+    let (s, m) = start(&dir, &log);
+    assert_eq!(get(&a, &s.url("/far")).body, pattern(1000, 1));
+    let lines = reports(&log);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(lines[0].ends_with("key far"), "{lines:?}");
+    assert_eq!(metric(m, "asmkv_damaged_records"), 1.0);
+    stop(s, &dir);
+}

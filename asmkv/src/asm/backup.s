@@ -109,6 +109,11 @@ backup_step:
     sub rsp, 8
     mov rbx, rdi
     mov r12, qword ptr [rbx + C_LIST]
+    mov rax, qword ptr [rip + w_now]      # once a second at most: any socket event
+    inc rax                               # drives it too, and the look is a walk
+    cmp rax, qword ptr [r12 + LS_BK_SEEN] # of the held segments' counts
+    je 3f
+    mov qword ptr [r12 + LS_BK_SEEN], rax
     mov rdi, qword ptr [r12 + LS_BK_HOLD]
     call bk_settled
     test eax, eax
@@ -220,9 +225,6 @@ backup_make:
     mov word ptr [r13], 0x0a0d            # the end of the last file's chunk
     add r13, 2
 .Lbm_step:
-    mov r14, qword ptr [r12 + LS_BK_ID]   # what is sent needs no hold
-    mov rcx, qword ptr [rip + ix_base]
-    mov qword ptr [rcx + IX_RECLAIM + RC_BK_FROM], r14
     mov dword ptr [rsp + HINT_NAME_CAP], BK_IDS_A_STEP  # ids to look at, at most
 .Lbm_next:
     mov r14, qword ptr [r12 + LS_BK_ID]
@@ -232,6 +234,8 @@ backup_make:
     js .Lbm_len                           # the next step (list_step yields)
     cmp dword ptr [r12 + LS_BK_KIND], 0
     jne 3f
+    mov rcx, qword ptr [rip + ix_base]    # the segments below this one are sent:
+    mov qword ptr [rcx + IX_RECLAIM + RC_BK_FROM], r14  # they need no hold
     mov rdi, r14                          # the segment: skipped if removed
     call seg_entry
     test dword ptr [rax + SG_FLAGS], SGF_GONE
@@ -552,10 +556,8 @@ bk_held:
     setbe al
     movzx eax, al
     ret
-1:  xor eax, eax
-    ret
 2:  xor eax, eax
-    ret
+1:  ret
 
 .section .rodata
 hdr_tar: .ascii "Content-Type: application/x-tar\r\nCache-Control: no-store\r\n"

@@ -764,6 +764,7 @@
 .equ LS_BK_SIZE, 96    # u64 the bytes of the file whose header was just made (0: none)
 .equ LS_BK_FD, 104     # u32   its descriptor
 .equ LS_BK_UNTIL, 112  # u64 w_now second after which it stops waiting for records still open
+.equ LS_BK_SEEN, 120   # u64 w_now + 1 when it last looked at the segments (bk_settled)
 .equ BK_WAIT, 10       # seconds a backup waits for its segments to settle (backup_step)
 .equ BK_IDS_A_STEP, 1024  # segment ids a step of the stream looks at, at most (backup_make)
 .equ TAR_BLOCK, 512    # a tar archive's block: a header, or file data padded to it

@@ -52,13 +52,7 @@ orphan_hint:
     jz 9f
     mov rdi, rsp
     mov rsi, rax
-    call seg_name
-    mov edi, dword ptr [rip + dir_fd]
-    mov rsi, rsp
-    lea rdx, [rip + w_stat]
-    mov r10d, AT_SYMLINK_NOFOLLOW
-    mov eax, SYS_newfstatat
-    syscall
+    call seg_stat
     cmp rax, -ENOENT
     jne 9f
     mov edi, dword ptr [rip + dir_fd]
@@ -366,13 +360,7 @@ hint_load:
     jne 4f                                # the segment is too short for them
     mov rdi, rsp                          # (the hint's name is not needed again)
     mov rsi, rbx
-    call seg_name
-    mov edi, dword ptr [rip + dir_fd]
-    mov rsi, rsp
-    lea rdx, [rip + w_stat]
-    mov r10d, AT_SYMLINK_NOFOLLOW
-    mov eax, SYS_newfstatat
-    syscall
+    call seg_stat
     mov dword ptr [rip + r_hpass], 1
     test rax, rax
     js 0b                                 # (its read will say what is wrong)

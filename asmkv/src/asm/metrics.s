@@ -89,7 +89,9 @@ metrics_route:
     cmp ecx, M_HEAD
     jne 9f
 1:  mov rdi, rbx
-    call is_backup_path
+    lea rsi, [rip + word_backup]
+    mov edx, 6
+    call name_is
     test eax, eax
     jz 2f
     mov esi, R_405                        # (it lets every segment go: not for a HEAD)
@@ -98,13 +100,10 @@ metrics_route:
     mov rdi, rbx
     pop rbx
     jmp backup_begin
-2:  mov esi, R_404
-    cmp qword ptr [rbx + C_NAME_LEN], 7
-    jne 9f
-    lea rdi, [rbx + C_NAME]
+2:  mov rdi, rbx
     lea rsi, [rip + word_metrics]
     mov edx, 7
-    call mem_eq
+    call name_is
     mov esi, R_404
     test eax, eax
     jz 9f
@@ -116,15 +115,14 @@ metrics_route:
     pop rbx
     jmp respond
 
-# is_backup_path: rdi = conn on the metrics socket. Returns eax = 1 if its
-# target is /backup. Clobbers rcx, rdx, rsi, rdi.
-is_backup_path:
+# name_is: rdi = conn, rsi = a name, edx = its length. Returns eax = 1 if
+# the conn's decoded target (C_NAME) is exactly that name. Clobbers rcx,
+# rdx, rsi, rdi.
+name_is:
     xor eax, eax
-    cmp qword ptr [rdi + C_NAME_LEN], 6
+    cmp qword ptr [rdi + C_NAME_LEN], rdx
     jne 1f
     lea rdi, [rdi + C_NAME]
-    lea rsi, [rip + word_backup]
-    mov edx, 6
     jmp mem_eq
 1:  ret
 

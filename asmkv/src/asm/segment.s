@@ -25,6 +25,22 @@ seg_name:
     mov byte ptr [rax + 4], 0
     ret
 
+# seg_stat: rdi = a buffer (SEG_NAME_CAP bytes), rsi = a segment id. Stats
+# its file by name (left in the buffer) into w_stat, not following a link.
+# Returns rax = 0 or -errno (-ENOENT: there is none). Clobbers the
+# caller-saved registers.
+.globl seg_stat
+seg_stat:
+    push rdi
+    call seg_name
+    mov edi, dword ptr [rip + dir_fd]
+    pop rsi
+    lea rdx, [rip + w_stat]
+    mov r10d, AT_SYMLINK_NOFOLLOW
+    mov eax, SYS_newfstatat
+    syscall
+    ret
+
 # parse_seg_id: rdi = the digits of a file's name before its suffix ("ID" of
 # "ID.seg", "ID.hint"), rsi = their count. Returns rax = the segment id, or 0
 # if they are not one (not all digits, 0, or above SEG_ID_MAX).

@@ -28,6 +28,7 @@ core::arch::global_asm!(
     include_str!("asm/recover.s"),
     include_str!("asm/compact.s"),
     include_str!("asm/hint.s"),
+    include_str!("asm/seal.s"),
     include_str!("asm/scrub.s"),
     include_str!("asm/backup.s"),
     include_str!("asm/snapshot.s"),

@@ -49,7 +49,7 @@ fn crash_under_load(cycles: u64) {
     let (acked_total, keys) = check_history(&s, &history);
     let temps: Vec<String> = files_in(&data)
         .into_iter()
-        .filter(|f| f.starts_with('.'))
+        .filter(|f| f.starts_with(".tmp"))
         .collect();
     assert!(temps.is_empty(), "temporary files left: {temps:?}");
     assert!(
@@ -156,7 +156,7 @@ fn clients_that_vanish() {
     s.assert_fds_back_to(before, Duration::from_secs(5));
     assert_eq!(get(&agent(), &s.url("/small")).body, b"old");
     assert_eq!(get(&agent(), &s.url("/big")).body.len(), big.len());
-    assert!(files_in(&s.data).iter().all(|f| !f.starts_with('.')));
+    assert!(files_in(&s.data).iter().all(|f| !f.starts_with(".tmp")));
 }
 
 /// A data directory on a read-only file system: a clear error and exit 2.

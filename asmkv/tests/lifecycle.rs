@@ -218,7 +218,7 @@ fn acknowledged_values_survive_kill_9_of_every_process() {
     }
     assert_eq!(get(&a, &s.url("/half")).status, 404);
     assert!(
-        files_in(&data).iter().all(|f| !f.starts_with('.')),
+        files_in(&data).iter().all(|f| !f.starts_with(".tmp")),
         "{:?}",
         files_in(&data)
     );

@@ -31,6 +31,9 @@ compactor_main:
     call seg_init
     test rax, rax
     js 9f
+    mov dword ptr [rip + seals_mine], 1   # seals are appended by the compactor alone
+    xor edi, edi
+    call seals_open
     mov rdi, COMPACT_ENTRIES * CE_SIZE
     call reserve_memory
     cmp rax, -4096
@@ -112,18 +115,29 @@ compact_round:
     pop rbx
     ret
 
-# hint_round: writes the hint file of one segment that has none, has records,
-# and that no one writes to any more. Clobbers the caller-saved registers.
+# hint_round: seals and writes the hint file of one segment that lacks either
+# (hint_write), has records, and that no one writes to any more. Clobbers the
+# caller-saved registers.
 hint_round:
-    sub rsp, 8
-    mov edi, 1
-    mov esi, SGF_HINT | SGF_DAMAGED       # (a damaged one is read at startup, and
+    push rbx
+    mov ebx, 1
+1:  mov rdi, rbx
+    mov esi, SGF_DAMAGED                  # (a damaged one is read at startup, and
     call seg_next_sealed                  # reported there)
     test rax, rax
-    jz 1f
+    jz 3f
+    mov rbx, rax
     mov rdi, rax
+    call seg_entry
+    mov ecx, dword ptr [rax + SG_FLAGS]
+    and ecx, SGF_HINT | SGF_SEALED
+    cmp ecx, SGF_HINT | SGF_SEALED
+    jne 2f
+    inc rbx
+    jmp 1b
+2:  mov rdi, rbx
     call hint_write
-1:  add rsp, 8
+3:  pop rbx
     ret
 
 # seg_whole: (compactor) rdi = id of a sealed segment whose whole scan just
@@ -317,7 +331,7 @@ compact_segment:
 3:  mov qword ptr [rip + c_fail], 1
 1:  call flush_run                        # are dead)
     cmp qword ptr [rip + c_cfail], 0      # a copy failed: the copies are not counted
-    jne .Lcs_out                          # (not whole on disk; a count above what a
+    jne .Lcs_cfail                        # (not whole on disk; a count above what a
     mov rdi, qword ptr [rip + w_seg_id]   # scan finds would be taken for damage:
     call seg_entry                        # seg_whole)
     mov r15, rax                          # our segment's counts
@@ -389,7 +403,9 @@ compact_segment:
     call index_rec_drop
     inc r12
     jmp 6b
-7:  mov edi, dword ptr [rip + c_src_fd]
+7:  mov rdi, rbx                          # its seal, left in the file
+    call seal_gone
+    mov edi, dword ptr [rip + c_src_fd]
     mov eax, SYS_close
     syscall
     mov rax, qword ptr [rip + w_segfds]
@@ -402,6 +418,11 @@ compact_segment:
     pop r12
     pop rbx
     ret
+.Lcs_cfail:                               # what a copy cut short left in our segment
+    mov rdi, qword ptr [rip + w_seg_id]   # (a header without its record, zeros) is
+    call seg_entry                        # no crash's: it gets no seal
+    lock or dword ptr [rax + SG_FLAGS], SGF_LAX
+    jmp .Lcs_out
 .Lcs_retry:                               # moved, but not removed: its records are
     mov rdi, rbx                          # all dead now (the keys name the copies),
     call seg_entry                        # so a later round takes it again and

@@ -80,6 +80,7 @@
 .equ EINVAL, 22
 .equ ENFILE, 23
 .equ EMFILE, 24
+.equ EFBIG, 27
 .equ ENOSPC, 28
 .equ EROFS, 30
 .equ EADDRINUSE, 98
@@ -265,6 +266,8 @@
 .equ FT_SIZE, 16
 .equ REC_MAGIC_V1, 0x31564b41    # "AKV1"
 .equ FT_MAGIC_V1, 0x444e4524     # "$END"
+.equ FT_MAGIC_REL, 0x6c657221    # "!rel": a record given up (seg_release), FT_SEQ and FT_CRC
+                                 # 0: dead space, where zeros would be damage in a sealed segment
 .equ REC_PUT, 1
 .equ REC_DEL, 2
 .equ REC_SMALL, 4096             # records up to this size are written and read in one call
@@ -342,8 +345,9 @@
 .equ SN_SEGID, 40      # u64 its IX_SEGID (the last segment id handed out)
 .equ SN_LAYOUT, 48     # u64 x SN_LAYOUT_N: the index's layout the image was made with
 .equ SN_LAYOUT_N, 8    #   (snapshot.s: sn_layout; another build's image is not believed)
-.equ SNAP_FORMAT, 2    # the node and segment-counter format; raised when either changes
-                       # (2: SGF_DAMAGED, which an older asmkv would compact away)
+.equ SNAP_FORMAT, 3    # the node and segment-counter format; raised when either changes
+                       # (2: SGF_DAMAGED, which an older asmkv would compact away; 3:
+                       # SG_SEAL_END from seals alone, SGF_SEALED, SGF_LAX)
 .equ SN_HEAD, 4096     # the header's length; the list follows, then the regions
 .equ SNL_ID, 0         # a listed segment: u64 id (increasing),
 .equ SNL_SIZE, 8       #   u64 its length in bytes,
@@ -404,14 +408,30 @@
 .equ SG_FLAGS, 12      #   u32 SGF_* bits
 .equ SG_BYTES, 16      #   u64 bytes of its sealed records (SG_TOTAL's)
 .equ SG_DEAD_BYTES, 24 #   u64 bytes of its dead records (SG_DEAD's)
-.equ SG_HINT_END, 40   #   u64 where the last record its hint lists ends, 0: no hint (or
-                       #   an image from before it): below it a crash's shapes are damage
+.equ SG_SEAL_END, 40   #   u64 where its last record ends, from its seal (seal.s), 0: none:
+                       #   below it a crash's shapes are damage
 .equ SG_DROP, 32       #   u32 of its live records, tombstones that were the only record of
                        #   their key when last seen (index_rec_drop): compaction drops them
 .equ SGF_GONE, 1       #     compaction has removed it
 .equ SGF_HINT, 2       #     it has a hint file
+.equ SGF_SEALED, 8     #     its seal was decided: a seal written (SG_SEAL_END), or none can be
+.equ SGF_LAX, 16       #     a record given up in it could not be marked (FT_MAGIC_REL), or a
+                       #     copy into it failed: it gets no seal (its zeros are not damage)
 .equ SGF_DAMAGED, 4    #     a scan found damage in it: it keeps its place (no hint, never
                        #     compacted), so the damage stays where recovery reports it
+# ".asmkv-seals" (seal.s) says, per segment, where its records ended when it
+# was sealed and flushed with nothing found that a crash leaves: below that a
+# start takes a crash's shapes for damage, and a shorter file for a cut, even
+# without a hint. Entries of SE_SIZE bytes, appended by the compactor alone:
+.equ SE_MAGIC, 0       # u32 SEAL_MAGIC_V1
+.equ SE_CRC, 4         # u32 CRC32C of bytes [8, SE_SIZE)
+.equ SE_ID, 8          # u64 the segment's id
+.equ SE_END, 16        # u64 where its last record ends
+.equ SE_SIZE, 24
+.equ SEAL_MAGIC_V1, 0x31534541   # "AES1"
+.equ SEALS_MAX, SE_SIZE * (SEG_ID_MAX + 1) * 2 + 4096  # largest seals file read
+.equ SEALS_SLACK, 64             # entries of removed segments kept before a rewrite
+.equ SEAL_BUF, SE_SIZE * 170      # entries written at once (seal.s)
 # A hint file "ID.hint" lists the sealed records of a segment no one writes to
 # any more, so startup need not read the segment (recover.s, compact.s):
 #   "AKH1" | entries | CRC32C of everything before it (u32)

@@ -71,7 +71,9 @@ orphan_hint:
     ret
 
 # hint_write: (compactor) rdi = id of a segment no one writes to.
-# Writes its hint file. Gives up quietly on any failure (startup then reads
+# Flushes and scans it; seals it (seal_append) unless it was sealed or the
+# scan took a shape for a crash's (r_lax) or it is SGF_LAX; writes its hint
+# file unless it has one. Gives up quietly on any failure (startup then reads
 # the segment). Clobbers the caller-saved registers.
 .globl hint_write
 hint_write:
@@ -108,6 +110,21 @@ hint_write:
     call seg_whole                        # (a hint without a record the index names
     test eax, eax                         # would bring back an older value)
     jz .Lhw_out
+    mov rdi, rbx
+    call seg_entry
+    mov r12, rax
+    test dword ptr [r12 + SG_FLAGS], SGF_SEALED
+    jnz 1f
+    lock or dword ptr [r12 + SG_FLAGS], SGF_SEALED  # (decided: not again)
+    cmp qword ptr [rip + r_lax], 0        # a crash's shapes in it (it was being
+    jne 1f                                # written at a crash): no seal, they stay
+    test dword ptr [r12 + SG_FLAGS], SGF_LAX  # what they are; nor if zeros in it
+    jnz 1f                                # may be a record given up
+    mov rdi, rbx
+    mov rsi, qword ptr [rip + c_hend]
+    call seal_append
+1:  test dword ptr [r12 + SG_FLAGS], SGF_HINT
+    jnz .Lhw_out                          # (sealed after its hint: a restored store)
     cmp qword ptr [rip + c_hfail], 0
     jne .Lhw_out
     xor edi, edi                          # the CRC of all of it, at its end
@@ -159,8 +176,6 @@ hint_write:
     mov rdi, rbx
     call seg_entry
     lock or dword ptr [rax + SG_FLAGS], SGF_HINT
-    mov rcx, qword ptr [rip + c_hend]     # (a scrub of it is strict below this)
-    mov qword ptr [rax + SG_HINT_END], rcx
 .Lhw_out:
     add rsp, 2 * HINT_NAME_CAP
     pop r13
@@ -178,7 +193,13 @@ hint_write:
 # hint_record: a callback of scan_segment (rdi = LOC, rsi = length, key and
 # sequence number in r_*): one entry of the hint. Clobbers the caller-saved registers.
 hint_record:
-    mov rax, qword ptr [rip + c_hn]
+    mov rdx, LOC_OFF_MASK                 # where the segment's records end, so far
+    and rdx, rdi                          # (its seal's, even if it gets no hint)
+    add rdx, rsi
+    cmp rdx, qword ptr [rip + c_hend]
+    jbe 3f
+    mov qword ptr [rip + c_hend], rdx
+3:  mov rax, qword ptr [rip + c_hn]
     mov rcx, qword ptr [rip + r_klen]
     lea rdx, [rax + rcx + HE_KEY + 7 + 4]
     cmp rdx, HINT_MAX
@@ -192,12 +213,6 @@ hint_record:
     mov rdx, LOC_OFF_MASK | LOC_TOMB
     and rdx, rdi
     mov qword ptr [rax + HE_LOC], rdx
-    btr rdx, LOC_TOMB_BIT                 # where the hint's records end, so far
-    add rdx, rsi
-    cmp rdx, qword ptr [rip + c_hend]
-    jbe 2f
-    mov qword ptr [rip + c_hend], rdx
-2:
     mov dword ptr [rax + HE_LEN], esi
     mov dword ptr [rax + HE_KLEN], ecx
     lea rdi, [rax + HE_KEY]
@@ -376,8 +391,6 @@ hint_load:
     mov rdi, rbx
     call seg_entry
     or dword ptr [rax + SG_FLAGS], SGF_HINT
-    mov rcx, qword ptr [rip + r_hend]
-    mov qword ptr [rax + SG_HINT_END], rcx
     jmp .Lhl_unmap
 .Lhl_lost:                                # a cut segment: rdi = where this record ends
     cmp rdi, qword ptr [rip + r_hsize]
@@ -394,6 +407,7 @@ hint_load:
     call r_damaged_publish
     jmp 3b
 .Lhl_cut:
+    mov dword ptr [rip + r_cut_said], 1   # (the segment's read must not say it again)
     mov qword ptr [rip + r_name], rsp     # (r_report names the segment and takes
     push r13                              # its id from r13, as in a scan)
     mov r13, rbx

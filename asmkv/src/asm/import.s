@@ -141,7 +141,8 @@ import_entry:
     call fatal
 
 # import_kind: rdi = a directory entry's name. Returns eax = 0 for our own
-# entries (".", "..", "ID.seg", "ID.hint", ".tmp-...", ".asmkv-index"), 1 for a name the old layout gave
+# entries (".", "..", "ID.seg", "ID.hint", ".tmp-...", ".asmkv-index",
+# ".asmkv-seals"), 1 for a name the old layout gave
 # a key (letters, digits, "-_~." - not "." first - and "%XX" in uppercase
 # for any other byte but NUL, nothing spelled two ways), -1 for anything else.
 # Clobbers rcx, rdx, rsi, rdi, r8, r9.
@@ -163,8 +164,14 @@ import_kind:
     jne 11f
     mov rcx, qword ptr [rip + snap_name]
     cmp qword ptr [rbx], rcx
-    jne 11f
+    jne 12f
     mov ecx, dword ptr [rip + snap_name + 8]
+    cmp dword ptr [rbx + 8], ecx
+    je 9f
+12: mov rcx, qword ptr [rip + seals_name] # ".asmkv-seals" (seal.s)
+    cmp qword ptr [rbx], rcx
+    jne 11f
+    mov ecx, dword ptr [rip + seals_name + 8]
     cmp dword ptr [rbx + 8], ecx
     je 9f
 11: cmp r9, OFFSET tmp_prefix_len

@@ -20,6 +20,9 @@ _start:
     call open_data_dir
     call count_workers                    # (recovery runs as many loaders)
     call recover_log                      # before listening: the index is whole
+    call seals_rewrite                    # before any segment is made (seal.s)
+    test rax, rax
+    js .Lm_seals
     call import_files                     # the old layout's values, if any
     call snapshot_drop                    # an image not read goes now (snapshot.s)
     call index_detach
@@ -27,6 +30,10 @@ _start:
     call open_listener
     call open_metrics
     jmp supervise
+.Lm_seals:
+    lea rdi, [rip + err_seals]
+    mov esi, OFFSET err_seals_len
+    jmp .Lod_fatal
 
 # setup_signals: ignores SIGPIPE (a vanished client must not kill a worker),
 # gives SIGCHLD its default (one ignored by whoever started us would have the
@@ -676,6 +683,8 @@ reap_workers:
 
 .section .rodata
 master_sigset:  .quad MASTER_SIGNALS
+err_seals:      .ascii "cannot write the segments' seals (.asmkv-seals) in the data directory"
+.equ err_seals_len, . - err_seals
 msg_listening:  .ascii "asmkv listening on http://"
 .equ msg_listening_len, . - msg_listening
 msg_restart:    .ascii "a worker exited unexpectedly; starting another"

@@ -50,6 +50,7 @@ recover_log:
     call dir_walk
     test rax, rax
     js .Lrl_dir
+    call seals_load                       # (up to r_maxid)
     mov eax, SYS_getpid
     syscall
     mov r13d, eax
@@ -313,6 +314,7 @@ recover_entry:
     div rcx
     cmp edx, dword ptr [rip + r_part]
     jne 9f
+    mov dword ptr [rip + r_cut_said], 0
     mov rdi, r13
     call hint_load
     test eax, eax
@@ -394,7 +396,7 @@ recover_segment:
 # Returns rax = the damage found (spans, records, I/O errors), or -1 if the
 # compactor's scan did not read it all and found none. Clobbers the
 # caller-saved registers.
-.globl scan_segment, r_scrub, r_from, r_until, r_stopped, r_good
+.globl scan_segment, r_scrub, r_from, r_until, r_stopped, r_good, r_lax, r_cut_said
 scan_segment:
     push rbx
     push r12
@@ -410,15 +412,13 @@ scan_segment:
     mov dword ptr [rip + r_newer], 0
     mov dword ptr [rip + r_badmagic], 0
     mov qword ptr [rip + r_name], rdi
+    mov qword ptr [rip + r_lax], 0
     mov r13, rsi
     shl r13, LOC_SEG_SHIFT
-    xor eax, eax                          # at run time, a segment with a hint was
-    cmp dword ptr [rip + r_loader], 0     # whole when it was made: below where its
-    jne 3f                                # records end, a crash's shapes are damage
-    mov rdi, rsi
-    call seg_entry
-    mov rax, qword ptr [rax + SG_HINT_END]
-3:  mov qword ptr [rip + r_strict], rax
+    mov rdi, rsi                          # a sealed segment was whole when sealed:
+    call seg_entry                        # below where its records end, a crash's
+    mov rax, qword ptr [rax + SG_SEAL_END]  # shapes are damage (seal.s)
+    mov qword ptr [rip + r_strict], rax
     mov edx, O_RDONLY | O_CLOEXEC | O_NOFOLLOW
     cmp dword ptr [rip + r_scrub], 0      # the scrubber reads the disk, past the
     je 1f                                 # page cache (neither served from it nor
@@ -632,30 +632,38 @@ scan_segment:
 .Lrs_unsealed:                            # r12 = its footer
     cmp dword ptr [rip + r_badmagic], 0
     jne .Lrs_badmagic
-    mov rax, qword ptr [r12]
-    or rax, qword ptr [r12 + 8]
-    jz .Lrs_next                          # all zeros: never sealed, dead space
-    mov rax, qword ptr [r12]              # (kept: the window may move)
+    cmp qword ptr [r12], 0                # given up and marked so (seg_release):
+    jne 1f                                # dead space, in any segment
+    cmp dword ptr [r12 + FT_CRC], 0
+    jne 1f
+    cmp dword ptr [r12 + FT_MAGIC], FT_MAGIC_REL
+    je .Lrs_next
+1:  mov rax, qword ptr [r12]              # (kept: the window may move)
     mov rcx, qword ptr [r12 + 8]
     lea r12, [rip + r_ft]
     mov qword ptr [r12], rax
     mov qword ptr [r12 + 8], rcx
-    cmp r15, qword ptr [rip + r_strict]   # in a segment whole when hinted, no
-    jb .Lrs_badmagic                      # crash's shape: damage
+    cmp r15, qword ptr [rip + r_strict]   # in a segment whole when sealed, no
+    jb .Lrs_badmagic                      # crash's shape: damage (zeros too)
+    or rax, rcx
+    jz .Lrs_lax                           # all zeros: never sealed, dead space
     lea rdi, [r15 + rbx]
     call r_rest_zero
     test eax, eax
     jnz .Lrs_end                          # nothing after it: a torn tail (its pages
     cmp qword ptr [r12], 0                # reached the disk in any order)
-    je .Lrs_next                          # half a footer: torn too (a crash cut the
+    je .Lrs_lax                           # half a footer: torn too (a crash cut the
     cmp qword ptr [r12 + 8], 0            # footer's write, or it straddles a sector)
-    je .Lrs_next
+    je .Lrs_lax
     mov rdi, r15
     lea rsi, [r15 + rbx]
     call r_zeroish
     test eax, eax
-    jnz .Lrs_next                         # a sector of zeros in it: a write a crash cut
+    jnz .Lrs_lax                          # a sector of zeros in it: a write a crash cut
     jmp .Lrs_badmagic                     # else damage in its value or footer
+.Lrs_lax:                                 # a crash's shape taken for one: a seal
+    inc qword ptr [rip + r_lax]           # would be a lie (hint_write)
+    jmp .Lrs_next
 .Lrs_badmagic:                            # (or its magic): never believed, but its
     mov dword ptr [rip + r_badmagic], 0   # key is known; r12 = its footer
     mov rdi, r15
@@ -685,8 +693,10 @@ scan_segment:
 .Lrs_end:
     cmp qword ptr [rip + r_stopped], 0    # the file (or a damaged span) ended before
     jne 1f                                # the records of a segment whole when its
-    cmp dword ptr [rip + r_wfail], 0      # hint was made: cut, or torn since (a scan
+    cmp dword ptr [rip + r_wfail], 0      # seal was made: cut, or torn since (a scan
     jne 1f                                # that stopped early or could not read
+    cmp dword ptr [rip + r_cut_said], 0   # says nothing of it; hint_load said a
+    jne 1f                                # cut already)
     mov rdi, qword ptr [rip + r_bad]      # says nothing of it)
     cmp rdi, -1
     jne 2f
@@ -971,7 +981,7 @@ r_span:
     sub rsp, 8
     mov rbx, rdi
     mov r12, rsi
-    cmp rdi, qword ptr [rip + r_strict]   # a segment whole when hinted: no crash's
+    cmp rdi, qword ptr [rip + r_strict]   # a segment whole when sealed: no crash's
     jb 2f                                 # shape below where its records end
     lea rsi, [rdi + REC_HDR]              # a header of zeros: a cut write's (rot
     cmp rsi, r12                          # does not zero a header), even where no
@@ -989,7 +999,9 @@ r_span:
     sub rsi, rbx
     xor edx, edx
     call r_report
-1:  add rsp, 8
+    jmp 3f
+1:  inc qword ptr [rip + r_lax]           # (a crash's shape: no seal, hint_write)
+3:  add rsp, 8
     pop r12
     pop rbx
     ret
@@ -1219,12 +1231,14 @@ r_from:   .space 8                   # where a scan starts (a record boundary; 0
 r_until:  .space 8                   #   and after which it stops (0: at the end)
 r_stopped: .space 8                  #   where it stopped, if it did before the end (else 0)
 r_good:   .space 8                   # records that checked out in this scan
-r_strict: .space 8                   # (compactor) below this, a crash's shapes are damage
+r_strict: .space 8                   # below this, a crash's shapes are damage
+                                     #   (SG_SEAL_END: the segment was whole when sealed)
+r_lax:    .space 8                   # shapes this scan took for what a crash leaves
 r_time:   .space 8                   # the record's REC_TIME (its header checks out)
-                                     #   (SG_HINT_END: the segment was whole when hinted)
 r_wfail:  .space 4                   # 1 once a read of this scan failed (the compactor's)
 r_newer:  .space 4                   # 1 while a record that may be a newer format's is checked
 r_badmagic: .space 4                 # 1: this record is v1, its magic damaged
+r_cut_said: .space 4                 # (recovery) hint_load said this segment is cut
 .p2align 3
 r_chunk:  .space 8                   # the large path's bytes from this window
 r_maxid:  .space 8                   # the highest segment id seen

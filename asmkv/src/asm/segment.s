@@ -250,21 +250,24 @@ seg_zero:
     ret
 
 # seg_release: (worker) rdi = LOC, rsi = length of a record that will never
-# count. It is no longer open in its segment (rec_closed); if it is the last
-# one reserved, its room is taken back (and the segment cut there); otherwise
-# it stays as dead space that recovery skips (its footer is missing or
-# zeroed). Clobbers rax, rcx, rdx, rdi, r11.
+# count, edx = a descriptor its segment can be written through. It is no
+# longer open in its segment (rec_closed); if it is the last one reserved, its
+# room is taken back (and the segment cut there); otherwise it stays as dead
+# space that recovery skips, its footer marked so (FT_MAGIC_REL: once the
+# segment is sealed, a footer of zeros there is damage). If the mark cannot
+# be written, the segment never gets a seal (SGF_LAX).
+# Clobbers the caller-saved registers.
 .globl seg_release
 seg_release:
     mov rax, rdi
     shr rax, LOC_SEG_SHIFT
     cmp rax, qword ptr [rip + w_seg_id]
-    jne 1f
+    jne 2f
     mov rax, LOC_OFF_MASK
     and rax, rdi
-    lea rdx, [rax + rsi]
-    cmp rdx, qword ptr [rip + w_seg_pos]
-    jne 1f
+    lea rcx, [rax + rsi]
+    cmp rcx, qword ptr [rip + w_seg_pos]
+    jne 2f
     mov qword ptr [rip + w_seg_pos], rax
     mov qword ptr [rip + w_seg_zero], rax # what it wrote goes too: on a full disk
     push rdi                              # its blocks are the room others need
@@ -275,7 +278,32 @@ seg_release:
     syscall
     pop rsi
     pop rdi
-1:  jmp rec_closed
+    jmp rec_closed
+2:  push rbx
+    sub rsp, 16                           # the mark
+    mov rbx, rdi
+    xor eax, eax
+    mov qword ptr [rsp + FT_SEQ], rax
+    mov dword ptr [rsp + FT_CRC], eax
+    mov dword ptr [rsp + FT_MAGIC], FT_MAGIC_REL
+    test edx, edx
+    js 3f
+    mov edi, edx
+    mov rcx, LOC_OFF_MASK
+    and rcx, rbx
+    lea rcx, [rcx + rsi - FT_SIZE]
+    mov rsi, rsp
+    mov edx, FT_SIZE
+    call pwrite_all
+    test rax, rax
+    jns 4f
+3:  mov rdi, rbx
+    call loc_entry
+    lock or dword ptr [rax + SG_FLAGS], SGF_LAX
+4:  mov rdi, rbx
+    add rsp, 16
+    pop rbx
+    jmp rec_closed
 
 # seg_entry: rdi = segment id. Returns rax = its SG_* entry in the shared
 # index. Clobbers nothing else.

@@ -764,6 +764,7 @@ record_upload:
     mov r12, rax
     mov rdi, qword ptr [rbx + C_REC_LOC]
     mov rsi, r13
+    mov edx, dword ptr [rbx + C_UP_FD]
     call seg_release
     mov dword ptr [rbx + C_UP_FD], -1
     mov rax, r12
@@ -1014,7 +1015,7 @@ rec_loc_flagged:
 1:  ret
 
 # abort_record: rdi = conn with an unfinished or failed record (F_RECORD,
-# C_UP_FD >= 0). Makes sure the record never counts: its footer is zeroed (it
+# C_UP_FD >= 0). Makes sure the record never counts: its footer is marked (it
 # may have been written), a create-only claim is given back, and its room is
 # reused if nothing came after it. Clobbers rax, rcx, rdx, rsi, rdi, r11 (as
 # abort_upload, whose callers keep r8-r10).
@@ -1038,16 +1039,10 @@ abort_record:
     call index_unclaim
 1:  mov rdi, rbx                          # (a record never sealed was not in flight:
     call flight_leave                     # its socket's entry is clear already)
-    mov edi, dword ptr [rbx + C_UP_FD]
-    lea rsi, [rip + zero_buf]
-    mov edx, FT_SIZE
-    mov rcx, LOC_OFF_MASK
-    and rcx, qword ptr [rbx + C_REC_LOC]
-    lea rcx, [rcx + r12 - FT_SIZE]
-    call pwrite_all                       # best effort: recovery also checks the CRC
-    mov rdi, qword ptr [rbx + C_REC_LOC]
-    mov rsi, r12
-    call seg_release
+    mov rdi, qword ptr [rbx + C_REC_LOC]  # its footer marked (seg_release): a
+    mov rsi, r12                          # footer written before a failed flush
+    mov edx, dword ptr [rbx + C_UP_FD]    # must not count (recovery also checks
+    call seg_release                      # the CRC, should the mark not be written)
     mov dword ptr [rbx + C_UP_FD], -1
     pop r10
     pop r9
@@ -1184,6 +1179,7 @@ finish_upload:
     push rax
     mov rdi, qword ptr [rbx + C_REC_LOC]
     mov rsi, r13
+    mov edx, r15d
     call seg_release
     pop rax
     pop rax

@@ -634,6 +634,25 @@ pub fn segment_records(dir: &Path, name: &str) -> Vec<Record> {
     records
 }
 
+/// The seals in a data directory's `.asmkv-seals` whose magic and CRC32C
+/// check out, read independently of the server: (segment id, where its
+/// records end), in the file's order.
+pub fn seals(dir: &Path) -> Vec<(u64, u64)> {
+    const SEAL_MAGIC: u32 = 0x3153_4541;
+    let crc = crc::Crc::<u32>::new(&crc::CRC_32_ISCSI);
+    let b = std::fs::read(dir.join(".asmkv-seals")).unwrap_or_default();
+    b.chunks_exact(24)
+        .filter(|e| {
+            u32::from_le_bytes(e[0..4].try_into().unwrap()) == SEAL_MAGIC
+                && u32::from_le_bytes(e[4..8].try_into().unwrap()) == crc.checksum(&e[8..24])
+        })
+        .map(|e| {
+            let id = u64::from_le_bytes(e[8..16].try_into().unwrap());
+            (id, u64::from_le_bytes(e[16..24].try_into().unwrap()))
+        })
+        .collect()
+}
+
 /// Reads every segment of a data directory without the server and keeps the
 /// newest sealed write (highest sequence number) of each key.
 pub fn read_log(dir: &Path) -> Stored {

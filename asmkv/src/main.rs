@@ -18,6 +18,7 @@ core::arch::global_asm!(
     include_str!("asm/list.s"),
     include_str!("asm/response.s"),
     include_str!("asm/store.s"),
+    include_str!("asm/meta.s"),
     include_str!("asm/commit.s"),
     include_str!("asm/crc.s"),
     include_str!("asm/siphash.s"),

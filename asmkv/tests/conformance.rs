@@ -429,10 +429,10 @@ fn cases() -> Vec<Case> {
         431,
         Close,
     ));
-    let hundred: String = (0..99).map(|i| format!("X-{i}: v\r\n")).collect();
-    v.push(case(f, "100 fields fit", with_fields(&hundred), 404, Keep));
-    let too_many: String = (0..100).map(|i| format!("X-{i}: v\r\n")).collect();
-    v.push(case(f, "101 fields", with_fields(&too_many), 431, Close));
+    let most: String = (0..127).map(|i| format!("X-{i}: v\r\n")).collect();
+    v.push(case(f, "128 fields fit", with_fields(&most), 404, Keep));
+    let too_many: String = (0..128).map(|i| format!("X-{i}: v\r\n")).collect();
+    v.push(case(f, "129 fields", with_fields(&too_many), 431, Close));
     v.push(case(
         f,
         "request line over 16 KiB",

@@ -21,7 +21,7 @@ use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 const HEAD_MAX: usize = 16384;
-const MAX_FIELDS: usize = 100;
+const MAX_FIELDS: usize = 128;
 const NAME_MAX: usize = 255;
 const CHUNK_LINE_MAX: u64 = 1024;
 const TRAILER_MAX: u64 = 8192;
@@ -1092,8 +1092,8 @@ impl Gen<'_> {
             fields.push(f);
         }
         if self.chance(1) {
-            // about the 100-field limit
-            for i in 0..self.rng.usize(94..104) {
+            // about the 128-field limit
+            for i in 0..self.rng.usize(122..132) {
                 fields.push(format!("X-{i}: v").into_bytes());
             }
         }

@@ -496,7 +496,7 @@ fn a_data_directory_it_cannot_trust_stops_it_untouched() {
         match name {
             "subdir" | "98.seg" => std::fs::create_dir(&path).unwrap(),
             "99.seg" => {
-                let mut v = b"AKV2".to_vec();
+                let mut v = b"AKV3".to_vec();
                 v.extend_from_slice(&pattern(200, 1));
                 std::fs::write(&path, v).unwrap()
             }
@@ -754,7 +754,7 @@ fn loaders_failing_at_once_say_why_in_one_line() {
     let data = tmp.path().join("data");
     std::fs::create_dir_all(&data).unwrap();
     for id in 1..=40 {
-        let mut v = b"AKV2".to_vec();
+        let mut v = b"AKV3".to_vec();
         v.extend_from_slice(&pattern(200, id));
         std::fs::write(data.join(format!("{id}.seg")), v).unwrap();
     }

@@ -211,8 +211,12 @@ flush_group:
     add rbp, rax
 2:  mov qword ptr [rbx + C_COMMIT], r15
     test r15, r15
-    js 1b
-    mov rdi, rbx
+    jns 3f
+    mov rdi, qword ptr [rbx + C_REC_LOC]  # a failed flush: the cache may hold what
+    call loc_entry                        # the disk never got, and a scan of it would
+    lock or dword ptr [rax + SG_FLAGS], SGF_LAX  # look whole: no seal (seal.s)
+    jmp 1b
+3:  mov rdi, rbx
     call publish_record
     mov qword ptr [rbx + C_COMMIT], rax
     jmp 1b

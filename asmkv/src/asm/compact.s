@@ -430,7 +430,8 @@ compact_segment:
     mov dword ptr [rax + SG_DEAD], ecx
     jmp .Lcs_out
 .Lcs_unsynced:                            # the copies may never reach the disk: not
-    mov rcx, qword ptr [rip + c_n]        # counted after all
+    lock or dword ptr [r15 + SG_FLAGS], SGF_LAX  # counted after all, and no seal
+    mov rcx, qword ptr [rip + c_n]
     lock sub dword ptr [r15 + SG_TOTAL], ecx
     mov rcx, qword ptr [rip + c_bytes]
     lock sub qword ptr [r15 + SG_BYTES], rcx

@@ -225,7 +225,7 @@
 .equ MAX_FDS, 65536              # connection table slots, indexed by fd
 .equ NAME_MAX, 255               # longest file name, so longest encoded key
 .equ HEAD_MAX, 16384             # request line + headers; longer gets 431/414
-.equ MAX_HEADERS, 100            # more header fields gets 431
+.equ MAX_HEADERS, 128            # more header fields gets 431 (90 of metadata, and the rest)
 .equ CHUNK_LINE_MAX, 1024        # chunk-size line with extensions
 .equ TRAILER_MAX, 8192           # all trailer fields of one chunked body
 .equ SENDFILE_MAX, 1 << 21       # one sendfile call at most, so others get a turn
@@ -265,6 +265,25 @@
 .equ FT_MAGIC, 12      # u32 FT_MAGIC_V1
 .equ FT_SIZE, 16
 .equ REC_MAGIC_V1, 0x31564b41    # "AKV1"
+.equ REC_MAGIC_V2, 0x32564b41    # "AKV2": a put whose value region starts with its metadata;
+                                 # its REC_HCRC starts from REC_MAGIC_V2, not 0 (a v1 record
+                                 # whose magic a bit flip made "AKV2" must not check out)
+# A v2 record's value region: MP_SIZE bytes of prefix, then the block (the
+# header lines a GET answers with, "Name: value\r\n" each, then "\r\n"), then
+# the value. FT_CRC covers all of it, MP_CRC the block alone (a GET checks it
+# before it sends the block, whatever the value's size). meta.s builds it.
+.equ MP_LEN, 0         # u32 bytes of the block
+.equ MP_CRC, 4         # u32 CRC32C of the block
+.equ MP_DELETE_AT, 8   # u64 Unix seconds the value expires at, 0: never
+.equ MP_SIZE, 16
+.equ META_ITEMS_MAX, 90          # X-Object-Meta-* fields a write may carry (Swift's limits)
+.equ META_BYTES_MAX, 4096        #   their names (after the prefix) and values, in all
+.equ META_NAME_MAX, 128          #   one name, after the prefix
+.equ META_VALUE_MAX, 1024        # a representation field's value (Content-Type ...), at most
+.equ META_PREFIX_LEN, 14         # "x-object-meta-" (meta.s checks)
+.equ META_DEFAULT_LEN, 40        # "Content-Type: application/octet-stream\r\n"
+.equ META_CAP, 16384             # a block, its prefix and its end: 5 representation fields of
+                                 # META_VALUE_MAX and 90 items in META_BYTES_MAX take under 12 KiB
 .equ FT_MAGIC_V1, 0x444e4524     # "$END"
 .equ FT_MAGIC_REL, 0x6c657221    # "!rel": a record given up (seg_release), FT_SEQ and FT_CRC
                                  # 0: dead space, where zeros would be damage in a sealed segment
@@ -570,9 +589,11 @@
 .equ C_IM_N, C_OUT + OUT_CAP           # u32 tags of ours in If-Match (at most TAGS_MAX kept)
 .equ C_INM_N, C_IM_N + 4               # u32 ... in If-None-Match
 .equ C_NODE, C_INM_N + 4               # u32 the written key's node, in IX_UNITs from the index's start
-.equ C_PAD0, C_NODE + 4                # u32 unused (keeps the next field aligned)
+.equ C_META, C_NODE + 4                # u32 a write's or a GET's record's metadata: the bytes of its
+                                       #   value region before the value (MP_SIZE and the block,
+                                       #   w_meta for a write), 0: none (a v1 record)
 .equ TAGS_MAX, 4
-.equ C_IM, C_PAD0 + 4                  # u64 * TAGS_MAX: their sequence numbers
+.equ C_IM, C_META + 4                  # u64 * TAGS_MAX: their sequence numbers
 .equ C_INM, C_IM + 8 * TAGS_MAX        # u64 * TAGS_MAX
 .equ C_IMS, C_INM + 8 * TAGS_MAX       # i64 If-Modified-Since, Unix seconds
 .equ C_IUS, C_IMS + 8                  # i64 If-Unmodified-Since
@@ -591,7 +612,7 @@
 .error "a u64 field or buffer of the connection slot is not 8-byte aligned"
 .endif
 .endr
-.irp f, C_STATE, C_FLAGS, C_UP_FD, C_GET_FD, C_NEXT, C_METHOD, C_FD, C_CHUNK_ST, C_HOSTS, C_QUEUED, C_HCRC, C_CRC, C_RX, C_COND, C_IM_N, C_INM_N, C_NODE
+.irp f, C_STATE, C_FLAGS, C_UP_FD, C_GET_FD, C_NEXT, C_METHOD, C_FD, C_CHUNK_ST, C_HOSTS, C_QUEUED, C_HCRC, C_CRC, C_RX, C_COND, C_IM_N, C_INM_N, C_NODE, C_META
 .if \f & 3
 .error "a u32 field of the connection slot is not 4-byte aligned"
 .endif
@@ -646,6 +667,9 @@
 .equ F_TE_ANY, 1048576 # a transfer coding was listed (F_CHUNKED: the last one is chunked)
 .equ F_HOST_BAD, 2097152 # a Host field whose value is not uri-host [":" port]
 .equ F_BACKUP, 4194304 # the connection is this worker's backup (backup.s; w_bk_conn)
+.equ F_FILE2, 8388608  # once C_FILE_LEFT is sent, C_RANGE_B more bytes of C_GET_FD from
+                       # C_RANGE_A past where it ended (a 206 of a value with metadata:
+                       # its block, then the bytes asked for; the request's range is done)
 
 # C_COND bits
 .equ CD_IM, 1          # If-Match present
@@ -727,6 +751,7 @@
 .equ R_401, 20
 .equ R_500_DAMAGED, 21    # the key's newest record is damaged on disk (LOC_DAMAGED)
 .equ R_505_BACKUP, 22     # GET /backup over HTTP/1.0 (backup.s)
+.equ R_400_META, 23       # a write's metadata beyond the limits (meta.s)
 .equ RESP_ENTRY, 32    # resp_table entry: line ptr, line len, body ptr, body len
 
 # results of a connection step (worker.s)

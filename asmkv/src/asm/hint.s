@@ -89,7 +89,7 @@ hint_write:
     mov eax, SYS_fdatasync
     syscall
     test rax, rax
-    js .Lhw_out
+    js .Lhw_unsynced
     mov rax, qword ptr [rip + c_hint]
     mov dword ptr [rax], HINT_MAGIC_V1
     mov dword ptr [rax + 4], 0
@@ -104,12 +104,13 @@ hint_write:
     lea rdx, [rip + hint_record]
     call scan_segment
     test rax, rax                         # damage (r_report marked the segment): no
-    jnz .Lhw_out                          # hint, so every start reads and reports it
+    js .Lhw_out                           # hint, so every start reads and reports it
+    jnz .Lhw_damaged                      # (not read to its end: later)
     mov rdi, rbx
     mov rsi, rsp
     call seg_whole                        # (a hint without a record the index names
     test eax, eax                         # would bring back an older value)
-    jz .Lhw_out
+    jz .Lhw_damaged
     mov rdi, rbx
     call seg_entry
     mov r12, rax
@@ -182,6 +183,15 @@ hint_write:
     pop r12
     pop rbx
     ret
+.Lhw_unsynced:                            # the cache may hold what the disk never
+    mov rdi, rbx                          # got: no seal, ever, in this run (seal.s)
+    call seg_entry
+    lock or dword ptr [rax + SG_FLAGS], SGF_LAX
+    jmp .Lhw_out
+.Lhw_damaged:                             # a segment sealed after its hint (a start
+    mov rdi, rbx                          # that read no image) may have one: it goes,
+    call seg_damaged                      # as compaction's and the scrubber's finds do
+    jmp .Lhw_out
 .Lhw_drop:
     mov edi, dword ptr [rip + dir_fd]
     lea rsi, [rsp + HINT_NAME_CAP]

@@ -58,6 +58,8 @@ parse_request:
     push r15
     sub rsp, 16                         # [rsp] = target length
     mov rbx, rdi
+    call meta_reset                       # (this head's metadata, none yet)
+    mov dword ptr [rbx + C_META], 0
     mov rax, qword ptr [rbx + C_IN_POS]
     mov r12, qword ptr [rbx + C_IN_BUF]
     add r12, rax
@@ -198,6 +200,17 @@ parse_request:
     jmp 13b
 14: sub rcx, rdx
     add r12, 2
+    push rdi                              # metadata a write keeps (meta.s)
+    push rsi
+    push rdx
+    push rcx
+    call meta_field                       # (name, nlen, value, vlen)
+    pop rcx
+    pop rdx
+    pop rsi
+    pop rdi
+    test eax, eax
+    jnz .Lpr_fail
     mov r8, rcx                           # handle_field(conn, name, nlen, value, vlen)
     mov rcx, rdx
     mov rdx, rsi

@@ -464,24 +464,31 @@ scan_segment:
     jb .Lrs_end                           # (a damaged span open here: a torn tail)
     mov r12, rax                          # the record, as far as the window goes
     mov eax, dword ptr [r12 + REC_MAGIC]
-    cmp eax, REC_MAGIC_V1
+    xor ecx, ecx                          # the header CRC's start: v1's 0, v2's
+    mov edx, REC_MAGIC_V2                 # its magic, and the other one's, tried
+    cmp eax, REC_MAGIC_V1                 # if the first fails (a v2 header under a
+    je 2f                                 # v1 magic is damage: r_badmagic)
+    xchg ecx, edx
+    cmp eax, REC_MAGIC_V2
     je 2f
+    xchg ecx, edx
     cmp qword ptr [rip + r_bad], -1       # in a damaged span only our own magic
     jne .Lrs_bad                          # counts (a newer one there is noise)
-    mov ecx, eax                          # "AKV2" to "AKV9": a newer asmkv wrote
-    and ecx, 0xffffff                     # it, and we must not guess (anything
-    cmp ecx, REC_MAGIC_V1 & 0xffffff      # else is a torn tail or damage)
+    mov esi, eax                          # "AKV3" to "AKV9": a newer asmkv wrote
+    and esi, 0xffffff                     # it, and we must not guess (anything
+    cmp esi, REC_MAGIC_V1 & 0xffffff      # else is a torn tail or damage)
     jne .Lrs_bad
     shr eax, 24
-    cmp eax, '2'
+    cmp eax, '3'
     jb .Lrs_bad
     cmp eax, '9'
     ja .Lrs_bad
     cmp dword ptr [rip + r_loader], 0     # at run time a sealed segment is ours:
     je .Lrs_bad                           # a newer magic there is damage
     mov dword ptr [rip + r_newer], 1      # at a start: a newer format, unless the
-2:                                        # rest is a v1 header that checks out (its
-                                          # magic damaged: REC_HCRC does not cover it)
+2:  mov dword ptr [rip + r_seed], ecx     # rest is a v1 or v2 header that checks
+    mov dword ptr [rip + r_seed2], edx    # out (its magic damaged: REC_HCRC does
+                                          # not cover it)
     mov eax, dword ptr [r12 + REC_KLEN]
     test eax, eax
     jz .Lrs_bad
@@ -503,15 +510,23 @@ scan_segment:
     lea rcx, [rax + REC_HDR]
     cmp rdx, rcx
     jb .Lrs_bad                           # (the file ends in it)
-    xor edi, edi
+    mov edi, dword ptr [rip + r_seed]
+    lea rsi, [r12 + 8]
+    lea rdx, [rax + REC_HDR - 8]
+    call crc32c
+    cmp eax, dword ptr [r12 + REC_HCRC]
+    je 6f
+    mov eax, dword ptr [r12 + REC_KLEN]   # the other format's header under this
+    mov edi, dword ptr [rip + r_seed2]    # magic: a damaged magic
     lea rsi, [r12 + 8]
     lea rdx, [rax + REC_HDR - 8]
     call crc32c
     cmp eax, dword ptr [r12 + REC_HCRC]
     jne .Lrs_bad
-    cmp dword ptr [rip + r_newer], 0      # a v1 header under a damaged magic: a
-    je 5f                                 # damaged record, reported below (a flipped
-    mov dword ptr [rip + r_newer], 0      # magic is never a crash's shape)
+    mov dword ptr [rip + r_newer], 1
+6:  cmp dword ptr [rip + r_newer], 0      # a header of ours under a damaged magic:
+    je 5f                                 # a damaged record, reported below (a
+    mov dword ptr [rip + r_newer], 0      # flipped magic is never a crash's shape)
     mov dword ptr [rip + r_badmagic], 1
 5:  cmp qword ptr [rip + r_bad], -1       # a span no record could be read in
     je 3f                                 # ends here
@@ -681,8 +696,12 @@ scan_segment:
     call r_damaged_key
     jmp .Lrs_next
 .Lrs_bad:                                 # no record starts at r15
-    cmp dword ptr [rip + r_newer], 0      # (a newer magic, and no v1 header after
-    jne .Lrs_newer                        # it: a newer asmkv's record)
+    cmp dword ptr [rip + r_newer], 0      # (a newer magic, and no header of ours
+    je 1f                                 # after it: a newer asmkv's record, but
+    mov dword ptr [rip + r_newer], 0      # below a seal, where this asmkv wrote
+    cmp r15, qword ptr [rip + r_strict]   # what is there: damage)
+    jae .Lrs_newer
+1:
     cmp qword ptr [rip + r_bad], -1
     jne 1f
     mov qword ptr [rip + r_bad], r15
@@ -1239,6 +1258,8 @@ r_wfail:  .space 4                   # 1 once a read of this scan failed (the co
 r_newer:  .space 4                   # 1 while a record that may be a newer format's is checked
 r_badmagic: .space 4                 # 1: this record is v1, its magic damaged
 r_cut_said: .space 4                 # (recovery) hint_load said this segment is cut
+r_seed:   .space 4                   # the header CRC's start for this record's magic,
+r_seed2:  .space 4                   #   and the other format's (tried if it fails)
 .p2align 3
 r_chunk:  .space 8                   # the large path's bytes from this window
 r_maxid:  .space 8                   # the highest segment id seen

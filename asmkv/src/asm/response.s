@@ -116,7 +116,9 @@ respond:
 # of them, rcx = the value's size, or RANGE_OPEN for the whole value.
 # Builds the head of a 200 for the whole value, or of a 206 with its
 # Content-Range for part of it; the caller decides whether the body follows
-# (C_GET_FD, C_FILE_OFF, C_FILE_LEFT). Clobbers the caller-saved registers.
+# (C_GET_FD, C_FILE_OFF, C_FILE_LEFT). A value with metadata (C_META) gets
+# neither a Content-Type nor the head's end: its block, sent next, has both.
+# Clobbers the caller-saved registers.
 .globl respond_value
 respond_value:
     push rbx
@@ -150,7 +152,11 @@ respond_value:
     mov rdi, rax
     lea rsi, [rip + head_200]             # ends with "Content-Length: "
     mov edx, OFFSET head_200_len
-    mov rcx, r12
+    cmp dword ptr [rbx + C_META], 0
+    je 5f
+    lea rsi, [rip + head_200_meta]
+    mov edx, OFFSET head_200_meta_len
+5:  mov rcx, r12
     call put_number_field
     mov rdi, rax
     cmp r14, RANGE_OPEN
@@ -173,9 +179,12 @@ respond_value:
     lea rdi, [rax + 2]
 2:  mov rsi, rbx
     call put_connection
+    mov rsi, rax
+    cmp dword ptr [rbx + C_META], 0
+    jne 6f
     mov word ptr [rax], 0x0a0d
     lea rsi, [rax + 2]
-    mov rdi, rbx
+6:  mov rdi, rbx
     mov edx, ST_DONE
     call start_output
     add rsp, 8
@@ -424,6 +433,7 @@ resp_table:                               # indexed by R_*, RESP_ENTRY bytes eac
     RESPONSE "HTTP/1.1 401 Unauthorized", "a valid access token is needed\n"
     RESPONSE "HTTP/1.1 500 Internal Server Error", "the newest record of this key is damaged on disk: write it again\n"
     RESPONSE "HTTP/1.1 505 HTTP Version Not Supported", "a backup is sent chunked: HTTP/1.1 only\n"
+    RESPONSE "HTTP/1.1 400 Bad Request", "metadata beyond the limits: at most 90 X-Object-Meta-* fields, 4096 bytes of their names and values, names of 128 bytes; one Content-Type; 1024 bytes a representation field\n"
 
 hdr_server:     .ascii "Server: asmkv\r\n"
 .equ hdr_server_len, . - hdr_server
@@ -458,6 +468,10 @@ head_200:
     .ascii "Accept-Ranges: bytes\r\n"
     .ascii "Content-Type: application/octet-stream\r\nContent-Length: "
 .equ head_200_len, . - head_200
+head_200_meta:                              # a value with metadata: its block has it
+    .ascii "Server: asmkv\r\n"
+    .ascii "Accept-Ranges: bytes\r\nContent-Length: "
+.equ head_200_meta_len, . - head_200_meta
 hdr_range:      .ascii "Content-Range: bytes "
 .equ hdr_range_len, . - hdr_range
 hdr_range_none: .ascii "Content-Range: bytes */"

@@ -35,8 +35,8 @@ seals_load:
     sub rsp, 8
     mov edi, dword ptr [rip + dir_fd]
     lea rsi, [rip + seals_name]
-    mov edx, O_RDONLY | O_CLOEXEC | O_NOFOLLOW
-    xor r10d, r10d
+    mov edx, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK  # (a FIFO there
+    xor r10d, r10d                        # must not hold the start)
     mov eax, SYS_openat
     syscall
     cmp rax, -ENOENT
@@ -50,6 +50,11 @@ seals_load:
     syscall
     test rax, rax
     js 7f
+    mov eax, dword ptr [rip + w_stat + ST_MODE]
+    and eax, S_IFMT
+    cmp eax, S_IFREG
+    mov rax, -EINVAL                      # not a file: not ours
+    jne 7f
     mov r12, qword ptr [rip + w_stat + ST_SIZE]
     test r12, r12
     jz 6f
@@ -137,6 +142,8 @@ seals_rewrite:
 1:  mov rax, qword ptr [rip + ix_base]    # no old one)
     cmp rbx, qword ptr [rax + IX_SEGID]
     ja .Lsw_drop
+    cmp rbx, SEG_ID_MAX                   # (IX_SEGID may have run past the table)
+    ja .Lsw_drop
     mov rdi, rbx
     call seal_kept
     inc rbx
@@ -155,6 +162,8 @@ seals_rewrite:
     mov ebx, 1                            # the segment id
 1:  mov rax, qword ptr [rip + ix_base]
     cmp rbx, qword ptr [rax + IX_SEGID]
+    ja 3f
+    cmp rbx, SEG_ID_MAX
     ja 3f
     mov rdi, rbx
     call seal_kept
@@ -215,10 +224,10 @@ seals_rewrite:
     mov eax, SYS_unlinkat
     syscall
     cmp rax, -ENOENT
-    je 1f
+    je .Lsw_out                           # (none: nothing to make durable)
     test rax, rax
     js 2f
-1:  mov edi, dword ptr [rip + dir_fd]
+    mov edi, dword ptr [rip + dir_fd]
     mov eax, SYS_fsync
     syscall
     test rax, rax
@@ -234,18 +243,20 @@ seals_rewrite:
     pop rbx
     ret
 # seal_kept: rdi = segment id. Returns rax = where its seal says its records
-# end if the seals file keeps its entry (it has records, is not gone, and has a
-# seal), else 0. Clobbers nothing else.
+# end if the seals file keeps its entry (it has records or damage, is not
+# gone, and has a seal), else 0. Clobbers nothing else.
 seal_kept:
     push rcx
     call seg_entry
     mov rcx, rax
     xor eax, eax
-    cmp dword ptr [rcx + SG_TOTAL], 0
-    je 1f
     test dword ptr [rcx + SG_FLAGS], SGF_GONE
     jnz 1f
-    mov rax, qword ptr [rcx + SG_SEAL_END]
+    test dword ptr [rcx + SG_FLAGS], SGF_DAMAGED  # (one whose records are all lost
+    jnz 2f                                # is still there, and still to report)
+    cmp dword ptr [rcx + SG_TOTAL], 0
+    je 1f
+2:  mov rax, qword ptr [rcx + SG_SEAL_END]
 1:  pop rcx
     ret
 

@@ -278,6 +278,8 @@ seg_release:
     syscall
     pop rsi
     pop rdi
+    test rax, rax                         # not cut: its footer (one written before
+    js 2f                                 # a failed flush) must be marked instead
     jmp rec_closed
 2:  push rbx
     sub rsp, 16                           # the mark
@@ -674,9 +676,15 @@ rec_header_ok:
     xor eax, eax
     cmp rsi, REC_HDR
     jl 1f
-    cmp dword ptr [rdi + REC_MAGIC], REC_MAGIC_V1
+    xor ecx, ecx                          # the CRC's start: 0 for v1, the magic
+    cmp dword ptr [rdi + REC_MAGIC], REC_MAGIC_V1  # for v2
+    je 2f
+    mov ecx, REC_MAGIC_V2
+    cmp dword ptr [rdi + REC_MAGIC], ecx
     jne 1f
-    mov edx, dword ptr [rdi + REC_KLEN]
+    cmp dword ptr [rdi + REC_TYPE], REC_PUT
+    jne 1f
+2:  mov edx, dword ptr [rdi + REC_KLEN]
     test edx, edx
     jz 1f
     cmp edx, NAME_MAX
@@ -687,7 +695,7 @@ rec_header_ok:
     push rdi
     lea rsi, [rdi + 8]
     sub edx, 8
-    xor edi, edi
+    mov edi, ecx
     call crc32c
     pop rdi
     cmp eax, dword ptr [rdi + REC_HCRC]
@@ -695,8 +703,10 @@ rec_header_ok:
     movzx eax, al
 1:  ret
 
-# rec_header: rdi = conn (its key), rsi = value length, edx = REC_PUT or REC_DEL.
-# Builds the record's header and key at the start of w_rec.
+# rec_header: rdi = conn (its key; C_META: its metadata, in w_meta), rsi =
+# the value region's length, edx = REC_PUT or REC_DEL.
+# Builds the record's header and key at the start of w_rec, and for a put
+# with metadata its prefix and block after them (a v2 record).
 # Returns eax = the header CRC (also stored in the header). Clobbers the caller-saved registers.
 .globl rec_header
 rec_header:
@@ -704,7 +714,12 @@ rec_header:
     mov rbx, rdi
     lea r8, [rip + w_rec]
     mov dword ptr [r8 + REC_MAGIC], REC_MAGIC_V1
-    mov qword ptr [r8 + REC_VLEN], rsi
+    cmp edx, REC_PUT
+    jne 1f
+    cmp dword ptr [rbx + C_META], 0
+    je 1f
+    mov dword ptr [r8 + REC_MAGIC], REC_MAGIC_V2
+1:  mov qword ptr [r8 + REC_VLEN], rsi
     mov rax, qword ptr [rbx + C_NAME_LEN]
     mov dword ptr [r8 + REC_KLEN], eax
     mov dword ptr [r8 + REC_TYPE], edx
@@ -715,7 +730,14 @@ rec_header:
     mov rdx, qword ptr [rbx + C_NAME_LEN]
     call copy
     xor edi, edi
-    lea rsi, [rip + w_rec + 8]
+    cmp dword ptr [rip + w_rec + REC_MAGIC], REC_MAGIC_V2
+    jne 2f
+    mov rdi, rax                          # the metadata after the key
+    lea rsi, [rip + w_meta]
+    mov edx, dword ptr [rbx + C_META]
+    call copy
+    mov edi, REC_MAGIC_V2                 # (v2's header CRC starts from its magic)
+2:  lea rsi, [rip + w_rec + 8]
     mov rdx, qword ptr [rbx + C_NAME_LEN]
     add rdx, REC_HDR - 8
     call crc32c

@@ -158,7 +158,9 @@ io_kind:
 # Answers 200, or for one satisfiable byte range of a GET 206 (416 if it starts
 # past the end), and leaves the bytes to send: copied after the head when they
 # fit there and are in memory (one write for the whole answer), else to the
-# write step's sendfile. Clobbers the caller-saved registers.
+# write step's sendfile. A value with metadata (C_META: the record's bytes
+# before the value) is sent from the file after its block, which ends the head.
+# Clobbers the caller-saved registers.
 .globl serve_value
 serve_value:
     push rbx
@@ -226,6 +228,9 @@ serve_value:
     jne .Lsv_send
     xor esi, esi                          # HEAD: the same head, no body
 .Lsv_send:
+    mov eax, dword ptr [rbx + C_META]
+    test rax, rax
+    jnz .Lsv_meta
     test rsi, rsi
     jz .Lsv_out
     test r15, r15
@@ -246,6 +251,22 @@ serve_value:
     add rdx, r14
     mov qword ptr [rbx + C_FILE_OFF], rdx
     mov qword ptr [rbx + C_FILE_LEFT], rsi
+    jmp .Lsv_out
+.Lsv_meta:                                # rax = MP_SIZE and the block: the block
+    sub rax, MP_SIZE                      # goes first, from the file (it ends
+    mov dword ptr [rbx + C_GET_FD], r13d  # the head), then the bytes asked for
+    mov rcx, r14
+    sub rcx, rax
+    mov qword ptr [rbx + C_FILE_OFF], rcx
+    test rdx, rdx
+    jnz 1f
+    add rax, rsi                          # from the value's start: one range
+    mov qword ptr [rbx + C_FILE_LEFT], rax
+    jmp .Lsv_out
+1:  mov qword ptr [rbx + C_FILE_LEFT], rax
+    mov qword ptr [rbx + C_RANGE_A], rdx  # (the request's range is decided)
+    mov qword ptr [rbx + C_RANGE_B], rsi
+    or dword ptr [rbx + C_FLAGS], F_FILE2
     jmp .Lsv_out
 .Lsv_unsatisfiable:
     mov qword ptr [rbx + C_RANGE_B], r12
@@ -279,6 +300,9 @@ sync_dir:
 # answers 507/500/503 and closes. Clobbers the caller-saved registers.
 .globl start_upload
 start_upload:
+    push rdi
+    call meta_finish                      # its metadata, if any, before the value
+    pop rdi
     test dword ptr [rdi + C_FLAGS], F_CHUNKED
     jz record_upload
     push rbx
@@ -301,13 +325,33 @@ start_upload:
     mov qword ptr [rbx + C_SPOOL], r12    # made by this upload: only it removes it
     mov dword ptr [rbx + C_UP_FD], eax
     mov dword ptr [rbx + C_CRC], 0
-    mov rdi, rbx
+    mov edx, dword ptr [rbx + C_META]     # the spool is the value region: its
+    test rdx, rdx                         # metadata first
+    jz 1f
+    mov edi, eax
+    lea rsi, [rip + w_meta]
+    call write_all
+    test rax, rax
+    js .Lsu_spool_failed
+    xor edi, edi
+    lea rsi, [rip + w_meta]
+    mov edx, dword ptr [rbx + C_META]
+    call crc32c
+    mov dword ptr [rbx + C_CRC], eax
+1:  mov rdi, rbx
     call begin_body
 .Lsu_out:
     add rsp, SPOOL_NAME_CAP + 8
     pop r12
     pop rbx
     ret
+.Lsu_spool_failed:
+    push rax
+    push rax
+    mov rdi, rbx
+    call abort_upload                     # (closes and removes the spool)
+    pop rax
+    pop rax
 .Lsu_failed:
     mov rdi, rax
     call io_kind
@@ -510,21 +554,13 @@ do_get:
     js .Lgt_io
     mov r15, rax
     lea r12, [rip + w_rec]
-    cmp r15, REC_HDR
-    jb .Lgt_corrupt
-    cmp dword ptr [r12 + REC_MAGIC], REC_MAGIC_V1
-    jne .Lgt_corrupt
+    mov rdi, r12                          # magic (v1 or v2), lengths, header CRC
+    mov rsi, r15
+    call rec_header_ok
+    test eax, eax
+    jz .Lgt_corrupt
     mov eax, dword ptr [r12 + REC_KLEN]
     cmp rax, qword ptr [rbx + C_NAME_LEN]
-    jne .Lgt_corrupt
-    lea rdx, [rax + REC_HDR - 8]
-    lea rcx, [rax + REC_HDR]
-    cmp r15, rcx
-    jb .Lgt_corrupt
-    xor edi, edi
-    lea rsi, [r12 + 8]
-    call crc32c
-    cmp eax, dword ptr [r12 + REC_HCRC]
     jne .Lgt_corrupt
     mov ecx, dword ptr [r12 + REC_KLEN]   # the record is the key's own
     lea rsi, [r12 + REC_HDR]
@@ -538,7 +574,36 @@ do_get:
     mov rax, MAX_BODY_LIMIT               # no asmkv writes a longer value: a header
     cmp qword ptr [r12 + REC_VLEN], rax   # that says so is not believed, CRC or not
     ja .Lgt_corrupt                       # (its length would wrap rec_len's sum)
-    mov edi, dword ptr [r12 + REC_KLEN]
+    cmp dword ptr [r12 + REC_MAGIC], REC_MAGIC_V2
+    jne 3f
+    mov eax, dword ptr [r12 + REC_KLEN]   # its metadata, checked before it is
+    lea rdx, [rax + REC_HDR + MP_SIZE]    # sent (read on if it did not all come)
+    cmp r15, rdx
+    jb 2f
+    mov ecx, dword ptr [r12 + rax + REC_HDR + MP_LEN]
+    add rdx, rcx
+    cmp r15, rdx
+    jae 2f
+    cmp rdx, REC_BUF
+    ja 2f                                 # (too long for any block: not believed)
+    mov edi, r13d
+    lea rsi, [rip + w_rec]
+    mov rcx, r14
+    call pread_full
+    test rax, rax
+    js .Lgt_io
+    mov r15, rax
+2:  mov eax, dword ptr [r12 + REC_KLEN]
+    lea rdi, [r12 + rax + REC_HDR]
+    mov rsi, r15
+    sub rsi, rax
+    sub rsi, REC_HDR
+    mov rdx, qword ptr [r12 + REC_VLEN]
+    call meta_block_ok
+    test rax, rax
+    jz .Lgt_corrupt
+    mov dword ptr [rbx + C_META], eax
+3:  mov edi, dword ptr [r12 + REC_KLEN]
     mov rsi, qword ptr [r12 + REC_VLEN]
     call rec_len
     xor r8d, r8d                          # the value in memory, if it all came
@@ -565,6 +630,9 @@ do_get:
     mov rax, qword ptr [r15 + FT_SEQ]     # the index and the record agree
     cmp rax, qword ptr [rbx + C_TAG_SEQ]
     jne .Lgt_corrupt
+    xor r8d, r8d                          # (a value with metadata: from the file)
+    cmp dword ptr [rbx + C_META], 0
+    jne .Lgt_serve
     mov eax, dword ptr [r12 + REC_KLEN]
     lea r8, [r12 + rax + REC_HDR]
 .Lgt_serve:
@@ -578,8 +646,11 @@ do_get:
     jnz .Lgt_cond
     mov eax, dword ptr [r12 + REC_KLEN]
     lea rcx, [r14 + rax + REC_HDR]        # the value's first byte in the file
+    mov eax, dword ptr [rbx + C_META]
+    add rcx, rax
     mov rdi, rbx
     mov rsi, qword ptr [r12 + REC_VLEN]
+    sub rsi, rax
     mov edx, r13d
     call serve_value
 .Lgt_out:
@@ -702,9 +773,10 @@ record_upload:
     push r15
     mov rbx, rdi
     mov r12, qword ptr [rbx + C_CL]       # the value's length
-    mov rsi, r12
+    mov esi, dword ptr [rbx + C_META]     # (its region: the metadata first)
+    add rsi, r12
     mov edx, REC_PUT
-    call reserve_record
+    call reserve_record                   # (w_rec: header, key, metadata)
     test rax, rax
     js .Lru_fail
     mov r13, rax
@@ -712,9 +784,15 @@ record_upload:
     and r14, qword ptr [rbx + C_REC_LOC]
     mov dword ptr [rbx + C_UP_FD], edx
     or dword ptr [rbx + C_FLAGS], F_RECORD
-    mov dword ptr [rbx + C_CRC], 0
+    xor edi, edi                          # the value region's CRC, from its
+    lea rsi, [rip + w_meta]               # metadata on (0 if none)
+    mov edx, dword ptr [rbx + C_META]
+    call crc32c
+    mov dword ptr [rbx + C_CRC], eax
     mov r15, qword ptr [rbx + C_NAME_LEN]
     add r15, REC_HDR                      # header and key
+    mov eax, dword ptr [rbx + C_META]     #   and metadata
+    add r15, rax
     cmp r13, REC_BUF
     ja .Lru_stream
     mov rax, qword ptr [rbx + C_IN_LEN]
@@ -731,7 +809,7 @@ record_upload:
     add qword ptr [rbx + C_IN_POS], r12
     mov qword ptr [rbx + C_BODY_LEFT], 0
     mov qword ptr [rbx + C_BODY_TOTAL], r12
-    xor edi, edi
+    mov edi, dword ptr [rbx + C_CRC]
     lea rsi, [rip + w_rec]
     add rsi, r15
     mov rdx, r12
@@ -776,13 +854,15 @@ record_upload:
     call fail
     jmp .Lru_out
 
-# upload_vlen: rdi = conn with a record. Returns rax = its value's length: a
-# delete has none, a put's is C_CL. Clobbers nothing else.
+# upload_vlen: rdi = conn with a record. Returns rax = its value region's
+# length: a delete has none, a put's is C_CL and its metadata (C_META).
+# Clobbers nothing else.
 upload_vlen:
     xor eax, eax
     cmp dword ptr [rdi + C_METHOD], M_DELETE
     je 1f
-    mov rax, qword ptr [rdi + C_CL]
+    mov eax, dword ptr [rdi + C_META]
+    add rax, qword ptr [rdi + C_CL]
 1:  ret
 
 # upload_rec_len: rdi = conn with a record. Returns rax = the record's length.
@@ -1115,6 +1195,8 @@ finish_upload:
     mov rbx, rdi
     mov r12, qword ptr [rbx + C_BODY_TOTAL]
     mov qword ptr [rbx + C_CL], r12       # the value's length, from now on
+    mov eax, dword ptr [rbx + C_META]     # the spool: metadata, then the value
+    add r12, rax
     mov rdi, rbx
     mov rsi, r12
     mov edx, REC_PUT

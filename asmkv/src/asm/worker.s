@@ -433,6 +433,7 @@ conn_reset:
     mov dword ptr [rdi + C_HOSTS], eax
     mov dword ptr [rdi + C_METHOD], eax
     mov qword ptr [rdi + C_FILE_LEFT], rax
+    mov dword ptr [rdi + C_META], eax
     mov dword ptr [rdi + C_COND], eax
     mov dword ptr [rdi + C_IM_N], eax
     mov dword ptr [rdi + C_INM_N], eax
@@ -678,7 +679,17 @@ write_step:
 .Lws_file:
     mov rdx, qword ptr [rbx + C_FILE_LEFT]
     test rdx, rdx
+    jnz 4f
+    test dword ptr [rbx + C_FLAGS], F_FILE2  # a second range: a 206 of a value
+    jz .Lws_done                          # with metadata (its block was the first)
+    and dword ptr [rbx + C_FLAGS], ~F_FILE2
+    mov rdx, qword ptr [rbx + C_RANGE_B]
+    mov qword ptr [rbx + C_FILE_LEFT], rdx
+    mov rax, qword ptr [rbx + C_RANGE_A]  # from where the first ended (the block's
+    add qword ptr [rbx + C_FILE_OFF], rax # end, the value's start) on
+    test rdx, rdx
     jz .Lws_done
+4:
     cmp rdx, SENDFILE_MAX
     jbe 2f
     mov edx, SENDFILE_MAX

@@ -568,6 +568,9 @@ pub struct Record {
     pub seq: u64,
     /// The value of a put; None for a delete.
     pub value: Option<Vec<u8>>,
+    /// A put's metadata block (v2 records: the header lines a GET answers
+    /// with, and the empty line), if it has one.
+    pub meta: Option<Vec<u8>>,
     /// Whether its footer checks out (the record counts).
     pub sealed: bool,
 }
@@ -587,8 +590,12 @@ pub fn is_hint(name: &str) -> bool {
 /// The records of one segment file, read independently of the server: the
 /// same format, checked with an independent CRC32C. Reading stops at the
 /// first record whose header does not check out (the segment's torn tail).
+/// A v2 record ("AKV2", its header CRC continuing from its magic) is a put
+/// whose value region starts with its metadata: a 16-byte prefix (the
+/// block's length and CRC, an expiry), then the block.
 pub fn segment_records(dir: &Path, name: &str) -> Vec<Record> {
     const REC_MAGIC: u32 = 0x3156_4b41;
+    const REC_MAGIC_V2: u32 = 0x3256_4b41;
     const FT_MAGIC: u32 = 0x444e_4524;
     let crc = crc::Crc::<u32>::new(&crc::CRC_32_ISCSI);
     let u32_at = |b: &[u8], o: usize| u32::from_le_bytes(b[o..o + 4].try_into().unwrap());
@@ -599,7 +606,8 @@ pub fn segment_records(dir: &Path, name: &str) -> Vec<Record> {
     while off + 32 <= b.len() {
         let r = &b[off..];
         let (hcrc, vlen, klen, kind) = (u32_at(r, 4), u64_at(r, 8), u32_at(r, 16), u32_at(r, 20));
-        if u32_at(r, 0) != REC_MAGIC
+        let v2 = u32_at(r, 0) == REC_MAGIC_V2;
+        if !(u32_at(r, 0) == REC_MAGIC || v2 && kind == 1)
             || !(1..=255).contains(&klen)
             || !(1..=2).contains(&kind)
             || vlen > 1 << 60
@@ -607,7 +615,13 @@ pub fn segment_records(dir: &Path, name: &str) -> Vec<Record> {
             break;
         }
         let (klen, vlen) = (klen as usize, vlen as usize);
-        if 32 + klen > r.len() || crc.checksum(&r[8..32 + klen]) != hcrc {
+        // (the crate takes a reflected CRC's start reversed)
+        let start = if v2 { !REC_MAGIC_V2 } else { !0 };
+        let mut header = crc.digest_with_initial(start.reverse_bits());
+        if 32 + klen <= r.len() {
+            header.update(&r[8..32 + klen]);
+        }
+        if 32 + klen > r.len() || header.finalize() != hcrc {
             break;
         }
         let len = ((32 + klen + vlen + 7) & !7) + 16;
@@ -626,7 +640,18 @@ pub fn segment_records(dir: &Path, name: &str) -> Vec<Record> {
             len,
             key: String::from_utf8(r[32..32 + klen].to_vec()).unwrap(),
             seq: u64_at(ft, 0),
-            value: (kind == 1).then(|| value.to_vec()),
+            value: (kind == 1).then(|| {
+                let skip = if v2 {
+                    16 + u32_at(value, 0) as usize
+                } else {
+                    0
+                };
+                value[skip.min(value.len())..].to_vec()
+            }),
+            meta: v2.then(|| {
+                let end = (16 + u32_at(value, 0) as usize).min(value.len());
+                value[16.min(end)..end].to_vec()
+            }),
             sealed: u32_at(ft, 12) == FT_MAGIC && u32_at(ft, 8) == digest.finalize(),
         });
         off += len;

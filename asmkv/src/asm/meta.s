@@ -1,0 +1,273 @@
+# meta.s - what a value carries beside its bytes: its representation fields
+# (Content-Type, Content-Encoding, Content-Language, Content-Disposition,
+# Cache-Control) and X-Object-Meta-* fields, as a write sent them, answered
+# by GET and HEAD.
+#
+# A write's head is parsed in one go, and its upload starts at once (the
+# record, or the spool of a chunked body, is made before the head's
+# step ends): so one block per worker (w_meta) holds the metadata of the head
+# being parsed, and start_upload takes it into the record (meta_finish). The
+# block is stored as the header lines the answer sends ("Name: value\r\n"
+# each, then the empty line that ends the head), so a GET sends it from the
+# segment with the value, after checking its CRC.
+# Limits are OpenStack Swift's: at most META_ITEMS_MAX X-Object-Meta-* fields,
+# META_BYTES_MAX bytes of their names (after the prefix) and values, names of
+# META_NAME_MAX bytes; a representation field's value at most META_VALUE_MAX
+# bytes and one Content-Type. Beyond them the write is answered 400 before its
+# body is read.
+.text
+
+# meta_reset: (event loop) a new head: no metadata yet. Clobbers nothing.
+.globl meta_reset
+meta_reset:
+    mov qword ptr [rip + w_meta_len], MP_SIZE
+    mov qword ptr [rip + w_meta_items], 0
+    mov qword ptr [rip + w_meta_bytes], 0
+    mov dword ptr [rip + w_meta_ct], 0
+    ret
+
+# meta_field: (event loop) rdi = a header field's name, rsi = its length, rdx
+# = its value, rcx = the value's length (the parser's: no CR, LF or other
+# control byte but HTAB, no surrounding whitespace). Keeps it in w_meta if it
+# is metadata. Returns eax = 0, or R_400_META if it breaks a limit.
+# Clobbers the caller-saved registers.
+.globl meta_field
+meta_field:
+    push rbx
+    push r12
+    push r13
+    push r14
+    push r15
+    mov rbx, rdi
+    mov r12, rsi
+    mov r13, rdx
+    mov r14, rcx
+    cmp r12, META_PREFIX_LEN
+    jbe 3f
+    lea rsi, [rip + meta_prefix_lc]
+    mov edx, META_PREFIX_LEN
+    call ci_eq
+    test eax, eax
+    jz 3f
+    lea r15, [r12 - META_PREFIX_LEN]      # the name after the prefix
+    cmp r15, META_NAME_MAX
+    ja .Lmf_bad
+    inc qword ptr [rip + w_meta_items]
+    cmp qword ptr [rip + w_meta_items], META_ITEMS_MAX
+    ja .Lmf_bad
+    lea rax, [r15 + r14]
+    add rax, qword ptr [rip + w_meta_bytes]
+    mov qword ptr [rip + w_meta_bytes], rax
+    cmp rax, META_BYTES_MAX
+    ja .Lmf_bad
+    lea rdi, [r12 + r14 + 4]              # "Name: value\r\n"
+    call meta_room
+    test rax, rax
+    jz .Lmf_bad
+    mov rdi, rax
+    lea rsi, [rip + meta_prefix_canon]    # "X-Object-Meta-", then the name with
+    mov edx, META_PREFIX_LEN              # each word capitalized, as Swift does
+    call copy
+    lea rsi, [rbx + META_PREFIX_LEN]
+    mov ecx, 1                            # 1: the next letter starts a word
+1:  test r15, r15
+    jz 2f
+    movzx edx, byte ptr [rsi]
+    lea r8d, [rdx - 'a']
+    lea r9d, [rdx - 'A']
+    test ecx, ecx
+    jz 4f
+    cmp r8d, 25
+    ja 5f
+    sub edx, 0x20
+    jmp 5f
+4:  cmp r9d, 25
+    ja 5f
+    add edx, 0x20
+5:  xor ecx, ecx
+    cmp edx, '-'
+    sete cl
+    mov byte ptr [rax], dl
+    inc rax
+    inc rsi
+    dec r15
+    jmp 1b
+2:  mov rdi, rax
+    jmp .Lmf_value
+3:  lea r15, [rip + meta_fields]          # a representation field?
+6:  movzx ecx, byte ptr [r15]
+    test ecx, ecx
+    jz .Lmf_none
+    cmp rcx, r12
+    jne 7f
+    mov rdi, rbx
+    lea rsi, [r15 + 2]
+    mov rdx, r12
+    call ci_eq
+    test eax, eax
+    jnz 8f
+7:  movzx ecx, byte ptr [r15]
+    lea r15, [r15 + rcx * 2 + 2]          # its lowercase and canonical spellings
+    jmp 6b
+8:  cmp r14, META_VALUE_MAX
+    ja .Lmf_bad
+    cmp byte ptr [r15 + 1], 1             # Content-Type: one only
+    jne 9f
+    cmp dword ptr [rip + w_meta_ct], 0
+    jne .Lmf_bad
+    mov dword ptr [rip + w_meta_ct], 1
+9:  lea rdi, [r12 + r14 + 4]
+    call meta_room
+    test rax, rax
+    jz .Lmf_bad
+    mov rdi, rax
+    lea rsi, [r15 + r12 + 2]              # the canonical spelling
+    mov rdx, r12
+    call copy
+    mov rdi, rax
+.Lmf_value:                               # rdi = where ": value\r\n" goes
+    mov word ptr [rdi], 0x203a            # ": "
+    lea rdi, [rdi + 2]
+    mov rsi, r13
+    mov rdx, r14
+    call copy
+    mov word ptr [rax], 0x0a0d
+    lea rcx, [rip + w_meta]
+    sub rax, rcx
+    add rax, 2
+    mov qword ptr [rip + w_meta_len], rax
+.Lmf_none:
+    xor eax, eax
+.Lmf_out:
+    pop r15
+    pop r14
+    pop r13
+    pop r12
+    pop rbx
+    ret
+.Lmf_bad:
+    mov eax, R_400_META
+    jmp .Lmf_out
+
+# meta_room: rdi = bytes a line needs. Returns rax = where it goes in w_meta,
+# or 0 if the block would not fit with its end (a default Content-Type and
+# the empty line). Clobbers rcx.
+meta_room:
+    mov rax, qword ptr [rip + w_meta_len]
+    lea rcx, [rax + rdi + META_DEFAULT_LEN + 2]
+    cmp rcx, META_CAP
+    ja 1f
+    lea rcx, [rip + w_meta]
+    add rax, rcx
+    ret
+1:  xor eax, eax
+    ret
+
+# meta_finish: (event loop) rdi = conn of a write whose head is parsed. If the
+# head carried metadata, ends the block in w_meta (Content-Type:
+# application/octet-stream if it named none, then the empty line), fills its
+# prefix (MP_*: its length and CRC, no expiry) and sets C_META to the bytes
+# its record's value region holds before the value; else C_META = 0 (a v1
+# record). Clobbers the caller-saved registers.
+.globl meta_finish
+meta_finish:
+    push rbx
+    mov rbx, rdi
+    mov dword ptr [rbx + C_META], 0
+    mov rax, qword ptr [rip + w_meta_len]
+    cmp rax, MP_SIZE
+    je 9f
+    lea rdi, [rip + w_meta]
+    add rdi, rax
+    cmp dword ptr [rip + w_meta_ct], 0    # (meta_room kept room for both)
+    jne 1f
+    lea rsi, [rip + meta_default]
+    mov edx, META_DEFAULT_LEN
+    call copy
+    mov rdi, rax
+1:  mov word ptr [rdi], 0x0a0d            # the head's end
+    lea rax, [rdi + 2]
+    lea rsi, [rip + w_meta]
+    sub rax, rsi
+    mov qword ptr [rip + w_meta_len], rax
+    mov dword ptr [rbx + C_META], eax
+    lea rdx, [rax - MP_SIZE]
+    mov dword ptr [rsi + MP_LEN], edx
+    mov qword ptr [rsi + MP_DELETE_AT], 0
+    add rsi, MP_SIZE
+    xor edi, edi
+    call crc32c
+    mov dword ptr [rip + w_meta + MP_CRC], eax
+9:  pop rbx
+    ret
+
+# meta_block_ok: rdi = a v2 record's value region as read (its prefix and
+# block), rsi = the bytes of it read, rdx = the value region's length
+# (REC_VLEN). Returns rax = the bytes before the value (MP_SIZE and the
+# block) if the block is all there, fits the region, ends the head and checks
+# out against MP_CRC; else 0. Clobbers the caller-saved registers.
+.globl meta_block_ok
+meta_block_ok:
+    push rbx
+    push r12
+    sub rsp, 8
+    mov rbx, rdi
+    xor eax, eax
+    cmp rsi, MP_SIZE
+    jb 9f
+    mov r12d, dword ptr [rbx + MP_LEN]
+    cmp r12, 2
+    jb 8f
+    cmp r12, META_CAP
+    ja 8f
+    lea rcx, [r12 + MP_SIZE]
+    cmp rcx, rsi
+    ja 8f
+    cmp rcx, rdx
+    ja 8f
+    cmp word ptr [rbx + rcx - 2], 0x0a0d
+    jne 8f
+    xor edi, edi
+    lea rsi, [rbx + MP_SIZE]
+    mov rdx, r12
+    call crc32c
+    cmp eax, dword ptr [rbx + MP_CRC]
+    jne 8f
+    lea rax, [r12 + MP_SIZE]
+    jmp 9f
+8:  xor eax, eax
+9:  add rsp, 8
+    pop r12
+    pop rbx
+    ret
+
+.section .rodata
+meta_prefix_lc:    .ascii "x-object-meta-"
+                                         # (META_PREFIX_LEN bytes)
+meta_prefix_canon: .ascii "X-Object-Meta-"
+meta_default:      .ascii "Content-Type: application/octet-stream\r\n"
+                                         # (META_DEFAULT_LEN bytes)
+# the representation fields kept: length, 1 for Content-Type (else 0), the
+# name in lowercase, then as it is answered; a 0 ends the list
+meta_fields:
+    .byte 12, 1
+    .ascii "content-type", "Content-Type"
+    .byte 16, 0
+    .ascii "content-encoding", "Content-Encoding"
+    .byte 16, 0
+    .ascii "content-language", "Content-Language"
+    .byte 19, 0
+    .ascii "content-disposition", "Content-Disposition"
+    .byte 13, 0
+    .ascii "cache-control", "Cache-Control"
+    .byte 0
+
+.bss
+.p2align 3
+.globl w_meta
+w_meta:       .space META_CAP            # the head being parsed's block, with its prefix
+w_meta_len:   .space 8                   # its bytes so far, prefix included
+w_meta_items: .space 8                   # X-Object-Meta-* fields in it
+w_meta_bytes: .space 8                   #   their names' and values' bytes
+w_meta_ct:    .space 4                   # 1: it holds a Content-Type
+.text

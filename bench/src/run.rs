@@ -312,6 +312,9 @@ impl Bench {
         }
         servers::preload(&run, "small", &self.small)?;
         servers::preload(&run, "big", &self.big)?;
+        if matches!(run.kind, Kind::Asmkv | Kind::AsmkvNoSync) {
+            servers::preload_with_metadata(&run, "small-meta", &self.small)?;
+        }
         let mut ready = Ready {
             run,
             spread,
@@ -394,7 +397,7 @@ impl Bench {
             mode: sc.mode,
             key: sc.key,
             body_len: 64,
-            style: run.kind.style(),
+            style: if sc.meta { "kvmeta" } else { run.kind.style() },
             spread: sc.spread,
             connections: sc.connections,
             threads: self.workers,
@@ -447,7 +450,7 @@ impl Bench {
             mode: sc.mode,
             key: sc.key,
             body_len: sc.body_len,
-            style: run.kind.style(),
+            style: if sc.meta { "kvmeta" } else { run.kind.style() },
             spread,
             connections: sc.connections,
             threads: self.workers,

@@ -32,6 +32,9 @@ pub struct Scenario {
     pub runs: Runs,
     /// how long the measured load runs, if not the runner's usual time
     pub seconds: u64,
+    /// whether writes carry a Content-Type and two X-Object-Meta-* fields
+    /// (and reads are of a value written so: `key` /small-meta)
+    pub meta: bool,
 }
 
 /// Which servers a scenario measures.
@@ -110,6 +113,9 @@ pub enum Runs {
     LogPairs,
 }
 
+/// The servers that keep a value's metadata.
+const METADATA: Servers = Servers::Only(&[Kind::Asmkv], "–");
+
 /// The servers that can write an access log.
 const LOGGING: Servers = Servers::Only(&[Kind::Asmkv, Kind::NginxDav], "–");
 
@@ -129,6 +135,7 @@ const BASE: Scenario = Scenario {
     after: After::Nothing,
     runs: Runs::Once,
     seconds: 0,
+    meta: false,
 };
 
 pub const SCENARIOS: &[Scenario] = &[
@@ -155,6 +162,22 @@ pub const SCENARIOS: &[Scenario] = &[
         title: "PUT 64 B new keys, 50 conns",
         mode: "put",
         seed: true,
+        ..BASE
+    },
+    Scenario {
+        name: "get64meta",
+        title: "GET 64 B with a Content-Type and 2 X-Object-Meta-*, 50 conns",
+        key: "/small-meta",
+        servers: METADATA,
+        meta: true,
+        ..BASE
+    },
+    Scenario {
+        name: "put64meta",
+        title: "PUT 64 B new keys with a Content-Type and 2 X-Object-Meta-*, 50 conns",
+        mode: "put",
+        servers: METADATA,
+        meta: true,
         ..BASE
     },
     Scenario {

@@ -39,6 +39,10 @@ local function put(k)
     return wrk.format("PUT", "/v2/keys" .. k,
       {["Content-Type"] = "application/x-www-form-urlencoded"}, "value=" .. body)
   end
+  if style == "kvmeta" then
+    return wrk.format("PUT", k, {["Content-Type"] = "text/plain",
+      ["X-Object-Meta-Owner"] = "bench", ["X-Object-Meta-Tag"] = "64"}, body)
+  end
   return wrk.format("PUT", k, nil, body)
 end
 local function get(k, headers)

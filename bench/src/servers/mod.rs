@@ -255,6 +255,24 @@ fn open_tempdir() -> anyhow::Result<tempfile::TempDir> {
 /// Stores a value before a server is measured: over HTTP for the stores
 /// that keep values in their own files (asmkv's log, Redis, etcd), else
 /// straight into the data directory.
+/// The fields a `meta` scenario's writes carry (wrk.rs sends the same).
+pub const METADATA: [(&str, &str); 3] = [
+    ("Content-Type", "text/plain"),
+    ("X-Object-Meta-Owner", "bench"),
+    ("X-Object-Meta-Tag", "64"),
+];
+
+/// Stores `key` on an asmkv with the METADATA fields.
+pub fn preload_with_metadata(run: &Running, key: &str, value: &[u8]) -> anyhow::Result<()> {
+    let mut req = ureq::put(&format!("http://{}/{key}", run.addr));
+    for (name, v) in METADATA {
+        req = req.header(name, v);
+    }
+    let status = req.send(value)?.status();
+    anyhow::ensure!(status.is_success(), "preloading {key}: {status}");
+    Ok(())
+}
+
 pub fn preload(run: &Running, key: &str, value: &[u8]) -> anyhow::Result<()> {
     let a = run.addr;
     let status = match run.kind {

@@ -81,6 +81,7 @@ compact_round:
     push rbx
     push r12
     sub rsp, 8
+    call c_clock                          # (what has expired, this round)
     xor r12d, r12d                        # segments compacted
     mov ebx, 1
 1:  call backup_let_go                    # a backup began: copy into a new segment
@@ -113,6 +114,19 @@ compact_round:
 5:  add rsp, 8
     pop r12
     pop rbx
+    ret
+
+# c_clock: (compactor) sets w_unix to the real-time clock's second, as a
+# worker's tick does for it (expired_at and sg_mostly_dead read it).
+# Clobbers the caller-saved registers.
+c_clock:
+    sub rsp, 24
+    mov edi, CLOCK_REALTIME
+    mov rsi, rsp
+    call clock_now                        # cannot fail with a valid clock and buffer
+    mov rax, qword ptr [rsp]
+    mov qword ptr [rip + w_unix], rax
+    add rsp, 24
     ret
 
 # hint_round: seals and writes the hint file of one segment that lacks either
@@ -304,6 +318,7 @@ compact_segment:
     js .Lcs_out
 2:  xor eax, eax
     mov qword ptr [rip + c_n], rax
+    mov qword ptr [rip + c_copies], rax
     mov qword ptr [rip + c_alln], rax
     mov qword ptr [rip + c_bytes], rax
     mov qword ptr [rip + c_run_len], rax
@@ -335,7 +350,7 @@ compact_segment:
     mov rdi, qword ptr [rip + w_seg_id]   # scan finds would be taken for damage:
     call seg_entry                        # seg_whole)
     mov r15, rax                          # our segment's counts
-    mov rcx, qword ptr [rip + c_n]
+    mov rcx, qword ptr [rip + c_copies]
     lock add dword ptr [r15 + SG_TOTAL], ecx
     mov rcx, qword ptr [rip + c_bytes]
     lock add qword ptr [r15 + SG_BYTES], rcx
@@ -356,7 +371,17 @@ compact_segment:
     mov rdx, qword ptr [r13 + CE_OLD]
     mov rcx, qword ptr [r13 + CE_NEW]
     call index_move
+    mov rdx, qword ptr [r13 + CE_NEW]     # an expired value given back (no copy:
+    xor rdx, qword ptr [r13 + CE_OLD]     # the same place, LOC_TOMB: its key has
+    bt rdx, LOC_TOMB_BIT                  # no value now)
+    jnc 6f
     test eax, eax
+    jz 5f
+    mov rcx, qword ptr [rip + ix_base]
+    lock dec qword ptr [rcx + IX_KEYS]
+    lock inc qword ptr [rcx + IX_EXPIRED]
+    jmp 5f
+6:  test eax, eax
     jnz 5f
     lock inc dword ptr [r15 + SG_DEAD]    # overwritten meanwhile: the copy is dead
     mov rdi, qword ptr [r13 + CE_NEW]
@@ -431,13 +456,13 @@ compact_segment:
     jmp .Lcs_out
 .Lcs_unsynced:                            # the copies may never reach the disk: not
     lock or dword ptr [r15 + SG_FLAGS], SGF_LAX  # counted after all, and no seal
-    mov rcx, qword ptr [rip + c_n]
+    mov rcx, qword ptr [rip + c_copies]
     lock sub dword ptr [r15 + SG_TOTAL], ecx
     mov rcx, qword ptr [rip + c_bytes]
     lock sub qword ptr [r15 + SG_BYTES], rcx
     jmp .Lcs_out
 .Lcs_dead:                                # given up: what was copied is dead
-    mov rcx, qword ptr [rip + c_n]
+    mov rcx, qword ptr [rip + c_copies]
     lock add dword ptr [r15 + SG_DEAD], ecx
     mov rcx, qword ptr [rip + c_bytes]
     lock add qword ptr [r15 + SG_DEAD_BYTES], rcx
@@ -478,7 +503,42 @@ compact_record:
     call index_recs                       # older record of the key is left to return)
     cmp eax, 1
     je 9f
-3:  mov rax, qword ptr [rip + c_n]
+    jmp 4f
+3:  mov rax, qword ptr [rip + r_delete_at]  # a put that has expired counts as a
+    call expired_at                       # delete: dropped if it is its key's only
+    test eax, eax                         # record, its key then without a value
+    jz 4f                                 # (index_move to it, LOC_TOMB); else copied,
+    mov rdi, r13                          # so no older one comes back
+    call index_recs
+    cmp eax, 1
+    jne 4f
+    mov rax, qword ptr [rip + c_n]
+    cmp rax, COMPACT_ENTRIES
+    jae 8f
+    shl rax, 5                            # CE_SIZE
+    add rax, qword ptr [rip + c_entries]
+    mov qword ptr [rax + CE_NODE], r13
+    mov rcx, qword ptr [rip + r_seq]
+    mov qword ptr [rax + CE_SEQ], rcx
+    mov qword ptr [rax + CE_OLD], rbx
+    mov rcx, LOC_TOMB
+    or rcx, rbx
+    mov qword ptr [rax + CE_NEW], rcx
+    inc qword ptr [rip + c_n]
+    jmp 9f
+4:  mov rsi, qword ptr [rip + r_delete_at]  # a copy that will expire: our segment
+    test rsi, rsi                         # says so (one expired already is kept
+    jz 5f                                 # for its older records' sake, and does
+    mov rax, rsi                          # not count: SG_EXPIRING would make our
+    call expired_at                       # segment worth compacting at once)
+    mov rdi, qword ptr [rip + w_seg_id]
+    test eax, eax
+    jnz 6f
+    call seg_expiry
+    jmp 5f
+6:  call seg_entry
+    lock or dword ptr [rax + SG_FLAGS], SGF_EXPIRY
+5:  mov rax, qword ptr [rip + c_n]
     cmp rax, COMPACT_ENTRIES
     jae 8f
     mov rdi, r13                          # the copy is counted before it is made
@@ -498,6 +558,7 @@ compact_record:
     or rcx, rdx
     mov qword ptr [rax + CE_NEW], rcx
     inc qword ptr [rip + c_n]
+    inc qword ptr [rip + c_copies]
     add qword ptr [rip + c_bytes], r12
     mov rax, LOC_OFF_MASK
     and rax, rbx                          # where it is now
@@ -560,7 +621,8 @@ m_fewer: .ascii "a segment holds fewer whole records than it did (kept as damage
 c_entries:  .space 8                  # CE_* per live record moved
 c_all:      .space 8                  # the node of every record of the segment
 c_alln:     .space 8                  #   (COMPACT_RECORDS reserved), so far
-c_n:        .space 8                  # entries so far
+c_n:        .space 8                  # entries so far (moves, and expired values given back)
+c_copies:   .space 8                  #   of them, copies
 c_bytes:    .space 8                  # the bytes of their records
 c_run_src:  .space 8                  # the run of bytes to copy: from,
 c_run_dst:  .space 8                  #   to,

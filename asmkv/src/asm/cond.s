@@ -123,7 +123,8 @@ write_conds:
     sub rsp, 8
     mov rbx, rdi
     mov r14d, COND_TRIES
-1:  and dword ptr [rbx + C_COND], ~CD_TAG
+1:  and dword ptr [rbx + C_COND], ~(CD_TAG | CD_EXPIRED)
+    mov qword ptr [rsp], 0                # the key's value has expired
     lea rdi, [rbx + C_NAME]
     mov rsi, qword ptr [rbx + C_NAME_LEN]
     call index_lookup
@@ -139,6 +140,15 @@ write_conds:
     bt rdx, LOC_TOMB_BIT
     jc 2f
     mov r13, rdx
+    mov rdi, rdx                          # expired: no value to every condition;
+    call loc_expired                      # a create-only write then expects that
+    test eax, eax                         # very write (CD_EXP_SEQ), so it succeeds
+    jz 10f                                # only if nothing was written since
+    mov qword ptr [rbx + C_EXPECT], r12
+    mov qword ptr [rsp], 1
+    or dword ptr [rbx + C_COND], CD_EXPIRED
+    jmp 2f
+10:
     mov qword ptr [rbx + C_TAG_SEQ], r12
     or dword ptr [rbx + C_COND], CD_TAG
     mov eax, dword ptr [rbx + C_COND]
@@ -180,6 +190,9 @@ write_conds:
 5:  test dword ptr [rbx + C_FLAGS], F_IF_NONE_STAR
     jz 6f
     or ecx, CD_EXP_ABSENT
+    cmp qword ptr [rsp], 0
+    je 6f
+    xor ecx, CD_EXP_ABSENT | CD_EXP_SEQ   # (C_EXPECT: the expired write)
 6:  and ecx, ~(CD_TAG | CD_TIME)          # the answer carries the new write's
     mov dword ptr [rbx + C_COND], ecx
     xor eax, eax

@@ -273,7 +273,7 @@
 # the value. FT_CRC covers all of it, MP_CRC the block alone (a GET checks it
 # before it sends the block, whatever the value's size). meta.s builds it.
 .equ MP_LEN, 0         # u32 bytes of the block
-.equ MP_CRC, 4         # u32 CRC32C of the block
+.equ MP_CRC, 4         # u32 CRC32C of MP_DELETE_AT and the block
 .equ MP_DELETE_AT, 8   # u64 Unix seconds the value expires at, 0: never
 .equ MP_SIZE, 16
 .equ META_ITEMS_MAX, 90          # X-Object-Meta-* fields a write may carry (Swift's limits)
@@ -282,6 +282,10 @@
 .equ META_VALUE_MAX, 1024        # a representation field's value (Content-Type ...), at most
 .equ META_PREFIX_LEN, 14         # "x-object-meta-" (meta.s checks)
 .equ META_DEFAULT_LEN, 40        # "Content-Type: application/octet-stream\r\n"
+.equ DELETE_AT_MAX, 1 << 40      # the latest expiry taken (Unix seconds; year 36812)
+.equ META_END_ROOM, META_DEFAULT_LEN + 2 + 40  # what meta_finish may add: a Content-Type, an
+                                 # X-Delete-At line, the empty line
+.equ HINT_F_EXPIRY, 1            # a hint's flags (its u32 after the magic): the segment expires puts
 .equ META_CAP, 16384             # a block, its prefix and its end: 5 representation fields of
                                  # META_VALUE_MAX and 90 items in META_BYTES_MAX take under 12 KiB
 .equ FT_MAGIC_V1, 0x444e4524     # "$END"
@@ -366,7 +370,7 @@
 .equ SN_LAYOUT_N, 8    #   (snapshot.s: sn_layout; another build's image is not believed)
 .equ SNAP_FORMAT, 3    # the node and segment-counter format; raised when either changes
                        # (2: SGF_DAMAGED, which an older asmkv would compact away; 3:
-                       # SG_SEAL_END from seals alone, SGF_SEALED, SGF_LAX)
+                       # SG_SEAL_END from seals alone, SGF_SEALED, SGF_LAX, SGF_EXPIRY, SG_EXPIRING)
 .equ SN_HEAD, 4096     # the header's length; the list follows, then the regions
 .equ SNL_ID, 0         # a listed segment: u64 id (increasing),
 .equ SNL_SIZE, 8       #   u64 its length in bytes,
@@ -413,12 +417,13 @@
 .equ IX_SCRUB_PASSES, 3384  # u64 passes over every sealed segment it has finished
 .equ IX_SCRUB_PASS_AT, 3392 # u64 Unix seconds when the last of them ended, 0: none yet
 .equ IX_SCRUB_GOOD, 3400 # u64 records that checked out in the parts of IX_SCRUB_NEXT read so far
+.equ IX_EXPIRED, 3408  # u64 expired values compaction gave back (their keys then have none)
 .equ RF_SIGNAL, 1      # recovery failed: a loader was killed by a signal
 .equ RF_EXIT, 2        #   a loader exited non-zero
 .equ RF_FORK, 3        #   a loader could not be forked
 .equ RF_WAIT, 4        #   the loaders could not be waited for
 .equ IX_SEGS, 4096     # per segment id, SG_SIZE bytes:
-.if IX_ACTIVE + 8 * MAX_CHILDREN > IX_FLIGHT_HI || IX_FLIGHT_HI + 4 * MAX_WORKERS > IX_SO_COUNT || IX_SO_COUNT + 8 > IX_SL_HEAD || IX_SL_HEAD + 4 * SL_LEVELS > IX_LOAD_FAILED || IX_LOAD_FAILED + 4 > IX_TAINTED || IX_TAINTED + 4 > IX_WALK_MAX || IX_WALK_MAX + 4 > IX_DAMAGED || IX_DAMAGED + 8 > IX_DAMAGED_BYTES || IX_DAMAGED_BYTES + 8 > IX_SCRUB_NEXT || IX_SCRUB_PASS_AT + 8 > IX_SCRUB_GOOD || IX_SCRUB_GOOD + 8 > IX_SEGS
+.if IX_ACTIVE + 8 * MAX_CHILDREN > IX_FLIGHT_HI || IX_FLIGHT_HI + 4 * MAX_WORKERS > IX_SO_COUNT || IX_SO_COUNT + 8 > IX_SL_HEAD || IX_SL_HEAD + 4 * SL_LEVELS > IX_LOAD_FAILED || IX_LOAD_FAILED + 4 > IX_TAINTED || IX_TAINTED + 4 > IX_WALK_MAX || IX_WALK_MAX + 4 > IX_DAMAGED || IX_DAMAGED + 8 > IX_DAMAGED_BYTES || IX_DAMAGED_BYTES + 8 > IX_SCRUB_NEXT || IX_SCRUB_PASS_AT + 8 > IX_SCRUB_GOOD || IX_SCRUB_GOOD + 8 > IX_EXPIRED || IX_EXPIRED + 8 > IX_SEGS
 .error "the index's header fields overlap"
 .endif
 .equ SG_TOTAL, 0       #   u32 sealed records written into it
@@ -429,6 +434,9 @@
 .equ SG_DEAD_BYTES, 24 #   u64 bytes of its dead records (SG_DEAD's)
 .equ SG_SEAL_END, 40   #   u64 where its last record ends, from its seal (seal.s), 0: none:
                        #   below it a crash's shapes are damage
+.equ SG_EXPIRING, 36   #   u32 puts in it that expire (MP_DELETE_AT), at least
+.equ SG_EXPIRE_MAX, 48 #   u64 the latest time any of them expires at: past it, they count as
+                       #   dead for compaction (seg_worth)
 .equ SG_DROP, 32       #   u32 of its live records, tombstones that were the only record of
                        #   their key when last seen (index_rec_drop): compaction drops them
 .equ SGF_GONE, 1       #     compaction has removed it
@@ -436,6 +444,11 @@
 .equ SGF_SEALED, 8     #     its seal was decided: a seal written (SG_SEAL_END), or none can be
 .equ SGF_LAX, 16       #     a record given up in it could not be marked (FT_MAGIC_REL), or a
                        #     copy into it failed: it gets no seal (its zeros are not damage)
+.equ SGF_EXPIRY, 32    #     it holds puts that expire: a listing checks their records, and a
+                       #     hint of it says so (hint_load then reads the segment instead)
+.if (SGF_EXPIRY >> 5) - HINT_F_EXPIRY
+.error "hint_write makes HINT_F_EXPIRY from SGF_EXPIRY by a shift of 5"
+.endif
 .equ SGF_DAMAGED, 4    #     a scan found damage in it: it keeps its place (no hint, never
                        #     compacted), so the damage stays where recovery reports it
 # ".asmkv-seals" (seal.s) says, per segment, where its records ended when it
@@ -692,6 +705,8 @@
 .equ CD_HAD, 65536     # the key a conditional write claimed had a value (204, not 201)
 .equ CD_AUTH, 131072  # an Authorization: Bearer field (C_AUTH, C_AUTH_LEN)
 .equ CD_AUTH_SEEN, 262144 # an Authorization field of any scheme was seen (a second one voids the token)
+.equ CD_EXPIRED, 524288 # the key's value had expired when a conditional write looked: one
+                        #   that claims it creates the key (201, not CD_HAD's 204)
 
 # methods
 .equ M_GET, 1
@@ -752,6 +767,7 @@
 .equ R_500_DAMAGED, 21    # the key's newest record is damaged on disk (LOC_DAMAGED)
 .equ R_505_BACKUP, 22     # GET /backup over HTTP/1.0 (backup.s)
 .equ R_400_META, 23       # a write's metadata beyond the limits (meta.s)
+.equ R_400_EXPIRY, 24     # X-Delete-At / X-Delete-After not one time in the future (meta.s)
 .equ RESP_ENTRY, 32    # resp_table entry: line ptr, line len, body ptr, body len
 
 # results of a connection step (worker.s)

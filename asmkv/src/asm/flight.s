@@ -216,6 +216,8 @@ cond_claim:
     or dword ptr [rbx + C_FLAGS], F_CLAIMED
     test ecx, ecx
     jz 5f
+    test dword ptr [rbx + C_COND], CD_EXPIRED
+    jnz 5f
     or dword ptr [rbx + C_COND], CD_HAD
 5:  xor eax, eax
     jmp .Lcc_out

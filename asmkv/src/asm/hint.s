@@ -90,9 +90,14 @@ hint_write:
     syscall
     test rax, rax
     js .Lhw_unsynced
+    mov rdi, rbx                          # its flags: whether it expires puts (a
+    call seg_entry                        # start then reads it, for their expiry)
+    mov ecx, dword ptr [rax + SG_FLAGS]
+    shr ecx, 5                            # SGF_EXPIRY is bit 5: HINT_F_EXPIRY, bit 0
+    and ecx, HINT_F_EXPIRY
     mov rax, qword ptr [rip + c_hint]
     mov dword ptr [rax], HINT_MAGIC_V1
-    mov dword ptr [rax + 4], 0
+    mov dword ptr [rax + 4], ecx
     mov qword ptr [rip + c_hn], 8
     mov qword ptr [rip + c_hend], 0
     mov qword ptr [rip + c_hfail], 0
@@ -323,6 +328,8 @@ hint_load:
     call crc32c
     cmp eax, dword ptr [r15 + r13 - 4]
     jne .Lhl_unmap
+    test dword ptr [r15 + 4], HINT_F_EXPIRY  # puts that expire: their expiry is in
+    jnz .Lhl_unmap                        # their records alone, so it is read
     mov dword ptr [rip + r_hpass], 0      # every entry checked first, then put in
     mov qword ptr [rip + r_hend], 0
 0:  mov qword ptr [rip + r_hoff], 8       # the index: a bad one half-way must not

@@ -591,6 +591,10 @@ list_walk:
     mov rax, rdx
     shr rax, LOC_SEG_SHIFT                # LOC_DAMAGED: nothing a GET could give
     jz .Llw_step
+    mov rdi, rdx                          # expired: as if never written (read only
+    call loc_expired                      # in segments that expire puts)
+    test eax, eax
+    jnz .Llw_step
     test dword ptr [r12 + LS_FLAGS], LF_AFTER
     jz 6f
     mov rdi, r15
@@ -799,6 +803,7 @@ list_entry:
     jz 4f
     mov rdi, rdx
     call rec_time
+    mov qword ptr [rip + w_rec + REC_VLEN], rdx  # (the value's own length, below)
     pop rcx
     pop rcx
     test rax, rax

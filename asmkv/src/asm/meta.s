@@ -23,6 +23,7 @@ meta_reset:
     mov qword ptr [rip + w_meta_len], MP_SIZE
     mov qword ptr [rip + w_meta_items], 0
     mov qword ptr [rip + w_meta_bytes], 0
+    mov qword ptr [rip + w_meta_delete_at], 0
     mov dword ptr [rip + w_meta_ct], 0
     ret
 
@@ -94,7 +95,47 @@ meta_field:
     jmp 1b
 2:  mov rdi, rax
     jmp .Lmf_value
-3:  lea r15, [rip + meta_fields]          # a representation field?
+3:  cmp r12, 11                           # X-Delete-At: UNIX-SECONDS
+    jne 10f
+    mov rdi, rbx
+    lea rsi, [rip + name_delete_at]
+    mov edx, 11
+    call ci_eq
+    test eax, eax
+    jz 10f
+    mov rdi, r13
+    mov rsi, r14
+    call parse_u64
+    test edx, edx
+    jnz .Lmf_bad_time
+    jmp 11f
+10: cmp r12, 14                           # X-Delete-After: SECONDS
+    jne 12f
+    mov rdi, rbx
+    lea rsi, [rip + name_delete_after]
+    mov edx, 14
+    call ci_eq
+    test eax, eax
+    jz 12f
+    mov rdi, r13
+    mov rsi, r14
+    call parse_u64
+    test edx, edx
+    jnz .Lmf_bad_time
+    mov rcx, DELETE_AT_MAX
+    cmp rax, rcx
+    ja .Lmf_bad_time
+    add rax, qword ptr [rip + w_unix]
+11: cmp qword ptr [rip + w_meta_delete_at], 0  # one of them, once
+    jne .Lmf_bad_time
+    cmp rax, qword ptr [rip + w_unix]     # in the future (the clock's second)
+    jbe .Lmf_bad_time
+    mov rcx, DELETE_AT_MAX
+    cmp rax, rcx
+    ja .Lmf_bad_time
+    mov qword ptr [rip + w_meta_delete_at], rax
+    jmp .Lmf_none                         # (meta_finish writes its line)
+12: lea r15, [rip + meta_fields]          # a representation field?
 6:  movzx ecx, byte ptr [r15]
     test ecx, ecx
     jz .Lmf_none
@@ -148,13 +189,16 @@ meta_field:
 .Lmf_bad:
     mov eax, R_400_META
     jmp .Lmf_out
+.Lmf_bad_time:
+    mov eax, R_400_EXPIRY
+    jmp .Lmf_out
 
 # meta_room: rdi = bytes a line needs. Returns rax = where it goes in w_meta,
 # or 0 if the block would not fit with its end (a default Content-Type and
 # the empty line). Clobbers rcx.
 meta_room:
     mov rax, qword ptr [rip + w_meta_len]
-    lea rcx, [rax + rdi + META_DEFAULT_LEN + 2]
+    lea rcx, [rax + rdi + META_END_ROOM]
     cmp rcx, META_CAP
     ja 1f
     lea rcx, [rip + w_meta]
@@ -164,11 +208,12 @@ meta_room:
     ret
 
 # meta_finish: (event loop) rdi = conn of a write whose head is parsed. If the
-# head carried metadata, ends the block in w_meta (Content-Type:
-# application/octet-stream if it named none, then the empty line), fills its
-# prefix (MP_*: its length and CRC, no expiry) and sets C_META to the bytes
-# its record's value region holds before the value; else C_META = 0 (a v1
-# record). Clobbers the caller-saved registers.
+# head carried metadata or an expiry, ends the block in w_meta (Content-Type:
+# application/octet-stream if it named none, X-Delete-At with the time it
+# expires at, then the empty line), fills its prefix (MP_*: its length and
+# CRC, the expiry or 0) and sets C_META to the bytes its record's value region
+# holds before the value; else C_META = 0 (a v1 record). Clobbers the
+# caller-saved registers.
 .globl meta_finish
 meta_finish:
     push rbx
@@ -176,16 +221,32 @@ meta_finish:
     mov dword ptr [rbx + C_META], 0
     mov rax, qword ptr [rip + w_meta_len]
     cmp rax, MP_SIZE
+    jne 2f
+    cmp qword ptr [rip + w_meta_delete_at], 0
     je 9f
-    lea rdi, [rip + w_meta]
+2:  lea rdi, [rip + w_meta]
     add rdi, rax
-    cmp dword ptr [rip + w_meta_ct], 0    # (meta_room kept room for both)
+    cmp dword ptr [rip + w_meta_ct], 0    # (meta_room kept room for all three)
     jne 1f
     lea rsi, [rip + meta_default]
     mov edx, META_DEFAULT_LEN
     call copy
     mov rdi, rax
-1:  mov word ptr [rdi], 0x0a0d            # the head's end
+1:  mov rsi, qword ptr [rip + w_meta_delete_at]
+    test rsi, rsi
+    jz 3f
+    push rsi
+    push rsi
+    lea rsi, [rip + name_delete_at_canon] # "X-Delete-At: N"
+    mov edx, 13
+    call copy
+    mov rdi, rax
+    pop rsi
+    pop rsi
+    call fmt_u64
+    mov word ptr [rax], 0x0a0d
+    lea rdi, [rax + 2]
+3:  mov word ptr [rdi], 0x0a0d            # the head's end
     lea rax, [rdi + 2]
     lea rsi, [rip + w_meta]
     sub rax, rsi
@@ -193,8 +254,10 @@ meta_finish:
     mov dword ptr [rbx + C_META], eax
     lea rdx, [rax - MP_SIZE]
     mov dword ptr [rsi + MP_LEN], edx
-    mov qword ptr [rsi + MP_DELETE_AT], 0
-    add rsi, MP_SIZE
+    mov rcx, qword ptr [rip + w_meta_delete_at]
+    mov qword ptr [rsi + MP_DELETE_AT], rcx
+    add rsi, MP_DELETE_AT                 # (the expiry and the block)
+    add rdx, MP_SIZE - MP_DELETE_AT
     xor edi, edi
     call crc32c
     mov dword ptr [rip + w_meta + MP_CRC], eax
@@ -228,8 +291,8 @@ meta_block_ok:
     cmp word ptr [rbx + rcx - 2], 0x0a0d
     jne 8f
     xor edi, edi
-    lea rsi, [rbx + MP_SIZE]
-    mov rdx, r12
+    lea rsi, [rbx + MP_DELETE_AT]         # the expiry and the block
+    lea rdx, [r12 + MP_SIZE - MP_DELETE_AT]
     call crc32c
     cmp eax, dword ptr [rbx + MP_CRC]
     jne 8f
@@ -241,7 +304,91 @@ meta_block_ok:
     pop rbx
     ret
 
+# loc_expired: (event loop) rdi = a LOC naming a value. Returns eax = 1 if
+# its record expires (MP_DELETE_AT) and that time has come (w_unix), else 0
+# (also if it cannot be read: the caller's own read says why). Reads the
+# record only if its segment holds puts that expire (SGF_EXPIRY), and
+# believes its expiry only if the block checks out. Clobbers the caller-saved
+# registers and w_rec.
+.globl loc_expired
+loc_expired:
+    push rbx
+    push r12
+    sub rsp, 8
+    mov rbx, rdi
+    call loc_entry
+    test dword ptr [rax + SG_FLAGS], SGF_EXPIRY
+    jz 8f
+    mov rdi, rbx
+    shr rdi, LOC_SEG_SHIFT
+    and edi, LOC_SEG_MASK
+    jz 8f
+    call seg_fd
+    test rax, rax
+    js 8f
+    mov edi, eax
+    lea rsi, [rip + w_rec]
+    mov edx, REC_HDR + NAME_MAX + MP_SIZE + META_CAP
+    mov rcx, LOC_OFF_MASK
+    and rcx, rbx
+    call pread_full
+    test rax, rax
+    js 8f
+    mov r12, rax
+    lea rdi, [rip + w_rec]
+    mov rsi, rax
+    call rec_header_ok
+    test eax, eax
+    jz 8f
+    cmp dword ptr [rip + w_rec + REC_MAGIC], REC_MAGIC_V2
+    jne 8f
+    mov eax, dword ptr [rip + w_rec + REC_KLEN]
+    lea rdi, [rip + w_rec + REC_HDR]
+    add rdi, rax
+    mov rsi, r12
+    sub rsi, rax
+    sub rsi, REC_HDR
+    mov rdx, qword ptr [rip + w_rec + REC_VLEN]
+    call meta_block_ok
+    test rax, rax
+    jz 8f
+    mov eax, dword ptr [rip + w_rec + REC_KLEN]
+    lea rcx, [rip + w_rec + REC_HDR + MP_DELETE_AT]
+    mov rax, qword ptr [rcx + rax]
+    call expired_at
+    jmp 9f
+8:  xor eax, eax
+9:  add rsp, 8
+    pop r12
+    pop rbx
+    ret
+
+# expired_at: rax = an expiry (Unix seconds, 0: never). Returns eax = 1 if it
+# has come (w_unix: the clock's second, as of the last tick), else 0.
+# Clobbers nothing else.
+.globl expired_at
+expired_at:
+    test rax, rax
+    jz 1f
+    cmp rax, qword ptr [rip + w_unix]
+    ja 1f
+    mov eax, 1
+    ret
+1:  xor eax, eax
+    ret
+
+# expiry_stats: returns rax = expired values compaction has given back.
+# Clobbers nothing else.
+.globl expiry_stats
+expiry_stats:
+    mov rax, qword ptr [rip + ix_base]
+    mov rax, qword ptr [rax + IX_EXPIRED]
+    ret
+
 .section .rodata
+name_delete_at:    .ascii "x-delete-at"
+name_delete_after: .ascii "x-delete-after"
+name_delete_at_canon: .ascii "X-Delete-At: "
 meta_prefix_lc:    .ascii "x-object-meta-"
                                          # (META_PREFIX_LEN bytes)
 meta_prefix_canon: .ascii "X-Object-Meta-"
@@ -269,5 +416,6 @@ w_meta:       .space META_CAP            # the head being parsed's block, with i
 w_meta_len:   .space 8                   # its bytes so far, prefix included
 w_meta_items: .space 8                   # X-Object-Meta-* fields in it
 w_meta_bytes: .space 8                   #   their names' and values' bytes
+w_meta_delete_at: .space 8               # when the write is to expire (Unix seconds), 0: never
 w_meta_ct:    .space 4                   # 1: it holds a Content-Type
 .text

@@ -345,6 +345,12 @@ metrics_begin:
     call damage_stats
     mov rsi, rdx
     call .Lmb_number_line
+    lea rsi, [rip + m_expired]
+    mov edx, OFFSET m_expired_len
+    call .Lmb_text
+    call expiry_stats
+    mov rsi, rax
+    call .Lmb_number_line
     lea rsi, [rip + m_scrubbed]
     mov edx, OFFSET m_scrubbed_len
     call .Lmb_text
@@ -730,6 +736,11 @@ m_damaged_bytes:
     .ascii "# TYPE asmkv_damaged_bytes gauge\n"
     .ascii "asmkv_damaged_bytes"
 .equ m_damaged_bytes_len, . - m_damaged_bytes
+m_expired:
+    .ascii "# HELP asmkv_expired_total Values past their X-Delete-At whose room compaction gave back (their keys had no other record on disk).\n"
+    .ascii "# TYPE asmkv_expired_total counter\n"
+    .ascii "asmkv_expired_total"
+.equ m_expired_len, . - m_expired
 m_scrubbed:
     .ascii "# HELP asmkv_scrub_bytes_total Bytes the scrubber has read from the sealed segments to check them (--scrub-rate).\n"
     .ascii "# TYPE asmkv_scrub_bytes_total counter\n"

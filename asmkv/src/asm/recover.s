@@ -345,7 +345,14 @@ recover_record:
     jae 1f
     lock cmpxchg qword ptr [rdx + IX_SEQ], rcx
     jne 2b                                # rax holds what is there now
-1:  mov rdi, rbx
+1:  mov rsi, qword ptr [rip + r_delete_at]  # a put that expires
+    test rsi, rsi
+    jz 3f
+    mov rdi, rbx
+    shr rdi, LOC_SEG_SHIFT
+    and edi, LOC_SEG_MASK
+    call seg_expiry
+3:  mov rdi, rbx
     call loc_entry
     inc dword ptr [rax + SG_TOTAL]
     add qword ptr [rax + SG_BYTES], r12
@@ -396,7 +403,7 @@ recover_segment:
 # Returns rax = the damage found (spans, records, I/O errors), or -1 if the
 # compactor's scan did not read it all and found none. Clobbers the
 # caller-saved registers.
-.globl scan_segment, r_scrub, r_from, r_until, r_stopped, r_good, r_lax, r_cut_said
+.globl scan_segment, r_scrub, r_from, r_until, r_stopped, r_good, r_lax, r_cut_said, r_delete_at
 scan_segment:
     push rbx
     push r12
@@ -628,6 +635,18 @@ scan_segment:
     inc qword ptr [rip + r_good]
     mov rax, qword ptr [r12 + FT_SEQ]
     mov qword ptr [rip + r_seq], rax
+    mov qword ptr [rip + r_delete_at], 0  # a v2 put's expiry (the footer's CRC,
+    cmp dword ptr [rip + r_seed], REC_MAGIC_V2  # just checked, covers it)
+    jne 7f
+    mov rdi, qword ptr [rip + r_klen]
+    lea rdi, [r15 + rdi + REC_HDR + MP_DELETE_AT]
+    mov esi, 8
+    call r_window                         # (the footer is not needed again)
+    cmp rdx, 8
+    jb 7f
+    mov rax, qword ptr [rax]
+    mov qword ptr [rip + r_delete_at], rax
+7:
     mov rdi, r13
     or rdi, r15
     cmp dword ptr [rip + r_type], REC_DEL
@@ -1253,6 +1272,7 @@ r_good:   .space 8                   # records that checked out in this scan
 r_strict: .space 8                   # below this, a crash's shapes are damage
                                      #   (SG_SEAL_END: the segment was whole when sealed)
 r_lax:    .space 8                   # shapes this scan took for what a crash leaves
+r_delete_at: .space 8                # the record's expiry (a v2 put's MP_DELETE_AT), 0: none
 r_time:   .space 8                   # the record's REC_TIME (its header checks out)
 r_wfail:  .space 4                   # 1 once a read of this scan failed (the compactor's)
 r_newer:  .space 4                   # 1 while a record that may be a newer format's is checked

@@ -434,6 +434,7 @@ resp_table:                               # indexed by R_*, RESP_ENTRY bytes eac
     RESPONSE "HTTP/1.1 500 Internal Server Error", "the newest record of this key is damaged on disk: write it again\n"
     RESPONSE "HTTP/1.1 505 HTTP Version Not Supported", "a backup is sent chunked: HTTP/1.1 only\n"
     RESPONSE "HTTP/1.1 400 Bad Request", "metadata beyond the limits: at most 90 X-Object-Meta-* fields, 4096 bytes of their names and values, names of 128 bytes; one Content-Type; 1024 bytes a representation field\n"
+    RESPONSE "HTTP/1.1 400 Bad Request", "X-Delete-At takes one Unix time in seconds, X-Delete-After one number of seconds, in the future (one of them)\n"
 
 hdr_server:     .ascii "Server: asmkv\r\n"
 .equ hdr_server_len, . - hdr_server

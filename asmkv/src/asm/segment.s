@@ -307,6 +307,23 @@ seg_release:
     pop rbx
     jmp rec_closed
 
+# seg_expiry: rdi = segment id, rsi = the expiry (Unix seconds) of a put in
+# it. Marks the segment as holding puts that expire (SGF_EXPIRY), counts the
+# put (SG_EXPIRING) and raises SG_EXPIRE_MAX to it. Any process, at once (a
+# cmpxchg for the maximum). Clobbers rax, rcx, rdi.
+.globl seg_expiry
+seg_expiry:
+    call seg_entry
+    lock or dword ptr [rax + SG_FLAGS], SGF_EXPIRY
+    lock inc dword ptr [rax + SG_EXPIRING]
+    mov rcx, rax
+    mov rax, qword ptr [rcx + SG_EXPIRE_MAX]
+1:  cmp rax, rsi
+    jae 2f
+    lock cmpxchg qword ptr [rcx + SG_EXPIRE_MAX], rsi
+    jne 1b                                # rax holds what is there now
+2:  ret
+
 # seg_entry: rdi = segment id. Returns rax = its SG_* entry in the shared
 # index. Clobbers nothing else.
 .globl seg_entry
@@ -541,7 +558,13 @@ sg_mostly_dead:
     push rdx
     mov edx, dword ptr [rax + SG_DEAD]
     add edx, dword ptr [rax + SG_DROP]
-    xor ecx, ecx
+    mov rcx, qword ptr [rax + SG_EXPIRE_MAX]  # every put in it that expires has:
+    test rcx, rcx                         # they count as dead too (w_unix: the
+    jz 2f                                 # compactor sets its own each round)
+    cmp rcx, qword ptr [rip + w_unix]
+    ja 2f
+    add edx, dword ptr [rax + SG_EXPIRING]
+2:  xor ecx, ecx
     test edx, edx
     jz 1f
     add edx, edx

@@ -603,6 +603,14 @@ do_get:
     test rax, rax
     jz .Lgt_corrupt
     mov dword ptr [rbx + C_META], eax
+    mov eax, dword ptr [r12 + REC_KLEN]   # expired: as if never written
+    mov rax, qword ptr [r12 + rax + REC_HDR + MP_DELETE_AT]
+    call expired_at
+    test eax, eax
+    jz 3f
+    mov dword ptr [rbx + C_META], 0
+    and dword ptr [rbx + C_COND], ~(CD_TAG | CD_TIME)
+    jmp .Lgt_absent
 3:  mov edi, dword ptr [r12 + REC_KLEN]
     mov rsi, qword ptr [r12 + REC_VLEN]
     call rec_len
@@ -689,7 +697,8 @@ do_get:
 
 # rec_time: rdi = a LOC naming a value. Reads its record's header and key and
 # checks them. Returns rax = the record's time (when its write began), or
-# -errno (-EIO if the record does not check out). Clobbers the caller-saved
+# -errno (-EIO if the record does not check out), and rdx = the value's length
+# (a v2 record's value region less its metadata). Clobbers the caller-saved
 # registers and w_rec.
 .globl rec_time
 rec_time:
@@ -704,18 +713,35 @@ rec_time:
     js 9f
     mov edi, eax
     lea rsi, [rip + w_rec]
-    mov edx, REC_HDR + NAME_MAX
+    mov edx, REC_HDR + NAME_MAX + MP_SIZE
     mov rcx, LOC_OFF_MASK
     and rcx, rbx
     call pread_full
     test rax, rax
     js 9f
+    push rax
+    push rax
     lea rdi, [rip + w_rec]
     mov rsi, rax
     call rec_header_ok
+    pop rcx
+    pop rcx
     test eax, eax
     jz 8f
-    mov rax, qword ptr [rip + w_rec + REC_TIME]
+    mov rdx, qword ptr [rip + w_rec + REC_VLEN]
+    cmp dword ptr [rip + w_rec + REC_MAGIC], REC_MAGIC_V2
+    jne 7f
+    mov eax, dword ptr [rip + w_rec + REC_KLEN]  # less its metadata (MP_LEN is
+    lea rsi, [rax + REC_HDR + MP_SIZE]    # not under the header's CRC: bounded)
+    cmp rcx, rsi
+    jb 7f
+    lea rsi, [rip + w_rec + REC_HDR]
+    mov eax, dword ptr [rsi + rax + MP_LEN]
+    add rax, MP_SIZE
+    cmp rax, rdx
+    ja 7f
+    sub rdx, rax
+7:  mov rax, qword ptr [rip + w_rec + REC_TIME]
     jmp 9f
 8:  mov rax, -EIO
 9:  pop rbx
@@ -784,7 +810,15 @@ record_upload:
     and r14, qword ptr [rbx + C_REC_LOC]
     mov dword ptr [rbx + C_UP_FD], edx
     or dword ptr [rbx + C_FLAGS], F_RECORD
-    xor edi, edi                          # the value region's CRC, from its
+    cmp dword ptr [rbx + C_META], 0       # a put that expires: its segment says so
+    je 1f                                 # before the record can count
+    mov rsi, qword ptr [rip + w_meta + MP_DELETE_AT]
+    test rsi, rsi
+    jz 1f
+    mov rdi, qword ptr [rbx + C_REC_LOC]
+    shr rdi, LOC_SEG_SHIFT
+    call seg_expiry
+1:  xor edi, edi                          # the value region's CRC, from its
     lea rsi, [rip + w_meta]               # metadata on (0 if none)
     mov edx, dword ptr [rbx + C_META]
     call crc32c
@@ -1038,9 +1072,9 @@ publish_record:
     call index_settle
     and dword ptr [rbx + C_FLAGS], ~F_CLAIMED
     call rec_loc_flagged
-    cmp eax, PUB_REPLACED                 # it replaced no value: a new key
-    jne 5f
-    test dword ptr [rbx + C_COND], CD_HAD
+    cmp eax, PUB_REPLACED                 # it replaced no value: a new key (an
+    jne 5f                                # expired one was counted: it answers 201
+    test dword ptr [rbx + C_COND], CD_HAD | CD_EXPIRED  # and replaces it)
     jnz 5f
     mov eax, PUB_NEW
 5:  call pub_count
@@ -1146,6 +1180,11 @@ do_delete:
     mov esi, R_404
     test cl, cl
     jz .Ldl_respond
+    mov rdi, rax                          # an expired value is none (compaction
+    call loc_expired                      # gives its room back)
+    mov esi, R_404
+    test eax, eax
+    jnz .Ldl_respond
     mov esi, R_412
     test dword ptr [rbx + C_FLAGS], F_IF_NONE_STAR
     jnz .Ldl_respond
@@ -1205,7 +1244,22 @@ finish_upload:
     js .Lfu_failed
     mov r13, rax
     mov r15d, edx
-    mov r14, LOC_OFF_MASK
+    cmp dword ptr [rbx + C_META], 0       # a put that expires (the spool's prefix
+    je 1f                                 # says): its segment says so first
+    mov edi, dword ptr [rbx + C_UP_FD]
+    mov rsi, rsp
+    mov edx, 8
+    mov ecx, MP_DELETE_AT
+    call pread_full
+    cmp rax, 8
+    jne 1f
+    mov rsi, qword ptr [rsp]
+    test rsi, rsi
+    jz 1f
+    mov rdi, qword ptr [rbx + C_REC_LOC]
+    shr rdi, LOC_SEG_SHIFT
+    call seg_expiry
+1:  mov r14, LOC_OFF_MASK
     and r14, qword ptr [rbx + C_REC_LOC]
     mov edi, r15d
     lea rsi, [rip + w_rec]

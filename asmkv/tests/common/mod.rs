@@ -763,8 +763,18 @@ pub struct Put {
 
 /// One PUT on a raw keep-alive connection; Ok(status) or Err if the server vanished.
 pub fn raw_put(c: &mut TcpStream, key: &str, body: &[u8]) -> std::io::Result<u16> {
+    raw_put_with(c, key, "", body)
+}
+
+/// `raw_put` with more header fields (whole lines, CRLF-ended).
+pub fn raw_put_with(
+    c: &mut TcpStream,
+    key: &str,
+    fields: &str,
+    body: &[u8],
+) -> std::io::Result<u16> {
     let mut req = format!(
-        "PUT /{key} HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n",
+        "PUT /{key} HTTP/1.1\r\nHost: t\r\n{fields}Content-Length: {}\r\n\r\n",
         body.len()
     )
     .into_bytes();

@@ -144,6 +144,11 @@ write_conds:
     call loc_expired                      # a create-only write then expects that
     test eax, eax                         # very write (CD_EXP_SEQ), so it succeeds
     jz 10f                                # only if nothing was written since
+    jns 11f
+    dec r14d                              # compacted since: look again
+    jnz 1b
+    jmp 9f
+11:
     mov qword ptr [rbx + C_EXPECT], r12
     mov qword ptr [rsp], 1
     or dword ptr [rbx + C_COND], CD_EXPIRED

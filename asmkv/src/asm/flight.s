@@ -194,9 +194,11 @@ cond_claim:
     jnz .Lcc_refuse
 3:  test r8d, CD_EXP_PRESENT | CD_EXP_SEQ
     jz 4f
+    test r8d, CD_EXPIRED                  # (the expired write it expects may have
+    jnz 5f                                # been given back since: its number will do)
     test ecx, ecx
     jz .Lcc_refuse
-    test r8d, CD_EXP_SEQ
+5:  test r8d, CD_EXP_SEQ
     jz 4f
     cmp rax, qword ptr [rbx + C_EXPECT]
     jne .Lcc_refuse

@@ -330,6 +330,8 @@ hint_load:
     jne .Lhl_unmap
     test dword ptr [r15 + 4], HINT_F_EXPIRY  # puts that expire: their expiry is in
     jnz .Lhl_unmap                        # their records alone, so it is read
+    mov qword ptr [rip + r_delete_at], 0  # (none of its entries expires: a hint of a
+                                          # segment with such puts is refused above)
     mov dword ptr [rip + r_hpass], 0      # every entry checked first, then put in
     mov qword ptr [rip + r_hend], 0
 0:  mov qword ptr [rip + r_hoff], 8       # the index: a bad one half-way must not

@@ -200,7 +200,11 @@ parse_request:
     jmp 13b
 14: sub rcx, rdx
     add r12, 2
-    push rdi                              # metadata a write keeps (meta.s)
+    cmp dword ptr [rbx + C_METHOD], M_PUT # metadata a write keeps (meta.s; a
+    je 16f                                # read or a delete ignores it, as Swift
+    cmp dword ptr [rbx + C_METHOD], M_POST  # does)
+    jne 17f
+16: push rdi
     push rsi
     push rdx
     push rcx
@@ -211,6 +215,7 @@ parse_request:
     pop rdi
     test eax, eax
     jnz .Lpr_fail
+17:
     mov r8, rcx                           # handle_field(conn, name, nlen, value, vlen)
     mov rcx, rdx
     mov rdx, rsi

@@ -592,9 +592,9 @@ list_walk:
     shr rax, LOC_SEG_SHIFT                # LOC_DAMAGED: nothing a GET could give
     jz .Llw_step
     mov rdi, rdx                          # expired: as if never written (read only
-    call loc_expired                      # in segments that expire puts)
-    test eax, eax
-    jnz .Llw_step
+    call loc_expired                      # in segments that expire puts; one moved
+    test eax, eax                         # meanwhile is listed: its move kept it)
+    jg .Llw_step
     test dword ptr [r12 + LS_FLAGS], LF_AFTER
     jz 6f
     mov rdi, r15

@@ -305,16 +305,17 @@ meta_block_ok:
     ret
 
 # loc_expired: (event loop) rdi = a LOC naming a value. Returns eax = 1 if
-# its record expires (MP_DELETE_AT) and that time has come (w_unix), else 0
-# (also if it cannot be read: the caller's own read says why). Reads the
-# record only if its segment holds puts that expire (SGF_EXPIRY), and
-# believes its expiry only if the block checks out. Clobbers the caller-saved
-# registers and w_rec.
+# its record expires (MP_DELETE_AT) and that time has come (w_unix), 0 if not
+# (also if it cannot be read: the caller's own read says why), -1 if its
+# segment is gone (compacted since the LOC was read: look again). Reads the
+# record only if its segment holds puts that expire (SGF_EXPIRY): its header
+# and prefix, and its block (which must check out) only when it says expired.
+# Clobbers the caller-saved registers and w_rec.
 .globl loc_expired
 loc_expired:
     push rbx
     push r12
-    sub rsp, 8
+    push r13
     mov rbx, rdi
     call loc_entry
     test dword ptr [rax + SG_FLAGS], SGF_EXPIRY
@@ -325,16 +326,21 @@ loc_expired:
     jz 8f
     call seg_fd
     test rax, rax
-    js 8f
+    jns 1f
+    cmp rax, -ENOENT
+    jne 8f
+    mov eax, -1
+    jmp 9f
+1:  mov r12d, eax                         # the segment
     mov edi, eax
     lea rsi, [rip + w_rec]
-    mov edx, REC_HDR + NAME_MAX + MP_SIZE + META_CAP
+    mov edx, REC_SMALL
     mov rcx, LOC_OFF_MASK
     and rcx, rbx
     call pread_full
     test rax, rax
     js 8f
-    mov r12, rax
+    mov r13, rax                          # the bytes read
     lea rdi, [rip + w_rec]
     mov rsi, rax
     call rec_header_ok
@@ -343,22 +349,44 @@ loc_expired:
     cmp dword ptr [rip + w_rec + REC_MAGIC], REC_MAGIC_V2
     jne 8f
     mov eax, dword ptr [rip + w_rec + REC_KLEN]
+    lea rcx, [rax + REC_HDR + MP_SIZE]
+    cmp r13, rcx
+    jb 8f
+    lea rcx, [rip + w_rec + REC_HDR]
+    mov rax, qword ptr [rcx + rax + MP_DELETE_AT]
+    call expired_at
+    test eax, eax
+    jz 8f
+    mov eax, dword ptr [rip + w_rec + REC_KLEN]  # it says expired: believed once
+    lea rcx, [rip + w_rec + REC_HDR]      # its block checks out (read on if it
+    mov edx, dword ptr [rcx + rax + MP_LEN]  # did not all come)
+    lea rdx, [rdx + rax + REC_HDR + MP_SIZE]
+    cmp rdx, r13
+    jbe 2f
+    cmp rdx, REC_BUF
+    ja 8f
+    mov edi, r12d
+    lea rsi, [rip + w_rec]
+    mov rcx, LOC_OFF_MASK
+    and rcx, rbx
+    call pread_full
+    test rax, rax
+    js 8f
+    mov r13, rax
+2:  mov eax, dword ptr [rip + w_rec + REC_KLEN]
     lea rdi, [rip + w_rec + REC_HDR]
     add rdi, rax
-    mov rsi, r12
+    mov rsi, r13
     sub rsi, rax
     sub rsi, REC_HDR
     mov rdx, qword ptr [rip + w_rec + REC_VLEN]
     call meta_block_ok
     test rax, rax
     jz 8f
-    mov eax, dword ptr [rip + w_rec + REC_KLEN]
-    lea rcx, [rip + w_rec + REC_HDR + MP_DELETE_AT]
-    mov rax, qword ptr [rcx + rax]
-    call expired_at
+    mov eax, 1
     jmp 9f
 8:  xor eax, eax
-9:  add rsp, 8
+9:  pop r13
     pop r12
     pop rbx
     ret

@@ -1072,11 +1072,15 @@ publish_record:
     call index_settle
     and dword ptr [rbx + C_FLAGS], ~F_CLAIMED
     call rec_loc_flagged
-    cmp eax, PUB_REPLACED                 # it replaced no value: a new key (an
-    jne 5f                                # expired one was counted: it answers 201
-    test dword ptr [rbx + C_COND], CD_HAD | CD_EXPIRED  # and replaces it)
-    jnz 5f
-    mov eax, PUB_NEW
+    cmp eax, PUB_REPLACED                 # it replaced no value: a new key (the
+    jne 5f                                # LOC it replaced says; an expired value
+    mov rcx, rdx                          # was counted, and answers 201 all the
+    btr rcx, LOC_CLAIM_BIT                # same: CD_HAD, below)
+    test rcx, rcx
+    jz 2f
+    bt rcx, LOC_TOMB_BIT
+    jnc 5f
+2:  mov eax, PUB_NEW
 5:  call pub_count
     mov eax, R_204                        # replaced, or overwritten after it was
     cmp dword ptr [rbx + C_METHOD], M_DELETE
@@ -1175,6 +1179,8 @@ do_delete:
     push r12
     push r13
     mov rbx, rdi
+    mov r13d, 4                           # tries: a record moved meanwhile
+1:  mov rdi, rbx
     call key_loc
     LOC_HAS_VALUE
     mov esi, R_404
@@ -1184,7 +1190,12 @@ do_delete:
     call loc_expired                      # gives its room back)
     mov esi, R_404
     test eax, eax
-    jnz .Ldl_respond
+    jz 2f
+    jns .Ldl_respond
+    dec r13d                              # compacted since the key was read
+    jnz 1b
+    jmp .Ldl_io
+2:
     mov esi, R_412
     test dword ptr [rbx + C_FLAGS], F_IF_NONE_STAR
     jnz .Ldl_respond
@@ -1251,9 +1262,13 @@ finish_upload:
     mov edx, 8
     mov ecx, MP_DELETE_AT
     call pread_full
-    cmp rax, 8
-    jne 1f
-    mov rsi, qword ptr [rsp]
+    cmp rax, 8                            # (its expiry must mark the segment, or
+    je 2f                                 # the listings would not see it expire)
+    mov rcx, -EIO
+    test rax, rax
+    cmovns rax, rcx
+    jmp .Lfu_release
+2:  mov rsi, qword ptr [rsp]
     test rsi, rsi
     jz 1f
     mov rdi, qword ptr [rbx + C_REC_LOC]

@@ -19,14 +19,7 @@ fn now() -> u64 {
 }
 
 fn request(addr: SocketAddr, method: &str, key: &str, fields: &str, body: &[u8]) -> Wire {
-    let mut c = Raw::connect(addr);
-    let head = format!(
-        "{method} /{key} HTTP/1.1\r\nHost: t\r\n{fields}Content-Length: {}\r\n\r\n",
-        body.len()
-    );
-    c.send(head.as_bytes());
-    c.send(body);
-    c.response_to(method == "HEAD").expect("an answer")
+    request_with(addr, method, key, fields, body)
 }
 
 fn status(addr: SocketAddr, method: &str, key: &str, fields: &str, body: &[u8]) -> u16 {

@@ -13,21 +13,11 @@ use std::time::{Duration, Instant};
 
 /// PUTs `body` to `key` with `fields` (whole header lines, CRLF-ended).
 fn put_with(addr: SocketAddr, key: &str, fields: &str, body: &[u8]) -> Wire {
-    let mut c = Raw::connect(addr);
-    let head = format!(
-        "PUT /{key} HTTP/1.1\r\nHost: t\r\n{fields}Content-Length: {}\r\n\r\n",
-        body.len()
-    );
-    c.send(head.as_bytes());
-    c.send(body);
-    c.response()
+    request_with(addr, "PUT", key, fields, body)
 }
 
 fn get_with(addr: SocketAddr, method: &str, key: &str, fields: &str) -> Wire {
-    let mut c = Raw::connect(addr);
-    let req = format!("{method} /{key} HTTP/1.1\r\nHost: t\r\n{fields}\r\n");
-    c.send(req.as_bytes());
-    c.response_to(method == "HEAD").expect("an answer")
+    request_with(addr, method, key, fields, b"")
 }
 
 /// The answer's header lines after the status line, as sent, less those

@@ -512,19 +512,13 @@ compact_record:
     call index_recs
     cmp eax, 1
     jne 4f
-    mov rax, qword ptr [rip + c_n]
-    cmp rax, COMPACT_ENTRIES
+    cmp qword ptr [rip + c_n], COMPACT_ENTRIES
     jae 8f
-    shl rax, 5                            # CE_SIZE
-    add rax, qword ptr [rip + c_entries]
-    mov qword ptr [rax + CE_NODE], r13
-    mov rcx, qword ptr [rip + r_seq]
-    mov qword ptr [rax + CE_SEQ], rcx
-    mov qword ptr [rax + CE_OLD], rbx
-    mov rcx, LOC_TOMB
-    or rcx, rbx
-    mov qword ptr [rax + CE_NEW], rcx
-    inc qword ptr [rip + c_n]
+    mov rdi, r13
+    mov rsi, rbx
+    mov rdx, LOC_TOMB
+    or rdx, rbx
+    call ce_add
     jmp 9f
 4:  mov rsi, qword ptr [rip + r_delete_at]  # a copy that will expire: our segment
     test rsi, rsi                         # says so (one expired already is kept
@@ -543,21 +537,15 @@ compact_record:
     jae 8f
     mov rdi, r13                          # the copy is counted before it is made
     call index_rec_add
-    mov rax, qword ptr [rip + c_n]
-    shl rax, 5                            # CE_SIZE
-    add rax, qword ptr [rip + c_entries]
-    mov qword ptr [rax + CE_NODE], r13
-    mov rcx, qword ptr [rip + r_seq]
-    mov qword ptr [rax + CE_SEQ], rcx
-    mov qword ptr [rax + CE_OLD], rbx
-    mov rcx, qword ptr [rip + w_seg_id]   # the copy: same flags and length,
-    shl rcx, LOC_SEG_SHIFT                # new place
-    or rcx, qword ptr [rip + w_seg_pos]
-    mov rdx, LOC_TOMB | LOC_LEN_MASK
-    and rdx, rbx
-    or rcx, rdx
-    mov qword ptr [rax + CE_NEW], rcx
-    inc qword ptr [rip + c_n]
+    mov rdx, qword ptr [rip + w_seg_id]   # the copy: same flags and length,
+    shl rdx, LOC_SEG_SHIFT                # new place
+    or rdx, qword ptr [rip + w_seg_pos]
+    mov rcx, LOC_TOMB | LOC_LEN_MASK
+    and rcx, rbx
+    or rdx, rcx
+    mov rdi, r13
+    mov rsi, rbx
+    call ce_add
     inc qword ptr [rip + c_copies]
     add qword ptr [rip + c_bytes], r12
     mov rax, LOC_OFF_MASK
@@ -583,6 +571,22 @@ compact_record:
 9:  pop r13
     pop r12
     pop rbx
+    ret
+
+# ce_add: (compactor) rdi = a node, rsi = the LOC the index names for the
+# record in r_seq, rdx = the LOC it is to name (its copy's, or the same place
+# with LOC_TOMB: an expired value given back). Appends the move to c_entries
+# (the caller checked there is room). Clobbers rax, rcx.
+ce_add:
+    mov rax, qword ptr [rip + c_n]
+    shl rax, 5                            # CE_SIZE
+    add rax, qword ptr [rip + c_entries]
+    mov qword ptr [rax + CE_NODE], rdi
+    mov rcx, qword ptr [rip + r_seq]
+    mov qword ptr [rax + CE_SEQ], rcx
+    mov qword ptr [rax + CE_OLD], rsi
+    mov qword ptr [rax + CE_NEW], rdx
+    inc qword ptr [rip + c_n]
     ret
 
 # flush_run: copies the run of live records gathered so far (c_run_*) from

@@ -766,6 +766,19 @@ pub fn raw_put(c: &mut TcpStream, key: &str, body: &[u8]) -> std::io::Result<u16
     raw_put_with(c, key, "", body)
 }
 
+/// One request on a connection of its own: `method /key` with `fields`
+/// (whole lines, CRLF-ended) and `body` (with its Content-Length); its answer.
+pub fn request_with(addr: SocketAddr, method: &str, key: &str, fields: &str, body: &[u8]) -> Wire {
+    let mut c = Raw::connect(addr);
+    let head = format!(
+        "{method} /{key} HTTP/1.1\r\nHost: t\r\n{fields}Content-Length: {}\r\n\r\n",
+        body.len()
+    );
+    c.send(head.as_bytes());
+    c.send(body);
+    c.response_to(method == "HEAD").expect("an answer")
+}
+
 /// `raw_put` with more header fields (whole lines, CRLF-ended).
 pub fn raw_put_with(
     c: &mut TcpStream,

@@ -253,8 +253,31 @@ serve_value:
     mov qword ptr [rbx + C_FILE_LEFT], rsi
     jmp .Lsv_out
 .Lsv_meta:                                # rax = MP_SIZE and the block: the block
-    sub rax, MP_SIZE                      # goes first, from the file (it ends
-    mov dword ptr [rbx + C_GET_FD], r13d  # the head), then the bytes asked for
+    sub rax, MP_SIZE                      # goes first (it ends the head), then the
+    test r15, r15                         # bytes asked for: after the head if all
+    jz 3f                                 # of it is in memory and fits, in one write
+    mov rcx, qword ptr [rbx + C_OUT_LEN]  # (the block is in memory just before the
+    add rcx, rax                          # value)
+    add rcx, rsi
+    cmp rcx, OUT_CAP
+    ja 3f
+    mov qword ptr [rbx + C_OUT_LEN], rcx
+    push rdx
+    push rsi
+    sub rcx, rsi
+    sub rcx, rax                          # the head's length
+    lea rdi, [rbx + rcx + C_OUT]
+    mov rsi, r15
+    sub rsi, rax
+    mov rdx, rax
+    call copy
+    pop rdx                               # the bytes asked for: count,
+    pop rsi                               #   and the first of them
+    add rsi, r15
+    mov rdi, rax
+    call copy
+    jmp .Lsv_out
+3:  mov dword ptr [rbx + C_GET_FD], r13d  # else from the file
     mov rcx, r14
     sub rcx, rax
     mov qword ptr [rbx + C_FILE_OFF], rcx
@@ -638,11 +661,10 @@ do_get:
     mov rax, qword ptr [r15 + FT_SEQ]     # the index and the record agree
     cmp rax, qword ptr [rbx + C_TAG_SEQ]
     jne .Lgt_corrupt
-    xor r8d, r8d                          # (a value with metadata: from the file)
-    cmp dword ptr [rbx + C_META], 0
-    jne .Lgt_serve
-    mov eax, dword ptr [r12 + REC_KLEN]
-    lea r8, [r12 + rax + REC_HDR]
+    mov eax, dword ptr [r12 + REC_KLEN]   # the value in memory (after its
+    lea r8, [r12 + rax + REC_HDR]         # metadata, if any)
+    mov eax, dword ptr [rbx + C_META]
+    add r8, rax
 .Lgt_serve:
     push r8
     push r8

@@ -34,59 +34,23 @@ fn crash_under_load(cycles: u64) {
     let data = tmp.path().join("data");
     let seq = Arc::new(AtomicU64::new(1));
     let history: Arc<Mutex<Vec<Put>>> = Arc::new(Mutex::new(Vec::new()));
-    // beside it, values that expire in a second and values with metadata
-    // that expire in a day, each key written once: acknowledged ones
     let expiring: Arc<Mutex<Vec<(String, bool)>>> = Arc::new(Mutex::new(Vec::new()));
     for cycle in 0..cycles {
         let s = Server::start_in(&data, &[]);
         let load = WriteLoad::start(s.addr, cycle, &seq, &history);
-        let side = {
-            let (addr, expiring) = (s.addr, expiring.clone());
-            thread::spawn(move || {
-                let Ok(mut c) = TcpStream::connect(addr) else {
-                    return;
-                };
-                for n in 0.. {
-                    let short = n % 2 == 0;
-                    let key = format!("x{cycle}-{n}");
-                    let fields = if short {
-                        "X-Delete-After: 1\r\n"
-                    } else {
-                        "X-Delete-After: 86400\r\nContent-Type: text/x-kept\r\nX-Object-Meta-N: 1\r\n"
-                    };
-                    match raw_put_with(&mut c, &key, fields, key.as_bytes()) {
-                        Ok(201) => expiring.lock().unwrap().push((key, short)),
-                        _ => return,
-                    }
-                }
-            })
-        };
+        let side = ExpiringLoad::start(s.addr, cycle, &expiring);
         let delay = 30 + (pattern(1, cycle + 1000)[0] as u64) % 250;
         thread::sleep(Duration::from_millis(delay));
         kill_all(&s);
         load.join();
-        side.join().unwrap();
+        side.join();
         s.crash();
     }
     // recover and check everything
     thread::sleep(Duration::from_millis(2100));
     let s = Server::start_in(&data, &[]);
     let expiring = expiring.lock().unwrap();
-    let a = agent();
-    for (key, short) in expiring.iter() {
-        let r = get(&a, &s.url(&format!("/{key}")));
-        if *short {
-            assert_eq!(r.status, 404, "{key} expired, and came back after a crash");
-        } else {
-            assert_eq!(
-                (r.status, r.body.as_slice()),
-                (200, key.as_bytes()),
-                "{key}"
-            );
-            assert_eq!(r.header("content-type"), Some("text/x-kept"), "{key}");
-            assert!(r.header("x-delete-at").is_some(), "{key}");
-        }
-    }
+    check_expiring(&s, &expiring, true);
     let history = history.lock().unwrap();
     let (acked_total, keys) = check_history(&s, &history);
     let temps: Vec<String> = files_in(&data)

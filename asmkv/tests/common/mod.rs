@@ -825,6 +825,65 @@ pub fn raw_put_with(
 /// connection, PUT self-checking values (`make_value`) to keys of their own
 /// and to a few shared ones, recording every write in `history` and when it
 /// was acknowledged, until the server goes away.
+/// Beside a `WriteLoad`: one client writing keys once each, in turn a value
+/// that expires in a second and one with metadata that expires in a day,
+/// until the server goes; the acknowledged ones are kept as (key, short).
+pub struct ExpiringLoad(std::thread::JoinHandle<()>);
+
+impl ExpiringLoad {
+    pub fn start(
+        addr: SocketAddr,
+        cycle: u64,
+        acked: &std::sync::Arc<std::sync::Mutex<Vec<(String, bool)>>>,
+    ) -> ExpiringLoad {
+        let acked = acked.clone();
+        ExpiringLoad(std::thread::spawn(move || {
+            let Ok(mut c) = TcpStream::connect(addr) else {
+                return;
+            };
+            for n in 0.. {
+                let short = n % 2 == 0;
+                let key = format!("x{cycle}-{n}");
+                let fields = if short {
+                    "X-Delete-After: 1\r\n"
+                } else {
+                    "X-Delete-After: 86400\r\nContent-Type: text/x-kept\r\nX-Object-Meta-N: 1\r\n"
+                };
+                match raw_put_with(&mut c, &key, fields, key.as_bytes()) {
+                    Ok(201) => acked.lock().unwrap().push((key, short)),
+                    _ => return,
+                }
+            }
+        }))
+    }
+
+    pub fn join(self) {
+        self.0.join().unwrap();
+    }
+}
+
+/// Checks, more than a second after the last of them was written, that every
+/// acknowledged short-lived key of an `ExpiringLoad` answers 404 and every
+/// long-lived one reads back with its metadata and its expiry (if `durable`:
+/// acknowledged writes were flushed; else it may be gone, but not torn).
+pub fn check_expiring(s: &Server, acked: &[(String, bool)], durable: bool) {
+    let a = agent();
+    for (key, short) in acked {
+        let r = get(&a, &s.url(&format!("/{key}")));
+        if *short {
+            assert_eq!(r.status, 404, "{key} expired, and came back");
+        } else if durable || r.status != 404 {
+            assert_eq!(
+                (r.status, r.body.as_slice()),
+                (200, key.as_bytes()),
+                "{key}"
+            );
+            assert_eq!(r.header("content-type"), Some("text/x-kept"), "{key}");
+            assert!(r.header("x-delete-at").is_some(), "{key}");
+        }
+    }
+}
+
 pub struct WriteLoad {
     clients: Vec<std::thread::JoinHandle<()>>,
 }

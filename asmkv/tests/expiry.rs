@@ -246,3 +246,33 @@ fn expired_values_are_given_back_and_never_return() {
     check(s.addr, "after compaction, the segments read");
     s.stop();
 }
+
+/// A segment of values that expire gets a hint that carries their expiries,
+/// and a start that takes the hint (no image) knows them: the values answer
+/// with X-Delete-At, expire, and compaction gives them back.
+#[test]
+fn a_start_from_hints_knows_the_expiries() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let s = Server::start_in(&dir, &["--workers", "1"]);
+    let at = now() + 6;
+    let expire = format!("X-Delete-At: {at}\r\n");
+    for i in 0..200 {
+        assert_eq!(status(s.addr, "PUT", &format!("h{i}"), &expire, b"v"), 201);
+    }
+    let (s, _) = restart(s, &dir, true);
+    wait_for("the segment's hint", Duration::from_secs(30), || {
+        files_in(&dir).iter().any(|f| is_hint(f))
+    });
+    let (s, m) = restart(s, &dir, false);
+    let g = request(s.addr, "GET", "h7", "", b"");
+    assert_eq!(g.header("x-delete-at"), Some(at.to_string()));
+    sleep_past(at);
+    assert_eq!(status(s.addr, "GET", "h7", "", b""), 404);
+    wait_for(
+        "the expired values given back",
+        Duration::from_secs(60),
+        || metric_of(m, "asmkv_expired_total") >= 200.0,
+    );
+    s.stop();
+}

@@ -474,6 +474,8 @@
 .equ HE_LEN, 16        # u32 the record's length
 .equ HE_KLEN, 20       # u32
 .equ HE_KEY, 24
+.equ HE_DELETE_AT, 24  # u64 in a hint with HINT_F_EXPIRY: the put's expiry (0: none),
+.equ HE_KEY_X, 32      #   and the key after it
 .equ HINT_MAX, 1 << 30           # largest hint file read or written
 .equ HINT_NAME_CAP, 40
 .equ SG_SIZE, 64

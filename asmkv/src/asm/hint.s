@@ -90,14 +90,19 @@ hint_write:
     syscall
     test rax, rax
     js .Lhw_unsynced
-    mov rdi, rbx                          # its flags: whether it expires puts (a
-    call seg_entry                        # start then reads it, for their expiry)
+    mov rdi, rbx                          # its flags: whether it expires puts (its
+    call seg_entry                        # entries then carry their expiries)
     mov ecx, dword ptr [rax + SG_FLAGS]
     shr ecx, 5                            # SGF_EXPIRY is bit 5: HINT_F_EXPIRY, bit 0
     and ecx, HINT_F_EXPIRY
     mov rax, qword ptr [rip + c_hint]
     mov dword ptr [rax], HINT_MAGIC_V1
     mov dword ptr [rax + 4], ecx
+    mov eax, HE_KEY                       # (where its entries' keys are)
+    mov edx, HE_KEY_X
+    test ecx, HINT_F_EXPIRY
+    cmovnz eax, edx
+    mov qword ptr [rip + c_hkey], rax
     mov qword ptr [rip + c_hn], 8
     mov qword ptr [rip + c_hend], 0
     mov qword ptr [rip + c_hfail], 0
@@ -216,7 +221,8 @@ hint_record:
     mov qword ptr [rip + c_hend], rdx
 3:  mov rax, qword ptr [rip + c_hn]
     mov rcx, qword ptr [rip + r_klen]
-    lea rdx, [rax + rcx + HE_KEY + 7 + 4]
+    lea rdx, [rax + rcx + 7 + 4]
+    add rdx, qword ptr [rip + c_hkey]
     cmp rdx, HINT_MAX
     ja 1f
     mov rdx, rsi
@@ -230,12 +236,21 @@ hint_record:
     mov qword ptr [rax + HE_LOC], rdx
     mov dword ptr [rax + HE_LEN], esi
     mov dword ptr [rax + HE_KLEN], ecx
-    lea rdi, [rax + HE_KEY]
+    mov rdi, qword ptr [rip + c_hkey]
+    mov rdx, qword ptr [rip + r_delete_at]  # (the scan's, of this record)
+    cmp rdi, HE_KEY_X                     # a hint of a segment that expires puts:
+    jne 2f                                # each entry's expiry
+    mov qword ptr [rax + HE_DELETE_AT], rdx
+    jmp 4f
+2:  test rdx, rdx                         # one the segment did not say it had: no
+    jnz 1f                                # hint (a start reads it)
+4:  add rdi, rax
     lea rsi, [rip + r_key]
     mov rdx, rcx
     call copy
     mov rcx, qword ptr [rip + r_klen]
-    lea rcx, [rcx + HE_KEY + 7]
+    add rcx, qword ptr [rip + c_hkey]
+    add rcx, 7
     and rcx, -8
     add qword ptr [rip + c_hn], rcx
     ret
@@ -328,16 +343,19 @@ hint_load:
     call crc32c
     cmp eax, dword ptr [r15 + r13 - 4]
     jne .Lhl_unmap
-    test dword ptr [r15 + 4], HINT_F_EXPIRY  # puts that expire: their expiry is in
-    jnz .Lhl_unmap                        # their records alone, so it is read
-    mov qword ptr [rip + r_delete_at], 0  # (none of its entries expires: a hint of a
-                                          # segment with such puts is refused above)
+    mov eax, HE_KEY                       # puts that expire: each entry has its
+    mov ecx, HE_KEY_X                     # expiry before its key
+    test dword ptr [r15 + 4], HINT_F_EXPIRY
+    cmovnz eax, ecx
+    mov qword ptr [rip + r_hkey], rax
+    mov qword ptr [rip + r_delete_at], 0
     mov dword ptr [rip + r_hpass], 0      # every entry checked first, then put in
     mov qword ptr [rip + r_hend], 0
 0:  mov qword ptr [rip + r_hoff], 8       # the index: a bad one half-way must not
 1:  mov rax, qword ptr [rip + r_hoff]     # leave the first half counted before the
                                           # segment is read (and counted) again
-    lea rcx, [rax + HE_KEY]
+    mov rcx, qword ptr [rip + r_hkey]
+    add rcx, rax
     lea rdx, [r13 - 4]
     cmp rcx, rdx
     ja 2f
@@ -347,7 +365,8 @@ hint_load:
     jz .Lhl_unmap
     cmp ecx, NAME_MAX
     ja .Lhl_unmap
-    lea rdi, [rax + rcx + HE_KEY]
+    lea rdi, [rax + rcx]
+    add rdi, qword ptr [rip + r_hkey]
     cmp rdi, rdx
     ja .Lhl_unmap
     mov qword ptr [rip + r_klen], rcx
@@ -371,8 +390,13 @@ hint_load:
 5:
     mov rdx, qword ptr [rsi + HE_SEQ]
     mov qword ptr [rip + r_seq], rdx
+    xor edx, edx                          # its expiry (recover_record marks the
+    cmp qword ptr [rip + r_hkey], HE_KEY_X  # segment: seg_expiry)
+    jne 6f
+    mov rdx, qword ptr [rsi + HE_DELETE_AT]
+6:  mov qword ptr [rip + r_delete_at], rdx
     lea rdi, [rip + r_key]
-    add rsi, HE_KEY
+    add rsi, qword ptr [rip + r_hkey]
     mov rdx, rcx
     call copy
     mov rax, qword ptr [rip + r_hoff]
@@ -386,7 +410,8 @@ hint_load:
     mov rdi, rax
     call recover_record
 3:  mov rcx, qword ptr [rip + r_klen]
-    lea rcx, [rcx + HE_KEY + 7]
+    add rcx, qword ptr [rip + r_hkey]
+    add rcx, 7
     and rcx, -8
     add qword ptr [rip + r_hoff], rcx
     jmp 1b
@@ -417,7 +442,7 @@ hint_load:
     push rsi
     push rcx
     lea rdi, [rip + r_key]
-    add rsi, HE_KEY
+    add rsi, qword ptr [rip + r_hkey]
     mov rdx, rcx
     call copy
     pop rcx
@@ -472,4 +497,7 @@ r_hpass:  .space 8                   # (recovery) 0: checking every entry, 1: pu
 r_hend:   .space 8                   # (recovery) where the hint's last record ends
 c_hend:   .space 8                   # (compactor) where the records of the hint being made end
 r_hsize:  .space 8                   # (recovery) the segment's size
+r_hkey:   .space 8                   # (recovery) where an entry's key starts: HE_KEY, or
+                                     #   HE_KEY_X in a hint with HINT_F_EXPIRY
+c_hkey:   .space 8                   # (compactor) the same, for the hint being made
 .text

@@ -456,6 +456,17 @@ fn compaction_keeps_a_damaged_segment() {
     }
 }
 
+/// A store of one session's keys in `tmp`, the server stopped (a next start
+/// seals its segment); returns its directory and its error log.
+fn one_session(tmp: &Path) -> (PathBuf, PathBuf) {
+    let dir = tmp.join("data");
+    let log = tmp.join("error.log");
+    let (s, _) = start(&dir, &log);
+    put_keys(s.addr, 0, PER_SESSION, value);
+    stop(s, &dir);
+    (dir, log)
+}
+
 /// Waits (up to a minute) for `done`; fails with `what`.
 fn wait_for(what: &str, done: impl Fn() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -482,11 +493,7 @@ fn scrubbing_finds_damage_before_a_read_does() {
 #[test]
 fn no_scrubbing_at_rate_0() {
     let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("data");
-    let log = tmp.path().join("error.log");
-    let (s, _) = start(&dir, &log);
-    put_keys(s.addr, 0, PER_SESSION, value);
-    stop(s, &dir);
+    let (dir, log) = one_session(tmp.path());
     let mut args = ARGS.to_vec();
     args.extend(["--scrub-rate", "0"]);
     let mut s = Server::start_logged(&dir, &args, &log);
@@ -506,11 +513,7 @@ fn no_scrubbing_at_rate_0() {
 
 fn scrub_finds(rate: &str, damaged: usize) {
     let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("data");
-    let log = tmp.path().join("error.log");
-    let (s, _) = start(&dir, &log);
-    put_keys(s.addr, 0, PER_SESSION, value);
-    stop(s, &dir);
+    let (dir, log) = one_session(tmp.path());
     // a second session: the first one's segment is sealed, and scrubbed
     let mut args = ARGS.to_vec();
     args.extend(["--scrub-rate", rate]);
@@ -569,11 +572,7 @@ fn scrub_finds(rate: &str, damaged: usize) {
 #[test]
 fn a_hint_bad_half_way_counts_nothing_twice() {
     let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("data");
-    let log = tmp.path().join("error.log");
-    let (s, _) = start(&dir, &log);
-    put_keys(s.addr, 0, PER_SESSION, value);
-    stop(s, &dir);
+    let (dir, log) = one_session(tmp.path());
     let (s, _) = start(&dir, &log);
     wait_for("no hint", || files_in(&dir).iter().any(|f| is_hint(f)));
     stop(s, &dir);
@@ -839,11 +838,7 @@ fn a_segment_cut_short_under_its_hint_is_damage() {
 #[test]
 fn in_a_hinted_segment_a_crashs_shapes_are_damage() {
     let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("data");
-    let log = tmp.path().join("error.log");
-    let (s, _) = start(&dir, &log);
-    put_keys(s.addr, 0, PER_SESSION, value);
-    stop(s, &dir);
+    let (dir, log) = one_session(tmp.path());
     let mut args = ARGS.to_vec();
     args.extend(["--scrub-rate", "64"]);
     let mut s = Server::start_logged(&dir, &args, &log);

@@ -840,11 +840,14 @@ record_upload:
     mov rdi, qword ptr [rbx + C_REC_LOC]
     shr rdi, LOC_SEG_SHIFT
     call seg_expiry
-1:  xor edi, edi                          # the value region's CRC, from its
-    lea rsi, [rip + w_meta]               # metadata on (0 if none)
-    mov edx, dword ptr [rbx + C_META]
+1:  xor eax, eax                          # the value region's CRC, from its
+    mov edx, dword ptr [rbx + C_META]     # metadata on (0 if none)
+    test edx, edx
+    jz 2f
+    xor edi, edi
+    lea rsi, [rip + w_meta]
     call crc32c
-    mov dword ptr [rbx + C_CRC], eax
+2:  mov dword ptr [rbx + C_CRC], eax
     mov r15, qword ptr [rbx + C_NAME_LEN]
     add r15, REC_HDR                      # header and key
     mov eax, dword ptr [rbx + C_META]     #   and metadata

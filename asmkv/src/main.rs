@@ -17,6 +17,8 @@ core::arch::global_asm!(
     include_str!("asm/body.s"),
     include_str!("asm/list.s"),
     include_str!("asm/response.s"),
+    include_str!("asm/get.s"),
+    include_str!("asm/upload.s"),
     include_str!("asm/store.s"),
     include_str!("asm/meta.s"),
     include_str!("asm/commit.s"),

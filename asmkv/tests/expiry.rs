@@ -53,7 +53,8 @@ fn sleep_past(at: u64) {
 
 /// Before its time a value answers with `X-Delete-At`, is listed and read;
 /// from then on its key is as one never written: GET and HEAD 404, not
-/// listed, DELETE 404, If-Match fails, If-None-Match: * creates it (201).
+/// listed, DELETE 404, If-Match fails, If-None-Match: * creates it (201), and
+/// so does a plain PUT (201, not 204) - also a chunked one.
 /// The same for a chunked upload and for an absolute X-Delete-At.
 #[test]
 fn an_expired_key_answers_as_one_never_written() {
@@ -101,6 +102,11 @@ fn an_expired_key_answers_as_one_never_written() {
     let g = request(a, "GET", "at", "", b"");
     assert_eq!((g.status, g.body.as_slice()), (200, &b"new"[..]));
     assert_eq!(g.header("x-delete-at"), None);
+    assert_eq!(status(a, "PUT", "after", "", b"again"), 201);
+    assert_eq!(status(a, "PUT", "after", "", b"and again"), 204);
+    c.send(b"PUT /chunked HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nagain\r\n0\r\n\r\n");
+    assert_eq!(c.response().status, 201);
+    assert_eq!(listed(a), vec!["after", "at", "chunked", "kept"]);
     assert_eq!(get(&agent(), &s.url("/kept")).body, b"kept");
 }
 

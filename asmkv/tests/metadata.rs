@@ -162,6 +162,124 @@ fn fields_round_trip_through_restarts_and_compaction() {
     stop(s, &dir);
 }
 
+/// An old store upgraded: a data directory of the one-file-per-key layout is
+/// imported at the first start, and values written with fields afterwards keep
+/// them beside the imported ones (which answer as values without metadata
+/// do): as written, after a restart from the image, after compaction has moved
+/// every record (imported and new), and after a start that read the segments.
+#[test]
+fn fields_are_kept_in_an_upgraded_old_store() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(dir.join("plain"), b"no metadata").unwrap();
+    for i in 0..200 {
+        std::fs::write(dir.join(format!("old{i}")), [i as u8; 100]).unwrap();
+    }
+    let small = b"<p>hello, world</p>".to_vec();
+    let large = pattern(200_000, 9);
+    let s = Server::start_in(&dir, &["--workers", "1"]);
+    assert!(!dir.join("plain").exists(), "the old file stayed");
+    assert_eq!(put_with(s.addr, "small", FIELDS, &small).status, 201);
+    assert_eq!(put_with(s.addr, "large", FIELDS, &large).status, 201);
+    for i in 0..200 {
+        put(&agent(), &s.url(&format!("/new{i}")), &[i as u8; 100]);
+    }
+    let check = |addr: SocketAddr, what: &str| {
+        reads_back(addr, "small", &small, what);
+        reads_back(addr, "large", &large, what);
+        for i in [0, 77, 199] {
+            let w = get_with(addr, "GET", &format!("old{i}"), "");
+            assert_eq!((w.status, w.body), (200, vec![i as u8; 100]), "{what}");
+        }
+    };
+    check(s.addr, "as written");
+    let segments: Vec<String> = files_in(&dir)
+        .into_iter()
+        .filter(|f| is_segment(f))
+        .collect();
+    assert!(segments.len() >= 2, "{segments:?}");
+    stop(s, &dir);
+    let s = Server::start_in(&dir, &["--workers", "1"]);
+    check(s.addr, "after a restart from the image");
+    // every segment of the first run mostly dead: compaction moves the rest
+    for i in 0..200 {
+        put(&agent(), &s.url(&format!("/old{i}")), &[i as u8; 100]);
+        put(&agent(), &s.url(&format!("/new{i}")), &[1; 100]);
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while segments.iter().any(|f| dir.join(f).exists()) {
+        assert!(Instant::now() < deadline, "{segments:?} never compacted");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    check(s.addr, "after compaction");
+    stop(s, &dir);
+    forget_image(&dir);
+    let s = Server::start_in(&dir, &["--workers", "1"]);
+    check(s.addr, "after a start that read the segments");
+    stop(s, &dir);
+}
+
+/// A 304 carries the stored Cache-Control, as a 200 would (RFC 9110 15.4.5),
+/// and none of the other fields; a Cache-Control too long for a 304's head
+/// gets the whole 200 instead. A value without one gets a plain 304.
+#[test]
+fn a_304_carries_the_stored_cache_control() {
+    let s = Server::start_with(&["--workers", "1"]);
+    let a = s.addr;
+    let long = format!("Cache-Control: private, {}\r\n", "x".repeat(600));
+    for (key, fields) in [
+        ("kept", FIELDS.to_string()),
+        ("long", long.clone()),
+        ("none", "Content-Type: text/plain\r\n".to_string()),
+    ] {
+        assert_eq!(put_with(a, key, &fields, b"the value").status, 201);
+    }
+    for method in ["GET", "HEAD"] {
+        let tag = get_with(a, method, "kept", "").header("etag").unwrap();
+        let w = get_with(a, method, "kept", &format!("If-None-Match: {tag}\r\n"));
+        assert_eq!(w.status, 304, "{method}");
+        assert_eq!(
+            stored_lines(&w),
+            vec!["Cache-Control: max-age=60"],
+            "{method}: {}",
+            w.head
+        );
+        assert!(w.body.is_empty());
+        let tag = get_with(a, method, "none", "").header("etag").unwrap();
+        let w = get_with(a, method, "none", &format!("If-None-Match: {tag}\r\n"));
+        assert_eq!(w.status, 304, "{method}");
+        assert_eq!(
+            stored_lines(&w),
+            Vec::<String>::new(),
+            "{method}: {}",
+            w.head
+        );
+    }
+    let tag = get_with(a, "GET", "long", "").header("etag").unwrap();
+    let w = get_with(a, "GET", "long", &format!("If-None-Match: {tag}\r\n"));
+    assert_eq!((w.status, w.body.as_slice()), (200, &b"the value"[..]));
+    assert_eq!(
+        stored_lines(&w),
+        vec![
+            long.trim_end().to_string(),
+            "Content-Type: application/octet-stream".to_string()
+        ]
+    );
+    // the longest line that fits still makes a 304, HTTP/1.0 keep-alive too
+    let fits = format!("Cache-Control: {}\r\n", "y".repeat(224 - 17));
+    assert_eq!(put_with(a, "fits", &fits, b"v").status, 201);
+    let tag = get_with(a, "GET", "fits", "").header("etag").unwrap();
+    let mut c = Raw::connect(a);
+    c.send(
+        format!("GET /fits HTTP/1.0\r\nConnection: keep-alive\r\nIf-None-Match: {tag}\r\n\r\n")
+            .as_bytes(),
+    );
+    let w = c.response();
+    assert_eq!(w.status, 304);
+    assert!(w.head.contains(fits.trim_end()), "{}", w.head);
+}
+
 /// Swift's limits: 90 X-Object-Meta-* fields, 4,096 bytes of their names and
 /// values, names of 128 bytes. At the limits a write is kept (a record with
 /// 4,096 bytes of metadata reads back); one past any of them is answered 400

@@ -67,10 +67,8 @@ body_step:
     mov qword ptr [rbx + C_IN_LEN], rax
     test dword ptr [rbx + C_RX], RX_DRAINED
     jnz .Lbs_wait                         # nothing to read until the next event
-    mov eax, dword ptr [rbx + C_FLAGS]
-    and eax, F_RECORD | F_CHUNKED | F_DISCARD
-    cmp eax, F_RECORD
-    jne 6f
+    test dword ptr [rbx + C_FLAGS], F_CHUNKED | F_DISCARD
+    jnz 6f                                # (a body of known length: its record)
     mov rdx, qword ptr [rbx + C_BODY_LEFT]
     cmp rdx, IN_CAP
     ja .Lbs_direct
@@ -137,21 +135,14 @@ body_step:
     call note_short_read
     push rax                              # got
     push rax
-    mov edi, dword ptr [rbx + C_CRC]
+    lea rdi, [rbx + C_WH]
     lea rsi, [rip + w_direct]
     mov rdx, rax
-    call crc32c
-    mov dword ptr [rbx + C_CRC], eax
-    mov edi, dword ptr [rbx + C_UP_FD]
-    lea rsi, [rip + w_direct]
-    mov rdx, qword ptr [rsp]
-    mov rcx, qword ptr [rbx + C_WOFF]
-    call pwrite_all
+    call store_append
     pop rdx
     pop rdx
     test rax, rax
     js .Lbs_io_error
-    add qword ptr [rbx + C_WOFF], rdx
     sub qword ptr [rbx + C_BODY_LEFT], rdx
     add qword ptr [rbx + C_BODY_TOTAL], rdx
     mov rdi, rbx                          # progress: the stall clock restarts
@@ -175,45 +166,29 @@ body_step:
     jmp .Lbs_go
 
 # store_bytes: rdi = conn, rdx = count of input bytes at in_pos to append to
-# the upload, or to drop (F_DISCARD) (count <= body bytes left). Advances
-# in_pos, lowers C_BODY_LEFT, raises C_BODY_TOTAL. Keeps the CRC of the value
-# (C_CRC) and writes into the record at C_WOFF (F_RECORD), or to the spool.
+# the upload (store_append), or to drop (F_DISCARD) (count <= body bytes
+# left). Advances in_pos, lowers C_BODY_LEFT, raises C_BODY_TOTAL.
 # Returns rax = 0 or -errno of the file write. Clobbers rcx, rdx, rsi, rdi,
 # r8-r11.
 store_bytes:
     push rbx
     push r12
-    push r13
+    sub rsp, 8
     mov rbx, rdi
     mov r12, rdx
     xor eax, eax
     test dword ptr [rbx + C_FLAGS], F_DISCARD
     jnz 2f
+    lea rdi, [rbx + C_WH]
     mov rsi, qword ptr [rbx + C_IN_BUF]
     add rsi, qword ptr [rbx + C_IN_POS]
-    mov r13, rsi
-    mov edi, dword ptr [rbx + C_CRC]
-    call crc32c
-    mov dword ptr [rbx + C_CRC], eax
-    mov rsi, r13
-    mov rdx, r12
-    test dword ptr [rbx + C_FLAGS], F_RECORD
-    jz 3f
-    mov edi, dword ptr [rbx + C_UP_FD]
-    mov rcx, qword ptr [rbx + C_WOFF]
-    call pwrite_all
-    test rax, rax
-    js 1f
-    add qword ptr [rbx + C_WOFF], r12
-    jmp 2f
-3:  mov edi, dword ptr [rbx + C_UP_FD]
-    call write_all
+    call store_append
     test rax, rax
     js 1f
 2:  add qword ptr [rbx + C_IN_POS], r12
     sub qword ptr [rbx + C_BODY_LEFT], r12
     add qword ptr [rbx + C_BODY_TOTAL], r12
-1:  pop r13
+1:  add rsp, 8
     pop r12
     pop rbx
     ret

@@ -16,18 +16,18 @@
 # With --sync none a sealed record is published and answered at once.
 .text
 
-# commit_enqueue: rdi = conn whose record is sealed, esi = COMMIT_WRITTEN.
-# Puts the conn in ST_COMMIT on the commit list, to be part of the next
-# group. Clobbers rax, rcx.
+# commit_enqueue: rdi = write handle whose record is sealed. Puts it on the
+# commit list, to be part of the next group (WH_RESULT = COMMIT_WRITTEN until
+# then). Returns rax = COMMIT_WRITTEN. Clobbers rcx, rdx.
 .globl commit_enqueue
 commit_enqueue:
-    mov qword ptr [rdi + C_COMMIT], rsi
-    mov dword ptr [rdi + C_STATE], ST_COMMIT
-    mov eax, dword ptr [rip + w_commit_n]
+    mov qword ptr [rdi + WH_RESULT], COMMIT_WRITTEN
+    mov edx, dword ptr [rip + w_commit_n]
     lea rcx, [rip + w_commit]
-    mov qword ptr [rcx + rax*8], rdi
-    inc eax
-    mov dword ptr [rip + w_commit_n], eax
+    mov qword ptr [rcx + rdx*8], rdi
+    inc edx
+    mov dword ptr [rip + w_commit_n], edx
+    mov eax, COMMIT_WRITTEN
     ret
 
 # commit_start: called at the end of every round of the worker's loop. If no
@@ -52,9 +52,10 @@ commit_start:
     js commit_lost
 1:  ret
 
-# commit_done: on the flusher's "done" event. Answers every write of the
-# group by its outcome (C_COMMIT) and sends what the socket takes now, then
-# hands the flusher the uploads that completed meanwhile.
+# commit_done: on the flusher's "done" event. Hands each write of the group
+# its outcome (WH_RESULT) through its WH_DONE - a write whose flush failed is
+# dropped first: sealed and counted, it must never count - then hands the
+# flusher the writes that completed meanwhile.
 # Clobbers the caller-saved registers.
 .globl commit_done
 commit_done:
@@ -74,26 +75,14 @@ commit_done:
     lea rax, [rip + w_group]
     mov rbx, qword ptr [rax + r12*8]
     inc r12d
-    cmp dword ptr [rip + w_stopping], 0   # it was routed before the stop and is
-    je 4f                                 # closed after this answer: it says so
-    or dword ptr [rbx + C_FLAGS], F_CLOSE # (the flusher is done with it)
-4:  mov rsi, qword ptr [rbx + C_COMMIT]
-    mov rdi, rbx
-    test rsi, rsi
-    js 2f
-    call respond
-    mov rdi, rbx
-    call conn_drive
-    jmp 1b
-2:  push rsi
-    push rsi
+    cmp qword ptr [rbx + WH_RESULT], 0
+    jge 2f
     call index_taint                      # sealed and counted, its flush failed
-    pop rsi
-    pop rsi
     mov rdi, rbx
-    call reject_upload
-    mov rdi, rbx
-    call conn_drive
+    call store_abort
+2:  mov rdi, rbx
+    mov rsi, qword ptr [rbx + WH_RESULT]
+    call qword ptr [rbx + WH_DONE]
     jmp 1b
 3:  mov dword ptr [rip + w_group_n], 0
     add rsp, 16
@@ -148,7 +137,7 @@ flusher_start:
 # flusher_main: the flusher thread; never returns. Waits for a group, makes it
 # durable (steps 1 to 3 at the top of this file), and tells the worker. It
 # shares the worker's memory and descriptors, and touches only the group's
-# connections, which the worker leaves alone while they are in ST_COMMIT.
+# write handles, which the worker leaves alone until their group is done.
 # Any failure to hear or answer the worker ends the whole worker process.
 flusher_main:
     sub rsp, 16
@@ -170,7 +159,7 @@ flusher_main:
 
 # flush_group: (flusher thread) one fdatasync of each segment the group's
 # records are in (steps 1 and 2 at the top of this file), then each record is
-# published in the index. Leaves each outcome in C_COMMIT: R_201/R_204/R_404,
+# published in the index. Leaves each outcome in WH_RESULT: R_201/R_204/R_404,
 # or -errno. Clobbers the caller-saved registers.
 flush_group:
     push rbx
@@ -187,9 +176,9 @@ flush_group:
     xor r12d, r12d
 1:  cmp r12d, r13d
     jae 4f
-    call .Lfg_conn
+    call .Lfg_wh
     inc r12d
-    mov edi, dword ptr [rbx + C_UP_FD]
+    mov edi, dword ptr [rbx + WH_FD]
     cmp edi, r14d
     je 2f                                 # flushed after this record was written
     mov r14d, edi
@@ -209,16 +198,16 @@ flush_group:
     add rax, qword ptr [rsp + 24]
     sub rax, qword ptr [rsp + 8]
     add rbp, rax
-2:  mov qword ptr [rbx + C_COMMIT], r15
+2:  mov qword ptr [rbx + WH_RESULT], r15
     test r15, r15
     jns 3f
-    mov rdi, qword ptr [rbx + C_REC_LOC]  # a failed flush: the cache may hold what
+    mov rdi, qword ptr [rbx + WH_LOC]     # a failed flush: the cache may hold what
     call loc_entry                        # the disk never got, and a scan of it would
     lock or dword ptr [rax + SG_FLAGS], SGF_LAX  # look whole: no seal (seal.s)
     jmp 1b
 3:  mov rdi, rbx
-    call publish_record
-    mov qword ptr [rbx + C_COMMIT], rax
+    call store_publish
+    mov qword ptr [rbx + WH_RESULT], rax
     jmp 1b
 4:  mov edi, r13d
     mov rsi, rbp
@@ -232,29 +221,10 @@ flush_group:
     pop rbx
     ret
 
-# .Lfg_conn: rbx = w_group[r12] (a local helper of flush_group).
-.Lfg_conn:
+# .Lfg_wh: rbx = w_group[r12] (a local helper of flush_group).
+.Lfg_wh:
     lea rax, [rip + w_group]
     mov rbx, qword ptr [rax + r12*8]
-    ret
-
-# reject_upload: rdi = conn whose request was read whole, rsi = -errno of the
-# failed step. Drops the upload (the old value stays) and answers 507 or 500;
-# the framing is intact, so the connection stays usable.
-# Clobbers the caller-saved registers.
-reject_upload:
-    push rbx
-    push r12
-    mov rbx, rdi
-    mov r12, rsi
-    call abort_upload
-    mov rdi, r12
-    call io_kind
-    mov esi, eax
-    mov rdi, rbx
-    call respond
-    pop r12
-    pop rbx
     ret
 
 .bss
@@ -262,7 +232,7 @@ reject_upload:
 flusher_stack:     .space FLUSHER_STACK
 flusher_stack_top:
 .globl w_done_fd
-w_commit:   .space MAX_FDS * 8     # completed uploads gathering for the next group
+w_commit:   .space MAX_FDS * 8     # write handles of sealed records gathering for the next group
 w_group:    .space MAX_FDS * 8     # the group with the flusher
 w_commit_n: .space 4
 w_group_n:  .space 4               # 0: the flusher is idle

@@ -7,7 +7,7 @@
 # Preconditions are evaluated in the order of RFC 9110 13.2.2. For a write,
 # route_request evaluates them before the body is read (a client waiting for
 # 100 Continue gets its 412 at once) and turns them into one expectation
-# about the key (CD_EXP_*) that cond_claim (flight.s) checks again,
+# about the key (the write handle's WH_COND) that cond_claim (flight.s) checks again,
 # atomically, when the write is sealed.
 .text
 
@@ -110,8 +110,9 @@ set_validators:
     ret
 
 # write_conds: rdi = conn of a PUT, POST or DELETE with preconditions.
-# Evaluates them against the key now and, if they hold, sets the expectation
-# the write will claim the key with (CD_EXP_*, C_EXPECT).
+# Evaluates them against the key now (key_state) and, if they hold, sets the
+# expectation the write will claim the key with (its write handle's WH_COND,
+# WH_EXPECT).
 # Returns eax = 0, R_412 (with the key's tag, if it has a value), or another
 # R_* if the key's record cannot be read. Clobbers the caller-saved registers.
 .globl write_conds
@@ -123,37 +124,22 @@ write_conds:
     sub rsp, 8
     mov rbx, rdi
     mov r14d, COND_TRIES
-1:  and dword ptr [rbx + C_COND], ~(CD_TAG | CD_EXPIRED)
+1:  and dword ptr [rbx + C_COND], ~CD_TAG
     mov qword ptr [rsp], 0                # the key's value has expired
     lea rdi, [rbx + C_NAME]
     mov rsi, qword ptr [rbx + C_NAME_LEN]
-    call index_lookup
-    xor r12d, r12d                        # the key's sequence number
+    call key_state
     test rax, rax
-    jz 2f
-    mov rdi, rax
-    call index_state
-    mov r12, rax
-    btr rdx, LOC_CLAIM_BIT
-    test rdx, rdx
-    jz 2f
-    bt rdx, LOC_TOMB_BIT
-    jc 2f
-    mov r13, rdx
-    mov rdi, rdx                          # expired: no value to every condition;
-    call loc_expired                      # a create-only write then expects that
-    test eax, eax                         # very write (CD_EXP_SEQ), so it succeeds
-    jz 10f                                # only if nothing was written since
-    jns 11f
-    dec r14d                              # compacted since: look again
-    jnz 1b
-    jmp 9f
-11:
-    mov qword ptr [rbx + C_EXPECT], r12
-    mov qword ptr [rsp], 1
-    or dword ptr [rbx + C_COND], CD_EXPIRED
+    js 9f
+    mov r12, rax                          # the key's sequence number
+    cmp edx, KS_EXPIRED                   # expired: no value to every condition;
+    jne 10f                               # a create-only write then expects that
+    mov qword ptr [rbx + C_WH + WH_EXPECT], r12  # very write (WC_SEQ), so it
+    mov qword ptr [rsp], 1                # succeeds only if nothing was written since
     jmp 2f
-10:
+10: cmp edx, KS_VALUE
+    jne 2f
+    mov r13, rcx                          # its LOC
     mov qword ptr [rbx + C_TAG_SEQ], r12
     or dword ptr [rbx + C_COND], CD_TAG
     mov eax, dword ptr [rbx + C_COND]
@@ -177,29 +163,31 @@ write_conds:
     call eval_conds
     test eax, eax
     jnz .Lwc_out
-    mov ecx, dword ptr [rbx + C_COND]
-    test ecx, CD_IM
+    mov r8d, dword ptr [rbx + C_COND]
+    xor ecx, ecx                          # WC_*
+    test r8d, CD_IM
     jz 3f
-    or ecx, CD_EXP_PRESENT                # If-Match: *
-    test ecx, CD_IM_STAR
+    or ecx, WC_PRESENT                    # If-Match: *
+    test r8d, CD_IM_STAR
     jnz 5f
     jmp 4f
-3:  test ecx, CD_TAG                      # If-Unmodified-Since, of a value
+3:  test r8d, CD_TAG                      # If-Unmodified-Since, of a value
     jz 5f
-    test ecx, CD_IUS
+    test r8d, CD_IUS
     jnz 4f
-    test ecx, CD_INM                      # If-None-Match with tags, of a value
+    test r8d, CD_INM                      # If-None-Match with tags, of a value
     jz 5f
-4:  or ecx, CD_EXP_SEQ                    # the very write the client saw
-    mov qword ptr [rbx + C_EXPECT], r12
+4:  or ecx, WC_SEQ                        # the very write the client saw
+    mov qword ptr [rbx + C_WH + WH_EXPECT], r12
 5:  test dword ptr [rbx + C_FLAGS], F_IF_NONE_STAR
     jz 6f
-    or ecx, CD_EXP_ABSENT
+    or ecx, WC_ABSENT
     cmp qword ptr [rsp], 0
     je 6f
-    xor ecx, CD_EXP_ABSENT | CD_EXP_SEQ   # (C_EXPECT: the expired write)
-6:  and ecx, ~(CD_TAG | CD_TIME)          # the answer carries the new write's
-    mov dword ptr [rbx + C_COND], ecx
+    xor ecx, WC_ABSENT | WC_SEQ | WC_EXPIRED  # (WH_EXPECT: the expired write)
+6:  and r8d, ~(CD_TAG | CD_TIME)          # the answer carries the new write's
+    mov dword ptr [rbx + C_COND], r8d
+    mov dword ptr [rbx + C_WH + WH_COND], ecx
     xor eax, eax
 .Lwc_out:
     add rsp, 8

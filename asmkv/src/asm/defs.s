@@ -546,6 +546,80 @@
                                  # after compaction moved it (cond.s)
 .equ SEQ_TIME_SHIFT, 20          # sequence numbers start at least at Unix seconds << this
 
+# ---- write handle: one write of one key, as the store takes it ------------
+# The store's write path (store.s, flight.s, commit.s) knows a write by this
+# handle alone, never by the connection that asked for it. The HTTP side
+# keeps one in each connection slot (C_WH) and fills the caller's fields;
+# import.s has one of its own. Derived offsets, as the slot's.
+# The caller's, set before store_put, store_spool or store_delete:
+.equ WH_KEY, 0                         # u64 the encoded key's first byte
+.equ WH_KLEN, WH_KEY + 8               # u64 its length
+.equ WH_META, WH_KLEN + 8              # u64 the record's metadata (MP_* prefix and block, meta.s), 0:
+                                       #   none (a v1 record); read only when the record is begun
+.equ WH_DELETE_AT, WH_META + 8         # u64 Unix seconds the value expires at, 0: never
+.equ WH_VLEN, WH_DELETE_AT + 8         # u64 the value's length (a spooled one's: set before store_commit)
+.equ WH_EXPECT, WH_VLEN + 8            # u64 WC_SEQ: the sequence number the key's newest write must
+                                       #   have; once claimed, the one claimed
+.equ WH_DONE, WH_EXPECT + 8            # u64 called after the group commit: rdi = the handle, rsi =
+                                       #   its outcome (as store_commit's)
+.equ WH_META_LEN, WH_DONE + 8          # u32 the metadata's length, 0 if none
+.equ WH_COND, WH_META_LEN + 4          # u32 WC_*: what the write expects of its key
+.equ WH_FLIGHT, WH_COND + 4            # u32 its entry in the worker's registry of writes in flight
+                                       #   (flight.s: the socket)
+.equ WH_FLAGS, WH_FLIGHT + 4           # u32 WF_* (WF_NOW is the caller's; the rest the store's)
+# The store's own:
+.equ WH_FD, WH_FLAGS + 4               # i32 the record's segment (WF_RECORD) or the spool, -1: none
+.equ WH_NODE, WH_FD + 4                # u32 the key's node, in IX_UNITs from the index's start
+.equ WH_LOC, WH_NODE + 4               # u64 LOC of the record (segment.s)
+.equ WH_WOFF, WH_LOC + 8               # u64 file offset of the next value byte
+.equ WH_SEQ, WH_WOFF + 8               # u64 the write's sequence number, once it has one
+.equ WH_TIME, WH_SEQ + 8               # u64 the record's time (the answer's Last-Modified)
+.equ WH_TAG, WH_TIME + 8               # u64 a refused write (R_412, WF_TAGGED): the key's value's number
+.equ WH_SPOOL, WH_TAG + 8              # u64 a spooled value's file, by its number (0: none)
+.equ WH_RESULT, WH_SPOOL + 8           # i64 in a group commit: COMMIT_WRITTEN, then its outcome
+.equ WH_GONE, WH_RESULT + 8            # u64 an unconditional put: the LOC of the key's value that had
+                                       #   expired when it began, 0: none (it then creates the key: 201)
+.equ WH_HCRC, WH_GONE + 8              # u32 the record's header CRC
+.equ WH_CRC, WH_HCRC + 4               # u32 CRC32C of the value region stored so far
+.equ WH_SIZE, WH_CRC + 4
+.irp f, WH_KEY, WH_KLEN, WH_META, WH_DELETE_AT, WH_VLEN, WH_EXPECT, WH_DONE, WH_LOC, WH_WOFF, WH_SEQ, WH_TIME, WH_TAG, WH_SPOOL, WH_RESULT, WH_GONE, WH_SIZE
+.if \f & 7
+.error "a u64 field of the write handle is not 8-byte aligned"
+.endif
+.endr
+# WH_COND: what a conditional write expects of its key (cond.s decides it
+# before the body is read; cond_claim checks it again, atomically, at the seal)
+.equ WC_SEQ, 1         # the key's newest write is WH_EXPECT
+.equ WC_ABSENT, 2      # the key has no value
+.equ WC_PRESENT, 4     # the key has a value
+.equ WC_EXPIRED, 8     # the value it expects (WC_SEQ) had expired: a write that claims it
+                       #   creates the key (201)
+# WH_FLAGS
+.equ WF_DELETE, 1      # a delete, not a put
+.equ WF_NOW, 2         # published at once, whatever --sync says: the caller flushes (import.s)
+.equ WF_RECORD, 4      # WH_FD is the segment the record is written into (else a spool)
+.equ WF_WHOLE, 8       # the whole record is in w_rec, to be written in one call
+.equ WF_CLAIMED, 16    # a conditional write holds its key (LOC_CLAIM) until published
+.equ WF_HAD, 32        # the key a conditional write claimed had a value (204, not 201)
+.equ WF_TAGGED, 64     # a refused write's key has a value (WH_TAG)
+.equ WF_STORE, WF_RECORD | WF_WHOLE | WF_CLAIMED | WF_HAD | WF_TAGGED
+
+# A value store_get found (store.s), for the HTTP side to answer with
+.equ FV_SEQ, 0         # u64 its write's sequence number (its entity-tag)
+.equ FV_TIME, 8        # u64 its record's time (its Last-Modified)
+.equ FV_OFF, 16        # u64 the file offset of the value's first byte
+.equ FV_LEN, 24        # u64 the value's length
+.equ FV_MEM, 32        # u64 the whole value in memory (w_rec), or 0
+.equ FV_FD, 40         # i32 the segment holding it (the process keeps it open)
+.equ FV_META, 44       # u32 its block's length: answer lines just before the value, in the
+                       #   file and in memory (a v2 record, meta.s), 0: none
+.equ FV_BLOCK, 48     # u64 the block in memory (w_rec), when FV_META is not 0
+.equ FV_SIZE, 56
+# key_state (store.s): what a key holds
+.equ KS_NONE, 0        # no value: never written, or deleted
+.equ KS_VALUE, 1
+.equ KS_EXPIRED, 2     # a value whose time has come (meta.s)
+
 # ---- connection slot: one per fd, in a table mmap'd by each worker ----------
 # Slots are small and dense, so an idle connection costs a quarter page. The
 # 32 KiB input buffer is lent from a pool (inbuf.s) only while a request is
@@ -563,38 +637,33 @@
 .equ C_SCAN, C_IN_POS + 8              # u64 head-terminator search resumes here
 .equ C_BODY_LEFT, C_SCAN + 8           # u64 Content-Length bytes left, or bytes left in chunk
 .equ C_BODY_TOTAL, C_BODY_LEFT + 8     # u64 body bytes stored so far
-.equ C_UP_FD, C_BODY_TOTAL + 8         # i32 an upload's segment (F_RECORD) or spool file, -1 if none
-.equ C_GET_FD, C_UP_FD + 4             # i32 segment a value is sent from (the process's), -1 if none
-.equ C_FILE_OFF, C_GET_FD + 4          # u64 sendfile offset
+.equ C_GET_FD, C_BODY_TOTAL + 8        # i32 segment a value is sent from (the process's), -1 if none
+.equ C_NEXT, C_GET_FD + 4              # u32 state after the output is sent
+.equ C_FILE_OFF, C_NEXT + 4            # u64 sendfile offset
 .equ C_FILE_LEFT, C_FILE_OFF + 8       # u64 value bytes still to send
 .equ C_OUT_LEN, C_FILE_LEFT + 8        # u64 bytes of response head in C_OUT
 .equ C_OUT_POS, C_OUT_LEN + 8          # u64 bytes of C_OUT already sent
-.equ C_NEXT, C_OUT_POS + 8             # u32 state after the output is sent
-.equ C_METHOD, C_NEXT + 4              # u32 M_*
-.equ C_NAME_LEN, C_METHOD + 4          # u64 length of the encoded key in C_NAME
+.equ C_METHOD, C_OUT_POS + 8           # u32 M_*
+.equ C_FD, C_METHOD + 4                # u32 the socket
+.equ C_NAME_LEN, C_FD + 4              # u64 length of the encoded key in C_NAME
 .equ C_CHUNK_CNT, C_NAME_LEN + 8       # u64 bytes of chunk line or trailer seen (bounded)
-.equ C_FD, C_CHUNK_CNT + 8             # u32 the socket
-.equ C_CHUNK_ST, C_FD + 4              # u32 CH_* chunked decoder state
-.equ C_CL, C_CHUNK_ST + 4              # u64 Content-Length value
-.equ C_HOSTS, C_CL + 8                 # u32 Host fields seen
-.equ C_QUEUED, C_HOSTS + 4             # u32 1 while on the worker's ready list
-.equ C_HEAD_LEN, C_QUEUED + 4          # u64 length of the parsed request head
-.equ C_SPOOL, C_HEAD_LEN + 8           # u64 a chunked upload's spool file, by its number
-                                       # (".tmp-PID-N", spool_name); 0 if it has none
-.equ C_AUTH, C_SPOOL + 8               # u64 the presented token (in the request head:
+.equ C_CHUNK_ST, C_CHUNK_CNT + 8       # u32 CH_* chunked decoder state
+.equ C_HOSTS, C_CHUNK_ST + 4           # u32 Host fields seen
+.equ C_CL, C_HOSTS + 4                 # u64 Content-Length value
+.equ C_QUEUED, C_CL + 8                # u32 1 while on the worker's ready list
+.equ C_RX, C_QUEUED + 4                # u32 RX_* bits
+.equ C_HEAD_LEN, C_RX + 4              # u64 length of the parsed request head
+.equ C_AUTH, C_HEAD_LEN + 8            # u64 the presented token (in the request head:
                                        # parse and route only; CD_AUTH says it is there)
 .equ C_AUTH_LEN, C_AUTH + 8            # u64 its length
 .equ C_LIST, C_AUTH_LEN + 8            # u64 a listing's state (list.s), 0 if none (F_LIST)
-.equ C_SEQ, C_LIST + 8                 # u64 a write's sequence number, once it has one
-.equ C_HCRC, C_SEQ + 8                 # u32 the header CRC of the upload's record
-.equ C_CRC, C_HCRC + 4                 # u32 CRC32C of the body bytes stored so far
-.equ C_REC_LOC, C_CRC + 4              # u64 LOC of the upload's record (segment.s)
-.equ C_WOFF, C_REC_LOC + 8             # u64 file offset of the next body byte
-.equ C_DEADLINE, C_WOFF + 8            # u64 w_now second at which the connection expires
-.equ C_COMMIT, C_DEADLINE + 8          # i64 group commit: COMMIT_WRITTEN while in it, then R_* or -errno
-.equ C_RX, C_COMMIT + 8                # u32 RX_* bits
-.equ C_COND, C_RX + 4                  # u32 CD_* bits: what the request's If-* fields say
-.equ C_IN_BUF, C_COND + 4              # u64 the lent input buffer (request heads, body bytes), 0 if none
+.equ C_DEADLINE, C_LIST + 8            # u64 w_now second at which the connection expires
+.equ C_WH, C_DEADLINE + 8              # WH_SIZE bytes: the write handle of the request's
+                                       #   write (the store's: upload.s fills the caller's fields)
+.equ C_COND, C_WH + WH_SIZE            # u32 CD_* bits: what the request's If-* fields say
+.equ C_META, C_COND + 4                # u32 a GET's record's block: the bytes of answer lines before
+                                       #   its value (meta.s), 0: none (a v1 record)
+.equ C_IN_BUF, C_META + 4              # u64 the lent input buffer (request heads, body bytes), 0 if none
 .equ C_RANGE_A, C_IN_BUF + 8           # u64 Range: first byte, or the suffix length (F_RANGE_SUFFIX)
 .equ C_RANGE_B, C_RANGE_A + 8          # u64 Range: last byte (RANGE_OPEN if not given); for a 416, the value's size
 .equ C_NAME, C_RANGE_B + 8             # NAME_MAX + 1 bytes: encoded key (file name), NUL-terminated
@@ -603,31 +672,32 @@
 # preconditions (RFC 9110 13)
 .equ C_IM_N, C_OUT + OUT_CAP           # u32 tags of ours in If-Match (at most TAGS_MAX kept)
 .equ C_INM_N, C_IM_N + 4               # u32 ... in If-None-Match
-.equ C_NODE, C_INM_N + 4               # u32 the written key's node, in IX_UNITs from the index's start
-.equ C_META, C_NODE + 4                # u32 a write's or a GET's record's metadata: the bytes of its
-                                       #   value region before the value (MP_SIZE and the block,
-                                       #   w_meta for a write), 0: none (a v1 record)
 .equ TAGS_MAX, 4
-.equ C_IM, C_META + 4                  # u64 * TAGS_MAX: their sequence numbers
+.equ C_IM, C_INM_N + 4                  # u64 * TAGS_MAX: their sequence numbers
 .equ C_INM, C_IM + 8 * TAGS_MAX        # u64 * TAGS_MAX
 .equ C_IMS, C_INM + 8 * TAGS_MAX       # i64 If-Modified-Since, Unix seconds
 .equ C_IUS, C_IMS + 8                  # i64 If-Unmodified-Since
 .equ C_IF_RANGE, C_IUS + 8             # u64 If-Range's tag
-.equ C_EXPECT, C_IF_RANGE + 8          # u64 a conditional write: the sequence number it expects (CD_EXP_SEQ)
-.equ C_TAG_SEQ, C_EXPECT + 8           # u64 the answer's ETag (CD_TAG)
-.equ C_TAG_TIME, C_TAG_SEQ + 8         # u64 the answer's Last-Modified (CD_TIME); a write's record time
-.equ C_END, C_TAG_TIME + 8
+.equ C_TAG_SEQ, C_IF_RANGE + 8         # u64 the answer's ETag (CD_TAG)
+.equ C_TAG_TIME, C_TAG_SEQ + 8         # u64 the answer's Last-Modified (CD_TIME)
+.equ C_CC, C_TAG_TIME + 8             # u64 a 304's Cache-Control line, from the value's block in w_rec
+                                       #   (do_get sets it and respond sends it, in one call chain)
+.equ C_CC_LEN, C_CC + 8                # u32 its length, 0: none
+.equ C_END, C_CC_LEN + 4
+.equ HEAD_304_MAX, 160                 # a 304's head is under this (status line, Date, Server,
+                                       #   ETag, Connection: 135 bytes at most), so a Cache-Control
+                                       #   line of up to OUT_CAP - HEAD_304_MAX bytes fits beside it
 .equ SPOOL_NAME_CAP, 48                # ".tmp-" PID (10 digits at most) "-" N (20) NUL: 37 at most
-.equ CONN_SIZE, 1024
+.equ CONN_SIZE, 1152                   # (imul: any multiple of 64 will do)
 .if C_END > CONN_SIZE
 .error "the connection slot's fields do not fit in CONN_SIZE"
 .endif
-.irp f, C_IN_LEN, C_IN_POS, C_SCAN, C_BODY_LEFT, C_BODY_TOTAL, C_FILE_OFF, C_FILE_LEFT, C_OUT_LEN, C_OUT_POS, C_NAME_LEN, C_CHUNK_CNT, C_CL, C_HEAD_LEN, C_SPOOL, C_AUTH, C_AUTH_LEN, C_LIST, C_SEQ, C_REC_LOC, C_WOFF, C_DEADLINE, C_COMMIT, C_IN_BUF, C_RANGE_A, C_RANGE_B, C_NAME, C_OUT, C_IM, C_INM, C_IMS, C_IUS, C_IF_RANGE, C_EXPECT, C_TAG_SEQ, C_TAG_TIME
+.irp f, C_IN_LEN, C_IN_POS, C_SCAN, C_BODY_LEFT, C_BODY_TOTAL, C_FILE_OFF, C_FILE_LEFT, C_OUT_LEN, C_OUT_POS, C_NAME_LEN, C_CHUNK_CNT, C_CL, C_HEAD_LEN, C_AUTH, C_AUTH_LEN, C_LIST, C_DEADLINE, C_WH, C_IN_BUF, C_RANGE_A, C_RANGE_B, C_NAME, C_OUT, C_IM, C_INM, C_IMS, C_IUS, C_IF_RANGE, C_TAG_SEQ, C_TAG_TIME, C_CC
 .if \f & 7
 .error "a u64 field or buffer of the connection slot is not 8-byte aligned"
 .endif
 .endr
-.irp f, C_STATE, C_FLAGS, C_UP_FD, C_GET_FD, C_NEXT, C_METHOD, C_FD, C_CHUNK_ST, C_HOSTS, C_QUEUED, C_HCRC, C_CRC, C_RX, C_COND, C_IM_N, C_INM_N, C_NODE, C_META
+.irp f, C_STATE, C_FLAGS, C_GET_FD, C_NEXT, C_METHOD, C_FD, C_CHUNK_ST, C_HOSTS, C_QUEUED, C_RX, C_COND, C_IM_N, C_INM_N, C_META, C_CC_LEN
 .if \f & 3
 .error "a u32 field of the connection slot is not 4-byte aligned"
 .endif
@@ -647,7 +717,7 @@
 .equ ST_LIST, 7        # producing and sending a listing of keys (list.s)
 .equ ST_BACKUP, 8      # a backup waiting for its segments to settle (backup.s); then ST_LIST
 
-# C_COMMIT while in a group commit (then R_201/R_204/R_404 or -errno)
+# WH_RESULT while in a group commit (then R_201/R_204/R_404 or -errno)
 .equ COMMIT_WRITTEN, 0x10000     # the record is sealed, not yet durable
 
 # C_RX bits: with edge-triggered epoll a short read means the socket is empty
@@ -675,8 +745,7 @@
                            # several ranges, a second Range field, a syntax we do not serve
 .equ RANGE_OPEN, -1    # C_RANGE_B when the range runs to the end
 .equ F_IF_NONE_STAR, 65536 # If-None-Match: * (PUT/POST create only; GET/HEAD 304 if present)
-.equ F_RECORD, 131072  # C_UP_FD is the segment the upload's record is written into
-.equ F_CLAIMED, 262144 # a conditional write holds its key (LOC_CLAIM) until durable
+                       # (131072 and 262144 are free)
 
 .equ F_LIST, 524288   # C_LIST holds a listing's state (list.s)
 .equ F_TE_ANY, 1048576 # a transfer coding was listed (F_CHUNKED: the last one is chunked)
@@ -695,20 +764,15 @@
 .equ CD_IMS, 32        # a valid If-Modified-Since (C_IMS)
 .equ CD_IUS, 64        # a valid If-Unmodified-Since (C_IUS)
 .equ CD_IF_RANGE, 128  # If-Range with a strong tag of ours (C_IF_RANGE)
-.equ CD_EXP_SEQ, 256   # a write that holds only if the key's newest write is C_EXPECT
-.equ CD_EXP_ABSENT, 512  # ... only if the key has no value
-.equ CD_EXP_PRESENT, 1024 # ... only if the key has a value
-.equ CD_EXP, CD_EXP_SEQ | CD_EXP_ABSENT | CD_EXP_PRESENT
+                       # (256, 512 and 1024 are free: a write's expectation is WH_COND)
 .equ CD_TAG, 2048      # the answer carries ETag: C_TAG_SEQ
 .equ CD_TIME, 4096     # the answer carries Last-Modified: C_TAG_TIME
 .equ CD_BAD, 8192      # a malformed entity-tag list: 400
 .equ CD_IMS_SEEN, 16384 # an If-Modified-Since field was seen (a second one voids it)
 .equ CD_IUS_SEEN, 32768
-.equ CD_HAD, 65536     # the key a conditional write claimed had a value (204, not 201)
+                       # (65536 is free)
 .equ CD_AUTH, 131072  # an Authorization: Bearer field (C_AUTH, C_AUTH_LEN)
 .equ CD_AUTH_SEEN, 262144 # an Authorization field of any scheme was seen (a second one voids the token)
-.equ CD_EXPIRED, 524288 # the key's value had expired when a conditional write looked: one
-                        #   that claims it creates the key (201, not CD_HAD's 204)
 
 # methods
 .equ M_GET, 1

@@ -55,14 +55,14 @@ flight_reset:
     jmp 1b
 2:  ret
 
-# flight_enter: rdi = conn (C_NODE set), rsi = its sequence number, or
+# flight_enter: rdi = write handle (WH_NODE set), rsi = its sequence number, or
 # FL_UNKNOWN before it has one (then flight_seq follows). Registers the write
 # as in flight. No fence: a plain write's `lock xadd` for its number comes
 # next and orders the entry before it; a conditional write fences in cond_claim. Clobbers rax, rcx, rdx, rdi.
 .globl flight_enter
 flight_enter:
     mov rdx, rdi
-    mov edi, dword ptr [rdx + C_FD]
+    mov edi, dword ptr [rdx + WH_FLIGHT]
     mov rax, qword ptr [rip + ix_base]    # raise the bound readers scan to
     mov ecx, dword ptr [rip + w_slot]
     lea rcx, [rax + IX_FLIGHT_HI + rcx*4]
@@ -72,29 +72,29 @@ flight_enter:
     mov dword ptr [rcx], eax
 1:  call flight_entry
     mov qword ptr [rax + FL_SEQ], rsi     # the number first, then the node
-    mov ecx, dword ptr [rdx + C_NODE]
+    mov ecx, dword ptr [rdx + WH_NODE]
     mov qword ptr [rax + FL_NODE], rcx
     ret
 
-# flight_seq: rdi = conn (registered), rsi = the sequence number it took.
+# flight_seq: rdi = write handle (registered), rsi = the sequence number it took.
 # Clobbers rax, rcx, rdi.
 .globl flight_seq
 flight_seq:
-    mov edi, dword ptr [rdi + C_FD]
+    mov edi, dword ptr [rdi + WH_FLIGHT]
     call flight_entry
     mov qword ptr [rax + FL_SEQ], rsi
     ret
 
-# flight_leave: rdi = conn. Its write is no longer in flight (published or
+# flight_leave: rdi = write handle. Its write is no longer in flight (published or
 # given up: the index already shows which). Clobbers rax, rcx, rdi.
 .globl flight_leave
 flight_leave:
-    mov edi, dword ptr [rdi + C_FD]
+    mov edi, dword ptr [rdi + WH_FLIGHT]
     call flight_entry
     mov qword ptr [rax + FL_NODE], 0
     ret
 
-# flight_conflict: rdi = conn (registered, C_NODE and C_SEQ set), esi = 1 to
+# flight_conflict: rdi = write handle (registered, WH_NODE and WH_SEQ set), esi = 1 to
 # count every other write of the key, 0 for only those ordered before this
 # one (a lower or not yet known sequence number).
 # Returns eax = 1 if another write of the key is in flight, else 0.
@@ -103,12 +103,12 @@ flight_conflict:
     push rbx
     push r12
     push r13
-    mov r12d, dword ptr [rdi + C_NODE]
-    mov r13, qword ptr [rdi + C_SEQ]
+    mov r12d, dword ptr [rdi + WH_NODE]
+    mov r13, qword ptr [rdi + WH_SEQ]
     test esi, esi
     jz 1f
     mov r13, FL_UNKNOWN                   # every number is below it... but its own
-1:  mov edi, dword ptr [rdi + C_FD]
+1:  mov edi, dword ptr [rdi + WH_FLIGHT]
     call flight_entry
     mov rbx, rax                          # our own entry, skipped
     mov r8, qword ptr [rip + ix_base]
@@ -144,11 +144,12 @@ flight_conflict:
     pop rbx
     ret
 
-# cond_claim: rdi = conn of a conditional write (CD_EXP_*), registered with
-# its sequence number (C_SEQ). Checks the condition against the key's newest
-# write and, if it holds, claims the key (LOC_CLAIM). Returns eax = 0 (claimed:
-# C_EXPECT = the sequence number claimed, CD_HAD if the key had a value) or
-# R_412 (C_TAG_SEQ and CD_TAG for the key's current value, if it has one).
+# cond_claim: rdi = write handle of a conditional write (WH_COND), registered
+# with its sequence number (WH_SEQ). Checks the condition against the key's
+# newest write and, if it holds, claims the key (LOC_CLAIM). Returns eax = 0
+# (claimed: WF_CLAIMED, WH_EXPECT = the sequence number claimed, WF_HAD if
+# the key had a value) or R_412 (WH_TAG and WF_TAGGED for the key's current
+# value, if it has one).
 # Clobbers the caller-saved registers.
 .globl cond_claim
 cond_claim:
@@ -161,7 +162,7 @@ cond_claim:
     call flight_conflict
     test eax, eax
     jnz .Lcc_refuse_now
-    mov edi, dword ptr [rbx + C_NODE]
+    mov edi, dword ptr [rbx + WH_NODE]
     call index_node_at
     mov r12, rax
 .Lcc_again:
@@ -187,20 +188,20 @@ cond_claim:
     bt r13, LOC_TOMB_BIT
     jc 2f
     inc ecx
-2:  mov r8d, dword ptr [rbx + C_COND]
-    test r8d, CD_EXP_ABSENT
+2:  mov r8d, dword ptr [rbx + WH_COND]
+    test r8d, WC_ABSENT
     jz 3f
     test ecx, ecx
     jnz .Lcc_refuse
-3:  test r8d, CD_EXP_PRESENT | CD_EXP_SEQ
+3:  test r8d, WC_PRESENT | WC_SEQ
     jz 4f
-    test r8d, CD_EXPIRED                  # (the expired write it expects may have
+    test r8d, WC_EXPIRED                  # (the expired write it expects may have
     jnz 5f                                # been given back since: its number will do)
     test ecx, ecx
     jz .Lcc_refuse
-5:  test r8d, CD_EXP_SEQ
+5:  test r8d, WC_SEQ
     jz 4f
-    cmp rax, qword ptr [rbx + C_EXPECT]
+    cmp rax, qword ptr [rbx + WH_EXPECT]
     jne .Lcc_refuse
 4:  push rcx
     push rax
@@ -214,17 +215,17 @@ cond_claim:
     test ecx, ecx
     pop rcx
     jz .Lcc_again
-    mov qword ptr [rbx + C_EXPECT], rax
-    or dword ptr [rbx + C_FLAGS], F_CLAIMED
+    mov qword ptr [rbx + WH_EXPECT], rax
+    or dword ptr [rbx + WH_FLAGS], WF_CLAIMED
     test ecx, ecx
     jz 5f
-    test dword ptr [rbx + C_COND], CD_EXPIRED
+    test dword ptr [rbx + WH_COND], WC_EXPIRED
     jnz 5f
-    or dword ptr [rbx + C_COND], CD_HAD
+    or dword ptr [rbx + WH_FLAGS], WF_HAD
 5:  xor eax, eax
     jmp .Lcc_out
 .Lcc_refuse_now:
-    mov edi, dword ptr [rbx + C_NODE]
+    mov edi, dword ptr [rbx + WH_NODE]
     call index_node_at
     mov rdi, rax
     call index_state
@@ -234,8 +235,8 @@ cond_claim:
     jz 6f
     bt rdx, LOC_TOMB_BIT
     jc 6f
-    mov qword ptr [rbx + C_TAG_SEQ], rax
-    or dword ptr [rbx + C_COND], CD_TAG
+    mov qword ptr [rbx + WH_TAG], rax
+    or dword ptr [rbx + WH_FLAGS], WF_TAGGED
 6:  mov eax, R_412
 .Lcc_out:
     pop r13

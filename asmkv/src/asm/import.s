@@ -259,8 +259,10 @@ import_kind:
     ret
 
 # import_one: rdi = the name of a value file of the old layout (its key).
-# Copies it into a record of the master's segment and publishes it.
-# Exits with a message on any failure. Clobbers the caller-saved registers.
+# Copies it into a record of the master's segment through the store's write
+# path (WF_NOW: published at once; import_files flushes the segment before
+# any worker can read it). Exits with a message on any failure. Clobbers the
+# caller-saved registers.
 import_one:
     push rbx
     push r12
@@ -283,108 +285,55 @@ import_one:
     syscall
     test rax, rax
     js .Lio_fail
+    lea r14, [rip + imp_wh]
+    mov rdi, r14                          # a fresh handle: no metadata, no
+    xor eax, eax                          # condition, registry entry 0 (no
+    mov ecx, WH_SIZE / 8                  # worker runs yet)
+    rep stosq
+    mov dword ptr [r14 + WH_FD], -1
+    mov dword ptr [r14 + WH_FLAGS], WF_NOW
     mov rdi, rbx                          # the record's key: the file's name
     call cstr_len
-    mov qword ptr [rip + imp_conn + C_NAME_LEN], rax
-    lea rdi, [rip + imp_conn + C_NAME]
-    mov rsi, rbx
-    lea rdx, [rax + 1]
-    call copy
+    mov qword ptr [r14 + WH_KLEN], rax
+    mov qword ptr [r14 + WH_KEY], rbx
     mov r13, qword ptr [rip + w_stat + ST_SIZE]
-    mov rdi, qword ptr [rip + imp_conn + C_NAME_LEN]
-    mov rsi, r13
-    call rec_len
-    mov r15, rax
-    mov rdi, rax
-    call seg_reserve
+    mov qword ptr [r14 + WH_VLEN], r13
+    mov rdi, r14
+    xor esi, esi
+    xor edx, edx
+    call store_put
     test rax, rax
     js .Lio_fail
-    mov qword ptr [rip + imp_loc], rax
-    lea rdi, [rip + imp_conn]
-    mov rsi, r13
-    mov edx, REC_PUT
-    call rec_header
-    mov dword ptr [rip + imp_hcrc], eax
-    mov r14, LOC_OFF_MASK
-    and r14, qword ptr [rip + imp_loc]
-    mov edi, dword ptr [rip + w_seg_fd]
-    lea rsi, [rip + w_rec]
-    mov rdx, qword ptr [rip + imp_conn + C_NAME_LEN]
-    add rdx, REC_HDR
-    mov rcx, r14
-    add r14, rdx                          # where the value goes
-    call pwrite_all
-    test rax, rax
-    js .Lio_fail
-    mov dword ptr [rip + imp_crc], 0
-    mov qword ptr [rip + imp_off], 0
+    jnz 2f                                # (an empty value: whole already)
+    xor r15d, r15d                        # bytes copied
 1:  mov rdx, r13                          # the value, a window at a time
-    sub rdx, qword ptr [rip + imp_off]
+    sub rdx, r15
     jz 2f
     cmp rdx, SCAN_BUF
     jbe 3f
     mov edx, SCAN_BUF
 3:  mov edi, r12d
     lea rsi, [rip + r_buf]
-    mov rcx, qword ptr [rip + imp_off]
+    mov rcx, r15
     call pread_full
     test rax, rax
-    js .Lio_fail
+    js .Lio_abort
     jz .Lio_short                         # the file shrank under us
-    mov qword ptr [rip + imp_n], rax
-    mov edi, dword ptr [rip + imp_crc]
+    add r15, rax
+    mov rdi, r14
     lea rsi, [rip + r_buf]
     mov rdx, rax
-    call crc32c
-    mov dword ptr [rip + imp_crc], eax
-    mov edi, dword ptr [rip + w_seg_fd]
-    lea rsi, [rip + r_buf]
-    mov rdx, qword ptr [rip + imp_n]
-    mov rcx, r14
-    add rcx, qword ptr [rip + imp_off]
-    call pwrite_all
+    call store_append
     test rax, rax
-    js .Lio_fail
-    mov rax, qword ptr [rip + imp_n]
-    add qword ptr [rip + imp_off], rax
+    js .Lio_abort
     jmp 1b
-2:  call next_seq
-    mov qword ptr [rip + imp_seq], rax
-    lea rdi, [rip + w_rec]
-    mov esi, dword ptr [rip + imp_crc]
-    mov edx, dword ptr [rip + imp_hcrc]
-    mov rcx, rax
-    call rec_seal
-    mov edi, dword ptr [rip + w_seg_fd]
-    lea rsi, [rip + w_rec]
-    mov edx, FT_SIZE
-    mov rcx, LOC_OFF_MASK
-    and rcx, qword ptr [rip + imp_loc]
-    lea rcx, [rcx + r15 - FT_SIZE]
-    call pwrite_all
-    test rax, rax
-    js .Lio_fail
-    mov edi, r12d
+2:  mov edi, r12d
     mov eax, SYS_close
     syscall
-    mov rdi, qword ptr [rip + imp_loc]
-    call loc_entry
-    inc dword ptr [rax + SG_TOTAL]
-    add qword ptr [rax + SG_BYTES], r15
-    lea rdi, [rip + imp_conn + C_NAME]
-    mov rsi, qword ptr [rip + imp_conn + C_NAME_LEN]
-    call index_node                       # (counts the record)
+    mov rdi, r14
+    call store_commit
     test rax, rax
     js .Lio_fail
-    mov rdi, rax
-    mov rsi, qword ptr [rip + imp_seq]
-    mov rdx, qword ptr [rip + imp_loc]
-    xor ecx, ecx
-    call index_publish
-    mov rsi, qword ptr [rip + imp_loc]
-    call pub_count
-    mov rdi, qword ptr [rip + imp_loc]
-    call rec_closed
     pop r15
     pop r14
     pop r13
@@ -393,6 +342,13 @@ import_one:
     ret
 .Lio_short:
     mov rax, -EIO
+.Lio_abort:
+    push rax
+    push rax
+    lea rdi, [rip + imp_wh]
+    call store_abort
+    pop rax
+    pop rax
 .Lio_fail:
     lea rdi, [rip + err_import]
     mov esi, OFFSET err_import_len
@@ -409,11 +365,5 @@ err_foreign: .ascii "the data directory holds something that is not asmkv's (mov
 
 .bss
 .p2align 3
-imp_conn:  .space CONN_SIZE          # the key of the value being imported, as a request's
-imp_loc:   .space 8
-imp_seq:   .space 8
-imp_off:   .space 8
-imp_n:     .space 8
-imp_hcrc:  .space 4
-imp_crc:   .space 4
+imp_wh:    .space WH_SIZE            # the write of the value being imported
 .text

@@ -207,18 +207,21 @@ meta_room:
 1:  xor eax, eax
     ret
 
-# meta_finish: (event loop) rdi = conn of a write whose head is parsed. If the
-# head carried metadata or an expiry, ends the block in w_meta (Content-Type:
-# application/octet-stream if it named none, X-Delete-At with the time it
-# expires at, then the empty line), fills its prefix (MP_*: its length and
-# CRC, the expiry or 0) and sets C_META to the bytes its record's value region
-# holds before the value; else C_META = 0 (a v1 record). Clobbers the
-# caller-saved registers.
+# meta_finish: (event loop) rdi = the write handle of a write whose head is
+# parsed. If the head carried metadata or an expiry, ends the block in w_meta
+# (Content-Type: application/octet-stream if it named none, X-Delete-At with
+# the time it expires at, then the empty line), fills its prefix (MP_*: its
+# length and CRC, the expiry or 0) and gives the handle the bytes its
+# record's value region holds before the value (WH_META, WH_META_LEN) and
+# the expiry (WH_DELETE_AT); else WH_META_LEN = 0 (a v1 record). Clobbers
+# the caller-saved registers.
 .globl meta_finish
 meta_finish:
     push rbx
     mov rbx, rdi
-    mov dword ptr [rbx + C_META], 0
+    mov dword ptr [rbx + WH_META_LEN], 0
+    mov qword ptr [rbx + WH_META], 0
+    mov qword ptr [rbx + WH_DELETE_AT], 0
     mov rax, qword ptr [rip + w_meta_len]
     cmp rax, MP_SIZE
     jne 2f
@@ -251,11 +254,13 @@ meta_finish:
     lea rsi, [rip + w_meta]
     sub rax, rsi
     mov qword ptr [rip + w_meta_len], rax
-    mov dword ptr [rbx + C_META], eax
+    mov dword ptr [rbx + WH_META_LEN], eax
+    mov qword ptr [rbx + WH_META], rsi
     lea rdx, [rax - MP_SIZE]
     mov dword ptr [rsi + MP_LEN], edx
     mov rcx, qword ptr [rip + w_meta_delete_at]
     mov qword ptr [rsi + MP_DELETE_AT], rcx
+    mov qword ptr [rbx + WH_DELETE_AT], rcx
     add rsi, MP_DELETE_AT                 # (the expiry and the block)
     add rdx, MP_SIZE - MP_DELETE_AT
     xor edi, edi
@@ -302,6 +307,46 @@ meta_block_ok:
 9:  add rsp, 8
     pop r12
     pop rbx
+    ret
+
+# meta_cache_control: rdi = a value's block as store_get checked it (its
+# answer lines, then the empty line), rsi = its length. Returns rax = its
+# Cache-Control line (from the name to the CRLF that ends it) and rdx = the
+# line's length, or rax = 0 if it has none. A 304 carries it (RFC 9110
+# 15.4.5). Clobbers rcx, rsi, rdi, r8.
+.globl meta_cache_control
+meta_cache_control:
+    lea r8, [rdi + rsi]                   # the block's end
+1:  lea rax, [rdi + 13 + 2]
+    cmp rax, r8
+    ja 8f
+    mov rax, rdi                          # the line's first byte
+    xor ecx, ecx
+2:  cmp ecx, 13                           # its name, as meta_field spelled it
+    je 4f
+    mov dl, byte ptr [rdi + rcx]
+    lea rsi, [rip + cache_control]
+    cmp dl, byte ptr [rsi + rcx]
+    jne 5f
+    inc ecx
+    jmp 2b
+4:  cmp byte ptr [rdi + 13], ':'
+    jne 5f
+5:  setne cl                              # cl = 1: not it; find its end
+    lea rdx, [rdi + 1]
+6:  cmp rdx, r8
+    jae 8f
+    cmp word ptr [rdx - 1], 0x0a0d
+    je 7f
+    inc rdx
+    jmp 6b
+7:  lea rdi, [rdx + 1]                    # the next line
+    test cl, cl
+    jnz 1b
+    sub rdi, rax
+    mov rdx, rdi
+    ret
+8:  xor eax, eax
     ret
 
 # loc_expired: (event loop) rdi = a LOC naming a value. Returns eax = 1 if
@@ -434,7 +479,8 @@ meta_fields:
     .byte 19, 0
     .ascii "content-disposition", "Content-Disposition"
     .byte 13, 0
-    .ascii "cache-control", "Cache-Control"
+    .ascii "cache-control"
+cache_control: .ascii "Cache-Control"        # (meta_cache_control looks for it)
     .byte 0
 
 .bss

@@ -36,9 +36,15 @@ respond:
     je 7f
     cmp r12d, R_304
     jne 8f
-    mov rsi, rbx                          # 304: the tag only (RFC 9110 15.4.5)
-    mov edx, CD_TAG
+    mov rsi, rbx                          # 304: the tag only (RFC 9110 15.4.5),
+    mov edx, CD_TAG                       # and the value's Cache-Control (C_CC)
     call put_validators
+    mov rdi, rax
+    mov edx, dword ptr [rbx + C_CC_LEN]
+    test edx, edx
+    jz 8f
+    mov rsi, qword ptr [rbx + C_CC]
+    call copy
     mov rdi, rax
     jmp 8f
 7:  mov rsi, rbx

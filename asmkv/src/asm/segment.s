@@ -726,7 +726,7 @@ rec_header_ok:
     movzx eax, al
 1:  ret
 
-# rec_header: rdi = conn (its key; C_META: its metadata, in w_meta), rsi =
+# rec_header: rdi = write handle (its key; WH_META: its metadata), rsi =
 # the value region's length, edx = REC_PUT or REC_DEL.
 # Builds the record's header and key at the start of w_rec, and for a put
 # with metadata its prefix and block after them (a v2 record).
@@ -739,29 +739,29 @@ rec_header:
     mov dword ptr [r8 + REC_MAGIC], REC_MAGIC_V1
     cmp edx, REC_PUT
     jne 1f
-    cmp dword ptr [rbx + C_META], 0
+    cmp dword ptr [rbx + WH_META_LEN], 0
     je 1f
     mov dword ptr [r8 + REC_MAGIC], REC_MAGIC_V2
 1:  mov qword ptr [r8 + REC_VLEN], rsi
-    mov rax, qword ptr [rbx + C_NAME_LEN]
+    mov rax, qword ptr [rbx + WH_KLEN]
     mov dword ptr [r8 + REC_KLEN], eax
     mov dword ptr [r8 + REC_TYPE], edx
     mov rax, qword ptr [rip + w_unix]
     mov qword ptr [r8 + REC_TIME], rax
     lea rdi, [r8 + REC_HDR]
-    lea rsi, [rbx + C_NAME]
-    mov rdx, qword ptr [rbx + C_NAME_LEN]
+    mov rsi, qword ptr [rbx + WH_KEY]
+    mov rdx, qword ptr [rbx + WH_KLEN]
     call copy
     xor edi, edi
     cmp dword ptr [rip + w_rec + REC_MAGIC], REC_MAGIC_V2
     jne 2f
     mov rdi, rax                          # the metadata after the key
-    lea rsi, [rip + w_meta]
-    mov edx, dword ptr [rbx + C_META]
+    mov rsi, qword ptr [rbx + WH_META]
+    mov edx, dword ptr [rbx + WH_META_LEN]
     call copy
     mov edi, REC_MAGIC_V2                 # (v2's header CRC starts from its magic)
 2:  lea rsi, [rip + w_rec + 8]
-    mov rdx, qword ptr [rbx + C_NAME_LEN]
+    mov rdx, qword ptr [rbx + WH_KLEN]
     add rdx, REC_HDR - 8
     call crc32c
     mov dword ptr [rip + w_rec + REC_HCRC], eax

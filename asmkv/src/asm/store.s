@@ -1,29 +1,38 @@
 # store.s - the store's named functions, what the HTTP side calls:
-#   do_get        answer a GET/HEAD from the key's record
+#   key_state     what a key holds now: a value, an expired one, none
+#   store_get     a key's value, checked, and where its bytes are
+#   store_put     a put of known length: its record begun (or written whole)
+#   store_spool   a put of unknown length: its value spooled first
+#   store_append  value bytes, as they arrive
+#   store_commit  the value is complete: seal and commit its record
+#   store_delete  a delete: a delete record, committed like a put
+#   store_abort   the write failed or was given up: it never counts
 #   write_conds   (cond.s) a write's preconditions, before its body is read
-#   start_upload  a PUT/POST: where its body goes
-#   store_bytes   (body.s) body bytes, as they arrive
-#   finish_upload the body is complete: seal and commit its record
-#   abort_upload  the upload failed: it never counts
-#   do_delete     a DELETE: a delete record, committed like a write
+# A write is known to them by its write handle (WH_*, defs.s), never by the
+# connection that asked for it; what they return is an outcome (R_201,
+# R_204, R_404, R_412, COMMIT_WRITTEN while a group commit has it, or
+# -errno), which the HTTP side (upload.s, get.s) turns into an answer.
 # Behind them: records in segments (segment.s), the shared index (index.s),
-# group commits (commit.s). A body of known length streams straight into its
-# record; a chunked one, whose length is unknown until its end, is spooled to
-# a temporary file ".tmp-PID-SEQ" first (no key's name starts with ".").
+# group commits (commit.s). A value of known length streams straight into its
+# record; one whose length is unknown until its end (a chunked body) is
+# spooled to a temporary file ".tmp-PID-SEQ" first (no key's name starts
+# with ".").
 #
 # A write:
 #   1. reserves its record in the worker's active segment and writes the
-#      header and key;
-#   2. streams the body after them (pwrite at C_WOFF, CRC kept in C_CRC) -
-#      a small body already in the input buffer skips this: the whole record
-#      is written by one pwrite in step 3;
-#   3. takes a sequence number and writes the footer (sealing the record);
+#      header and key (store_put);
+#   2. streams the value after them (store_append: pwrite at WH_WOFF, CRC
+#      kept in WH_CRC) - a small value already at hand skips this: the whole
+#      record is written by one pwrite in step 3;
+#   3. takes a sequence number and writes the footer, sealing the record
+#      (store_commit);
 #   4. with --sync always waits for the worker's next group commit: one
 #      fdatasync of the segment for the whole group (commit.s);
-#   5. is published in the shared index and answered.
+#   5. is published in the shared index (store_publish) and answered.
 # A record is visible only once durable, and acknowledged only once visible.
 # A create-only write (If-None-Match: *) claims its key in step 3, before its
 # footer exists, so a write that loses never leaves a valid record behind.
+.text
 .text
 
 # dir_walk: rdi = a function, rsi = a value for it. Calls the function for
@@ -152,160 +161,9 @@ io_kind:
     pop rdi
     ret
 
-# serve_value: rdi = conn (GET or HEAD), rsi = the value's size, edx = the
-# segment holding it (the process keeps it open), rcx = the file offset of its
-# first byte, r8 = the whole value in memory, or 0.
-# Answers 200, or for one satisfiable byte range of a GET 206 (416 if it starts
-# past the end), and leaves the bytes to send: copied after the head when they
-# fit there and are in memory (one write for the whole answer), else to the
-# write step's sendfile. A value with metadata (C_META: the record's bytes
-# before the value) is sent from the file after its block, which ends the head.
-# Clobbers the caller-saved registers.
-.globl serve_value
-serve_value:
-    push rbx
-    push r12
-    push r13
-    push r14
-    push r15
-    mov rbx, rdi
-    mov r12, rsi
-    mov r13d, edx
-    mov r14, rcx
-    mov r15, r8
-    # one byte range, for GET only (RFC 9110 14.2): rdx = first, rsi = count
-    cmp dword ptr [rbx + C_METHOD], M_GET
-    jne .Lsv_whole
-    mov eax, dword ptr [rbx + C_FLAGS]
-    and eax, F_RANGE | F_RANGE_IGNORE
-    cmp eax, F_RANGE
-    jne .Lsv_whole
-    test dword ptr [rbx + C_COND], CD_IF_RANGE  # only for the value its tag names
-    jz 1f
-    mov rax, qword ptr [rbx + C_IF_RANGE]
-    cmp rax, qword ptr [rbx + C_TAG_SEQ]
-    jne .Lsv_whole
-1:
-    mov rcx, r12
-    lea rsi, [rcx - 1]
-    test dword ptr [rbx + C_FLAGS], F_RANGE_SUFFIX
-    jz 3f
-    mov rax, qword ptr [rbx + C_RANGE_A]  # the last N bytes
-    test rax, rax
-    jz .Lsv_unsatisfiable
-    test rcx, rcx
-    jz .Lsv_unsatisfiable
-    mov rdx, rcx
-    sub rdx, rax
-    jae 4f
-    xor edx, edx                          # more than the whole value: all of it
-    jmp 4f
-3:  mov rdx, qword ptr [rbx + C_RANGE_A]
-    cmp rdx, rcx
-    jae .Lsv_unsatisfiable                # starts past the end
-    cmp rsi, qword ptr [rbx + C_RANGE_B]
-    jbe 4f
-    mov rsi, qword ptr [rbx + C_RANGE_B]  # ends before the end of the value
-4:  sub rsi, rdx
-    inc rsi                               # bytes to send, at least one
-    push rdx
-    push rsi
-    mov rdi, rbx
-    mov rcx, r12
-    call respond_value
-    pop rsi
-    pop rdx
-    jmp .Lsv_send
-.Lsv_whole:
-    mov rdi, rbx
-    mov rsi, r12
-    xor edx, edx
-    mov rcx, RANGE_OPEN
-    call respond_value
-    xor edx, edx
-    mov rsi, r12
-    cmp dword ptr [rbx + C_METHOD], M_HEAD
-    jne .Lsv_send
-    xor esi, esi                          # HEAD: the same head, no body
-.Lsv_send:
-    mov eax, dword ptr [rbx + C_META]
-    test rax, rax
-    jnz .Lsv_meta
-    test rsi, rsi
-    jz .Lsv_out
-    test r15, r15
-    jz .Lsv_file
-    mov rax, qword ptr [rbx + C_OUT_LEN]
-    lea rcx, [rax + rsi]
-    cmp rcx, OUT_CAP
-    ja .Lsv_file
-    mov qword ptr [rbx + C_OUT_LEN], rcx
-    lea rdi, [rbx + rax + C_OUT]
-    lea rax, [r15 + rdx]
-    mov rdx, rsi
-    mov rsi, rax
-    call copy
-    jmp .Lsv_out
-.Lsv_file:
-    mov dword ptr [rbx + C_GET_FD], r13d
-    add rdx, r14
-    mov qword ptr [rbx + C_FILE_OFF], rdx
-    mov qword ptr [rbx + C_FILE_LEFT], rsi
-    jmp .Lsv_out
-.Lsv_meta:                                # rax = MP_SIZE and the block: the block
-    sub rax, MP_SIZE                      # goes first (it ends the head), then the
-    test r15, r15                         # bytes asked for: after the head if all
-    jz 3f                                 # of it is in memory and fits, in one write
-    mov rcx, qword ptr [rbx + C_OUT_LEN]  # (the block is in memory just before the
-    add rcx, rax                          # value)
-    add rcx, rsi
-    cmp rcx, OUT_CAP
-    ja 3f
-    mov qword ptr [rbx + C_OUT_LEN], rcx
-    push rdx
-    push rsi
-    sub rcx, rsi
-    sub rcx, rax                          # the head's length
-    lea rdi, [rbx + rcx + C_OUT]
-    mov rsi, r15
-    sub rsi, rax
-    mov rdx, rax
-    call copy
-    pop rdx                               # the bytes asked for: count,
-    pop rsi                               #   and the first of them
-    add rsi, r15
-    mov rdi, rax
-    call copy
-    jmp .Lsv_out
-3:  mov dword ptr [rbx + C_GET_FD], r13d  # else from the file
-    mov rcx, r14
-    sub rcx, rax
-    mov qword ptr [rbx + C_FILE_OFF], rcx
-    test rdx, rdx
-    jnz 1f
-    add rax, rsi                          # from the value's start: one range
-    mov qword ptr [rbx + C_FILE_LEFT], rax
-    jmp .Lsv_out
-1:  mov qword ptr [rbx + C_FILE_LEFT], rax
-    mov qword ptr [rbx + C_RANGE_A], rdx  # (the request's range is decided)
-    mov qword ptr [rbx + C_RANGE_B], rsi
-    or dword ptr [rbx + C_FLAGS], F_FILE2
-    jmp .Lsv_out
-.Lsv_unsatisfiable:
-    mov qword ptr [rbx + C_RANGE_B], r12
-    mov rdi, rbx
-    mov esi, R_416
-    call respond
-.Lsv_out:
-    pop r15
-    pop r14
-    pop r13
-    pop r12
-    pop rbx
-    ret
-
 # sync_dir: with --sync always, fsyncs the data directory so that renames and
 # unlinks done so far are durable. Returns rax = 0 or -errno. Clobbers rcx, rdi, r11.
+.globl sync_dir
 sync_dir:
     xor eax, eax
     cmp dword ptr [rip + cfg_sync], 0
@@ -315,243 +173,103 @@ sync_dir:
     syscall
 1:  ret
 
-# start_upload: rdi = conn with C_NAME set; method PUT or POST, framing valid,
-# Content-Length (if any) within --max-body.
-# A body of known length goes straight into its record (record_upload); a
-# chunked one into a temporary file, copied into a record at its end. Enters
-# ST_BODY (after a 100 Continue if the client waits for one). On failure
-# answers 507/500/503 and closes. Clobbers the caller-saved registers.
-.globl start_upload
-start_upload:
-    push rdi
-    call meta_finish                      # its metadata, if any, before the value
-    pop rdi
-    test dword ptr [rdi + C_FLAGS], F_CHUNKED
-    jz record_upload
-    push rbx
-    push r12
-    sub rsp, SPOOL_NAME_CAP + 8
-    mov rbx, rdi
-    inc qword ptr [rip + w_seq]           # numbers start at 1: C_SPOOL 0 is "none"
-    mov r12, qword ptr [rip + w_seq]
-    mov rdi, rsp
-    mov rsi, r12
-    call spool_name
-    mov edi, dword ptr [rip + dir_fd]
-    mov rsi, rsp
-    mov edx, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC  # readable: copied into a record
-    mov r10d, 0644
-    mov eax, SYS_openat
-    syscall
-    test rax, rax
-    js .Lsu_failed
-    mov qword ptr [rbx + C_SPOOL], r12    # made by this upload: only it removes it
-    mov dword ptr [rbx + C_UP_FD], eax
-    mov dword ptr [rbx + C_CRC], 0
-    mov edx, dword ptr [rbx + C_META]     # the spool is the value region: its
-    test rdx, rdx                         # metadata first
-    jz 1f
-    mov edi, eax
-    lea rsi, [rip + w_meta]
-    call write_all
-    test rax, rax
-    js .Lsu_spool_failed
-    xor edi, edi
-    lea rsi, [rip + w_meta]
-    mov edx, dword ptr [rbx + C_META]
-    call crc32c
-    mov dword ptr [rbx + C_CRC], eax
-1:  mov rdi, rbx
-    call begin_body
-.Lsu_out:
-    add rsp, SPOOL_NAME_CAP + 8
-    pop r12
-    pop rbx
-    ret
-.Lsu_spool_failed:
-    push rax
-    push rax
-    mov rdi, rbx
-    call abort_upload                     # (closes and removes the spool)
-    pop rax
-    pop rax
-.Lsu_failed:
-    mov rdi, rax
-    call io_kind
-    mov esi, eax
-    mov rdi, rbx
-    call fail
-    jmp .Lsu_out
-
-# begin_body: rdi = conn of an upload whose body has somewhere to go.
-# Enters ST_BODY, and sends 100 Continue if the client waits for one.
-# Clobbers the caller-saved registers.
-.globl begin_body
-begin_body:
-    push rbx
-    mov rbx, rdi
-    xor eax, eax
-    mov qword ptr [rbx + C_BODY_TOTAL], rax
-    mov dword ptr [rbx + C_CHUNK_ST], CH_SIZE0
-    mov qword ptr [rbx + C_CHUNK_CNT], rax
-    test dword ptr [rbx + C_FLAGS], F_CHUNKED
-    jnz 1f
-    mov rax, qword ptr [rbx + C_CL]
-1:  mov qword ptr [rbx + C_BODY_LEFT], rax
-    mov dword ptr [rbx + C_STATE], ST_BODY
-    mov rdi, rbx
-    mov rsi, qword ptr [rip + cfg_io_timeout]
-    call set_deadline
-    # 100 Continue only to an HTTP/1.1 client that waits for it with a body to send
-    mov eax, dword ptr [rbx + C_FLAGS]
-    test eax, F_EXPECT
-    jz .Lbb_out
-    test eax, F_HTTP10
-    jnz .Lbb_out
-    mov rcx, qword ptr [rbx + C_IN_POS]
-    cmp rcx, qword ptr [rbx + C_IN_LEN]
-    jne .Lbb_out
-    test eax, F_CHUNKED
-    jnz 2f
-    cmp qword ptr [rbx + C_CL], 0
-    je .Lbb_out
-2:  mov rdi, rbx
-    call respond_continue
-.Lbb_out:
-    pop rbx
-    ret
-
-# abort_upload: rdi = conn. Drops an unfinished or failed upload, so the key
-# keeps its old value: its record never counts (abort_record), or its
-# temporary file is closed and removed. Clobbers rax, rcx, rdx, rsi, rdi, r11.
-.globl abort_upload
-abort_upload:
-    test dword ptr [rdi + C_FLAGS], F_RECORD
-    jz 3f
-    cmp dword ptr [rdi + C_UP_FD], 0
-    jge abort_record
-    ret
-3:  push rbx
-    mov rbx, rdi
-    mov edi, dword ptr [rbx + C_UP_FD]
-    test edi, edi
-    js 1f
-    mov eax, SYS_close                    # the data is being thrown away anyway
-    syscall
-    mov dword ptr [rbx + C_UP_FD], -1
-1:  mov rdi, rbx
-    call spool_unlink
-    pop rbx
-    ret
-
-# spool_name: rdi = room for SPOOL_NAME_CAP bytes, rsi = a spool number (C_SPOOL).
-# Writes the spool file's name, ".tmp-PID-N", NUL-terminated (startup removes
-# any such file a crash left). Clobbers rax, rcx, rdx, rsi, rdi, r8, r9.
-spool_name:
-    push rsi
-    lea rsi, [rip + tmp_prefix]
-    mov edx, OFFSET tmp_prefix_len
-    call copy
-    mov rdi, rax
-    mov esi, dword ptr [rip + w_pid]
-    call fmt_u64
-    mov byte ptr [rax], '-'
-    lea rdi, [rax + 1]
-    pop rsi
-    call fmt_u64
-    mov byte ptr [rax], 0
-    ret
-
-# spool_unlink: rdi = conn. Removes the spool file the conn's upload made, if
-# it has one (C_SPOOL), and forgets it. Only an upload sets C_SPOOL, so no
-# other request's bytes can ever be taken for a file name.
-# Clobbers rax, rcx, rdx, rsi, rdi, r11 (keeps r8-r10, as abort_upload must).
-spool_unlink:
-    push rbx
-    push r8
-    push r9
-    push r10
-    sub rsp, SPOOL_NAME_CAP + 8
-    mov rbx, rdi
-    mov rsi, qword ptr [rbx + C_SPOOL]
-    test rsi, rsi
-    jz 1f
-    mov rdi, rsp
-    call spool_name
-    mov edi, dword ptr [rip + dir_fd]
-    mov rsi, rsp
-    xor edx, edx
-    mov eax, SYS_unlinkat                 # ENOENT here only means it was removed
-    syscall
-    mov qword ptr [rbx + C_SPOOL], 0
-1:  add rsp, SPOOL_NAME_CAP + 8
-    pop r10
-    pop r9
-    pop r8
-    pop rbx
-    ret
-
-
-# LOC_HAS_VALUE: rax = a LOC. Drops a conditional write's claim from rax
-# (the record it names is still the key's newest) and sets cl = 1 if that
-# names a value: written, not a delete. Clobbers rcx.
-.macro LOC_HAS_VALUE
-    btr rax, LOC_CLAIM_BIT
-    test rax, rax
-    setnz cl
-    bt rax, LOC_TOMB_BIT
-    setnc ch
-    and cl, ch
-.endm
-
-# key_loc: rdi = conn. Returns rax = the LOC of the key's newest write, 0 if
-# it was never written. Clobbers the caller-saved registers.
-key_loc:
-    push rbx
-    mov rbx, rdi
-    lea rdi, [rbx + C_NAME]
-    mov rsi, qword ptr [rbx + C_NAME_LEN]
-    call index_lookup
-    test rax, rax
-    jz 1f
-    mov rdi, rax
-    call index_state
-    mov rax, rdx
-1:  pop rbx
-    ret
-
-# do_get: rdi = conn with C_NAME set; method GET or HEAD.
-# Finds the key's record, checks its header and key (and, for a record that
-# fits in REC_SMALL, its value) against their CRCs, and answers as do_get
-# does. A small value goes out in the answer's own write; a larger one is sent
-# from the segment with sendfile. 500 if the record does not check out.
-# Clobbers the caller-saved registers.
-.globl do_get
-do_get:
-    test dword ptr [rdi + C_FLAGS], F_LIST  # a path ending in "/": its listing
-    jnz list_begin
+# key_state: rdi = an encoded key, rsi = its length. Returns rax = the
+# sequence number of the key's newest write (0 if it was never written),
+# edx = KS_NONE, KS_VALUE or KS_EXPIRED, and rcx = the LOC of its value
+# (KS_VALUE, KS_EXPIRED); or rax = -errno if its record cannot be read. A
+# claim (flight.s) is not a write: the key holds what it held.
+# Clobbers the caller-saved registers and w_rec.
+.globl key_state
+key_state:
     push rbx
     push r12
     push r13
     push r14
     push r15
-    mov rbx, rdi
-    mov r15d, 4                           # tries: see below
+    mov r12, rdi
+    mov r13, rsi
+    mov r14d, COND_TRIES
+1:  mov rdi, r12
+    mov rsi, r13
+    call index_lookup
+    xor ebx, ebx                          # the sequence number
+    xor r15d, r15d                        # the LOC
+    test rax, rax
+    jz .Lks_none
+    mov rdi, rax
+    call index_state
+    mov rbx, rax
+    btr rdx, LOC_CLAIM_BIT
+    test rdx, rdx
+    jz .Lks_none
+    bt rdx, LOC_TOMB_BIT
+    jc .Lks_none
+    mov r15, rdx
+    mov rdi, rdx
+    call loc_expired
+    test eax, eax
+    jz .Lks_value
+    jns .Lks_expired
+    dec r14d                              # compacted since the key was read:
+    jnz 1b                                # look again
+    mov rax, -EIO
+    jmp .Lks_out
+.Lks_none:
+    xor edx, edx
+    jmp .Lks_seq
+.Lks_value:
+    mov edx, KS_VALUE
+    jmp .Lks_seq
+.Lks_expired:
+    mov edx, KS_EXPIRED
+.Lks_seq:
+    mov rax, rbx
+    mov rcx, r15
+.Lks_out:
+    pop r15
+    pop r14
+    pop r13
+    pop r12
+    pop rbx
+    ret
+
+# store_get: rdi = an encoded key, rsi = its length, rdx = room for what is
+# found (FV_SIZE bytes). Finds the key's newest value and checks its record's
+# header and key against their CRCs, its metadata block against its own, and
+# for a record that fits in REC_SMALL its value and footer too (then the value
+# is in memory, FV_MEM).
+# Returns eax = 0 (found: FV_* filled), R_404 (no value, or it has expired),
+# R_500 (the record does not check out: counted in the error log),
+# R_500_DAMAGED (its record is known damaged), or the kind of a failed read
+# (io_kind). Clobbers the caller-saved registers and w_rec.
+.globl store_get
+store_get:
+    push rbx
+    push r12
+    push r13
+    push r14
+    push r15
+    push rbp
+    sub rsp, 24                           # [rsp] key, [rsp + 8] its length
+    mov qword ptr [rsp], rdi
+    mov qword ptr [rsp + 8], rsi
+    mov rbx, rdx                          # FV_*
+    mov dword ptr [rsp + 16], 4           # tries: see below
 .Lgt_lookup:
-    and dword ptr [rbx + C_COND], ~(CD_TAG | CD_TIME)
-    lea rdi, [rbx + C_NAME]
-    mov rsi, qword ptr [rbx + C_NAME_LEN]
+    mov rdi, qword ptr [rsp]
+    mov rsi, qword ptr [rsp + 8]
     call index_lookup
     test rax, rax
     jz .Lgt_absent
     mov rdi, rax
     call index_state
-    mov qword ptr [rbx + C_TAG_SEQ], rax  # the tag, if it is a value
-    mov rax, rdx
-    LOC_HAS_VALUE
-    mov r12, rax
-    test cl, cl
+    mov qword ptr [rbx + FV_SEQ], rax
+    btr rdx, LOC_CLAIM_BIT                # (a claim is not a write)
+    test rdx, rdx
     jz .Lgt_absent
+    bt rdx, LOC_TOMB_BIT
+    jc .Lgt_absent
+    mov r12, rdx
     mov rdi, r12
     shr rdi, LOC_SEG_SHIFT
     and edi, LOC_SEG_MASK
@@ -561,11 +279,12 @@ do_get:
     jns 1f
     cmp rax, -ENOENT                      # compacted away since we looked: the
     jne .Lgt_io                           # index has the record's new place
-    dec r15d
+    dec dword ptr [rsp + 16]
     jnz .Lgt_lookup
     jmp .Lgt_io
 1:
     mov r13d, eax
+    mov dword ptr [rbx + FV_FD], eax
     mov r14, LOC_OFF_MASK
     and r14, r12                          # the record's offset
     mov edi, r13d
@@ -583,20 +302,20 @@ do_get:
     test eax, eax
     jz .Lgt_corrupt
     mov eax, dword ptr [r12 + REC_KLEN]
-    cmp rax, qword ptr [rbx + C_NAME_LEN]
+    cmp rax, qword ptr [rsp + 8]
     jne .Lgt_corrupt
     mov ecx, dword ptr [r12 + REC_KLEN]   # the record is the key's own
     lea rsi, [r12 + REC_HDR]
-    lea rdi, [rbx + C_NAME]
+    mov rdi, qword ptr [rsp]
     repe cmpsb
     jne .Lgt_corrupt
-    mov rdi, rbx
-    mov rsi, qword ptr [rbx + C_TAG_SEQ]
-    mov rdx, qword ptr [r12 + REC_TIME]
-    call set_validators
+    mov rax, qword ptr [r12 + REC_TIME]
+    mov qword ptr [rbx + FV_TIME], rax
     mov rax, MAX_BODY_LIMIT               # no asmkv writes a longer value: a header
     cmp qword ptr [r12 + REC_VLEN], rax   # that says so is not believed, CRC or not
     ja .Lgt_corrupt                       # (its length would wrap rec_len's sum)
+    xor ebp, ebp                          # the bytes before the value: prefix, block
+    mov dword ptr [rbx + FV_META], 0
     cmp dword ptr [r12 + REC_MAGIC], REC_MAGIC_V2
     jne 3f
     mov eax, dword ptr [r12 + REC_KLEN]   # its metadata, checked before it is
@@ -625,21 +344,30 @@ do_get:
     call meta_block_ok
     test rax, rax
     jz .Lgt_corrupt
-    mov dword ptr [rbx + C_META], eax
+    mov rbp, rax
+    lea rcx, [rax - MP_SIZE]
+    mov dword ptr [rbx + FV_META], ecx
+    mov eax, dword ptr [r12 + REC_KLEN]
+    lea rax, [r12 + rax + REC_HDR + MP_SIZE]
+    mov qword ptr [rbx + FV_BLOCK], rax
     mov eax, dword ptr [r12 + REC_KLEN]   # expired: as if never written
     mov rax, qword ptr [r12 + rax + REC_HDR + MP_DELETE_AT]
     call expired_at
     test eax, eax
-    jz 3f
-    mov dword ptr [rbx + C_META], 0
-    and dword ptr [rbx + C_COND], ~(CD_TAG | CD_TIME)
-    jmp .Lgt_absent
-3:  mov edi, dword ptr [r12 + REC_KLEN]
+    jnz .Lgt_absent
+3:  mov eax, dword ptr [r12 + REC_KLEN]
+    lea rcx, [r14 + rax + REC_HDR]        # the value's first byte in the file
+    add rcx, rbp
+    mov qword ptr [rbx + FV_OFF], rcx
+    mov rcx, qword ptr [r12 + REC_VLEN]
+    sub rcx, rbp
+    mov qword ptr [rbx + FV_LEN], rcx
+    mov qword ptr [rbx + FV_MEM], 0       # the value in memory, if it all came
+    mov edi, dword ptr [r12 + REC_KLEN]
     mov rsi, qword ptr [r12 + REC_VLEN]
     call rec_len
-    xor r8d, r8d                          # the value in memory, if it all came
     cmp rax, r15
-    ja .Lgt_serve
+    ja .Lgt_found
     lea r15, [r12 + rax - FT_SIZE]        # the footer
     mov eax, dword ptr [r12 + REC_KLEN]
     lea rsi, [r12 + rax + REC_HDR]
@@ -659,31 +387,17 @@ do_get:
     cmp dword ptr [r15 + FT_MAGIC], FT_MAGIC_V1
     jne .Lgt_corrupt
     mov rax, qword ptr [r15 + FT_SEQ]     # the index and the record agree
-    cmp rax, qword ptr [rbx + C_TAG_SEQ]
+    cmp rax, qword ptr [rbx + FV_SEQ]
     jne .Lgt_corrupt
     mov eax, dword ptr [r12 + REC_KLEN]   # the value in memory (after its
-    lea r8, [r12 + rax + REC_HDR]         # metadata, if any)
-    mov eax, dword ptr [rbx + C_META]
-    add r8, rax
-.Lgt_serve:
-    push r8
-    push r8
-    mov rdi, rbx
-    call eval_conds
-    pop r8
-    pop r8
-    test eax, eax
-    jnz .Lgt_cond
-    mov eax, dword ptr [r12 + REC_KLEN]
-    lea rcx, [r14 + rax + REC_HDR]        # the value's first byte in the file
-    mov eax, dword ptr [rbx + C_META]
-    add rcx, rax
-    mov rdi, rbx
-    mov rsi, qword ptr [r12 + REC_VLEN]
-    sub rsi, rax
-    mov edx, r13d
-    call serve_value
+    lea rax, [r12 + rax + REC_HDR]        # metadata, if any)
+    add rax, rbp
+    mov qword ptr [rbx + FV_MEM], rax
+.Lgt_found:
+    xor eax, eax
 .Lgt_out:
+    add rsp, 24
+    pop rbp
     pop r15
     pop r14
     pop r13
@@ -691,31 +405,21 @@ do_get:
     pop rbx
     ret
 .Lgt_absent:
-    mov rdi, rbx                          # If-Match fails; the rest do not matter
-    call eval_conds
-    mov esi, R_404
-    test eax, eax
-    jz .Lgt_respond
-.Lgt_cond:
-    mov esi, eax
-.Lgt_respond:
-    mov rdi, rbx
-    call respond
+    mov eax, R_404
     jmp .Lgt_out
 .Lgt_corrupt:
     mov edi, LOG_CORRUPT
     mov esi, EIO
     call log_count
-    mov esi, R_500
-    jmp .Lgt_respond
+    mov eax, R_500
+    jmp .Lgt_out
 .Lgt_damaged:
-    mov esi, R_500_DAMAGED
-    jmp .Lgt_respond
+    mov eax, R_500_DAMAGED
+    jmp .Lgt_out
 .Lgt_io:
     mov rdi, rax
     call io_kind
-    mov esi, eax
-    jmp .Lgt_respond
+    jmp .Lgt_out
 
 # rec_time: rdi = a LOC naming a value. Reads its record's header and key and
 # checks them. Returns rax = the record's time (when its write began), or
@@ -769,9 +473,11 @@ rec_time:
 9:  pop rbx
     ret
 
-# reserve_record: rdi = conn (its key), rsi = the value's length, edx =
-# REC_PUT or REC_DEL. Reserves the record in the worker's segment (C_REC_LOC)
-# and builds its header and key in w_rec (C_HCRC). Returns rax = the record's
+# reserve_record: rdi = write handle (key, metadata, expiry), rsi = the value
+# region's length, edx = REC_PUT or REC_DEL. Reserves the record in the
+# worker's segment (WH_LOC) and builds its header and key (and a put's
+# metadata) in w_rec (WH_HCRC, WH_TIME). A put that expires marks its segment
+# before its record can count (seg_expiry). Returns rax = the record's
 # length, or -errno (nothing reserved), and edx = the record's segment.
 # Clobbers the caller-saved registers.
 reserve_record:
@@ -783,22 +489,30 @@ reserve_record:
     mov rbx, rdi
     mov r12, rsi
     mov r13d, edx
-    mov rdi, qword ptr [rbx + C_NAME_LEN]
+    mov rdi, qword ptr [rbx + WH_KLEN]
     call rec_len
     mov r14, rax
     mov rdi, rax
     call seg_reserve
     test rax, rax
     js 1f
-    mov qword ptr [rbx + C_REC_LOC], rax
+    mov qword ptr [rbx + WH_LOC], rax
     mov rdi, rbx
     mov rsi, r12
     mov edx, r13d
     call rec_header
-    mov dword ptr [rbx + C_HCRC], eax
+    mov dword ptr [rbx + WH_HCRC], eax
     mov rax, qword ptr [rip + w_rec + REC_TIME]
-    mov qword ptr [rbx + C_TAG_TIME], rax  # preconditions are decided: the write's own now
-    mov rax, r14
+    mov qword ptr [rbx + WH_TIME], rax    # preconditions are decided: the write's own now
+    cmp r13d, REC_PUT
+    jne 2f
+    mov rsi, qword ptr [rbx + WH_DELETE_AT]
+    test rsi, rsi
+    jz 2f
+    mov rdi, qword ptr [rbx + WH_LOC]
+    shr rdi, LOC_SEG_SHIFT
+    call seg_expiry
+2:  mov rax, r14
     mov edx, dword ptr [rip + w_seg_fd]
 1:  add rsp, 8
     pop r14
@@ -807,136 +521,342 @@ reserve_record:
     pop rbx
     ret
 
-# record_upload: rdi = conn with C_NAME set; PUT or POST with a
-# Content-Length within --max-body. Reserves the record and writes its header
-# and key, then streams the body (ST_BODY); a body that is already buffered
-# and small is written with the record at once and goes to the commit.
-# On failure answers 507/500/503 and closes. Clobbers the caller-saved registers.
-.globl record_upload
-record_upload:
+# meta_crc: rdi = write handle. Returns eax = the CRC32C of its metadata, the
+# start of its value region's (0 if it has none). Clobbers the caller-saved
+# registers.
+meta_crc:
+    xor eax, eax
+    mov edx, dword ptr [rdi + WH_META_LEN]
+    test edx, edx
+    jz 1f
+    mov rsi, qword ptr [rdi + WH_META]
+    xor edi, edi
+    jmp crc32c
+1:  ret
+
+# gone_check: rdi = write handle of a put, before its record is built (it
+# clobbers w_rec). An unconditional put of a key whose value has expired
+# creates the key as far as the client can tell (201, as if it had never been
+# written): WH_GONE = that value's LOC, which store_publish looks for among
+# what it replaces; else 0. A conditional write knows already (WC_EXPIRED).
+# Clobbers the caller-saved registers.
+gone_check:
+    push rbx
+    mov rbx, rdi
+    mov qword ptr [rbx + WH_GONE], 0
+    test dword ptr [rbx + WH_COND], WC_SEQ | WC_ABSENT | WC_PRESENT
+    jnz 1f
+    mov rdi, qword ptr [rbx + WH_KEY]
+    mov rsi, qword ptr [rbx + WH_KLEN]
+    call key_state
+    test rax, rax                         # (unreadable: its own read will say)
+    js 1f
+    cmp edx, KS_EXPIRED
+    jne 1f
+    mov qword ptr [rbx + WH_GONE], rcx
+1:  pop rbx
+    ret
+
+# store_put: rdi = write handle of a put (key, WH_VLEN within --max-body,
+# metadata, expiry, WH_COND, WH_FLIGHT, WH_DONE), rsi = the first bytes of
+# its value at hand, rdx = their count (more than the value is fine).
+# Reserves the record and builds its header, key and metadata. If the whole
+# value is at hand and the record is small, the value is copied after them
+# (WF_WHOLE: it is written with the footer in one call) and rax = 1: the
+# caller has used WH_VLEN bytes of what it had, and store_commit comes next.
+# Else the header is written and rax = 0: the value follows through
+# store_append, then store_commit. Returns rax = 1, 0, or -errno (nothing
+# reserved, or given back). Clobbers the caller-saved registers.
+.globl store_put
+store_put:
     push rbx
     push r12
     push r13
     push r14
     push r15
     mov rbx, rdi
-    mov r12, qword ptr [rbx + C_CL]       # the value's length
-    mov esi, dword ptr [rbx + C_META]     # (its region: the metadata first)
-    add rsi, r12
+    mov r12, rsi
+    mov r13, rdx
+    call gone_check
+    mov rdi, rbx
+    mov esi, dword ptr [rbx + WH_META_LEN] # (its region: the metadata first)
+    add rsi, qword ptr [rbx + WH_VLEN]
     mov edx, REC_PUT
     call reserve_record                   # (w_rec: header, key, metadata)
     test rax, rax
-    js .Lru_fail
-    mov r13, rax
-    mov r14, LOC_OFF_MASK
-    and r14, qword ptr [rbx + C_REC_LOC]
-    mov dword ptr [rbx + C_UP_FD], edx
-    or dword ptr [rbx + C_FLAGS], F_RECORD
-    cmp dword ptr [rbx + C_META], 0       # a put that expires: its segment says so
-    je 1f                                 # before the record can count
-    mov rsi, qword ptr [rip + w_meta + MP_DELETE_AT]
-    test rsi, rsi
-    jz 1f
-    mov rdi, qword ptr [rbx + C_REC_LOC]
-    shr rdi, LOC_SEG_SHIFT
-    call seg_expiry
-1:  xor eax, eax                          # the value region's CRC, from its
-    mov edx, dword ptr [rbx + C_META]     # metadata on (0 if none)
-    test edx, edx
-    jz 2f
-    xor edi, edi
-    lea rsi, [rip + w_meta]
-    call crc32c
-2:  mov dword ptr [rbx + C_CRC], eax
-    mov r15, qword ptr [rbx + C_NAME_LEN]
+    js .Lsp_out
+    mov r14, rax
+    mov dword ptr [rbx + WH_FD], edx
+    or dword ptr [rbx + WH_FLAGS], WF_RECORD
+    mov rdi, rbx                          # the value region's CRC, from its
+    call meta_crc                         # metadata on
+    mov dword ptr [rbx + WH_CRC], eax
+    mov r15, qword ptr [rbx + WH_KLEN]
     add r15, REC_HDR                      # header and key
-    mov eax, dword ptr [rbx + C_META]     #   and metadata
+    mov eax, dword ptr [rbx + WH_META_LEN] #  and metadata
     add r15, rax
-    cmp r13, REC_BUF
-    ja .Lru_stream
-    mov rax, qword ptr [rbx + C_IN_LEN]
-    sub rax, qword ptr [rbx + C_IN_POS]
-    cmp rax, r12
-    jb .Lru_stream
-    # the whole body is here: one record, one write
-    lea rdi, [rip + w_rec]
-    add rdi, r15
-    mov rsi, qword ptr [rbx + C_IN_BUF]
-    add rsi, qword ptr [rbx + C_IN_POS]
-    mov rdx, r12
+    cmp r14, REC_BUF
+    ja .Lsp_stream
+    cmp r13, qword ptr [rbx + WH_VLEN]
+    jb .Lsp_stream
+    lea rdi, [rip + w_rec]                # the whole value is here: one record,
+    add rdi, r15                          # one write
+    mov rsi, r12
+    mov rdx, qword ptr [rbx + WH_VLEN]
     call copy
-    add qword ptr [rbx + C_IN_POS], r12
-    mov qword ptr [rbx + C_BODY_LEFT], 0
-    mov qword ptr [rbx + C_BODY_TOTAL], r12
-    mov edi, dword ptr [rbx + C_CRC]
+    mov edi, dword ptr [rbx + WH_CRC]
     lea rsi, [rip + w_rec]
     add rsi, r15
-    mov rdx, r12
+    mov rdx, qword ptr [rbx + WH_VLEN]
     call crc32c
-    mov dword ptr [rbx + C_CRC], eax
-    mov rdi, rbx
-    mov esi, 1
-    call seal_record
-    jmp .Lru_out
-.Lru_stream:
-    mov edi, dword ptr [rbx + C_UP_FD]
+    mov dword ptr [rbx + WH_CRC], eax
+    or dword ptr [rbx + WH_FLAGS], WF_WHOLE
+    mov eax, 1
+    jmp .Lsp_out
+.Lsp_stream:
+    mov edi, dword ptr [rbx + WH_FD]
     lea rsi, [rip + w_rec]
     mov rdx, r15
-    mov rcx, r14
+    mov rcx, LOC_OFF_MASK
+    and rcx, qword ptr [rbx + WH_LOC]
+    add r15, rcx
     call pwrite_all
     test rax, rax
-    js .Lru_fail_release
-    add r14, r15
-    mov qword ptr [rbx + C_WOFF], r14
-    mov rdi, rbx
-    call begin_body
-.Lru_out:
+    js .Lsp_release
+    mov qword ptr [rbx + WH_WOFF], r15
+    xor eax, eax
+.Lsp_out:
     pop r15
     pop r14
     pop r13
     pop r12
     pop rbx
     ret
-.Lru_fail_release:
+.Lsp_release:
     mov r12, rax
-    mov rdi, qword ptr [rbx + C_REC_LOC]
-    mov rsi, r13
-    mov edx, dword ptr [rbx + C_UP_FD]
+    mov rdi, qword ptr [rbx + WH_LOC]
+    mov rsi, r14
+    mov edx, dword ptr [rbx + WH_FD]
     call seg_release
-    mov dword ptr [rbx + C_UP_FD], -1
+    mov dword ptr [rbx + WH_FD], -1
+    and dword ptr [rbx + WH_FLAGS], ~WF_STORE
     mov rax, r12
-.Lru_fail:
-    mov rdi, rax
-    call io_kind
-    mov esi, eax
-    mov rdi, rbx
-    call fail
-    jmp .Lru_out
+    jmp .Lsp_out
 
-# upload_vlen: rdi = conn with a record. Returns rax = its value region's
-# length: a delete has none, a put's is C_CL and its metadata (C_META).
-# Clobbers nothing else.
-upload_vlen:
+# store_spool: rdi = write handle of a put whose value's length is unknown
+# (key, metadata, expiry, WH_COND, WH_FLIGHT, WH_DONE). Makes its temporary
+# file (WH_SPOOL: only this write removes it) and writes its metadata there:
+# the spool holds the value region, copied into a record by store_commit.
+# Returns rax = 0 or -errno (nothing left behind). Clobbers the caller-saved
+# registers.
+.globl store_spool
+store_spool:
+    push rbx
+    push r12
+    sub rsp, SPOOL_NAME_CAP + 8
+    mov rbx, rdi
+    inc qword ptr [rip + w_seq]           # numbers start at 1: WH_SPOOL 0 is "none"
+    mov r12, qword ptr [rip + w_seq]
+    mov rdi, rsp
+    mov rsi, r12
+    call spool_name
+    mov edi, dword ptr [rip + dir_fd]
+    mov rsi, rsp
+    mov edx, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC  # readable: copied into a record
+    mov r10d, 0644
+    mov eax, SYS_openat
+    syscall
+    test rax, rax
+    js .Lsn_out
+    mov qword ptr [rbx + WH_SPOOL], r12   # made by this write: only it removes it
+    mov dword ptr [rbx + WH_FD], eax
+    mov dword ptr [rbx + WH_CRC], 0
+    mov edx, dword ptr [rbx + WH_META_LEN]  # its metadata first
+    test edx, edx
+    jz 1f
+    mov edi, eax
+    mov rsi, qword ptr [rbx + WH_META]
+    call write_all
+    test rax, rax
+    js .Lsn_failed
+    mov rdi, rbx
+    call meta_crc
+    mov dword ptr [rbx + WH_CRC], eax
+1:  xor eax, eax
+.Lsn_out:
+    add rsp, SPOOL_NAME_CAP + 8
+    pop r12
+    pop rbx
+    ret
+.Lsn_failed:
+    mov r12, rax
+    mov rdi, rbx
+    call store_abort                      # (closes and removes the spool)
+    mov rax, r12
+    jmp .Lsn_out
+
+# store_append: rdi = write handle whose value is being stored (store_put's
+# rax = 0, or store_spool), rsi = value bytes, rdx = their count (no more
+# than the value has left). Writes them after the bytes before them (the
+# record at WH_WOFF, or the spool's end) and keeps their CRC (WH_CRC).
+# Returns rax = 0 or -errno (then the write is to be given up: store_abort).
+# Clobbers rcx, rdx, rsi, rdi, r8-r11.
+.globl store_append
+store_append:
+    push rbx
+    push r12
+    push r13
+    mov rbx, rdi
+    mov r12, rdx
+    mov r13, rsi
+    mov edi, dword ptr [rbx + WH_CRC]
+    call crc32c
+    mov dword ptr [rbx + WH_CRC], eax
+    mov edi, dword ptr [rbx + WH_FD]
+    mov rsi, r13
+    mov rdx, r12
+    test dword ptr [rbx + WH_FLAGS], WF_RECORD
+    jz 1f
+    mov rcx, qword ptr [rbx + WH_WOFF]
+    call pwrite_all
+    test rax, rax
+    js 9f
+    add qword ptr [rbx + WH_WOFF], r12
     xor eax, eax
-    cmp dword ptr [rdi + C_METHOD], M_DELETE
-    je 1f
-    mov eax, dword ptr [rdi + C_META]
-    add rax, qword ptr [rdi + C_CL]
+    jmp 9f
+1:  call write_all
+    test rax, rax
+    js 9f
+    xor eax, eax
+9:  pop r13
+    pop r12
+    pop rbx
+    ret
+
+# wh_vlen: rdi = write handle with a record. Returns rax = its value region's
+# length: a delete has none, a put's is its metadata and WH_VLEN.
+# Clobbers nothing else.
+wh_vlen:
+    xor eax, eax
+    test dword ptr [rdi + WH_FLAGS], WF_DELETE
+    jnz 1f
+    mov eax, dword ptr [rdi + WH_META_LEN]
+    add rax, qword ptr [rdi + WH_VLEN]
 1:  ret
 
-# upload_rec_len: rdi = conn with a record. Returns rax = the record's length.
-# Clobbers rdi, rsi.
-upload_rec_len:
-    call upload_vlen
+# wh_rec_len: rdi = write handle with a record. Returns rax = the record's
+# length. Clobbers rdi, rsi.
+wh_rec_len:
+    call wh_vlen
     mov rsi, rax
-    mov rdi, qword ptr [rdi + C_NAME_LEN]
+    mov rdi, qword ptr [rdi + WH_KLEN]
     jmp rec_len
 
-# seal_record: rdi = conn whose record is written but for its footer, esi = 1 if
-# the whole record is in w_rec (then it is written here, in one call).
-# Takes the write's sequence number, claims the key for a create-only write
-# (412 if it is taken: the record stays unsealed, so it never counts), writes
-# the footer, and commits. Clobbers the caller-saved registers.
+# store_commit: rdi = write handle whose value is complete (store_put's
+# rax = 1, or after the store_append of its last byte; a spooled one with
+# WH_VLEN set now). A spooled value is first copied into a record
+# (copy_file_range: in the kernel, constant memory). Then the record is
+# sealed: it takes its sequence number, a create-only or conditional write
+# claims its key (cond_claim), the footer is written, and the write commits.
+# Returns rax = R_201 (a new key), R_204 (a value replaced), R_404 (a delete
+# of a key without a value), R_412 (its condition failed: it never counts),
+# COMMIT_WRITTEN (--sync always: it waits for the group commit, which calls
+# WH_DONE with one of those outcomes or -errno), or -errno (it never counts).
+# Whatever the outcome, the handle holds no record or spool after it, but
+# for COMMIT_WRITTEN. Clobbers the caller-saved registers.
+.globl store_commit
+store_commit:
+    test dword ptr [rdi + WH_FLAGS], WF_RECORD
+    jnz seal_record
+    push rbx
+    push r12
+    push r13
+    push r14
+    push r15
+    sub rsp, 16                           # the two offsets copy_file_range moves on
+    mov rbx, rdi
+    call gone_check
+    mov eax, dword ptr [rbx + WH_META_LEN] # the spool: metadata, then the value
+    mov r12, qword ptr [rbx + WH_VLEN]
+    add r12, rax
+    mov rdi, rbx
+    mov rsi, r12
+    mov edx, REC_PUT
+    call reserve_record                   # (WH_CRC is the spool's already)
+    test rax, rax
+    js .Lsc_failed
+    mov r13, rax
+    mov r15d, edx
+    mov r14, LOC_OFF_MASK
+    and r14, qword ptr [rbx + WH_LOC]
+    mov edi, r15d
+    lea rsi, [rip + w_rec]
+    mov rdx, qword ptr [rbx + WH_KLEN]
+    add rdx, REC_HDR
+    mov rcx, r14
+    call pwrite_all
+    test rax, rax
+    js .Lsc_release
+    mov qword ptr [rsp], 0
+    mov rax, qword ptr [rbx + WH_KLEN]
+    lea rax, [r14 + rax + REC_HDR]
+    mov qword ptr [rsp + 8], rax
+1:  test r12, r12
+    jz 2f
+    mov edi, dword ptr [rbx + WH_FD]
+    mov rsi, rsp
+    mov edx, r15d
+    lea r10, [rsp + 8]
+    mov r8, r12
+    xor r9d, r9d
+    mov eax, SYS_copy_file_range
+    syscall
+    cmp rax, -EINTR
+    je 1b
+    test rax, rax
+    js .Lsc_release
+    jz .Lsc_short
+    sub r12, rax
+    jmp 1b
+2:  mov edi, dword ptr [rbx + WH_FD]      # the spool is done with
+    mov eax, SYS_close
+    syscall
+    mov rdi, rbx                          # a crash leaves it to startup's cleanup
+    call spool_unlink
+    mov dword ptr [rbx + WH_FD], r15d
+    or dword ptr [rbx + WH_FLAGS], WF_RECORD
+    mov rdi, rbx
+    call seal_record
+.Lsc_out:
+    add rsp, 16
+    pop r15
+    pop r14
+    pop r13
+    pop r12
+    pop rbx
+    ret
+.Lsc_short:
+    mov rax, -EIO                         # the spool ended early
+.Lsc_release:
+    push rax
+    push rax
+    mov rdi, qword ptr [rbx + WH_LOC]
+    mov rsi, r13
+    mov edx, r15d
+    call seg_release
+    pop rax
+    pop rax
+.Lsc_failed:
+    mov r12, rax
+    mov rdi, rbx
+    call store_abort                      # (the spool goes)
+    mov rax, r12
+    jmp .Lsc_out
+
+# seal_record: rdi = write handle whose record is written but for its footer
+# (WF_WHOLE: the whole record is in w_rec, written here in one call).
+# Store_commit's second half: returns as it does. Clobbers the caller-saved
+# registers.
 seal_record:
     push rbx
     push r12
@@ -944,28 +864,27 @@ seal_record:
     push r14
     push r15
     mov rbx, rdi
-    mov r15d, esi
-    lea rdi, [rbx + C_NAME]
-    mov rsi, qword ptr [rbx + C_NAME_LEN]
+    mov rdi, qword ptr [rbx + WH_KEY]
+    mov rsi, qword ptr [rbx + WH_KLEN]
     call index_node                       # counted before its footer can make it
     test rax, rax                         # valid (index_rec_add says why)
     js .Lsr_release
     mov rdi, rax
     call index_node_id
-    mov dword ptr [rbx + C_NODE], eax
-    test dword ptr [rbx + C_COND], CD_EXP
+    mov dword ptr [rbx + WH_NODE], eax
+    test dword ptr [rbx + WH_COND], WC_SEQ | WC_ABSENT | WC_PRESENT
     jnz 1f
     mov rdi, rbx                          # in flight before it is numbered (flight.s)
     mov rsi, FL_UNKNOWN
     call flight_enter
     call next_seq
-    mov qword ptr [rbx + C_SEQ], rax
+    mov qword ptr [rbx + WH_SEQ], rax
     mov rdi, rbx
     mov rsi, rax
     call flight_seq
     jmp 2f
 1:  call next_seq                         # numbered, then in flight, then the
-    mov qword ptr [rbx + C_SEQ], rax     # claim: its footer comes only after it
+    mov qword ptr [rbx + WH_SEQ], rax     # claim: its footer comes only after it
     mov rdi, rbx
     mov rsi, rax
     call flight_enter
@@ -974,39 +893,39 @@ seal_record:
     test eax, eax
     jnz .Lsr_taken
 2:  mov rdi, rbx
-    call upload_rec_len
+    call wh_rec_len
     mov r13, rax
     mov r14, LOC_OFF_MASK
-    and r14, qword ptr [rbx + C_REC_LOC]
-    test r15d, r15d
+    and r14, qword ptr [rbx + WH_LOC]
+    test dword ptr [rbx + WH_FLAGS], WF_WHOLE
     jz 3f
     mov rdi, rbx                          # zero the padding: from the value's end
-    call upload_vlen                         # (the footer covers what spills over)
-    add rax, qword ptr [rbx + C_NAME_LEN]
+    call wh_vlen                          # (the footer covers what spills over)
+    add rax, qword ptr [rbx + WH_KLEN]
     lea rcx, [rip + w_rec]
     mov qword ptr [rcx + rax + REC_HDR], 0
     lea rdi, [rcx + r13 - FT_SIZE]
-    mov esi, dword ptr [rbx + C_CRC]
-    mov edx, dword ptr [rbx + C_HCRC]
-    mov rcx, qword ptr [rbx + C_SEQ]
+    mov esi, dword ptr [rbx + WH_CRC]
+    mov edx, dword ptr [rbx + WH_HCRC]
+    mov rcx, qword ptr [rbx + WH_SEQ]
     call rec_seal
     lea rsi, [rip + w_rec]
     mov rdx, r13
     mov rcx, r14
     jmp 4f
 3:  lea rdi, [rip + w_rec]                # the footer alone, at the record's end
-    mov esi, dword ptr [rbx + C_CRC]
-    mov edx, dword ptr [rbx + C_HCRC]
-    mov rcx, qword ptr [rbx + C_SEQ]
+    mov esi, dword ptr [rbx + WH_CRC]
+    mov edx, dword ptr [rbx + WH_HCRC]
+    mov rcx, qword ptr [rbx + WH_SEQ]
     call rec_seal
     lea rsi, [rip + w_rec]
     mov edx, FT_SIZE
     lea rcx, [r14 + r13 - FT_SIZE]
-4:  mov edi, dword ptr [rbx + C_UP_FD]
+4:  mov edi, dword ptr [rbx + WH_FD]
     call pwrite_all
     test rax, rax
     js .Lsr_failed
-    mov rdi, qword ptr [rbx + C_REC_LOC]
+    mov rdi, qword ptr [rbx + WH_LOC]
     call loc_entry
     lock inc dword ptr [rax + SG_TOTAL]
     lock add qword ptr [rax + SG_BYTES], r13
@@ -1020,87 +939,84 @@ seal_record:
     pop rbx
     ret
 .Lsr_failed:
-    push rax
-    push rax
+    mov r12, rax
     call index_taint                      # (its count stays: the footer may be there)
-    pop rax
-    pop rax
     mov rdi, rbx
-    mov rsi, rax
-    call reject_upload
+    call store_abort
+    mov rax, r12
     jmp .Lsr_out
 .Lsr_release:
+    mov r12, rax
     mov rdi, rbx
-    mov rsi, rax
-    call reject_upload
+    call store_abort
+    mov rax, r12
     jmp .Lsr_out
 .Lsr_taken:
-    mov r12d, dword ptr [rbx + C_NODE]
+    mov r12d, dword ptr [rbx + WH_NODE]
     mov rdi, rbx                          # out of flight first: the node may die
-    call abort_upload
+    call store_abort
     mov edi, r12d                         # its footer was never written: it does
     call index_node_at                    # not count
     mov rdi, rax
     call index_rec_drop
-    mov rdi, rbx
-    mov esi, R_412
-    call respond
+    mov eax, R_412
     jmp .Lsr_out
 
-# commit_record: rdi = conn whose record is sealed. --sync always: waits for the
-# group commit (commit.s), which publishes it once durable. --sync none:
-# published and answered now. Clobbers the caller-saved registers.
+# commit_record: rdi = write handle whose record is sealed. --sync always
+# (and not WF_NOW): joins the next group commit (commit.s), which publishes
+# it once durable: rax = COMMIT_WRITTEN. Else it is published now: rax = its
+# outcome (store_publish), or -errno (given up). Clobbers the caller-saved
+# registers.
 commit_record:
+    test dword ptr [rdi + WH_FLAGS], WF_NOW
+    jnz 1f
     cmp dword ptr [rip + cfg_sync], 0
     je 1f
-    mov esi, COMMIT_WRITTEN
     jmp commit_enqueue
 1:  push rbx
     mov rbx, rdi
-    call publish_record
-    mov rdi, rbx
-    pop rbx
+    call store_publish
     test rax, rax
-    js 2f
-    mov esi, eax
-    jmp respond
-2:  mov rsi, rax
-    jmp reject_upload
+    jns 2f
+    push rax
+    push rax
+    mov rdi, rbx
+    call store_abort
+    pop rax
+    pop rax
+2:  pop rbx
+    ret
 
-# publish_record: rdi = conn whose record is sealed (and durable, with --sync
-# always). Makes it the key's newest write in the index.
-# A conditional write settles its claim (flight.s). Returns rax = R_201 (new
+# store_publish: rdi = write handle whose record is sealed (and durable, with
+# --sync always). Makes it the key's newest write in the index. A
+# conditional write settles its claim (flight.s). Returns rax = R_201 (new
 # key), R_204 (replaced, or a delete of a key that had a value) or R_404 (a
-# delete of a key with no value); a put's answer carries its validators. The
-# write is no longer in flight, and the upload's descriptor is no longer its
-# own: C_UP_FD = -1.
+# delete of a key with no value). The write is no longer in flight, and the
+# handle no longer holds the record's segment: WH_FD = -1.
 # Clobbers the caller-saved registers. Runs in the flusher thread too.
-.globl publish_record
-publish_record:
+.globl store_publish
+store_publish:
     push rbx
     push r12
     sub rsp, 8
     mov rbx, rdi
-    mov edi, dword ptr [rbx + C_NODE]     # (seal_record found it)
+    mov edi, dword ptr [rbx + WH_NODE]    # (seal_record found it)
     call index_node_at
     mov rdi, rax
-    mov rdx, qword ptr [rbx + C_REC_LOC]
-    cmp dword ptr [rbx + C_METHOD], M_DELETE
-    jne 1f
-    mov rcx, LOC_TOMB
-    or rdx, rcx
-1:  test dword ptr [rbx + C_FLAGS], F_CLAIMED
+    call wh_loc_flagged
+    mov rdx, rsi
+    test dword ptr [rbx + WH_FLAGS], WF_CLAIMED
     jz 3f
     mov rcx, rdx                          # the claim becomes the write
-    mov rdx, qword ptr [rbx + C_SEQ]
-    mov rsi, qword ptr [rbx + C_EXPECT]
+    mov rdx, qword ptr [rbx + WH_SEQ]
+    mov rsi, qword ptr [rbx + WH_EXPECT]
     call index_settle
-    and dword ptr [rbx + C_FLAGS], ~F_CLAIMED
-    call rec_loc_flagged
+    and dword ptr [rbx + WH_FLAGS], ~WF_CLAIMED
+    call wh_loc_flagged
     cmp eax, PUB_REPLACED                 # it replaced no value: a new key (the
     jne 5f                                # LOC it replaced says; an expired value
     mov rcx, rdx                          # was counted, and answers 201 all the
-    btr rcx, LOC_CLAIM_BIT                # same: CD_HAD, below)
+    btr rcx, LOC_CLAIM_BIT                # same: WF_HAD, below)
     test rcx, rcx
     jz 2f
     bt rcx, LOC_TOMB_BIT
@@ -1108,39 +1024,43 @@ publish_record:
 2:  mov eax, PUB_NEW
 5:  call pub_count
     mov eax, R_204                        # replaced, or overwritten after it was
-    cmp dword ptr [rbx + C_METHOD], M_DELETE
-    je 8f
-    test dword ptr [rbx + C_COND], CD_HAD
-    jnz 7f
+    test dword ptr [rbx + WH_FLAGS], WF_DELETE
+    jnz 8f
+    test dword ptr [rbx + WH_FLAGS], WF_HAD
+    jnz 8f
     mov eax, R_201
-    jmp 7f
-3:  mov rsi, qword ptr [rbx + C_SEQ]
+    jmp 8f
+3:  mov rsi, qword ptr [rbx + WH_SEQ]
     xor ecx, ecx
     call index_publish
-    call rec_loc_flagged
+    mov r12, rdx                          # (what it replaced, when applied)
+    call wh_loc_flagged
     call pub_count
-    cmp dword ptr [rbx + C_METHOD], M_DELETE
-    jne 4f
+    test dword ptr [rbx + WH_FLAGS], WF_DELETE
+    jz 6f
     cmp eax, PUB_NEW
     mov eax, R_404
     je 8f
     mov eax, R_204
     jmp 8f
+6:  cmp eax, PUB_REPLACED                 # what it replaced had expired: as new
+    jne 4f
+    mov rcx, ~(LOC_CLAIM | LOC_TOMB)
+    and rcx, r12
+    cmp rcx, qword ptr [rbx + WH_GONE]
+    mov eax, R_201
+    je 8f
+    mov eax, PUB_REPLACED
 4:  cmp eax, PUB_NEW
     mov eax, R_201
-    je 7f
+    je 8f
     mov eax, R_204
-7:  mov r12, rax                          # a value: the answer carries its validators
-    mov rdi, rbx
-    mov rsi, qword ptr [rbx + C_SEQ]
-    mov rdx, qword ptr [rbx + C_TAG_TIME]
-    call set_validators
-    mov rax, r12
-8:  mov dword ptr [rbx + C_UP_FD], -1
+8:  mov dword ptr [rbx + WH_FD], -1
+    and dword ptr [rbx + WH_FLAGS], ~(WF_RECORD | WF_WHOLE)
     mov r12, rax
     mov rdi, rbx
     call flight_leave
-    mov rdi, qword ptr [rbx + C_REC_LOC]
+    mov rdi, qword ptr [rbx + WH_LOC]
     call rec_closed
     mov rax, r12
     add rsp, 8
@@ -1148,21 +1068,45 @@ publish_record:
     pop rbx
     ret
 
-# rec_loc_flagged: rbx = conn with a record. Returns rsi = its LOC, with
-# LOC_TOMB for a delete. Clobbers nothing else.
-rec_loc_flagged:
-    mov rsi, qword ptr [rbx + C_REC_LOC]
-    cmp dword ptr [rbx + C_METHOD], M_DELETE
-    jne 1f
+# wh_loc_flagged: rbx = write handle with a record. Returns rsi = its LOC,
+# with LOC_TOMB for a delete. Clobbers nothing else.
+wh_loc_flagged:
+    mov rsi, qword ptr [rbx + WH_LOC]
+    test dword ptr [rbx + WH_FLAGS], WF_DELETE
+    jz 1f
     bts rsi, LOC_TOMB_BIT
 1:  ret
 
-# abort_record: rdi = conn with an unfinished or failed record (F_RECORD,
-# C_UP_FD >= 0). Makes sure the record never counts: its footer is marked (it
-# may have been written), a create-only claim is given back, and its room is
-# reused if nothing came after it. Clobbers rax, rcx, rdx, rsi, rdi, r11 (as
-# abort_upload, whose callers keep r8-r10).
-.globl abort_record
+# store_abort: rdi = write handle. Drops its unfinished or failed write, if
+# it has one, so the key keeps its old value: its record never counts
+# (abort_record), or its spool is closed and removed. A handle with neither
+# is left as it is. Clobbers rax, rcx, rdx, rsi, rdi, r11 (keeps r8-r10, as
+# its callers in the event loop need).
+.globl store_abort
+store_abort:
+    test dword ptr [rdi + WH_FLAGS], WF_RECORD
+    jz 3f
+    cmp dword ptr [rdi + WH_FD], 0
+    jge abort_record
+    ret
+3:  push rbx
+    mov rbx, rdi
+    mov edi, dword ptr [rbx + WH_FD]
+    test edi, edi
+    js 1f
+    mov eax, SYS_close                    # the data is being thrown away anyway
+    syscall
+    mov dword ptr [rbx + WH_FD], -1
+1:  mov rdi, rbx
+    call spool_unlink
+    pop rbx
+    ret
+
+# abort_record: rdi = write handle with an unfinished or failed record
+# (WF_RECORD, WH_FD >= 0). Makes sure the record never counts: its footer is
+# marked (it may have been written), a create-only claim is given back, and
+# its room is reused if nothing came after it. Clobbers rax, rcx, rdx, rsi,
+# rdi, r11 (as store_abort).
 abort_record:
     push rbx
     push r12
@@ -1170,23 +1114,24 @@ abort_record:
     push r9
     push r10
     mov rbx, rdi
-    call upload_rec_len
+    call wh_rec_len
     mov r12, rax
-    test dword ptr [rbx + C_FLAGS], F_CLAIMED
+    test dword ptr [rbx + WH_FLAGS], WF_CLAIMED
     jz 1f
-    and dword ptr [rbx + C_FLAGS], ~F_CLAIMED
-    mov edi, dword ptr [rbx + C_NODE]
+    and dword ptr [rbx + WH_FLAGS], ~WF_CLAIMED
+    mov edi, dword ptr [rbx + WH_NODE]
     call index_node_at
     mov rdi, rax
-    mov rsi, qword ptr [rbx + C_EXPECT]
+    mov rsi, qword ptr [rbx + WH_EXPECT]
     call index_unclaim
 1:  mov rdi, rbx                          # (a record never sealed was not in flight:
-    call flight_leave                     # its socket's entry is clear already)
-    mov rdi, qword ptr [rbx + C_REC_LOC]  # its footer marked (seg_release): a
+    call flight_leave                     # its entry is clear already)
+    mov rdi, qword ptr [rbx + WH_LOC]     # its footer marked (seg_release): a
     mov rsi, r12                          # footer written before a failed flush
-    mov edx, dword ptr [rbx + C_UP_FD]    # must not count (recovery also checks
+    mov edx, dword ptr [rbx + WH_FD]      # must not count (recovery also checks
     call seg_release                      # the CRC, should the mark not be written)
-    mov dword ptr [rbx + C_UP_FD], -1
+    mov dword ptr [rbx + WH_FD], -1
+    and dword ptr [rbx + WH_FLAGS], ~(WF_RECORD | WF_WHOLE)
     pop r10
     pop r9
     pop r8
@@ -1194,176 +1139,90 @@ abort_record:
     pop rbx
     ret
 
-# do_delete: rdi = conn with C_NAME set. 404 if the key has no value
-# (If-None-Match: * - 412 if it has one); otherwise writes a delete record and
-# commits it like a write: the 204 comes once it is durable.
-# Clobbers the caller-saved registers.
-.globl do_delete
-do_delete:
+# store_delete: rdi = write handle of a delete (key, WH_COND: WC_ABSENT for
+# one that expects no value, WH_FLIGHT, WH_DONE). R_404 if the key has no
+# value (an expired one is none: compaction gives its room back), R_412 if
+# it has one and the delete expects none; otherwise writes a delete record
+# and commits it like a put. Returns as store_commit. Clobbers the
+# caller-saved registers.
+.globl store_delete
+store_delete:
     push rbx
-    push r12
-    push r13
     mov rbx, rdi
-    mov r13d, 4                           # tries: a record moved meanwhile
-1:  mov rdi, rbx
-    call key_loc
-    LOC_HAS_VALUE
-    mov esi, R_404
-    test cl, cl
-    jz .Ldl_respond
-    mov rdi, rax                          # an expired value is none (compaction
-    call loc_expired                      # gives its room back)
-    mov esi, R_404
-    test eax, eax
-    jz 2f
-    jns .Ldl_respond
-    dec r13d                              # compacted since the key was read
-    jnz 1b
-    jmp .Ldl_io
-2:
-    mov esi, R_412
-    test dword ptr [rbx + C_FLAGS], F_IF_NONE_STAR
-    jnz .Ldl_respond
+    mov rdi, qword ptr [rbx + WH_KEY]
+    mov rsi, qword ptr [rbx + WH_KLEN]
+    call key_state
+    test rax, rax
+    js 9f
+    mov eax, R_404
+    cmp edx, KS_VALUE
+    jne 9f
+    mov eax, R_412
+    test dword ptr [rbx + WH_COND], WC_ABSENT
+    jnz 9f
+    or dword ptr [rbx + WH_FLAGS], WF_DELETE
     mov rdi, rbx
     xor esi, esi
     mov edx, REC_DEL
     call reserve_record
     test rax, rax
-    js .Ldl_io
-    mov dword ptr [rbx + C_UP_FD], edx
-    or dword ptr [rbx + C_FLAGS], F_RECORD
-    mov dword ptr [rbx + C_CRC], 0
+    js 9f
+    mov dword ptr [rbx + WH_FD], edx
+    or dword ptr [rbx + WH_FLAGS], WF_RECORD | WF_WHOLE
+    mov dword ptr [rbx + WH_CRC], 0
     mov rdi, rbx
-    mov esi, 1
-    call seal_record
-    pop r13
-    pop r12
     pop rbx
+    jmp seal_record
+9:  pop rbx
     ret
-.Ldl_io:
+
+# spool_name: rdi = room for SPOOL_NAME_CAP bytes, rsi = a spool number (WH_SPOOL).
+# Writes the spool file's name, ".tmp-PID-N", NUL-terminated (startup removes
+# any such file a crash left). Clobbers rax, rcx, rdx, rsi, rdi, r8, r9.
+spool_name:
+    push rsi
+    lea rsi, [rip + tmp_prefix]
+    mov edx, OFFSET tmp_prefix_len
+    call copy
     mov rdi, rax
-    call io_kind
-    mov esi, eax
-.Ldl_respond:
-    mov rdi, rbx
-    call respond
-    pop r13
-    pop r12
+    mov esi, dword ptr [rip + w_pid]
+    call fmt_u64
+    mov byte ptr [rax], '-'
+    lea rdi, [rax + 1]
+    pop rsi
+    call fmt_u64
+    mov byte ptr [rax], 0
+    ret
+
+# spool_unlink: rdi = write handle. Removes the spool file its write made, if
+# it has one (WH_SPOOL), and forgets it. Only store_spool sets WH_SPOOL, so
+# no other request's bytes can ever be taken for a file name.
+# Clobbers rax, rcx, rdx, rsi, rdi, r11 (keeps r8-r10, as abort_upload must).
+spool_unlink:
+    push rbx
+    push r8
+    push r9
+    push r10
+    sub rsp, SPOOL_NAME_CAP + 8
+    mov rbx, rdi
+    mov rsi, qword ptr [rbx + WH_SPOOL]
+    test rsi, rsi
+    jz 1f
+    mov rdi, rsp
+    call spool_name
+    mov edi, dword ptr [rip + dir_fd]
+    mov rsi, rsp
+    xor edx, edx
+    mov eax, SYS_unlinkat                 # ENOENT here only means it was removed
+    syscall
+    mov qword ptr [rbx + WH_SPOOL], 0
+1:  add rsp, SPOOL_NAME_CAP + 8
+    pop r10
+    pop r9
+    pop r8
     pop rbx
     ret
 
-# finish_upload: rdi = conn whose whole body is stored. Seals its record;
-# a chunked body, spooled to a temporary file because its length was unknown,
-# is first copied into a record (copy_file_range: in the kernel, constant
-# memory). Clobbers the caller-saved registers.
-.globl finish_upload
-finish_upload:
-    xor esi, esi
-    test dword ptr [rdi + C_FLAGS], F_RECORD
-    jnz seal_record
-    push rbx
-    push r12
-    push r13
-    push r14
-    push r15
-    sub rsp, 16                           # the two offsets copy_file_range moves on
-    mov rbx, rdi
-    mov r12, qword ptr [rbx + C_BODY_TOTAL]
-    mov qword ptr [rbx + C_CL], r12       # the value's length, from now on
-    mov eax, dword ptr [rbx + C_META]     # the spool: metadata, then the value
-    add r12, rax
-    mov rdi, rbx
-    mov rsi, r12
-    mov edx, REC_PUT
-    call reserve_record                   # (C_CRC is the spooled value's already)
-    test rax, rax
-    js .Lfu_failed
-    mov r13, rax
-    mov r15d, edx
-    cmp dword ptr [rbx + C_META], 0       # a put that expires (the spool's prefix
-    je 1f                                 # says): its segment says so first
-    mov edi, dword ptr [rbx + C_UP_FD]
-    mov rsi, rsp
-    mov edx, 8
-    mov ecx, MP_DELETE_AT
-    call pread_full
-    cmp rax, 8                            # (its expiry must mark the segment, or
-    je 2f                                 # the listings would not see it expire)
-    mov rcx, -EIO
-    test rax, rax
-    cmovns rax, rcx
-    jmp .Lfu_release
-2:  mov rsi, qword ptr [rsp]
-    test rsi, rsi
-    jz 1f
-    mov rdi, qword ptr [rbx + C_REC_LOC]
-    shr rdi, LOC_SEG_SHIFT
-    call seg_expiry
-1:  mov r14, LOC_OFF_MASK
-    and r14, qword ptr [rbx + C_REC_LOC]
-    mov edi, r15d
-    lea rsi, [rip + w_rec]
-    mov rdx, qword ptr [rbx + C_NAME_LEN]
-    add rdx, REC_HDR
-    mov rcx, r14
-    call pwrite_all
-    test rax, rax
-    js .Lfu_release
-    mov qword ptr [rsp], 0
-    mov rax, qword ptr [rbx + C_NAME_LEN]
-    lea rax, [r14 + rax + REC_HDR]
-    mov qword ptr [rsp + 8], rax
-1:  test r12, r12
-    jz 2f
-    mov edi, dword ptr [rbx + C_UP_FD]
-    mov rsi, rsp
-    mov edx, r15d
-    lea r10, [rsp + 8]
-    mov r8, r12
-    xor r9d, r9d
-    mov eax, SYS_copy_file_range
-    syscall
-    cmp rax, -EINTR
-    je 1b
-    test rax, rax
-    js .Lfu_release
-    jz .Lfu_short
-    sub r12, rax
-    jmp 1b
-2:  mov edi, dword ptr [rbx + C_UP_FD]    # the spool is done with
-    mov eax, SYS_close
-    syscall
-    mov rdi, rbx                          # a crash leaves it to startup's cleanup
-    call spool_unlink
-    mov dword ptr [rbx + C_UP_FD], r15d
-    or dword ptr [rbx + C_FLAGS], F_RECORD
-    mov rdi, rbx
-    xor esi, esi
-    call seal_record
-.Lfu_out:
-    add rsp, 16
-    pop r15
-    pop r14
-    pop r13
-    pop r12
-    pop rbx
-    ret
-.Lfu_short:
-    mov rax, -EIO                         # the spool ended early
-.Lfu_release:
-    push rax
-    push rax
-    mov rdi, qword ptr [rbx + C_REC_LOC]
-    mov rsi, r13
-    mov edx, r15d
-    call seg_release
-    pop rax
-    pop rax
-.Lfu_failed:
-    mov rdi, rbx
-    mov rsi, rax
-    call reject_upload
-    jmp .Lfu_out
 
 .section .rodata
 .globl tmp_prefix

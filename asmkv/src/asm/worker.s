@@ -341,12 +341,13 @@ accept_all:
     mov dword ptr [rdi + C_FD], ebx
     call conn_reset
     mov dword ptr [rdi + C_STATE], ST_HEAD
-    mov dword ptr [rdi + C_UP_FD], -1
+    mov dword ptr [rdi + C_WH + WH_FD], -1  # no record, no spool
+    mov dword ptr [rdi + C_WH + WH_FLAGS], 0
     mov dword ptr [rdi + C_GET_FD], -1
     xor eax, eax
     mov qword ptr [rdi + C_IN_LEN], rax
     mov qword ptr [rdi + C_IN_BUF], rax   # lent when the first bytes come
-    mov qword ptr [rdi + C_SPOOL], rax    # no spool file, no listing: nothing to give back
+    mov qword ptr [rdi + C_WH + WH_SPOOL], rax  # no spool file, no listing: nothing to give back
     mov qword ptr [rdi + C_LIST], rax
     mov dword ptr [rdi + C_RX], r14d      # (which socket it came in on)
     mov rsi, qword ptr [rip + cfg_idle_timeout]
@@ -434,7 +435,9 @@ conn_reset:
     mov dword ptr [rdi + C_METHOD], eax
     mov qword ptr [rdi + C_FILE_LEFT], rax
     mov dword ptr [rdi + C_META], eax
+    mov dword ptr [rdi + C_CC_LEN], eax
     mov dword ptr [rdi + C_COND], eax
+    mov dword ptr [rdi + C_WH + WH_COND], eax  # (write_conds sets it)
     mov dword ptr [rdi + C_IM_N], eax
     mov dword ptr [rdi + C_INM_N], eax
     ret
@@ -955,10 +958,8 @@ on_tick:
 conn_close:
     push rbx
     mov rbx, rdi
-    cmp dword ptr [rbx + C_UP_FD], 0
-    jl 1f
-    call abort_upload
-1:  mov dword ptr [rbx + C_GET_FD], -1    # a segment: the process keeps it open
+    call abort_upload                     # (if it has one)
+    mov dword ptr [rbx + C_GET_FD], -1    # a segment: the process keeps it open
     mov rdi, rbx
     call alog_done                        # an answer cut short is logged too
     mov rdi, rbx

@@ -171,6 +171,74 @@ fn restart(s: Server, dir: &Path, image: bool) -> (Server, SocketAddr) {
     (s, m)
 }
 
+/// An expired value that compaction must keep (an older value of its key lies
+/// in another segment) is copied beside a value that expires much later: in
+/// their new segment it is still expired - absent from listings and 404 -
+/// though the segment's earliest expiry, as the copy counted it, is an hour
+/// away (the expired copy lowers it).
+#[test]
+fn an_expired_copy_beside_a_later_one_stays_expired() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let s = Server::start_in(&dir, &["--workers", "1", "--metrics", "127.0.0.1:0"]);
+    assert_eq!(status(s.addr, "PUT", "gone", "", b"the old value"), 201);
+    for i in 0..10 {
+        // its segment stays mostly live: never compacted, the old value stays
+        put(&agent(), &s.url(&format!("/k{i}")), b"kept");
+    }
+    let (s, _) = restart(s, &dir, true);
+    let a = s.addr;
+    assert_eq!(
+        status(a, "PUT", "gone", "X-Delete-After: 1\r\n", b"new"),
+        204
+    );
+    assert_eq!(
+        status(a, "PUT", "later", "X-Delete-After: 3600\r\n", b"l"),
+        201
+    );
+    for i in 0..200 {
+        put(&agent(), &s.url(&format!("/f{i}")), &[1; 100]);
+    }
+    let mut first: Vec<String> = files_in(&dir)
+        .into_iter()
+        .filter(|f| is_segment(f))
+        .collect();
+    first.sort_by_key(|f| f.trim_end_matches(".seg").parse::<u64>().unwrap());
+    let expiring = first.last().unwrap().clone();
+    let (s, _) = restart(s, &dir, true);
+    let a = s.addr;
+    sleep_past(now() + 1);
+    assert_eq!(
+        listed(a).len(),
+        211,
+        "gone expired; later, k* and the fillers"
+    );
+    // the fillers overwritten: the expiring segment is mostly dead, and its
+    // compaction copies "gone" (expired, kept for the older value's sake) and
+    // "later" together
+    for i in 0..200 {
+        put(&agent(), &s.url(&format!("/f{i}")), &[2; 100]);
+    }
+    wait_for(
+        "the expiring segment compacted",
+        Duration::from_secs(60),
+        || !dir.join(&expiring).exists(),
+    );
+    let copies = files_in(&dir)
+        .into_iter()
+        .filter(|f| is_segment(f) && *f != first[0])
+        .flat_map(|f| segment_records(&dir, &f))
+        .filter(|r| r.sealed && (r.key == "gone" || r.key == "later"))
+        .count();
+    assert_eq!(copies, 2, "gone's expired value and later, copied");
+    let names = listed(a);
+    assert!(!names.contains(&"gone".to_string()), "{:?}", &names[..3]);
+    assert!(names.contains(&"later".to_string()));
+    assert_eq!(status(a, "GET", "gone", "", b""), 404);
+    assert_eq!(status(a, "PUT", "gone", "", b"created"), 201);
+    s.stop();
+}
+
 /// 2,000 values that expire, and a key whose older, permanent value lies in
 /// an older segment: once they expire compaction gives their room back
 /// (asmkv_expired_total, the segments removed) and their keys have no

@@ -221,16 +221,18 @@ fn fields_are_kept_in_an_upgraded_old_store() {
 }
 
 /// A 304 carries the stored Cache-Control, as a 200 would (RFC 9110 15.4.5),
-/// and none of the other fields; a Cache-Control too long for a 304's head
-/// gets the whole 200 instead. A value without one gets a plain 304.
+/// and none of the other fields; a Cache-Control too long for a 304's head,
+/// or given twice, gets the whole 200 instead. A value without one gets a plain 304.
 #[test]
 fn a_304_carries_the_stored_cache_control() {
     let s = Server::start_with(&["--workers", "1"]);
     let a = s.addr;
     let long = format!("Cache-Control: private, {}\r\n", "x".repeat(600));
+    let two = "Cache-Control: no-cache\r\nCache-Control: private\r\n";
     for (key, fields) in [
         ("kept", FIELDS.to_string()),
         ("long", long.clone()),
+        ("two", two.to_string()),
         ("none", "Content-Type: text/plain\r\n".to_string()),
     ] {
         assert_eq!(put_with(a, key, &fields, b"the value").status, 201);
@@ -265,6 +267,14 @@ fn a_304_carries_the_stored_cache_control() {
             long.trim_end().to_string(),
             "Content-Type: application/octet-stream".to_string()
         ]
+    );
+    // two lines: a 304 would have to carry both; the 200 does
+    let tag = get_with(a, "GET", "two", "").header("etag").unwrap();
+    let w = get_with(a, "GET", "two", &format!("If-None-Match: {tag}\r\n"));
+    assert_eq!(w.status, 200);
+    assert_eq!(
+        stored_lines(&w)[..2],
+        ["Cache-Control: no-cache", "Cache-Control: private"]
     );
     // the longest line that fits still makes a 304, HTTP/1.0 keep-alive too
     let fits = format!("Cache-Control: {}\r\n", "y".repeat(224 - 17));

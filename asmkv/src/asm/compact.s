@@ -530,8 +530,7 @@ compact_record:
     jnz 6f
     call seg_expiry
     jmp 5f
-6:  call seg_entry
-    lock or dword ptr [rax + SG_FLAGS], SGF_EXPIRY
+6:  call seg_expiring
 5:  mov rax, qword ptr [rip + c_n]
     cmp rax, COMPACT_ENTRIES
     jae 8f

@@ -437,6 +437,8 @@
 .equ SG_EXPIRING, 36   #   u32 puts in it that expire (MP_DELETE_AT), at least
 .equ SG_EXPIRE_MAX, 48 #   u64 the latest time any of them expires at: past it, they count as
                        #   dead for compaction (seg_worth)
+.equ SG_EXPIRE_MIN, 56 #   u64 the earliest time any put in it expires at, 0: not known (an image of
+                       #   an older build): before it, none has expired (loc_expired reads nothing)
 .equ SG_DROP, 32       #   u32 of its live records, tombstones that were the only record of
                        #   their key when last seen (index_rec_drop): compaction drops them
 .equ SGF_GONE, 1       #     compaction has removed it
@@ -577,8 +579,9 @@
 .equ WH_TAG, WH_TIME + 8               # u64 a refused write (R_412, WF_TAGGED): the key's value's number
 .equ WH_SPOOL, WH_TAG + 8              # u64 a spooled value's file, by its number (0: none)
 .equ WH_RESULT, WH_SPOOL + 8           # i64 in a group commit: COMMIT_WRITTEN, then its outcome
-.equ WH_GONE, WH_RESULT + 8            # u64 an unconditional put: the LOC of the key's value that had
-                                       #   expired when it began, 0: none (it then creates the key: 201)
+.equ WH_GONE, WH_RESULT + 8            # u64 an unconditional put: the sequence number of the key's
+                                       #   value that had expired when it began (a compaction copy
+                                       #   keeps it), 0: none; replacing it creates the key: 201
 .equ WH_HCRC, WH_GONE + 8              # u32 the record's header CRC
 .equ WH_CRC, WH_HCRC + 4               # u32 CRC32C of the value region stored so far
 .equ WH_SIZE, WH_CRC + 4

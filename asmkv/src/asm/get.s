@@ -45,8 +45,10 @@ do_get:
     call meta_cache_control
     test rax, rax
     jz 1f
-    cmp rdx, OUT_CAP - HEAD_304_MAX       # too long for the head's room: the 200
-    ja .Ldg_serve                         # instead (304 is a SHOULD, 13.2.1)
+    cmp rax, 1                            # several, or one too long for the
+    je .Ldg_serve                         # head's room: the 200 instead (a 304
+    cmp rdx, OUT_CAP - HEAD_304_MAX       # is a SHOULD, RFC 9110 13.2.1)
+    ja .Ldg_serve
     mov qword ptr [rbx + C_CC], rax
     mov dword ptr [rbx + C_CC_LEN], edx
 1:  mov eax, R_304

@@ -886,7 +886,7 @@ index_node:
 # rdx = its LOC (LOC_TOMB set for a delete), ecx = 1 for create-only.
 # Makes it the key's newest write unless a later one is there already.
 # Returns eax = PUB_NEW or PUB_REPLACED (applied; whether the key had a value;
-# rdx = the LOC it replaced), PUB_LOST (a later write of the key is there:
+# rdx = the LOC it replaced, rsi = that write's sequence number), PUB_LOST (a later write of the key is there:
 # this one is overwritten) or PUB_EXISTS (create-only, and the key has a
 # value: not applied).
 # Clobbers rcx, rdx, rsi, rdi, r8, r9.
@@ -915,6 +915,7 @@ index_publish:
     lock cmpxchg16b xmmword ptr [rdi + N_SEQ]
     pop rcx
     jne 1b                                # rdx:rax hold what is there now
+    mov rsi, rax                          # (and held what it replaced)
     lea eax, [ecx + PUB_NEW]
     pop rbx
     ret

@@ -312,11 +312,14 @@ meta_block_ok:
 # meta_cache_control: rdi = a value's block as store_get checked it (its
 # answer lines, then the empty line), rsi = its length. Returns rax = its
 # Cache-Control line (from the name to the CRLF that ends it) and rdx = the
-# line's length, or rax = 0 if it has none. A 304 carries it (RFC 9110
-# 15.4.5). Clobbers rcx, rsi, rdi, r8.
+# line's length; rax = 0 if it has none, 1 if it has more than one (a 304
+# must carry them all: the caller answers 200 instead). A 304 carries it (RFC
+# 9110 15.4.5). Clobbers rcx, rsi, rdi, r8, r9, r10.
 .globl meta_cache_control
 meta_cache_control:
     lea r8, [rdi + rsi]                   # the block's end
+    xor r9d, r9d                          # the line found, and its length
+    xor r10d, r10d
 1:  lea rax, [rdi + 13 + 2]
     cmp rax, r8
     ja 8f
@@ -331,7 +334,6 @@ meta_cache_control:
     inc ecx
     jmp 2b
 4:  cmp byte ptr [rdi + 13], ':'
-    jne 5f
 5:  setne cl                              # cl = 1: not it; find its end
     lea rdx, [rdi + 1]
 6:  cmp rdx, r8
@@ -343,17 +345,24 @@ meta_cache_control:
 7:  lea rdi, [rdx + 1]                    # the next line
     test cl, cl
     jnz 1b
-    sub rdi, rax
-    mov rdx, rdi
+    test r9, r9
+    jnz 9f                                # a second one
+    mov r9, rax
+    mov r10, rdi
+    sub r10, rax
+    jmp 1b
+8:  mov rax, r9
+    mov rdx, r10
     ret
-8:  xor eax, eax
+9:  mov eax, 1
     ret
 
 # loc_expired: (event loop) rdi = a LOC naming a value. Returns eax = 1 if
 # its record expires (MP_DELETE_AT) and that time has come (w_unix), 0 if not
 # (also if it cannot be read: the caller's own read says why), -1 if its
 # segment is gone (compacted since the LOC was read: look again). Reads the
-# record only if its segment holds puts that expire (SGF_EXPIRY): its header
+# record only if its segment holds puts that expire (SGF_EXPIRY), one of which
+# may have (SG_EXPIRE_MIN): its header
 # and prefix, and its block (which must check out) only when it says expired.
 # Clobbers the caller-saved registers and w_rec.
 .globl loc_expired
@@ -365,6 +374,12 @@ loc_expired:
     call loc_entry
     test dword ptr [rax + SG_FLAGS], SGF_EXPIRY
     jz 8f
+    mov rcx, qword ptr [rax + SG_EXPIRE_MIN]  # none of its puts has expired yet
+    test rcx, rcx                         # (0: not known)
+    jz 3f
+    cmp rcx, qword ptr [rip + w_unix]
+    ja 8f
+3:
     mov rdi, rbx
     shr rdi, LOC_SEG_SHIFT
     and edi, LOC_SEG_MASK

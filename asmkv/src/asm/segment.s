@@ -309,12 +309,11 @@ seg_release:
 
 # seg_expiry: rdi = segment id, rsi = the expiry (Unix seconds) of a put in
 # it. Marks the segment as holding puts that expire (SGF_EXPIRY), counts the
-# put (SG_EXPIRING) and raises SG_EXPIRE_MAX to it. Any process, at once (a
-# cmpxchg for the maximum). Clobbers rax, rcx, rdi.
+# put (SG_EXPIRING), raises SG_EXPIRE_MAX to it and lowers SG_EXPIRE_MIN to
+# it. Any process, at once (a cmpxchg for each bound). Clobbers rax, rcx, rdi.
 .globl seg_expiry
 seg_expiry:
     call seg_entry
-    lock or dword ptr [rax + SG_FLAGS], SGF_EXPIRY
     lock inc dword ptr [rax + SG_EXPIRING]
     mov rcx, rax
     mov rax, qword ptr [rcx + SG_EXPIRE_MAX]
@@ -322,7 +321,26 @@ seg_expiry:
     jae 2f
     lock cmpxchg qword ptr [rcx + SG_EXPIRE_MAX], rsi
     jne 1b                                # rax holds what is there now
-2:  ret
+2:  mov rax, rcx
+    jmp 3f
+
+# seg_expiring: rdi = segment id, rsi = the expiry of a put in it that is not
+# counted (a copy of one that has expired, compact.s). Marks the segment
+# (SGF_EXPIRY) and lowers SG_EXPIRE_MIN to it, so loc_expired reads it.
+# Clobbers rax, rcx, rdi.
+.globl seg_expiring
+seg_expiring:
+    call seg_entry
+3:  lock or dword ptr [rax + SG_FLAGS], SGF_EXPIRY
+    mov rcx, rax
+    mov rax, qword ptr [rcx + SG_EXPIRE_MIN]
+4:  test rax, rax                         # (0: none yet)
+    jz 5f
+    cmp rax, rsi
+    jbe 6f
+5:  lock cmpxchg qword ptr [rcx + SG_EXPIRE_MIN], rsi
+    jne 4b
+6:  ret
 
 # seg_entry: rdi = segment id. Returns rax = its SG_* entry in the shared
 # index. Clobbers nothing else.
@@ -726,8 +744,9 @@ rec_header_ok:
     movzx eax, al
 1:  ret
 
-# rec_header: rdi = write handle (its key; WH_META: its metadata), rsi =
-# the value region's length, edx = REC_PUT or REC_DEL.
+# rec_header: rdi = write handle (its key; WH_META_LEN: its metadata's
+# length, WH_META: the metadata, or 0 if it is spooled), rsi = the value
+# region's length, edx = REC_PUT or REC_DEL.
 # Builds the record's header and key at the start of w_rec, and for a put
 # with metadata its prefix and block after them (a v2 record).
 # Returns eax = the header CRC (also stored in the header). Clobbers the caller-saved registers.
@@ -755,11 +774,13 @@ rec_header:
     xor edi, edi
     cmp dword ptr [rip + w_rec + REC_MAGIC], REC_MAGIC_V2
     jne 2f
-    mov rdi, rax                          # the metadata after the key
-    mov rsi, qword ptr [rbx + WH_META]
+    mov rsi, qword ptr [rbx + WH_META]    # the metadata after the key (unless it
+    test rsi, rsi                         # is in a spool already: WH_META 0)
+    jz 3f
+    mov rdi, rax
     mov edx, dword ptr [rbx + WH_META_LEN]
     call copy
-    mov edi, REC_MAGIC_V2                 # (v2's header CRC starts from its magic)
+3:  mov edi, REC_MAGIC_V2                 # (v2's header CRC starts from its magic)
 2:  lea rsi, [rip + w_rec + 8]
     mov rdx, qword ptr [rbx + WH_KLEN]
     add rdx, REC_HDR - 8

@@ -33,7 +33,6 @@
 # A create-only write (If-None-Match: *) claims its key in step 3, before its
 # footer exists, so a write that loses never leaves a valid record behind.
 .text
-.text
 
 # dir_walk: rdi = a function, rsi = a value for it. Calls the function for
 # each entry of the data directory, with rdi = the entry's name (NUL-
@@ -537,8 +536,9 @@ meta_crc:
 # gone_check: rdi = write handle of a put, before its record is built (it
 # clobbers w_rec). An unconditional put of a key whose value has expired
 # creates the key as far as the client can tell (201, as if it had never been
-# written): WH_GONE = that value's LOC, which store_publish looks for among
-# what it replaces; else 0. A conditional write knows already (WC_EXPIRED).
+# written): WH_GONE = that value's sequence number, which store_publish looks
+# for in what it replaces (compaction may have moved it meanwhile, under the
+# same number); else 0. A conditional write knows already (WC_EXPIRED).
 # Clobbers the caller-saved registers.
 gone_check:
     push rbx
@@ -553,7 +553,7 @@ gone_check:
     js 1f
     cmp edx, KS_EXPIRED
     jne 1f
-    mov qword ptr [rbx + WH_GONE], rcx
+    mov qword ptr [rbx + WH_GONE], rax
 1:  pop rbx
     ret
 
@@ -563,7 +563,8 @@ gone_check:
 # Reserves the record and builds its header, key and metadata. If the whole
 # value is at hand and the record is small, the value is copied after them
 # (WF_WHOLE: it is written with the footer in one call) and rax = 1: the
-# caller has used WH_VLEN bytes of what it had, and store_commit comes next.
+# caller has used WH_VLEN bytes of what it had, and store_commit comes next,
+# before anything else uses w_rec.
 # Else the header is written and rax = 0: the value follows through
 # store_append, then store_commit. Returns rax = 1, 0, or -errno (nothing
 # reserved, or given back). Clobbers the caller-saved registers.
@@ -682,7 +683,8 @@ store_spool:
     mov rdi, rbx
     call meta_crc
     mov dword ptr [rbx + WH_CRC], eax
-1:  xor eax, eax
+1:  mov qword ptr [rbx + WH_META], 0      # in the spool now; w_meta is the next
+    xor eax, eax                          # head's once this one's step ends
 .Lsn_out:
     add rsp, SPOOL_NAME_CAP + 8
     pop r12
@@ -753,7 +755,7 @@ wh_rec_len:
     jmp rec_len
 
 # store_commit: rdi = write handle whose value is complete (store_put's
-# rax = 1, or after the store_append of its last byte; a spooled one with
+# rax = 1, with w_rec as store_put left it; or after the store_append of its last byte; a spooled one with
 # WH_VLEN set now). A spooled value is first copied into a record
 # (copy_file_range: in the kernel, constant memory). Then the record is
 # sealed: it takes its sequence number, a create-only or conditional write
@@ -965,27 +967,13 @@ seal_record:
 # commit_record: rdi = write handle whose record is sealed. --sync always
 # (and not WF_NOW): joins the next group commit (commit.s), which publishes
 # it once durable: rax = COMMIT_WRITTEN. Else it is published now: rax = its
-# outcome (store_publish), or -errno (given up). Clobbers the caller-saved
-# registers.
+# outcome (store_publish). Clobbers the caller-saved registers.
 commit_record:
     test dword ptr [rdi + WH_FLAGS], WF_NOW
-    jnz 1f
+    jnz store_publish
     cmp dword ptr [rip + cfg_sync], 0
-    je 1f
+    je store_publish
     jmp commit_enqueue
-1:  push rbx
-    mov rbx, rdi
-    call store_publish
-    test rax, rax
-    jns 2f
-    push rax
-    push rax
-    mov rdi, rbx
-    call store_abort
-    pop rax
-    pop rax
-2:  pop rbx
-    ret
 
 # store_publish: rdi = write handle whose record is sealed (and durable, with
 # --sync always). Makes it the key's newest write in the index. A
@@ -1033,7 +1021,7 @@ store_publish:
 3:  mov rsi, qword ptr [rbx + WH_SEQ]
     xor ecx, ecx
     call index_publish
-    mov r12, rdx                          # (what it replaced, when applied)
+    mov r12, rsi                          # (what it replaced, when applied)
     call wh_loc_flagged
     call pub_count
     test dword ptr [rbx + WH_FLAGS], WF_DELETE
@@ -1045,9 +1033,7 @@ store_publish:
     jmp 8f
 6:  cmp eax, PUB_REPLACED                 # what it replaced had expired: as new
     jne 4f
-    mov rcx, ~(LOC_CLAIM | LOC_TOMB)
-    and rcx, r12
-    cmp rcx, qword ptr [rbx + WH_GONE]
+    cmp r12, qword ptr [rbx + WH_GONE]
     mov eax, R_201
     je 8f
     mov eax, PUB_REPLACED

@@ -165,7 +165,7 @@ impl Bench {
         }
         eprint!("{:12} {:22} ", sc.name, kind.label());
         let measured = match sc.runs {
-            Runs::LogPairs => self.measure_log_cost(kind, sc),
+            Runs::LogPairs | Runs::MetaPairs => self.measure_pairs(kind, sc),
             Runs::Once => self
                 .measure_one(kind, sc, false)
                 .map(|(c, f)| (c, f.into_iter().collect())),
@@ -196,29 +196,48 @@ impl Bench {
         cell
     }
 
-    /// The access log's cost to one server: LOG_PAIRS pairs of runs, each without
-    /// the log and then with it, so that the machine drifting between cells (on a
-    /// shared VM it does, by tens of percent) is not taken for the log's cost.
-    /// The cell is the median run with the log; its figure compares the medians.
-    fn measure_log_cost(&self, kind: Kind, sc: &Scenario) -> anyhow::Result<(Cell, Vec<TempDir>)> {
+    /// A feature's cost to one server (the access log, LOG_PAIRS; metadata,
+    /// META_PAIRS): pairs of runs, each without the feature and then with it, so
+    /// that the machine drifting between cells (on a shared VM it does, by tens
+    /// of percent) is not taken for its cost. The cell is the median run with
+    /// it; its figure compares the medians and gives each pair's ratio.
+    fn measure_pairs(&self, kind: Kind, sc: &Scenario) -> anyhow::Result<(Cell, Vec<TempDir>)> {
         let rate = |c: &Cell| c.result.as_ref().map_or(0.0, |r| r.req_per_sec());
+        let (what, pairs) = match sc.runs {
+            Runs::LogPairs => ("the log", LOG_PAIRS),
+            _ => ("metadata", META_PAIRS),
+        };
+        let plain = Scenario {
+            meta: false,
+            key: "/small",
+            ..*sc
+        };
         let (mut without, mut with, mut files) = (Vec::new(), Vec::new(), Vec::new());
-        for _ in 0..LOG_PAIRS {
-            for log in [false, true] {
-                let (cell, f) = self.measure_one(kind, sc, log)?;
+        let mut ratios = Vec::new();
+        for _ in 0..pairs {
+            for on in [false, true] {
+                let (cell, f) = match sc.runs {
+                    Runs::LogPairs => self.measure_one(kind, sc, on)?,
+                    _ => self.measure_one(kind, if on { sc } else { &plain }, false)?,
+                };
                 files.extend(f);
-                if log { &mut with } else { &mut without }.push(cell);
+                if on { &mut with } else { &mut without }.push(cell);
             }
+            ratios.push(format!(
+                "{:.2}",
+                rate(&with[with.len() - 1]) / rate(&without[without.len() - 1])
+            ));
         }
         without.sort_by(|a, b| rate(a).total_cmp(&rate(b)));
         with.sort_by(|a, b| rate(a).total_cmp(&rate(b)));
-        let (off, on) = (rate(&without[LOG_PAIRS / 2]), rate(&with[LOG_PAIRS / 2]));
-        let mut cell = with.swap_remove(LOG_PAIRS / 2);
+        let (off, on) = (rate(&without[pairs / 2]), rate(&with[pairs / 2]));
+        let mut cell = with.swap_remove(pairs / 2);
         cell.extra = Some(format!(
-            "the log changes its rate by {:+.1}%: {:.0} req/s without it, {:.0} with it (medians of {LOG_PAIRS} pairs of runs, each without then with)",
+            "{what} changes its rate by {:+.1}%: {:.0} req/s without it, {:.0} with it (medians of {pairs} pairs of runs, each without then with; each pair's ratio: {})",
             (on / off - 1.0) * 100.0,
             off,
-            on
+            on,
+            ratios.join(", ")
         ));
         Ok((cell, files))
     }
@@ -519,6 +538,10 @@ impl Bench {
 
 /// Pairs of runs measured for the cost of the access log.
 const LOG_PAIRS: usize = 3;
+
+/// Pairs of runs measured for the cost of metadata: runs on this machine
+/// vary by far more than the 5 % to be shown, so more of them.
+const META_PAIRS: usize = 5;
 
 /// The largest RSS of a server's processes, sampled every 100 ms on a thread.
 struct PeakRss {

@@ -6,6 +6,7 @@ use anyhow::bail;
 
 use crate::servers::Kind;
 
+#[derive(Clone, Copy)]
 pub struct Scenario {
     pub name: &'static str,
     pub title: &'static str,
@@ -111,6 +112,9 @@ pub enum Runs {
     Once,
     /// pairs of runs without and with the access log, for its cost
     LogPairs,
+    /// pairs of runs of the same load without metadata (`key` /small, writes
+    /// without fields) and with it, for its cost
+    MetaPairs,
 }
 
 /// The servers that keep a value's metadata.
@@ -169,6 +173,7 @@ pub const SCENARIOS: &[Scenario] = &[
         title: "GET 64 B with a Content-Type and 2 X-Object-Meta-*, 50 conns",
         key: "/small-meta",
         servers: METADATA,
+        runs: Runs::MetaPairs,
         meta: true,
         ..BASE
     },
@@ -177,6 +182,7 @@ pub const SCENARIOS: &[Scenario] = &[
         title: "PUT 64 B new keys with a Content-Type and 2 X-Object-Meta-*, 50 conns",
         mode: "put",
         servers: METADATA,
+        runs: Runs::MetaPairs,
         meta: true,
         ..BASE
     },

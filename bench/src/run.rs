@@ -223,10 +223,15 @@ impl Bench {
                 files.extend(f);
                 if on { &mut with } else { &mut without }.push(cell);
             }
-            ratios.push(format!(
-                "{:.2}",
-                rate(&with[with.len() - 1]) / rate(&without[without.len() - 1])
-            ));
+            let (off, on) = (
+                rate(&without[without.len() - 1]),
+                rate(&with[with.len() - 1]),
+            );
+            ratios.push(if off > 0.0 {
+                format!("{:.2}", on / off)
+            } else {
+                "–".to_string()
+            });
         }
         without.sort_by(|a, b| rate(a).total_cmp(&rate(b)));
         with.sort_by(|a, b| rate(a).total_cmp(&rate(b)));

@@ -438,7 +438,10 @@
 .equ SG_EXPIRE_MAX, 48 #   u64 the latest time any of them expires at: past it, they count as
                        #   dead for compaction (seg_worth)
 .equ SG_EXPIRE_MIN, 56 #   u64 the earliest time any put in it expires at, 0: not known (an image of
-                       #   an older build): before it, none has expired (loc_expired reads nothing)
+                       #   an older build) or none yet: before it, none has expired (loc_expired
+                       #   reads nothing). Lowered before each such put can count; 0 taken for
+                       #   "none yet" by seg_expiring is safe because a segment of an older run
+                       #   never gets new puts (ids only grow)
 .equ SG_DROP, 32       #   u32 of its live records, tombstones that were the only record of
                        #   their key when last seen (index_rec_drop): compaction drops them
 .equ SGF_GONE, 1       #     compaction has removed it
@@ -481,6 +484,9 @@
 .equ HINT_MAX, 1 << 30           # largest hint file read or written
 .equ HINT_NAME_CAP, 40
 .equ SG_SIZE, 64
+.if SG_EXPIRE_MIN + 8 > SG_SIZE
+.error "the SG_* fields do not fit in SG_SIZE"
+.endif
 .equ SG_SHIFT, 6       # log2 SG_SIZE
 .if (1 << SG_SHIFT) - SG_SIZE
 .error "SG_SHIFT must be log2 SG_SIZE"
@@ -690,6 +696,8 @@
 .equ HEAD_304_MAX, 160                 # a 304's head is under this (status line, Date, Server,
                                        #   ETag, Connection: 135 bytes at most), so a Cache-Control
                                        #   line of up to OUT_CAP - HEAD_304_MAX bytes fits beside it
+.equ CC_VALUE_MAX, OUT_CAP - HEAD_304_MAX - 17  # a write's Cache-Control value (its fields' joined),
+                                       #   at most: "Cache-Control: " value CRLF fits a 304 (meta.s)
 .equ SPOOL_NAME_CAP, 48                # ".tmp-" PID (10 digits at most) "-" N (20) NUL: 37 at most
 .equ CONN_SIZE, 1152                   # (imul: any multiple of 64 will do)
 .if C_END > CONN_SIZE

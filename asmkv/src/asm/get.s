@@ -46,9 +46,9 @@ do_get:
     test rax, rax
     jz 1f
     cmp rax, 1                            # several, or one too long for the
-    je .Ldg_serve                         # head's room: the 200 instead (a 304
-    cmp rdx, OUT_CAP - HEAD_304_MAX       # is a SHOULD, RFC 9110 13.2.1)
-    ja .Ldg_serve
+    je .Ldg_serve                         # head's room - only in a record written
+    cmp rdx, OUT_CAP - HEAD_304_MAX       # before writes joined them into one line
+    ja .Ldg_serve                         # of CC_VALUE_MAX (meta.s): the 200
     mov qword ptr [rbx + C_CC], rax
     mov dword ptr [rbx + C_CC_LEN], edx
 1:  mov eax, R_304

@@ -885,11 +885,11 @@ index_node:
 # index_publish: rdi = node, rsi = sequence number of a durable record,
 # rdx = its LOC (LOC_TOMB set for a delete), ecx = 1 for create-only.
 # Makes it the key's newest write unless a later one is there already.
-# Returns eax = PUB_NEW or PUB_REPLACED (applied; whether the key had a value;
-# rdx = the LOC it replaced, rsi = that write's sequence number), PUB_LOST (a later write of the key is there:
-# this one is overwritten) or PUB_EXISTS (create-only, and the key has a
-# value: not applied).
-# Clobbers rcx, rdx, rsi, rdi, r8, r9.
+# Returns eax = PUB_NEW or PUB_REPLACED (applied; whether the key had a
+# value; rdx = the LOC it replaced, rsi = that write's sequence number),
+# PUB_LOST (a later write of the key is there: this one is overwritten) or
+# PUB_EXISTS (create-only, and the key has a value: not applied).
+# Clobbers rcx, rdx, rsi, r8, r9.
 .globl index_publish
 index_publish:
     push rbx

@@ -25,6 +25,8 @@ meta_reset:
     mov qword ptr [rip + w_meta_bytes], 0
     mov qword ptr [rip + w_meta_delete_at], 0
     mov dword ptr [rip + w_meta_ct], 0
+    mov qword ptr [rip + w_meta_cc_end], 0
+    mov qword ptr [rip + w_meta_cc_len], 0
     ret
 
 # meta_field: (event loop) rdi = a header field's name, rsi = its length, rdx
@@ -152,6 +154,8 @@ meta_field:
     jmp 6b
 8:  cmp r14, META_VALUE_MAX
     ja .Lmf_bad
+    cmp byte ptr [r15 + 1], 2             # Cache-Control: one line
+    je .Lmf_cc
     cmp byte ptr [r15 + 1], 1             # Content-Type: one only
     jne 9f
     cmp dword ptr [rip + w_meta_ct], 0
@@ -186,6 +190,63 @@ meta_field:
     pop r12
     pop rbx
     ret
+# Cache-Control is kept as one line, the values of all its fields joined by
+# ", " (a list-based field, RFC 9110 5.3), of at most CC_VALUE_MAX bytes: a
+# 304 must carry it (RFC 9110 15.4.5), and it then fits in the 304's head.
+.Lmf_cc:
+    mov rax, qword ptr [rip + w_meta_cc_len]
+    cmp qword ptr [rip + w_meta_cc_end], 0
+    je 14f
+    lea rax, [rax + r14 + 2]              # a later one: ", value" at the line's end
+    cmp rax, CC_VALUE_MAX
+    ja .Lmf_bad
+    lea rdi, [r14 + 2]
+    call meta_room                        # (the block grows by that much)
+    test rax, rax
+    jz .Lmf_bad
+    lea r8, [rip + w_meta]                # what follows the line moves on, from
+    mov rcx, qword ptr [rip + w_meta_len] # its last byte back (they overlap)
+    mov rdx, qword ptr [rip + w_meta_cc_end]
+    lea rsi, [r8 + rcx - 1]
+    lea rdi, [rsi + r14 + 2]
+    sub rcx, rdx
+    std
+    rep movsb
+    cld
+    lea rdi, [r8 + rdx]
+    mov word ptr [rdi], 0x202c            # ", "
+    add rdi, 2
+    mov rsi, r13
+    mov rdx, r14
+    call copy
+    lea rax, [r14 + 2]
+    add qword ptr [rip + w_meta_len], rax
+    add qword ptr [rip + w_meta_cc_end], rax
+    add qword ptr [rip + w_meta_cc_len], rax
+    jmp .Lmf_none
+14: cmp r14, CC_VALUE_MAX                 # the first
+    ja .Lmf_bad
+    lea rdi, [r12 + r14 + 4]
+    call meta_room
+    test rax, rax
+    jz .Lmf_bad
+    mov rdi, rax
+    lea rsi, [r15 + r12 + 2]              # the canonical spelling
+    mov rdx, r12
+    call copy
+    mov word ptr [rax], 0x203a            # ": "
+    lea rdi, [rax + 2]
+    mov rsi, r13
+    mov rdx, r14
+    call copy
+    lea rcx, [rip + w_meta]
+    sub rax, rcx
+    mov qword ptr [rip + w_meta_cc_end], rax  # where its CRLF is
+    mov qword ptr [rip + w_meta_cc_len], r14
+    mov word ptr [rcx + rax], 0x0a0d
+    add rax, 2
+    mov qword ptr [rip + w_meta_len], rax
+    jmp .Lmf_none
 .Lmf_bad:
     mov eax, R_400_META
     jmp .Lmf_out
@@ -493,7 +554,7 @@ meta_fields:
     .ascii "content-language", "Content-Language"
     .byte 19, 0
     .ascii "content-disposition", "Content-Disposition"
-    .byte 13, 0
+    .byte 13, 2                           # (2: one line, .Lmf_cc)
     .ascii "cache-control"
 cache_control: .ascii "Cache-Control"        # (meta_cache_control looks for it)
     .byte 0
@@ -506,5 +567,7 @@ w_meta_len:   .space 8                   # its bytes so far, prefix included
 w_meta_items: .space 8                   # X-Object-Meta-* fields in it
 w_meta_bytes: .space 8                   #   their names' and values' bytes
 w_meta_delete_at: .space 8               # when the write is to expire (Unix seconds), 0: never
+w_meta_cc_end: .space 8                  # its Cache-Control line's CRLF, by offset; 0: none
+w_meta_cc_len: .space 8                  #   and the line's value's length
 w_meta_ct:    .space 4                   # 1: it holds a Content-Type
 .text

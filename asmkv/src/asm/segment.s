@@ -322,7 +322,7 @@ seg_expiry:
     lock cmpxchg qword ptr [rcx + SG_EXPIRE_MAX], rsi
     jne 1b                                # rax holds what is there now
 2:  mov rax, rcx
-    jmp 3f
+    jmp .Lse_min
 
 # seg_expiring: rdi = segment id, rsi = the expiry of a put in it that is not
 # counted (a copy of one that has expired, compact.s). Marks the segment
@@ -331,7 +331,8 @@ seg_expiry:
 .globl seg_expiring
 seg_expiring:
     call seg_entry
-3:  lock or dword ptr [rax + SG_FLAGS], SGF_EXPIRY
+.Lse_min:
+    lock or dword ptr [rax + SG_FLAGS], SGF_EXPIRY
     mov rcx, rax
     mov rax, qword ptr [rcx + SG_EXPIRE_MIN]
 4:  test rax, rax                         # (0: none yet)

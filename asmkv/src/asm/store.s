@@ -592,6 +592,7 @@ store_put:
     mov rdi, rbx                          # the value region's CRC, from its
     call meta_crc                         # metadata on
     mov dword ptr [rbx + WH_CRC], eax
+    mov qword ptr [rbx + WH_META], 0      # in w_rec now; w_meta is the next head's
     mov r15, qword ptr [rbx + WH_KLEN]
     add r15, REC_HDR                      # header and key
     mov eax, dword ptr [rbx + WH_META_LEN] #  and metadata

@@ -166,6 +166,7 @@ impl Bench {
         eprint!("{:12} {:22} ", sc.name, kind.label());
         let measured = match sc.runs {
             Runs::LogPairs | Runs::MetaPairs => self.measure_pairs(kind, sc),
+            Runs::ScalePairs(small) => self.measure_scale(kind, sc, small),
             Runs::Once => self
                 .measure_one(kind, sc, false)
                 .map(|(c, f)| (c, f.into_iter().collect())),
@@ -244,6 +245,67 @@ impl Bench {
             on,
             ratios.join(", ")
         ));
+        Ok((cell, files))
+    }
+
+    /// What a larger store costs the load: two servers up at once, one on
+    /// `small` keys and one on `sc.spread`, each prepared as `sc` says, then
+    /// SCALE_PAIRS pairs of runs, the small store's then the large one's, each
+    /// after its store is brought to its steady state again (`warm_keys`: the
+    /// page cache holds both). The cell is the large store's median run; its
+    /// figure compares the medians and gives each pair's ratio.
+    fn measure_scale(
+        &self,
+        kind: Kind,
+        sc: &Scenario,
+        small: usize,
+    ) -> anyhow::Result<(Cell, Vec<TempDir>)> {
+        let small_sc = Scenario {
+            spread: small,
+            ..*sc
+        };
+        let stores = [self.prepare(kind, &small_sc)?, self.prepare(kind, sc)?];
+        let (mut rates, mut ratios, mut cells) = ([Vec::new(), Vec::new()], Vec::new(), Vec::new());
+        for _ in 0..SCALE_PAIRS {
+            for (i, (ready, sc)) in stores.iter().zip([&small_sc, sc]).enumerate() {
+                store::warm_keys(&ready.run, &self.script, ready.spread)?;
+                let (result, peak_rss_kib) = self.load(&ready.run, sc, ready.spread, &ready.tag)?;
+                let result = result?;
+                rates[i].push(result.req_per_sec());
+                if i == 1 {
+                    cells.push(Cell {
+                        result: Some(result),
+                        seconds: None,
+                        peak_rss_kib,
+                        note: None,
+                        extra: None,
+                    });
+                }
+            }
+            ratios.push(format!(
+                "{:.2}",
+                rates[1][rates[1].len() - 1] / rates[0][rates[0].len() - 1]
+            ));
+        }
+        let median = |v: &[f64]| {
+            let mut v = v.to_vec();
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        let (a, b) = (median(&rates[0]), median(&rates[1]));
+        let mid = rates[1].iter().position(|&r| r == b).unwrap_or(0);
+        let mut cell = cells.swap_remove(mid);
+        let notes: Vec<String> = stores.iter().filter_map(|r| r.extra.clone()).collect();
+        cell.extra = Some(format!(
+            "{}; {b:.0} req/s against {a:.0} req/s on {small} keys: {:.2}× (medians of {SCALE_PAIRS} pairs of runs, each the smaller store then the larger, both servers up; each pair's ratio: {})",
+            notes.join("; "),
+            b / a,
+            ratios.join(", ")
+        ));
+        let mut files = Vec::new();
+        for mut ready in stores {
+            files.extend(ready.run.keep_files());
+        }
         Ok((cell, files))
     }
 
@@ -543,6 +605,9 @@ impl Bench {
 
 /// Pairs of runs measured for the cost of the access log.
 const LOG_PAIRS: usize = 3;
+
+/// Pairs of runs measured for the cost of a larger store.
+const SCALE_PAIRS: usize = 3;
 
 /// Pairs of runs measured for the cost of metadata: runs on this machine
 /// vary by far more than the 5 % to be shown, so more of them.

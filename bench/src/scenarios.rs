@@ -115,6 +115,9 @@ pub enum Runs {
     /// pairs of runs of the same load without metadata (`key` /small, writes
     /// without fields) and with it, for its cost
     MetaPairs,
+    /// pairs of runs on a store of this many keys and on the scenario's
+    /// (`spread`), two servers up at once, for what the larger store costs
+    ScalePairs(usize),
 }
 
 /// The servers that keep a value's metadata.
@@ -298,6 +301,7 @@ pub const SCENARIOS: &[Scenario] = &[
         spread: 16_000_000,
         servers: Servers::Only(&[Kind::Asmkv], "–"),
         store: Store::RestartedOnKeys,
+        runs: Runs::ScalePairs(1_000_000),
         ..BASE
     },
     Scenario {

@@ -179,8 +179,14 @@ meta_field:
     mov word ptr [rax], 0x0a0d
     lea rcx, [rip + w_meta]
     sub rax, rcx
-    add rax, 2
-    mov qword ptr [rip + w_meta_len], rax
+    lea rdx, [rax + 2]
+    mov qword ptr [rip + w_meta_len], rdx
+    test r15, r15                         # a representation field (r15: its entry;
+    jz .Lmf_none                          # an X-Object-Meta-* name leaves it 0)
+    cmp byte ptr [r15 + 1], 2             # Cache-Control's first line: where it ends
+    jne .Lmf_none
+    mov qword ptr [rip + w_meta_cc_end], rax
+    mov qword ptr [rip + w_meta_cc_len], r14
 .Lmf_none:
     xor eax, eax
 .Lmf_out:
@@ -224,29 +230,9 @@ meta_field:
     add qword ptr [rip + w_meta_cc_end], rax
     add qword ptr [rip + w_meta_cc_len], rax
     jmp .Lmf_none
-14: cmp r14, CC_VALUE_MAX                 # the first
-    ja .Lmf_bad
-    lea rdi, [r12 + r14 + 4]
-    call meta_room
-    test rax, rax
-    jz .Lmf_bad
-    mov rdi, rax
-    lea rsi, [r15 + r12 + 2]              # the canonical spelling
-    mov rdx, r12
-    call copy
-    mov word ptr [rax], 0x203a            # ": "
-    lea rdi, [rax + 2]
-    mov rsi, r13
-    mov rdx, r14
-    call copy
-    lea rcx, [rip + w_meta]
-    sub rax, rcx
-    mov qword ptr [rip + w_meta_cc_end], rax  # where its CRLF is
-    mov qword ptr [rip + w_meta_cc_len], r14
-    mov word ptr [rcx + rax], 0x0a0d
-    add rax, 2
-    mov qword ptr [rip + w_meta_len], rax
-    jmp .Lmf_none
+14: cmp r14, CC_VALUE_MAX                 # the first: a line as any other's
+    ja .Lmf_bad                           # (.Lmf_value notes where it ends)
+    jmp 9b
 .Lmf_bad:
     mov eax, R_400_META
     jmp .Lmf_out

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use tempfile::TempDir;
@@ -250,9 +250,9 @@ impl Bench {
 
     /// What a larger store costs the load: two servers up at once, one on
     /// `small` keys and one on `sc.spread`, each prepared as `sc` says, then
-    /// SCALE_PAIRS pairs of runs, the small store's then the large one's, each
-    /// after its store is brought to its steady state again (`warm_keys`: the
-    /// page cache holds both). The cell is the large store's median run; its
+    /// SCALE_PAIRS pairs of runs, one on each store (the small one first in
+    /// every other pair), each after its store is brought to its steady state
+    /// again (`warm_keys`: the page cache holds both). The cell is the large store's median run; its
     /// figure compares the medians and gives each pair's ratio.
     fn measure_scale(
         &self,
@@ -266,8 +266,12 @@ impl Bench {
         };
         let stores = [self.prepare(kind, &small_sc)?, self.prepare(kind, sc)?];
         let (mut rates, mut ratios, mut cells) = ([Vec::new(), Vec::new()], Vec::new(), Vec::new());
-        for _ in 0..SCALE_PAIRS {
-            for (i, (ready, sc)) in stores.iter().zip([&small_sc, sc]).enumerate() {
+        for pair in 0..SCALE_PAIRS {
+            // every other pair the larger store first: what comes first in a
+            // pair is not taken for the store's size
+            let order = if pair % 2 == 0 { [0, 1] } else { [1, 0] };
+            for i in order {
+                let (ready, sc) = (&stores[i], [&small_sc, sc][i]);
                 store::warm_keys(&ready.run, &self.script, ready.spread)?;
                 let (result, peak_rss_kib) = self.load(&ready.run, sc, ready.spread, &ready.tag)?;
                 let result = result?;
@@ -297,7 +301,7 @@ impl Bench {
         let mut cell = cells.swap_remove(mid);
         let notes: Vec<String> = stores.iter().filter_map(|r| r.extra.clone()).collect();
         cell.extra = Some(format!(
-            "{}; {b:.0} req/s against {a:.0} req/s on {small} keys: {:.2}× (medians of {SCALE_PAIRS} pairs of runs, each the smaller store then the larger, both servers up; each pair's ratio: {})",
+            "{}; {b:.0} req/s against {a:.0} req/s on {small} keys: {:.2}× (medians of {SCALE_PAIRS} pairs of runs, one on each store, the smaller first in every other pair, both servers up; each pair's ratio: {})",
             notes.join("; "),
             b / a,
             ratios.join(", ")
@@ -356,6 +360,9 @@ impl Bench {
                 extra: Some(line),
             };
             return Ok((cell, files));
+        }
+        if sc.after == After::Expiry {
+            extra = Some(expiry_after(&run, sc.expire, result.as_ref().ok()));
         }
         if sc.after == After::DiskUse {
             // what the overwrites left on disk once the server has had time to
@@ -531,12 +538,18 @@ impl Bench {
         tag: &str,
     ) -> anyhow::Result<(anyhow::Result<wrk::WrkResult>, u64)> {
         let idle = hold_idle(run.addr, sc.idle)?;
+        let ttl = sc.expire.to_string();
+        let (tag, style) = match (sc.meta, sc.expire) {
+            (true, _) => (tag, "kvmeta"),
+            (false, 0) => (tag, run.kind.style()),
+            (false, _) => (ttl.as_str(), "kvexpire"),
+        };
         let load = |d| wrk::Load {
             tag,
             mode: sc.mode,
             key: sc.key,
             body_len: sc.body_len,
-            style: if sc.meta { "kvmeta" } else { run.kind.style() },
+            style,
             spread,
             connections: sc.connections,
             threads: self.workers,
@@ -607,7 +620,7 @@ impl Bench {
 const LOG_PAIRS: usize = 3;
 
 /// Pairs of runs measured for the cost of a larger store.
-const SCALE_PAIRS: usize = 3;
+const SCALE_PAIRS: usize = 5;
 
 /// Pairs of runs measured for the cost of metadata: runs on this machine
 /// vary by far more than the 5 % to be shown, so more of them.
@@ -648,6 +661,33 @@ impl PeakRss {
         self.stop.store(true, Ordering::Relaxed);
         self.sampler.join().ok();
         self.peak.load(Ordering::Relaxed)
+    }
+}
+
+/// What writes that expire `ttl` seconds after they were made leave: the
+/// data directory's size when the load ends, then, sampled every second from
+/// the last write's expiry, how long it takes to fall to 8 MiB (the live data
+/// is /small and /big), for at most two minutes.
+fn expiry_after(run: &Running, ttl: u64, load: Option<&wrk::WrkResult>) -> String {
+    let mib = |b: u64| b as f64 / (1 << 20) as f64;
+    let at_end = store::dir_size(&run.data);
+    std::thread::sleep(Duration::from_secs(ttl));
+    let expired = Instant::now();
+    let target = 8 << 20;
+    loop {
+        let now = store::dir_size(&run.data);
+        let took = expired.elapsed();
+        if now <= target || took > Duration::from_secs(120) {
+            return format!(
+                "{} keys written, each expiring {ttl} s later: {:.1} MiB on disk when the load ended, {:.1} MiB {:.0} s after the last one expired{}",
+                load.map_or(0, |r| r.requests - r.errors()),
+                mib(at_end),
+                mib(now),
+                took.as_secs_f64(),
+                if now <= target { "" } else { " (not back to 8 MiB in two minutes)" }
+            );
+        }
+        std::thread::sleep(Duration::from_secs(1));
     }
 }
 

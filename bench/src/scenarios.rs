@@ -36,6 +36,8 @@ pub struct Scenario {
     /// whether writes carry a Content-Type and two X-Object-Meta-* fields
     /// (and reads are of a value written so: `key` /small-meta)
     pub meta: bool,
+    /// seconds after which each write expires (`X-Delete-After`), 0: never
+    pub expire: u64,
 }
 
 /// Which servers a scenario measures.
@@ -104,6 +106,9 @@ pub enum After {
     /// directory's size and the PSS of every process, against the PSS before
     /// the load
     Churn,
+    /// the data directory's size at the load's end, then how long after the
+    /// last write's expiry (`expire`) it takes to come back to a few MiB
+    Expiry,
 }
 
 /// How many runs make a cell.
@@ -143,6 +148,7 @@ const BASE: Scenario = Scenario {
     runs: Runs::Once,
     seconds: 0,
     meta: false,
+    expire: 0,
 };
 
 pub const SCENARIOS: &[Scenario] = &[
@@ -187,6 +193,17 @@ pub const SCENARIOS: &[Scenario] = &[
         servers: METADATA,
         runs: Runs::MetaPairs,
         meta: true,
+        ..BASE
+    },
+    Scenario {
+        name: "expire1m",
+        title:
+            "PUT 64 B new keys that expire 30 s later, 50 conns, 25 s: then their room given back",
+        mode: "put",
+        servers: Servers::Only(&[Kind::Asmkv], "no expiry"),
+        after: After::Expiry,
+        seconds: 25,
+        expire: 30,
         ..BASE
     },
     Scenario {

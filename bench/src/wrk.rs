@@ -28,6 +28,8 @@ function init(args)
   -- request is then what a put without it costs, but for the bytes
   meta = {["Content-Type"] = "text/plain",
     ["X-Object-Meta-Owner"] = "bench", ["X-Object-Meta-Tag"] = "64"}
+  -- a "kvexpire" put expires `tag` seconds after it is written
+  expire = {["X-Delete-After"] = tag}
   if mode == "blocks" then
     -- tag: pairs of blocks, "a1 b1 a2 b2 ...": a key takes one of each pair
     blocks = {}
@@ -45,6 +47,8 @@ local function put(k)
   end
   if style == "kvmeta" then
     return wrk.format("PUT", k, meta, body)
+  elseif style == "kvexpire" then
+    return wrk.format("PUT", k, expire, body)
   end
   return wrk.format("PUT", k, nil, body)
 end

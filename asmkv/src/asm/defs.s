@@ -586,7 +586,7 @@
 .equ WH_SPOOL, WH_TAG + 8              # u64 a spooled value's file, by its number (0: none)
 .equ WH_RESULT, WH_SPOOL + 8           # i64 in a group commit: COMMIT_WRITTEN, then its outcome
 .equ WH_GONE, WH_RESULT + 8            # u64 an unconditional put: the sequence number of the key's
-                                       #   value that had expired when it began (a compaction copy
+                                       #   value that had expired when it was sealed (a compaction copy
                                        #   keeps it), 0: none; replacing it creates the key: 201
 .equ WH_HCRC, WH_GONE + 8              # u32 the record's header CRC
 .equ WH_CRC, WH_HCRC + 4               # u32 CRC32C of the value region stored so far

@@ -533,30 +533,6 @@ meta_crc:
     jmp crc32c
 1:  ret
 
-# gone_check: rdi = write handle of a put, before its record is built (it
-# clobbers w_rec). An unconditional put of a key whose value has expired
-# creates the key as far as the client can tell (201, as if it had never been
-# written): WH_GONE = that value's sequence number, which store_publish looks
-# for in what it replaces (compaction may have moved it meanwhile, under the
-# same number); else 0. A conditional write knows already (WC_EXPIRED).
-# Clobbers the caller-saved registers.
-gone_check:
-    push rbx
-    mov rbx, rdi
-    mov qword ptr [rbx + WH_GONE], 0
-    test dword ptr [rbx + WH_COND], WC_SEQ | WC_ABSENT | WC_PRESENT
-    jnz 1f
-    mov rdi, qword ptr [rbx + WH_KEY]
-    mov rsi, qword ptr [rbx + WH_KLEN]
-    call key_state
-    test rax, rax                         # (unreadable: its own read will say)
-    js 1f
-    cmp edx, KS_EXPIRED
-    jne 1f
-    mov qword ptr [rbx + WH_GONE], rax
-1:  pop rbx
-    ret
-
 # store_put: rdi = write handle of a put (key, WH_VLEN within --max-body,
 # metadata, expiry, WH_COND, WH_FLIGHT, WH_DONE), rsi = the first bytes of
 # its value at hand, rdx = their count (more than the value is fine).
@@ -578,7 +554,6 @@ store_put:
     mov rbx, rdi
     mov r12, rsi
     mov r13, rdx
-    call gone_check
     mov rdi, rbx
     mov esi, dword ptr [rbx + WH_META_LEN] # (its region: the metadata first)
     add rsi, qword ptr [rbx + WH_VLEN]
@@ -778,7 +753,6 @@ store_commit:
     push r15
     sub rsp, 16                           # the two offsets copy_file_range moves on
     mov rbx, rdi
-    call gone_check
     mov eax, dword ptr [rbx + WH_META_LEN] # the spool: metadata, then the value
     mov r12, qword ptr [rbx + WH_VLEN]
     add r12, rax
@@ -933,6 +907,8 @@ seal_record:
     lock inc dword ptr [rax + SG_TOTAL]
     lock add qword ptr [rax + SG_BYTES], r13
     mov rdi, rbx
+    call gone_check
+    mov rdi, rbx
     call commit_record
 .Lsr_out:
     pop r15
@@ -964,6 +940,45 @@ seal_record:
     call index_rec_drop
     mov eax, R_412
     jmp .Lsr_out
+
+# gone_check: rdi = write handle whose record is written (w_rec is free
+# again: loc_expired may read into it). An unconditional put of a key whose
+# value has expired creates the key as far as the client can tell (201, as if
+# it had never been written): WH_GONE = that value's sequence number, which
+# store_publish looks for in what it replaces (compaction may have moved it
+# meanwhile, under the same number); else 0. The key's node is at hand
+# (WH_NODE): no second lookup. A conditional write knows already
+# (WC_EXPIRED); a delete answers as a delete. Clobbers the caller-saved
+# registers.
+gone_check:
+    push rbx
+    push r12
+    sub rsp, 8
+    mov rbx, rdi
+    mov qword ptr [rbx + WH_GONE], 0
+    test dword ptr [rbx + WH_COND], WC_SEQ | WC_ABSENT | WC_PRESENT
+    jnz 1f
+    test dword ptr [rbx + WH_FLAGS], WF_DELETE
+    jnz 1f
+    mov edi, dword ptr [rbx + WH_NODE]
+    call index_node_at
+    mov rdi, rax
+    call index_state
+    mov r12, rax                          # the key's newest write, if a value
+    btr rdx, LOC_CLAIM_BIT
+    test rdx, rdx
+    jz 1f
+    bt rdx, LOC_TOMB_BIT
+    jc 1f
+    mov rdi, rdx
+    call loc_expired                      # (-1, its segment gone: moved, so not
+    cmp eax, 1                            # known expired; it answers 204)
+    jne 1f
+    mov qword ptr [rbx + WH_GONE], r12
+1:  add rsp, 8
+    pop r12
+    pop rbx
+    ret
 
 # commit_record: rdi = write handle whose record is sealed. --sync always
 # (and not WF_NOW): joins the next group commit (commit.s), which publishes
